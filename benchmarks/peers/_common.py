@@ -1,0 +1,277 @@
+"""Helpers shared by the peer scripts.
+
+Each peer script runs inside its own virtualenv, so this module uses only the standard
+library (plus scikit-learn, which every peer venv has, in :func:`make_model`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TextIO
+
+SPACE = "bench"
+ALL_CASES = ("register", "load", "query", "import")
+
+
+@dataclass(frozen=True)
+class BenchArgs:
+    """What the orchestrator asked this peer to run (see ``run.py``)."""
+
+    cases: tuple[str, ...]
+    register_n: int
+    load_n: int
+    warmup: int
+    seed_cards: int
+    query_versions: int
+    query_n: int
+    import_n: int
+
+
+def parse_args(argv: list[str] | None = None) -> BenchArgs:
+    """Parse the command line every peer script accepts."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", default=",".join(ALL_CASES))
+    parser.add_argument("--register-n", type=int, default=30)
+    parser.add_argument("--load-n", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--seed-cards", type=int, default=100_000)
+    parser.add_argument("--query-versions", type=int, default=100)
+    parser.add_argument("--query-n", type=int, default=200)
+    parser.add_argument("--import-n", type=int, default=10)
+    ns = parser.parse_args(argv)
+    cases = tuple(c for c in ns.cases.split(",") if c)
+    unknown = set(cases) - set(ALL_CASES)
+    if unknown:
+        parser.error(f"unknown case(s): {sorted(unknown)}")
+    return BenchArgs(
+        cases=cases,
+        register_n=ns.register_n,
+        load_n=ns.load_n,
+        warmup=ns.warmup,
+        seed_cards=ns.seed_cards,
+        query_versions=ns.query_versions,
+        query_n=ns.query_n,
+        import_n=ns.import_n,
+    )
+
+
+def log(message: str) -> None:
+    """Progress line on stderr (the orchestrator keeps it in the peer's log file)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def claim_stdout() -> TextIO:
+    """Reserve the real stdout for the JSON result; send everything else to stderr.
+
+    Works at the file-descriptor level, so output printed by compiled extensions (OpsML 3
+    prints "Registered card" from Rust) cannot corrupt the JSON.
+    """
+    result = os.fdopen(os.dup(1), "w")
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    return result
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds one call of ``fn`` takes (``time.perf_counter``)."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def repeat(fn: Callable[[int], object], n: int, warmup: int) -> list[float]:
+    """Call ``fn(i)`` ``warmup`` times untimed, then ``n`` times timed; return the samples."""
+    for i in range(warmup):
+        fn(i)
+    samples: list[float] = []
+    for i in range(warmup, warmup + n):
+        start = time.perf_counter()
+        fn(i)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def make_model() -> tuple[Any, Any]:
+    """The benchmark's model: a 5-tree random forest on 1 000 x 4 synthetic rows."""
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = make_classification(n_samples=1000, n_features=4, random_state=42)
+    clf = RandomForestClassifier(n_estimators=5, random_state=42).fit(x, y)
+    return clf, x
+
+
+def package_versions(names: list[str]) -> dict[str, str]:
+    """Installed version of each distribution in ``names`` ("-" when absent)."""
+    versions: dict[str, str] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "-"
+    return versions
+
+
+def import_times(module: str, n: int) -> dict[str, Any]:
+    """Wall time of ``python -c "import <module>"`` minus ``python -c pass``, ``n`` pairs.
+
+    Each sample is a fresh interpreter; the two commands alternate so drift hits both.
+    One untimed run of each first warms the page cache and writes the ``.pyc`` files.
+    """
+
+    def run(code: str) -> float:
+        return timed(lambda: subprocess.run([sys.executable, "-c", code], check=True))
+
+    stmt = f"import {module}"
+    run(stmt)
+    run("pass")
+    imports: list[float] = []
+    baselines: list[float] = []
+    for _ in range(n):
+        baselines.append(run("pass"))
+        imports.append(run(stmt))
+    return {
+        "samples": [i - b for i, b in zip(imports, baselines, strict=True)],
+        "raw_import": imports,
+        "raw_baseline": baselines,
+    }
+
+
+def sqlite_path(tracking_uri: str) -> Path:
+    """Database file of a ``sqlite:///...`` URL."""
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        raise ValueError(f"not a sqlite URL: {tracking_uri!r}")
+    return Path(tracking_uri[len(prefix) :])
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def seed_clones(
+    db: Path,
+    table: str,
+    template_uid: str,
+    total_rows: int,
+    *,
+    versions_per_name: int = 100,
+    spaces: int = 10,
+    shared_space: str = SPACE,
+) -> dict[str, Any]:
+    """Bulk-insert copies of one registered card row until the table holds ``total_rows``.
+
+    The table's columns are read at run time (``PRAGMA table_info``), so this adapts to
+    whatever schema the peer created. Only identity columns change: ``uid`` keeps the
+    template's format with its last 12 hex digits replaced by a counter; the rows go to
+    names ``seed-model-<p>`` of ``versions_per_name`` versions each (``1.0.0``, ``1.1.0``,
+    ... ``10.9.0`` for 100), spread over ``spaces`` spaces, one of which is
+    ``shared_space`` (next to the measured card). Every other column (status, order keys,
+    JSON payload, ...) is copied from the template; integer auto-increment keys are left to
+    the database.
+
+    Returns:
+        The number of rows inserted, the table's row count afterwards, and the seconds taken.
+    """
+    conn = sqlite3.connect(db, timeout=60)
+    try:
+        info = conn.execute(f"PRAGMA table_info({_quote(table)})").fetchall()
+        columns = {row[1]: (str(row[2]).upper(), row[5]) for row in info}
+        required = {"uid", "space", "name", "version", "major", "minor", "patch"}
+        missing = required - columns.keys()
+        if missing:
+            raise RuntimeError(f"{table} lacks the columns {sorted(missing)}: {sorted(columns)}")
+        major = "(1 + s.v / 10)"
+        minor = "(s.v % 10)"
+        generated = {
+            "uid": "substr(t.uid, 1, length(t.uid) - 12) || printf('%012x', s.n)",
+            "space": f"CASE s.p % {spaces} WHEN 0 THEN :shared"
+            f" ELSE 'seed-space-' || (s.p % {spaces}) END",
+            "name": "'seed-model-' || s.p",
+            "version": f"{major} || '.' || {minor} || '.0'",
+            "major": major,
+            "minor": minor,
+            "patch": "0",
+        }
+        targets: list[str] = []
+        values: list[str] = []
+        for column, (col_type, pk) in columns.items():
+            if column in generated:
+                values.append(generated[column])
+            elif pk and col_type == "INTEGER":
+                continue  # rowid alias: let SQLite number it
+            else:
+                values.append(f"t.{_quote(column)}")
+            targets.append(_quote(column))
+        existing = conn.execute(f"SELECT COUNT(*) FROM {_quote(table)}").fetchone()[0]
+        count = total_rows - existing
+        if count <= 0:
+            raise ValueError(f"{table} already holds {existing} >= {total_rows} rows")
+        sql = f"""
+            WITH RECURSIVE seq(n) AS (
+                SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n + 1 < :count
+            ),
+            s AS (SELECT n, n / :vpn AS p, n % :vpn AS v FROM seq)
+            INSERT INTO {_quote(table)} ({", ".join(targets)})
+            SELECT {", ".join(values)}
+            FROM {_quote(table)} AS t CROSS JOIN s
+            WHERE t.uid = :template
+        """
+        params = {
+            "count": count,
+            "vpn": versions_per_name,
+            "shared": shared_space,
+            "template": template_uid,
+        }
+        start = time.perf_counter()
+        before = conn.total_changes  # cursor.rowcount is -1 for a WITH ... INSERT
+        with conn:
+            conn.execute(sql, params)
+        inserted = conn.total_changes - before
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        seconds = time.perf_counter() - start
+        total = conn.execute(f"SELECT COUNT(*) FROM {_quote(table)}").fetchone()[0]
+    finally:
+        conn.close()
+    if inserted != count:
+        raise RuntimeError(f"seeding inserted {inserted} rows, expected {count}")
+    return {
+        "inserted": inserted,
+        "table_rows": total,
+        "seconds": seconds,
+        "columns": sorted(columns),
+    }
+
+
+@contextmanager
+def case(results: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
+    """Collect one case's output into ``results[name]``; record an exception instead of dying."""
+    entry: dict[str, Any] = {}
+    results[name] = entry
+    log(f"case {name}: start")
+    start = time.perf_counter()
+    try:
+        yield entry
+    except Exception as exc:
+        entry["error"] = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc(file=sys.stderr)
+    log(f"case {name}: done in {time.perf_counter() - start:.1f} s")
+
+
+def emit(out: TextIO, payload: dict[str, Any]) -> None:
+    """Write the peer's result as one JSON object on the reserved stdout."""
+    payload.setdefault("python", sys.version.split()[0])
+    out.write(json.dumps(payload) + "\n")
+    out.flush()

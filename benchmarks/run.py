@@ -1,0 +1,556 @@
+"""Run the registry benchmark: ours, OpsML 3 and MLflow side by side, in one run.
+
+Each peer runs in its own virtualenv (``benchmarks/setup_venvs.sh`` builds them under
+``.bench-venvs/``), as a subprocess with a fresh temporary working directory that also holds
+its HOME, XDG directories, SQLite database and artifact folder. The peer script prints one
+JSON object of timing samples; this script takes medians, computes the ratios ours / peer
+from the same run, prints a table and writes ``benchmarks/RESULTS.md``.
+
+Usage::
+
+    python benchmarks/run.py                 # full run (what ``make bench`` does)
+    python benchmarks/run.py --quick         # fewer repetitions, 10 000 cards
+    python benchmarks/run.py --only opsml3   # one peer (repeat --only for more)
+
+Standard library only: it runs under any Python 3.11+.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+PEERS_DIR = BENCH / "peers"
+VENVS = Path(os.environ.get("BENCH_VENVS", ROOT / ".bench-venvs"))
+WORK = BENCH / ".work"
+RESULTS = BENCH / "RESULTS.md"
+PEER_TIMEOUT = 1200  # seconds; a full run of the slowest peer takes about a minute
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One registry under test."""
+
+    name: str
+    label: str
+    script: str
+    full: dict[str, int]
+    quick: dict[str, int]
+    repeat: bool = True  # run again in later rounds (MLflow: once is enough, and slow)
+
+
+_OPSML_FULL = {
+    "register-n": 30,
+    "load-n": 30,
+    "warmup": 2,
+    "seed-cards": 100_000,
+    "query-versions": 100,
+    "query-n": 200,
+    "import-n": 10,
+}
+_OPSML_QUICK = {**_OPSML_FULL, "register-n": 10, "load-n": 10, "warmup": 1}
+_OPSML_QUICK |= {"seed-cards": 10_000, "query-n": 50, "import-n": 5}
+
+PEERS: dict[str, Peer] = {
+    "ours": Peer("ours", "ours", "ours_bench.py", _OPSML_FULL, _OPSML_QUICK),
+    "opsml3": Peer("opsml3", "OpsML 3", "opsml3_bench.py", _OPSML_FULL, _OPSML_QUICK),
+    "mlflow": Peer(
+        "mlflow",
+        "MLflow",
+        "mlflow_bench.py",
+        {"register-n": 5, "load-n": 10, "warmup": 1, "import-n": 10},
+        {"register-n": 2, "load-n": 3, "warmup": 1, "import-n": 3},
+        repeat=False,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measured operation, and the target ours must meet."""
+
+    key: str
+    label: str
+    target: str
+    ratio_to: str | None = None  # the target is ours / this peer <= 1.0
+    limit_ms: float | None = None  # the target is ours' median < this
+
+
+CASES = (
+    Case("register", "register one ModelCard", "ours / OpsML 3 <= 1.0", ratio_to="opsml3"),
+    Case("load", "load_card + card.load()", "ours / OpsML 3 <= 1.0", ratio_to="opsml3"),
+    Case("list_cards", "list_cards(space, name), {n} cards", "ours < 2 ms", limit_ms=2.0),
+    Case("load_card", 'load_card(space, name, "1.*"), {n} cards', "ours < 2 ms", limit_ms=2.0),
+    Case("import", "import (fresh interpreter)", "ours < 150 ms", limit_ms=150.0),
+)
+
+
+@dataclass
+class PeerRun:
+    """What one peer's subprocess produced."""
+
+    peer: Peer
+    python: Path
+    cases: dict[str, Any] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)
+    python_version: str = "-"
+    error: str | None = None
+    seconds: float = 0.0
+    rounds: int = 1
+
+    def absorb(self, other: PeerRun) -> None:
+        """Pool another round's samples into this one (other facts: the first round's)."""
+        for key, entry in other.cases.items():
+            mine = self.cases.setdefault(key, entry)
+            if mine is entry:
+                continue
+            if "samples" in mine and "samples" in entry:
+                mine["samples"] = mine["samples"] + entry["samples"]
+            if "error" in entry:
+                mine.setdefault("error", entry["error"])
+        self.error = self.error or other.error
+        self.seconds += other.seconds
+        self.rounds += 1
+
+    def samples(self, key: str) -> list[float] | None:
+        """The case's samples (seconds), or None if it was not measured."""
+        entry = self.cases.get(key, {})
+        samples = entry.get("samples")
+        return samples if samples else None
+
+    def median(self, key: str) -> float | None:
+        """Median of the case's samples in seconds, or None."""
+        samples = self.samples(key)
+        return statistics.median(samples) if samples else None
+
+    def problem(self, key: str) -> str:
+        """Why a case has no number: "error", "skipped" or "-" (not measured)."""
+        entry = self.cases.get(key)
+        if entry is None and key in _QUERY:
+            entry = self.cases.get("query_setup")
+        if entry is None:
+            return "error" if self.error else "-"
+        if "skipped" in entry:
+            return "skipped"
+        return "error" if "error" in entry or self.error else "-"
+
+
+_QUERY = {"list_cards", "load_card"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command line of the orchestrator."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, 10 000 cards")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(PEERS),
+        metavar="NAME",
+        help=f"run only this peer (repeatable; one of {', '.join(PEERS)})",
+    )
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="use this interpreter for a peer instead of .bench-venvs/NAME (skips its setup)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="runs per peer, in alternating order, samples pooled (default 2; --quick: 1; "
+        "MLflow runs once)",
+    )
+    parser.add_argument("--no-setup", action="store_true", help="do not run setup_venvs.sh")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="report path (default: benchmarks/RESULTS.md for a full run of all peers, "
+        "else benchmarks/.work/RESULTS-partial.md)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the peers' temp work dirs")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target FAILs")
+    return parser.parse_args(argv)
+
+
+def setup_venv(name: str) -> str | None:
+    """Run ``setup_venvs.sh NAME``; return an error message on failure."""
+    proc = subprocess.run(["bash", str(BENCH / "setup_venvs.sh"), name], check=False)
+    return None if proc.returncode == 0 else f"setup_venvs.sh {name} exited {proc.returncode}"
+
+
+def peer_env(workdir: Path) -> dict[str, str]:
+    """The environment of a peer: ours minus Python/registry settings, homed in ``workdir``."""
+    prefixes = ("PYTHON", "VIRTUAL_ENV", "OPSML_", "MLFLOW_", "APP_ENV", "CONDA")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    home = workdir / "home"
+    for sub in ("config", "cache", "data", "state", "tmp"):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    env |= {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "TMPDIR": str(home / "tmp"),
+        "OPSML_TRACKING_URI": f"sqlite:///{workdir / 'opsml.db'}",
+        "OPSML_STORAGE_URI": str(workdir / "opsml_registries"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+    }
+    return env
+
+
+def run_peer(peer: Peer, python: Path, quick: bool, keep: bool, round_: int) -> PeerRun:
+    """Run one peer script in a fresh temp dir; parse its JSON."""
+    result = PeerRun(peer, python)
+    counts = peer.quick if quick else peer.full
+    cmd = [str(python), str(PEERS_DIR / peer.script)]
+    for key, value in counts.items():
+        cmd += [f"--{key}", str(value)]
+    workdir = Path(tempfile.mkdtemp(prefix=f"opsml-bench-{peer.name}-"))
+    log_path = WORK / f"{peer.name}-{round_ + 1}.log"
+    where = f"{python}; log {log_path.relative_to(ROOT)}"
+    print(f"[bench] {peer.label} (round {round_ + 1}): running ({where})")
+    start = time.perf_counter()
+    try:
+        with log_path.open("w") as log:
+            proc = subprocess.run(
+                cmd,
+                cwd=workdir,
+                env=peer_env(workdir),
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                timeout=PEER_TIMEOUT,
+                check=False,
+            )
+        lines = [line for line in proc.stdout.splitlines() if line.strip()]
+        if lines:
+            payload = json.loads(lines[-1])
+            result.cases = payload.get("cases", {})
+            result.packages = payload.get("packages", {})
+            result.python_version = payload.get("python", "-")
+            (WORK / f"{peer.name}-{round_ + 1}.json").write_text(
+                json.dumps(payload, indent=1) + "\n"
+            )
+        if proc.returncode != 0:
+            result.error = f"exited {proc.returncode}; see {log_path.relative_to(ROOT)}"
+    except (subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        result.seconds = time.perf_counter() - start
+        if keep:
+            print(f"[bench] {peer.label}: work dir kept at {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    for key, entry in result.cases.items():
+        if isinstance(entry, dict) and "error" in entry:
+            print(f"[bench] {peer.label}: case {key} failed: {entry['error']}")
+    status = f"failed: {result.error}" if result.error else "done"
+    print(f"[bench] {peer.label}: {status} in {result.seconds:.0f} s")
+    return result
+
+
+def fmt_ms(seconds: float | None) -> str:
+    """Milliseconds with three significant digits (no exponent)."""
+    if seconds is None:
+        return "-"
+    ms = seconds * 1000
+    if ms >= 100:
+        return f"{ms:.0f}"
+    return f"{ms:.1f}" if ms >= 10 else f"{ms:.2f}"
+
+
+def cell(run: PeerRun | None, key: str) -> str:
+    """A table cell: the median in ms, or why there is none."""
+    if run is None:
+        return "not run"
+    median = run.median(key)
+    return fmt_ms(median) if median is not None else run.problem(key)
+
+
+def ratio(runs: dict[str, PeerRun], key: str, peer: str) -> float | None:
+    """ours / peer for a case, both measured in this run."""
+    if "ours" not in runs or peer not in runs:
+        return None
+    ours, other = runs["ours"].median(key), runs[peer].median(key)
+    if ours is None or other is None or other == 0:
+        return None
+    return ours / other
+
+
+def verdict(runs: dict[str, PeerRun], case: Case) -> tuple[str, str]:
+    """(measured value, PASS/FAIL/n/a) of the case's target."""
+    if case.ratio_to is not None:
+        value = ratio(runs, case.key, case.ratio_to)
+        if value is None:
+            return "-", "n/a"
+        return f"{value:.2f}", "PASS" if value <= 1.0 else "FAIL"
+    median = runs["ours"].median(case.key) if "ours" in runs else None
+    if median is None or case.limit_ms is None:
+        return "-", "n/a"
+    return f"{fmt_ms(median)} ms", "PASS" if median * 1000 < case.limit_ms else "FAIL"
+
+
+def seed_count(runs: dict[str, PeerRun]) -> str:
+    """The card count of the query cases, as measured ("100 000")."""
+    for run in runs.values():
+        rows = run.cases.get("query_setup", {}).get("table_rows")
+        if rows:
+            return f"{rows:,}".replace(",", " ")
+    return "N"
+
+
+def results_table(runs: dict[str, PeerRun], order: list[str]) -> list[list[str]]:
+    """Header plus one row per case: medians (ms), ratios, target, status."""
+    others = [name for name in order if name != "ours"]
+    header = ["case", *(f"{PEERS[n].label} (ms)" for n in order)]
+    header += [f"ours / {PEERS[n].label}" for n in others] if "ours" in order else []
+    header += ["target", "value", "status"]
+    rows = [header]
+    n = seed_count(runs)
+    for case in CASES:
+        row = [case.label.format(n=n), *(cell(runs.get(name), case.key) for name in order)]
+        if "ours" in order:
+            for name in others:
+                value = ratio(runs, case.key, name)
+                row.append("-" if value is None else f"{value:.2f}")
+        row += [case.target, *verdict(runs, case)]
+        rows.append(row)
+    return rows
+
+
+def print_table(rows: list[list[str]]) -> None:
+    """Plain aligned text table on stdout."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    """GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, str]:
+    """Core count, CPU model, OS and the orchestrator's Python."""
+    cpu = "-"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "cpu": cpu,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def command_line() -> str:
+    """The command that produced this run, as typed."""
+    cmd = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    return f"make bench  ({cmd})" if os.environ.get("MAKELEVEL") else cmd
+
+
+def notes(runs: dict[str, PeerRun], quick: bool) -> list[str]:
+    """Method notes and per-run facts (sample counts, seeding, OpsML 3's duplicates)."""
+    out = [
+        "Times are medians of `time.perf_counter()` samples, in milliseconds; ratios are "
+        "ours / peer from this same run (below 1.0: ours is faster).",
+        "Model: `RandomForestClassifier(n_estimators=5)` fitted on "
+        "`make_classification(n_samples=1000, n_features=4)`; sample data = first 5 rows.",
+        "register: `register_card` alone (building the card object is not timed), after "
+        "warm-up registrations that also create the database. MLflow: `with "
+        "mlflow.start_run(): mlflow.sklearn.log_model(clf, name=..., input_example=X[:5], "
+        'registered_model_name=..., skops_trusted_types=["sklearn.tree._tree.Tree"])`.',
+        "load: `load_card(space, name, version=<exact>)` + `card.load()`, cycling over the "
+        'registered versions; MLflow: `mlflow.sklearn.load_model("models:/name/<version>")`.',
+        'list_cards / load_card: metadata only (`limit=25`; `load_card(..., version="1.*")`). '
+        "The measured name has 100 versions (1.0.0 ... 10.9.0) registered through the public "
+        "API; the rest of the table is bulk-inserted with SQL (`INSERT ... SELECT` cloning a "
+        "registered row over 999 names x 100 versions in 10 spaces, columns discovered at run "
+        "time). MLflow is skipped here: it has no comparable card table to seed.",
+        "import: wall time of `python -c 'import <pkg>'` minus `python -c pass`, fresh "
+        "interpreters, median of pairwise differences (`import opsml`; `import mlflow`).",
+        "Every peer runs in its own virtualenv under `.bench-venvs/` (ours: `pip install -e "
+        ".[sklearn,pandas]`), one after the other, each in a fresh temporary directory that "
+        "holds its HOME/XDG dirs, SQLite database and local artifact folder.",
+    ]
+    if quick:
+        out.append(
+            "**Quick run** (`--quick`): fewer samples and 10 000 cards; not a reference run."
+        )
+    for run in runs.values():
+        counts = ", ".join(
+            f"{key} {len(run.samples(key) or [])}"
+            for key in (c.key for c in CASES)
+            if run.samples(key)
+        )
+        if counts:
+            rounds = f" ({run.rounds} rounds pooled)" if run.rounds > 1 else ""
+            out.append(f"{run.peer.label} samples{rounds}: {counts}.")
+        reg = run.cases.get("register", {})
+        if reg.get("registered") and reg.get("distinct_versions") != reg.get("registered"):
+            out.append(
+                f"{run.peer.label} handed out {reg['distinct_versions']} distinct versions for "
+                f"{reg['registered']} sequential registrations of one name (duplicate versions)."
+            )
+        setup = run.cases.get("query_setup", {})
+        if "seconds" in setup:
+            out.append(
+                f"{run.peer.label} seeding: {setup['inserted']} rows in {setup['seconds']:.2f} s "
+                f"({setup['table_rows']} in the table); sanity check {setup.get('check')}."
+            )
+        baseline = run.cases.get("import", {}).get("raw_baseline")
+        if baseline:
+            base = statistics.median(baseline) * 1000
+            out.append(f"{run.peer.label}: `python -c pass` median {base:.1f} ms.")
+    return out
+
+
+def errors(runs: dict[str, PeerRun]) -> list[str]:
+    """One line per failed peer or case."""
+    out = []
+    for run in runs.values():
+        if run.error:
+            out.append(f"{run.peer.label}: {run.error}")
+        for key, entry in run.cases.items():
+            if isinstance(entry, dict) and "error" in entry:
+                out.append(f"{run.peer.label} / {key}: {entry['error']}")
+    return out
+
+
+def write_report(
+    path: Path, runs: dict[str, PeerRun], rows: list[list[str]], quick: bool, load: str
+) -> None:
+    """Write the Markdown report (``load``: the machine's load average around the run)."""
+    info = machine()
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `benchmarks/run.py` (see `benchmarks/README.md`); rewritten on every full "
+        "run, do not edit by hand.",
+        "",
+        f"- Date: {now}",
+        f"- Command: `{command_line()}`",
+        f"- Machine: {info['nproc']} cores (`nproc`), {info['cpu']}, {info['os']}",
+        f"- Load average (1 min) at start / end of the run: {load} (other processes add noise)",
+        f"- Orchestrator Python: {info['python']}",
+        "",
+        "## Peers",
+        "",
+        "| peer | interpreter | Python | packages | wall time of its run |",
+        "|---|---|---|---|---|",
+    ]
+    for run in runs.values():
+        packages = ", ".join(f"{k} {v}" for k, v in run.packages.items() if v != "-")
+        try:
+            interpreter = str(run.python.relative_to(ROOT))
+        except ValueError:
+            interpreter = str(run.python)
+        lines.append(
+            f"| {run.peer.label} | `{interpreter}` | {run.python_version} | {packages or '-'} "
+            f"| {run.seconds:.0f} s |"
+        )
+    lines += [
+        "",
+        "## Results (median, ms)",
+        "",
+        markdown_table(rows),
+        "",
+        "## Method and notes",
+        "",
+    ]
+    lines += [f"- {note}" for note in notes(runs, quick)]
+    problems = errors(runs)
+    if problems:
+        lines += ["", "## Errors", ""] + [f"- {p}" for p in problems]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = parse_args(argv)
+    order = [name for name in PEERS if not args.only or name in args.only]
+    overrides: dict[str, Path] = {}
+    for item in args.python:
+        name, sep, path = item.partition("=")
+        if not sep or name not in PEERS:
+            sys.exit(f"--python expects NAME=PATH with NAME in {sorted(PEERS)}: {item!r}")
+        overrides[name] = Path(path).expanduser().absolute()
+    WORK.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]
+
+    runs: dict[str, PeerRun] = {}
+    pythons: dict[str, Path] = {}
+    for name in order:
+        python = overrides.get(name, VENVS / name / "bin" / "python")
+        failure = None
+        if name not in overrides and not args.no_setup:
+            failure = setup_venv(name)
+        if failure is None and not python.exists():
+            failure = f"no interpreter at {python} (run benchmarks/setup_venvs.sh {name})"
+        if failure:
+            print(f"[bench] {PEERS[name].label}: {failure}")
+            runs[name] = PeerRun(PEERS[name], python, error=failure)
+        else:
+            pythons[name] = python
+
+    # Rounds alternate the order (ours, OpsML 3 | OpsML 3, ours) and pool the samples, so
+    # load from other processes on a shared machine does not fall on one peer only.
+    rounds = args.rounds or (1 if args.quick else 2)
+    for round_ in range(rounds):
+        names = [n for n in pythons if round_ == 0 or PEERS[n].repeat]
+        for name in reversed(names) if round_ % 2 else names:
+            result = run_peer(PEERS[name], pythons[name], args.quick, args.keep, round_)
+            if name in runs:
+                runs[name].absorb(result)
+            else:
+                runs[name] = result
+    runs = {name: runs[name] for name in order}
+
+    rows = results_table(runs, order)
+    print()
+    print_table(rows)
+    full = not args.quick and not args.only
+    path = args.results or (RESULTS if full else WORK / "RESULTS-partial.md")
+    load = f"{load_before:.2f} / {os.getloadavg()[0]:.2f}"
+    write_report(path, runs, rows, args.quick, load)
+    print(f"\n[bench] report written to {path}")
+    failed = bool(errors(runs))
+    if args.strict and any(row[-1] == "FAIL" for row in rows[1:]):
+        failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""The version of this opsml package."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,52 @@
+"""Cards: versioned metadata records with their artifacts (SPEC §2).
+
+Cards never import the registry: a registry hands a loaded card an
+:class:`~opsml.cards._source.ArtifactSource` that ``card.load()`` reads through.
+"""
+
+from __future__ import annotations
+
+from opsml.cards._base import CARD_FILE, CardBase
+from opsml.cards._data import DataCard, DataCardMetadata
+from opsml.cards._experiment import ComputeEnvironment, ExperimentCard, UidMetadata
+from opsml.cards._model import ModelCard, ModelCardMetadata
+from opsml.cards._names import validate_name
+from opsml.cards._prompt import PromptCard
+from opsml.cards._record import CardList, CardRecord
+from opsml.cards._service import Card, ServiceCard
+from opsml.cards._source import ArtifactSource, DirectorySource
+from opsml.types import RegistryType
+
+__all__ = [
+    "CARD_FILE",
+    "ArtifactSource",
+    "Card",
+    "CardBase",
+    "CardList",
+    "CardRecord",
+    "ComputeEnvironment",
+    "DataCard",
+    "DataCardMetadata",
+    "DirectorySource",
+    "ExperimentCard",
+    "ModelCard",
+    "ModelCardMetadata",
+    "PromptCard",
+    "ServiceCard",
+    "UidMetadata",
+    "card_class",
+    "validate_name",
+]
+
+_CARD_CLASSES: dict[RegistryType, type[CardBase]] = {
+    RegistryType.Data: DataCard,
+    RegistryType.Model: ModelCard,
+    RegistryType.Experiment: ExperimentCard,
+    RegistryType.Prompt: PromptCard,
+    RegistryType.Service: ServiceCard,
+}
+
+
+def card_class(registry: RegistryType) -> type[CardBase]:
+    """The card class stored in ``registry``."""
+    return _CARD_CLASSES[registry]

@@ -1,0 +1,170 @@
+"""Behaviour shared by cards whose artifacts come from an interface (Model and Data cards)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from opsml.cards._base import CARD_FILE, CardBase
+from opsml.cards._source import DirectorySource
+from opsml.errors import CardStateError, InvalidArgumentError, OpsmlError, SerializationError
+from opsml.storage import Manifest
+
+__all__ = ["InterfaceCard", "read_card_file"]
+
+
+def read_card_file(path: Path) -> str:
+    """Read ``card.json`` from a card folder (or the file itself).
+
+    Raises:
+        InvalidArgumentError: There is no card file there.
+    """
+    file = path / CARD_FILE if path.is_dir() else path
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgumentError(f"no card file at {file}: {exc}") from exc
+
+
+class InterfaceCard(CardBase):
+    """A card whose artifacts are written and read by an interface object.
+
+    Subclasses name the interface metadata attribute; the interface itself is never
+    serialised into the card JSON, only its metadata (which files, which class).
+    """
+
+    def _interface_obj(self) -> Any:
+        raise NotImplementedError
+
+    def _set_interface(self, interface: Any) -> None:
+        raise NotImplementedError
+
+    def _interface_metadata(self) -> Any:
+        raise NotImplementedError
+
+    def _set_interface_metadata(self, metadata: Any) -> None:
+        raise NotImplementedError
+
+    def _save_artifacts(self, path: Path, save_kwargs: Any = None) -> None:
+        """Let the interface write its files into ``path`` and record its metadata."""
+        interface = self._interface_obj()
+        if interface is None:
+            raise CardStateError(
+                f"{type(self).__name__} {self.space}/{self.name} has no interface to save"
+            )
+        try:
+            save_metadata = interface.save(path, save_kwargs)
+            metadata = interface.get_interface_metadata(save_metadata)
+        except OpsmlError:
+            raise
+        except Exception as exc:
+            raise SerializationError(
+                f"{type(interface).__name__} failed to save {self.space}/{self.name}: {exc}"
+            ) from exc
+        self._set_interface_metadata(metadata)
+
+    def _load_interface(self, folder: Path, load_kwargs: Any, interface: Any = None) -> None:
+        from opsml.interfaces import resolve_interface
+
+        metadata = self._interface_metadata()
+        if metadata is None:
+            raise CardStateError(f"{type(self).__name__} {self.space}/{self.name} has no artifacts")
+        target = interface or self._interface_obj() or resolve_interface(metadata)
+        try:
+            target.load(folder, metadata.save_metadata, load_kwargs)
+        except OpsmlError:
+            raise
+        except Exception as exc:
+            raise SerializationError(
+                f"{type(target).__name__} failed to load {self.space}/{self.name}: {exc}"
+            ) from exc
+        self._set_interface(target)
+
+    def load(self, path: Path | None = None, load_kwargs: Any = None) -> None:
+        """Fetch and deserialise the card's artifacts into its interface.
+
+        Every file is checked against the card's manifest (size and SHA-256) before any of
+        them is deserialised.
+
+        Args:
+            path: Download the artifacts into this folder first (else read them in place
+                where the storage allows it, or from a temporary download).
+            load_kwargs: ``ModelLoadKwargs`` / ``DataLoadKwargs`` for the interface.
+
+        Raises:
+            CardStateError: The card has no stored artifacts.
+            IntegrityError: A stored file differs from the manifest.
+        """
+        source = self._require_source()
+        folder = source.materialize(Path(path) if path is not None else None)
+        self._load_interface(folder, load_kwargs)
+
+    def download_artifacts(self, path: Path | str | None = None) -> Path:
+        """Copy the card's verified artifacts and its ``card.json`` into ``path``.
+
+        Args:
+            path: Destination folder (default ``card_artifacts``).
+
+        Returns:
+            The destination folder.
+        """
+        dest = Path(path) if path is not None else Path("card_artifacts")
+        self._require_source().materialize(dest)
+        self._write_card_file(dest)
+        return dest
+
+    def save(self, path: Path | str, save_kwargs: Any = None) -> None:
+        """Write the card's artifacts and ``card.json`` into ``path`` without a registry."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._save_artifacts(folder, save_kwargs)
+        self.manifest = Manifest.from_dir(folder, exclude=frozenset({CARD_FILE}))
+        self._write_card_file(folder)
+        self._attach_source(DirectorySource(folder, self.manifest))
+
+    @classmethod
+    def _from_folder(cls, path: Path, interface: Any = None) -> Any:
+        card = cls.model_validate_json(read_card_file(path))
+        folder = path if path.is_dir() else path.parent
+        card._attach_source(DirectorySource(folder, card.manifest))
+        if interface is not None:
+            card._set_interface(interface)
+        return card
+
+    @classmethod
+    def load_from_path(
+        cls, path: Path | str, load_kwargs: Any = None, interface: Any = None
+    ) -> Any:
+        """Rebuild a card from a folder written by ``save`` or ``download_artifacts``.
+
+        No registry or network is used. Files are verified against the manifest stored in
+        ``card.json`` before they are deserialised.
+
+        Args:
+            path: The folder.
+            load_kwargs: Passed to the interface's ``load``.
+            interface: An interface instance to load into (needed for custom interfaces).
+
+        Returns:
+            The card, with its artifacts loaded.
+        """
+        card = cls._from_folder(Path(path), interface)
+        card.load(load_kwargs=load_kwargs)
+        return card
+
+    def _interface_columns(self) -> dict[str, Any]:
+        metadata = self._interface_metadata()
+        if metadata is None:
+            return {}
+        dumped = json.loads(metadata.model_dump_json())
+        return {
+            "interface_type": dumped.get("interface_type"),
+            "data_type": _as_str(dumped.get("data_type")),
+            "model_type": _as_str(dumped.get("model_type")),
+            "task_type": _as_str(dumped.get("task_type")),
+        }
+
+
+def _as_str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,120 @@
+"""The single exception tree of opsml.
+
+Every error opsml raises on purpose derives from :class:`OpsmlError`. Errors of the
+libraries underneath (SQLAlchemy, the filesystem, pickle, HTTP) are translated at the
+boundary with ``raise ... from exc`` so callers need to catch only this tree::
+
+    OpsmlError
+    ├── InvalidArgumentError        (also ValueError)  bad input to a public call
+    │   ├── InvalidNameError                           space/name outside the allowed pattern
+    │   ├── InvalidVersionError                        malformed version or version query
+    │   └── CardTypeError                              card of the wrong type for a registry
+    ├── CardNotFoundError           (also LookupError) no registered card matches
+    ├── CardStateError                                 e.g. registering an already registered card
+    ├── VersionConflictError                           (space, name, version) is taken
+    ├── IntegrityError                                 stored bytes differ from the manifest
+    ├── StorageError                                   artifact storage failed
+    ├── MetadataStoreError                             the SQL metadata store failed
+    ├── SerializationError                             an interface could not save or load
+    ├── MissingDependencyError      (also ImportError) an optional extra is not installed
+    ├── AuthenticationError                            bad or missing credentials
+    ├── PermissionDeniedError                          authenticated, but not allowed
+    └── ServerUnavailableError      (also ConnectionError) the opsml server cannot be reached
+
+Domain errors carry no HTTP details: the server maps them to status codes in one table.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "CardNotFoundError",
+    "CardStateError",
+    "CardTypeError",
+    "IntegrityError",
+    "InvalidArgumentError",
+    "InvalidNameError",
+    "InvalidVersionError",
+    "MetadataStoreError",
+    "MissingDependencyError",
+    "OpsmlError",
+    "PermissionDeniedError",
+    "SerializationError",
+    "ServerUnavailableError",
+    "StorageError",
+    "VersionConflictError",
+]
+
+
+class OpsmlError(Exception):
+    """Root of every error raised by opsml."""
+
+
+class InvalidArgumentError(OpsmlError, ValueError):
+    """An argument to a public call is invalid."""
+
+
+class InvalidNameError(InvalidArgumentError):
+    """A space or name does not match ``^[a-z0-9][a-z0-9_-]{0,127}$`` after lowercasing."""
+
+
+class InvalidVersionError(InvalidArgumentError):
+    """A version or version query is malformed."""
+
+
+class CardTypeError(InvalidArgumentError):
+    """A card does not belong to the registry it was given to."""
+
+
+class CardNotFoundError(OpsmlError, LookupError):
+    """No registered card matches the request."""
+
+
+class CardStateError(OpsmlError):
+    """The card is in the wrong state for the operation (e.g. registered twice)."""
+
+
+class VersionConflictError(OpsmlError):
+    """The requested (space, name, version) is already registered."""
+
+
+class IntegrityError(OpsmlError):
+    """Stored bytes do not match the card's manifest (size or SHA-256)."""
+
+
+class StorageError(OpsmlError):
+    """Reading or writing artifact storage failed."""
+
+
+class MetadataStoreError(OpsmlError):
+    """The SQL metadata store failed or is unreachable."""
+
+
+class SerializationError(OpsmlError):
+    """An interface failed to save or load its object."""
+
+
+class MissingDependencyError(OpsmlError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{package!r} is not installed; install it with: pip install 'opsml[{extra}]'"
+        )
+
+    def __reduce__(self) -> tuple[type[MissingDependencyError], tuple[str, str]]:
+        return (type(self), (self.package, self.extra))
+
+
+class AuthenticationError(OpsmlError):
+    """Credentials are missing, wrong or expired."""
+
+
+class PermissionDeniedError(OpsmlError):
+    """The caller is authenticated but lacks the permission for the operation."""
+
+
+class ServerUnavailableError(OpsmlError, ConnectionError):
+    """The opsml server could not be reached after retries."""

@@ -1,0 +1,122 @@
+"""Interfaces: how a card's dataset or model is saved to files and loaded back.
+
+Importing this package imports no data or ML library; each interface imports its library
+(pandas, numpy, scikit-learn, ...) when it first needs it, and raises
+:class:`~opsml.errors.MissingDependencyError` naming the extra to install if it is missing.
+
+The card layer uses four calls::
+
+    save_metadata = interface.save(card_dir, save_kwargs)
+    metadata = interface.get_interface_metadata(save_metadata)   # stored in card.json
+    interface = resolve_interface(metadata)                      # or a user-given instance
+    interface.load(card_dir, metadata.save_metadata, load_kwargs)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import overload
+
+from opsml.errors import InvalidArgumentError, SerializationError
+from opsml.interfaces._data_base import (
+    DataInterface,
+    DataInterfaceMetadata,
+    DataInterfaceSaveMetadata,
+)
+from opsml.interfaces._enums import DataType, ModelType, TaskType
+from opsml.interfaces._kwargs import (
+    DataLoadKwargs,
+    DataSaveKwargs,
+    ModelLoadKwargs,
+    ModelSaveKwargs,
+)
+from opsml.interfaces._model_base import (
+    DataProcessor,
+    ModelInterface,
+    ModelInterfaceMetadata,
+    ModelInterfaceSaveMetadata,
+)
+from opsml.interfaces._schema import Feature, FeatureSchema, generate_feature_schema
+from opsml.interfaces.data import NumpyData, PandasData
+from opsml.interfaces.model import SklearnModel
+
+__all__ = [
+    "DataInterface",
+    "DataInterfaceMetadata",
+    "DataInterfaceSaveMetadata",
+    "DataLoadKwargs",
+    "DataProcessor",
+    "DataSaveKwargs",
+    "DataType",
+    "Feature",
+    "FeatureSchema",
+    "ModelInterface",
+    "ModelInterfaceMetadata",
+    "ModelInterfaceSaveMetadata",
+    "ModelLoadKwargs",
+    "ModelSaveKwargs",
+    "ModelType",
+    "NumpyData",
+    "PandasData",
+    "SklearnModel",
+    "TaskType",
+    "generate_feature_schema",
+    "resolve_interface",
+]
+
+# interface_type recorded in a card -> "module:Class" of the built-in interface.
+_BUILTIN_INTERFACES: dict[str, str] = {
+    "PandasData": "opsml.interfaces.data._pandas:PandasData",
+    "NumpyData": "opsml.interfaces.data._numpy:NumpyData",
+    "SklearnModel": "opsml.interfaces.model._sklearn:SklearnModel",
+}
+
+
+@overload
+def resolve_interface(metadata: DataInterfaceMetadata) -> DataInterface: ...
+@overload
+def resolve_interface(metadata: ModelInterfaceMetadata) -> ModelInterface: ...
+def resolve_interface(
+    metadata: DataInterfaceMetadata | ModelInterfaceMetadata,
+) -> DataInterface | ModelInterface:
+    """Rebuild the empty built-in interface that wrote a card, ready for ``load``.
+
+    Args:
+        metadata: The interface metadata stored in the card.
+
+    Returns:
+        ``InterfaceClass.from_metadata(metadata)`` for the class named by
+        ``metadata.interface_type``.
+
+    Raises:
+        InvalidArgumentError: ``metadata`` is not interface metadata.
+        SerializationError: The card was saved by a custom interface (or one this version
+            of opsml does not know); pass an instance of it as ``interface=``.
+    """
+    base: type[DataInterface] | type[ModelInterface]
+    if isinstance(metadata, DataInterfaceMetadata):
+        kind, base = "data", DataInterface
+    elif isinstance(metadata, ModelInterfaceMetadata):
+        kind, base = "model", ModelInterface
+    else:
+        raise InvalidArgumentError(
+            "resolve_interface expects DataInterfaceMetadata or ModelInterfaceMetadata, "
+            f"got {type(metadata).__name__}"
+        )
+    target = _BUILTIN_INTERFACES.get(metadata.interface_type)
+    if target is None:
+        raise SerializationError(
+            f"this card's {kind} was saved with the custom interface "
+            f"{metadata.interface_type!r}, which opsml cannot rebuild by itself; pass an "
+            f"instance of it: load_card(..., interface={metadata.interface_type}()) or "
+            f"load_from_path(..., interface={metadata.interface_type}())"
+        )
+    module_name, _, class_name = target.partition(":")
+    interface_cls = getattr(importlib.import_module(module_name), class_name)
+    if not issubclass(interface_cls, base):
+        raise SerializationError(
+            f"interface {metadata.interface_type!r} is not a {base.__name__}; the card's "
+            f"{kind} metadata names the wrong interface"
+        )
+    interface: DataInterface | ModelInterface = interface_cls.from_metadata(metadata)
+    return interface

@@ -1,0 +1,102 @@
+"""Enumerations describing what an interface holds, with OpsML 3 member names.
+
+Values equal the member names (``DataType.Pandas.value == "Pandas"``), which is how OpsML 3
+writes them to JSON. Like every opsml enum they are ``str`` enums and can be built from a
+value or a member name, case-insensitively: ``TaskType("classification")``,
+``ModelType("SklearnPipeline")``.
+"""
+
+from __future__ import annotations
+
+from opsml.types._enums import _StrEnum
+
+__all__ = ["DataType", "ModelType", "TaskType"]
+
+
+class DataType(_StrEnum):
+    """The kind of object a data interface (or a model's sample data) holds."""
+
+    Pandas = "Pandas"
+    Arrow = "Arrow"
+    Polars = "Polars"
+    Numpy = "Numpy"
+    Image = "Image"
+    Text = "Text"
+    Dict = "Dict"
+    Sql = "Sql"
+    Profile = "Profile"
+    TransformerBatch = "TransformerBatch"
+    String = "String"
+    TorchTensor = "TorchTensor"
+    TorchDataset = "TorchDataset"
+    TensorFlowTensor = "TensorFlowTensor"
+    Tuple = "Tuple"
+    List = "List"
+    Str = "Str"
+    OrderedDict = "OrderedDict"
+    Joblib = "Joblib"
+    Base = "Base"
+    Dataset = "Dataset"
+    DMatrix = "DMatrix"
+    NotProvided = "NotProvided"
+
+
+class TaskType(_StrEnum):
+    """The machine-learning task a model performs."""
+
+    Classification = "Classification"
+    Regression = "Regression"
+    Clustering = "Clustering"
+    AnomalyDetection = "AnomalyDetection"
+    Optimization = "Optimization"
+    TimeSeries = "TimeSeries"
+    Forecasting = "Forecasting"
+    Recommendation = "Recommendation"
+    Ranking = "Ranking"
+    Nlp = "Nlp"
+    NLP = "Nlp"  # alias: OpsML 3's stubs spell it NLP, its runtime Nlp
+    Image = "Image"
+    Audio = "Audio"
+    Video = "Video"
+    Graph = "Graph"
+    Tabular = "Tabular"
+    TimeSeriesForecasting = "TimeSeriesForecasting"
+    TimeSeriesAnomalyDetection = "TimeSeriesAnomalyDetection"
+    TimeSeriesClassification = "TimeSeriesClassification"
+    TimeSeriesRegression = "TimeSeriesRegression"
+    TimeSeriesClustering = "TimeSeriesClustering"
+    TimeSeriesRecommendation = "TimeSeriesRecommendation"
+    TimeSeriesRanking = "TimeSeriesRanking"
+    TimeSeriesNLP = "TimeSeriesNLP"
+    TimeSeriesImage = "TimeSeriesImage"
+    TimeSeriesAudio = "TimeSeriesAudio"
+    TimeSeriesVideo = "TimeSeriesVideo"
+    TimeSeriesGraph = "TimeSeriesGraph"
+    TimeSeriesTabular = "TimeSeriesTabular"
+    Undefined = "Undefined"
+
+
+class ModelType(_StrEnum):
+    """The library-level kind of a model, as recorded in its card."""
+
+    Transformers = "Transformers"
+    SklearnPipeline = "SklearnPipeline"
+    SklearnEstimator = "SklearnEstimator"
+    StackingRegressor = "StackingRegressor"
+    StackingClassifier = "StackingClassifier"
+    StackingEstimator = "StackingEstimator"
+    CalibratedClassifier = "CalibratedClassifier"
+    LgbmRegressor = "LgbmRegressor"
+    LgbmClassifier = "LgbmClassifier"
+    XgbRegressor = "XgbRegressor"
+    XgbClassifier = "XgbClassifier"
+    XgbBooster = "XgbBooster"
+    LgbmBooster = "LgbmBooster"
+    TfKeras = "TfKeras"
+    TensorFlow = "TensorFlow"
+    Pytorch = "Pytorch"
+    PytorchLightning = "PytorchLightning"
+    Catboost = "Catboost"
+    Vowpal = "Vowpal"
+    Onnx = "Onnx"
+    Unknown = "Unknown"

@@ -1,0 +1,131 @@
+"""Keyword arguments passed through to the libraries that write and read artifacts.
+
+Save kwargs are stored in the card (so a reader can see how files were written) and must
+therefore be JSON-serialisable; that is checked when they are built. Load kwargs are never
+stored and may hold any object the reader accepts (a filesystem, a filter expression).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from opsml.errors import InvalidArgumentError
+
+__all__ = ["DataLoadKwargs", "DataSaveKwargs", "ModelLoadKwargs", "ModelSaveKwargs"]
+
+
+def _require_json(owner: str, field: str, value: dict[str, Any] | None) -> None:
+    if value is None:
+        return
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"{owner}({field}=...) must be JSON-serialisable because it is stored in the "
+            f"card: {exc}"
+        ) from exc
+
+
+class DataSaveKwargs(BaseModel):
+    """Arguments for a data interface's writer.
+
+    Attributes:
+        data: Passed as keyword arguments to the library's writer, e.g.
+            ``{"compression": "zstd"}`` for ``DataFrame.to_parquet``.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    data: dict[str, Any] | None = None
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        _require_json("DataSaveKwargs", "data", data)
+        super().__init__(data=data)
+
+
+class DataLoadKwargs(BaseModel):
+    """Arguments for a data interface's reader.
+
+    Attributes:
+        data: Passed as keyword arguments to the library's reader, e.g.
+            ``{"columns": ["a", "b"]}`` for ``pandas.read_parquet``.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    data: dict[str, Any] | None = None
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        super().__init__(data=data)
+
+
+class ModelSaveKwargs(BaseModel):
+    """Arguments for a model interface's writers.
+
+    Attributes:
+        onnx: Arguments for the ONNX conversion; giving them implies ``save_onnx=True``.
+        model: Passed as keyword arguments to the model writer (``joblib.dump`` for
+            scikit-learn, e.g. ``{"compress": 3}``).
+        preprocessor: Passed as keyword arguments to the preprocessor writer.
+        save_onnx: Convert the model to ONNX and store ``onnx-model.onnx``.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    onnx: dict[str, Any] | None = None
+    model: dict[str, Any] | None = None
+    preprocessor: dict[str, Any] | None = None
+    save_onnx: bool = False
+
+    def __init__(
+        self,
+        onnx: dict[str, Any] | None = None,
+        model: dict[str, Any] | None = None,
+        preprocessor: dict[str, Any] | None = None,
+        save_onnx: bool = False,
+    ) -> None:
+        for field, value in (("onnx", onnx), ("model", model), ("preprocessor", preprocessor)):
+            _require_json("ModelSaveKwargs", field, value)
+        super().__init__(onnx=onnx, model=model, preprocessor=preprocessor, save_onnx=save_onnx)
+
+    @model_validator(mode="after")
+    def _onnx_args_imply_save_onnx(self) -> ModelSaveKwargs:
+        if self.onnx is not None:
+            self.save_onnx = True
+        return self
+
+
+class ModelLoadKwargs(BaseModel):
+    """Arguments for a model interface's readers.
+
+    Attributes:
+        onnx: Arguments for the ONNX session; giving them implies ``load_onnx=True``.
+        model: Passed as keyword arguments to the model reader (``joblib.load``).
+        preprocessor: Passed as keyword arguments to the preprocessor reader.
+        load_onnx: Load the stored ONNX model into an ONNX session.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    onnx: dict[str, Any] | None = None
+    model: dict[str, Any] | None = None
+    preprocessor: dict[str, Any] | None = None
+    load_onnx: bool = False
+
+    def __init__(
+        self,
+        onnx: dict[str, Any] | None = None,
+        model: dict[str, Any] | None = None,
+        preprocessor: dict[str, Any] | None = None,
+        load_onnx: bool = False,
+    ) -> None:
+        super().__init__(onnx=onnx, model=model, preprocessor=preprocessor, load_onnx=load_onnx)
+
+    @model_validator(mode="after")
+    def _onnx_args_imply_load_onnx(self) -> ModelLoadKwargs:
+        if self.onnx is not None:
+            self.load_onnx = True
+        return self

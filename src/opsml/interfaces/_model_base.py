@@ -1,0 +1,487 @@
+"""The model interface protocol and its metadata.
+
+The card drives a model interface exactly like a data interface (see ``_data_base``)::
+
+    save_metadata = interface.save(card_dir, save_kwargs)
+    metadata = interface.get_interface_metadata(save_metadata)
+    ...
+    interface = resolve_interface(metadata)
+    interface.load(card_dir, metadata.save_metadata, load_kwargs)
+
+The base class implements the parts every model library shares: sample data (saved with
+the matching data interface as ``sample-data.<suffix>``), the preprocessor
+(``preprocessor.joblib``) and the task type. A built-in subclass only writes and reads
+the model itself (``_save_model`` / ``_load_model``); a user's subclass may instead
+override ``save`` and ``load`` entirely, as in OpsML 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from opsml._compat import require
+from opsml.errors import InvalidArgumentError, SerializationError
+from opsml.interfaces._data_base import (
+    DataInterface,
+    RelativePath,
+    translate_errors,
+    type_name,
+)
+from opsml.interfaces._enums import DataType, ModelType, TaskType
+from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
+from opsml.interfaces._schema import FeatureSchema, WithSchema
+from opsml.interfaces.data._numpy import NumpyData
+from opsml.interfaces.data._pandas import PandasData
+from opsml.types import CommonKwargs, SaveName, Suffix
+
+__all__ = [
+    "DataProcessor",
+    "ModelInterface",
+    "ModelInterfaceMetadata",
+    "ModelInterfaceSaveMetadata",
+]
+
+# Data interfaces that can hold a model's sample data, tried in order.
+_SAMPLE_DATA_INTERFACES: tuple[type[DataInterface], ...] = (PandasData, NumpyData)
+_SAMPLE_DATA_KEY = CommonKwargs.SampleDataInterfaceType.value
+_PREPROCESSOR_KEY = CommonKwargs.Preprocessor.value
+
+
+class DataProcessor(BaseModel):
+    """A saved data processor (e.g. the preprocessor) of a model.
+
+    Attributes:
+        name: The processor's class name, e.g. ``"StandardScaler"``.
+        uri: Its file, relative to the card folder.
+        type: Its role: ``"Preprocessor"``.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    name: str
+    uri: RelativePath
+    type: str = "Preprocessor"
+
+
+class ModelInterfaceSaveMetadata(BaseModel):
+    """What a model interface's ``save`` wrote.
+
+    Attributes:
+        model_uri: The model file, relative to the card folder (e.g. ``"model.joblib"``).
+        data_processor_map: Saved processors by role (``{"preprocessor": DataProcessor}``).
+        sample_data_uri: The sample data file, if sample data was given.
+        onnx_model_uri: The ONNX model file, if one was saved.
+        extra: Anything else needed to load the files back; built-ins record the sample
+            data's interface under ``"sample_data_interface_type"``.
+        save_kwargs: The save kwargs used.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    model_uri: RelativePath
+    data_processor_map: dict[str, DataProcessor] = Field(default_factory=dict)
+    sample_data_uri: RelativePath | None = None
+    onnx_model_uri: RelativePath | None = None
+    extra: dict[str, Any] | None = None
+    save_kwargs: ModelSaveKwargs | None = None
+
+
+class ModelInterfaceMetadata(WithSchema):
+    """Everything a ModelCard records about its interface.
+
+    Attributes:
+        save_metadata: What ``save`` wrote.
+        task_type: The model's task.
+        model_type: The library-level kind of model.
+        data_type: The kind of sample data (``NotProvided`` without sample data).
+        schema: The feature schema of the sample data.
+        onnx_schema: Input/output schema of the ONNX model, when one is saved.
+        extra_metadata: Interface-specific facts.
+        interface_type: The interface's class name, e.g. ``"SklearnModel"``.
+        model_specific_metadata: Library facts: versions, model class, parameters.
+    """
+
+    save_metadata: ModelInterfaceSaveMetadata
+    task_type: TaskType = TaskType.Undefined
+    model_type: ModelType = ModelType.Unknown
+    data_type: DataType = DataType.NotProvided
+    onnx_schema: dict[str, Any] | None = None
+    extra_metadata: dict[str, Any] = Field(default_factory=dict)
+    interface_type: str
+    model_specific_metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def _task_type(value: TaskType | str) -> TaskType:
+    try:
+        return TaskType(value)
+    except ValueError as exc:
+        names = ", ".join(member.name for member in TaskType)
+        raise InvalidArgumentError(f"unknown task_type {value!r}; expected one of {names}") from exc
+
+
+class ModelInterface:
+    """Base class of every model interface: a model plus what is needed to use it.
+
+    Built-in subclasses (``SklearnModel``) need nothing more than their model. To support
+    another library, subclass and implement :meth:`save` and :meth:`load` (and
+    :meth:`_validate_model` to reject wrong objects early); see ``docs/interfaces.md``.
+
+    Args:
+        model: The model; validated immediately by :meth:`_validate_model`.
+        sample_data: A few rows the model accepts: a pandas ``DataFrame``, a numpy
+            ``ndarray``, or a ``PandasData`` / ``NumpyData`` holding one. Saved as
+            ``sample-data.<suffix>`` and used for the feature schema.
+        task_type: The model's task (a ``TaskType`` or its name); inferred from the model
+            when omitted, where the library allows.
+        preprocessor: An object applied to inputs before the model, saved with joblib as
+            ``preprocessor.joblib``.
+
+    Raises:
+        InvalidArgumentError: The model, sample data or task type is not acceptable.
+    """
+
+    def __init__(
+        self,
+        model: Any = None,
+        sample_data: Any = None,
+        task_type: TaskType | str | None = None,
+        preprocessor: Any = None,
+    ) -> None:
+        self._model: Any = None
+        self._sample: DataInterface | None = None
+        self._task_type: TaskType | None = None
+        self._onnx_session: Any = None
+        self.model = model
+        self.sample_data = sample_data
+        self.task_type = task_type
+        self.preprocessor = preprocessor
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "get_interface_metadata" in vars(cls):
+            raise TypeError(
+                f"{cls.__name__} must not override get_interface_metadata(); "
+                "implement save() and load() instead"
+            )
+
+    @property
+    def model(self) -> Any:
+        """The model, or ``None`` before it is set or loaded."""
+        return self._model
+
+    @model.setter
+    def model(self, model: Any) -> None:
+        if model is not None:
+            self._validate_model(model)
+        self._model = model
+
+    def _validate_model(self, model: Any) -> None:
+        """Raise :class:`InvalidArgumentError` if ``model`` cannot be held; the base takes anything.
+
+        Args:
+            model: The candidate model (never ``None``).
+        """
+
+    @property
+    def sample_data(self) -> Any:
+        """The sample data (the raw object, not its data interface), or ``None``."""
+        return None if self._sample is None else self._sample.data
+
+    @sample_data.setter
+    def sample_data(self, sample_data: Any) -> None:
+        if sample_data is None:
+            self._sample = None
+        elif isinstance(sample_data, DataInterface):
+            if type(sample_data) not in _SAMPLE_DATA_INTERFACES or sample_data.data is None:
+                raise InvalidArgumentError(
+                    "sample_data given as an interface must be a "
+                    f"{' or '.join(c.__name__ for c in _SAMPLE_DATA_INTERFACES)} holding data, "
+                    f"got {type(sample_data).__name__}"
+                )
+            self._sample = sample_data
+        else:
+            self._sample = self._sample_interface_for(sample_data)
+
+    @staticmethod
+    def _sample_interface_for(data: Any) -> DataInterface:
+        for interface_cls in _SAMPLE_DATA_INTERFACES:
+            if interface_cls._accepts(data):
+                return interface_cls(data=data)
+        raise InvalidArgumentError(
+            "sample_data must be a pandas DataFrame or a numpy ndarray "
+            f"(or a PandasData/NumpyData), got {type_name(data)}"
+        )
+
+    @property
+    def task_type(self) -> TaskType:
+        """The task: as given, else inferred from the model, else ``TaskType.Undefined``."""
+        if self._task_type is not None:
+            return self._task_type
+        if self._model is not None:
+            return self._infer_task_type(self._model)
+        return TaskType.Undefined
+
+    @task_type.setter
+    def task_type(self, task_type: TaskType | str | None) -> None:
+        self._task_type = None if task_type is None else _task_type(task_type)
+
+    def _infer_task_type(self, model: Any) -> TaskType:
+        """The task of ``model`` when none was given; the base cannot tell."""
+        return TaskType.Undefined
+
+    @property
+    def model_type(self) -> ModelType:
+        """The library-level kind of model."""
+        return ModelType.Unknown
+
+    @property
+    def data_type(self) -> DataType:
+        """The kind of sample data, or ``DataType.NotProvided``."""
+        return DataType.NotProvided if self._sample is None else self._sample.data_type
+
+    @property
+    def schema(self) -> FeatureSchema:
+        """The feature schema of the sample data (empty without sample data)."""
+        return FeatureSchema() if self._sample is None else self._sample.schema
+
+    @property
+    def preprocessor_name(self) -> str | None:
+        """The preprocessor's class name, or ``None``."""
+        return None if self.preprocessor is None else type(self.preprocessor).__name__
+
+    @property
+    def onnx_session(self) -> Any:
+        """The ONNX session loaded with ``ModelLoadKwargs(load_onnx=True)``, else ``None``."""
+        return self._onnx_session
+
+    @property
+    def interface_type(self) -> str:
+        """The name recorded in the card to rebuild this interface: the class name."""
+        return type(self).__name__
+
+    def save(
+        self, path: Path, save_kwargs: ModelSaveKwargs | None = None
+    ) -> ModelInterfaceSaveMetadata:
+        """Write the model, sample data and preprocessor into the folder ``path``.
+
+        Args:
+            path: The card's folder; created if missing.
+            save_kwargs: ``model`` and ``preprocessor`` dicts are passed to the writers;
+                ``save_onnx=True`` also stores an ONNX conversion.
+
+        Returns:
+            The files written, relative to ``path``.
+
+        Raises:
+            SerializationError: There is no model, the interface does not implement
+                saving (or ONNX conversion), or a writer failed.
+        """
+        path = Path(path)
+        kwargs = save_kwargs or ModelSaveKwargs()
+        model = self._require_model()
+        with translate_errors("create", path):
+            path.mkdir(parents=True, exist_ok=True)
+        model_uri = self._save_model(model, path, dict(kwargs.model or {}))
+        onnx_uri = (
+            self._save_onnx(model, path, dict(kwargs.onnx or {})) if kwargs.save_onnx else None
+        )
+        sample_uri: str | None = None
+        extra: dict[str, Any] | None = None
+        if self._sample is not None:
+            sample_uri = self._sample._save_as(path, SaveName.SampleModelData, None).data_uri
+            extra = {_SAMPLE_DATA_KEY: self._sample.interface_type}
+        return ModelInterfaceSaveMetadata(
+            model_uri=model_uri,
+            data_processor_map=self._save_preprocessor(path, dict(kwargs.preprocessor or {})),
+            sample_data_uri=sample_uri,
+            onnx_model_uri=onnx_uri,
+            extra=extra,
+            save_kwargs=save_kwargs,
+        )
+
+    def load(
+        self,
+        path: Path,
+        metadata: ModelInterfaceSaveMetadata,
+        load_kwargs: ModelLoadKwargs | None = None,
+    ) -> None:
+        """Read back what :meth:`save` wrote: model, preprocessor, sample data (and ONNX).
+
+        Nothing on the interface changes unless every file loads.
+
+        Args:
+            path: The card's folder (its files already verified by the card).
+            metadata: What ``save`` returned.
+            load_kwargs: ``model`` and ``preprocessor`` dicts are passed to the readers;
+                ``load_onnx=True`` also opens the ONNX model.
+
+        Raises:
+            SerializationError: The interface does not implement loading, a file is missing
+                or unreadable, or ONNX was requested but not saved.
+        """
+        path = Path(path)
+        kwargs = load_kwargs or ModelLoadKwargs()
+        model = self._load_model(path / metadata.model_uri, dict(kwargs.model or {}))
+        self._validate_model(model)
+        preprocessor = self._load_preprocessor(
+            path, metadata.data_processor_map, dict(kwargs.preprocessor or {})
+        )
+        sample = self._load_sample_data(path, metadata)
+        onnx_session = None
+        if kwargs.load_onnx:
+            if metadata.onnx_model_uri is None:
+                raise SerializationError(
+                    "load_onnx=True but this model was saved without ONNX "
+                    "(ModelSaveKwargs(save_onnx=True) stores it)"
+                )
+            onnx_session = self._load_onnx(path / metadata.onnx_model_uri, dict(kwargs.onnx or {}))
+        self._model = model
+        self.preprocessor = preprocessor
+        self._sample = sample
+        self._onnx_session = onnx_session
+
+    @classmethod
+    def from_metadata(cls, metadata: ModelInterfaceMetadata) -> ModelInterface:
+        """Return an empty interface of this class with the recorded task type.
+
+        Custom interfaces whose ``__init__`` needs arguments override this (a
+        ``@staticmethod``, as in OpsML 3, works too).
+
+        Args:
+            metadata: The interface metadata stored in the card.
+
+        Returns:
+            An instance without model, ready for :meth:`load`.
+
+        Raises:
+            SerializationError: The metadata was written by another interface class.
+        """
+        if metadata.interface_type != cls.__name__:
+            raise SerializationError(
+                f"this card's model was saved by {metadata.interface_type!r}, not "
+                f"{cls.__name__!r}; use opsml.interfaces.resolve_interface(metadata), "
+                "or pass interface= to load"
+            )
+        interface = cls()
+        if metadata.task_type is not TaskType.Undefined:
+            interface.task_type = metadata.task_type
+        return interface
+
+    @final
+    def get_interface_metadata(
+        self, save_metadata: ModelInterfaceSaveMetadata
+    ) -> ModelInterfaceMetadata:
+        """Build the metadata the card stores, from what :meth:`save` returned.
+
+        Not overridable: it records the class name, task, model and data types and the
+        schema of the sample data at save time.
+
+        Args:
+            save_metadata: The return value of :meth:`save`.
+
+        Returns:
+            The interface metadata.
+
+        Raises:
+            InvalidArgumentError: ``save_metadata`` is not a ``ModelInterfaceSaveMetadata``.
+        """
+        if not isinstance(save_metadata, ModelInterfaceSaveMetadata):
+            raise InvalidArgumentError(
+                f"{type(self).__name__}.save() must return ModelInterfaceSaveMetadata, "
+                f"got {type_name(save_metadata)}"
+            )
+        return ModelInterfaceMetadata(
+            save_metadata=save_metadata,
+            task_type=self.task_type,
+            model_type=self.model_type,
+            data_type=self.data_type,
+            schema=self.schema,
+            extra_metadata=self._extra_metadata(),
+            interface_type=self.interface_type,
+            model_specific_metadata=self._model_specific_metadata(),
+        )
+
+    def _extra_metadata(self) -> dict[str, Any]:
+        """Facts recorded in ``ModelInterfaceMetadata.extra_metadata``."""
+        return {}
+
+    def _model_specific_metadata(self) -> dict[str, Any]:
+        """Library facts recorded in ``ModelInterfaceMetadata.model_specific_metadata``."""
+        return {}
+
+    def _require_model(self) -> Any:
+        if self._model is None:
+            name = type(self).__name__
+            raise SerializationError(
+                f"{name} has no model to save; pass it as {name}(model=...) or set .model first"
+            )
+        return self._model
+
+    def _not_implemented(self, method: str) -> SerializationError:
+        return SerializationError(
+            f"{type(self).__name__} cannot {method}: a ModelInterface subclass must implement "
+            "save(path, save_kwargs=None) -> ModelInterfaceSaveMetadata (write files under "
+            "path and return their paths relative to it) and load(path, metadata, "
+            "load_kwargs=None) (read them back and set self.model)"
+        )
+
+    def _save_model(self, model: Any, path: Path, kwargs: dict[str, Any]) -> str:
+        """Write ``model`` under ``path``; return its file name (built-in interfaces only)."""
+        raise self._not_implemented("save")
+
+    def _load_model(self, file: Path, kwargs: dict[str, Any]) -> Any:
+        """Read the model from ``file`` (built-in interfaces only)."""
+        raise self._not_implemented("load")
+
+    def _save_onnx(self, model: Any, path: Path, kwargs: dict[str, Any]) -> str:
+        """Convert ``model`` to ONNX under ``path``; return its file name."""
+        raise SerializationError(
+            f"{type(self).__name__} cannot convert models to ONNX in this version of opsml; "
+            "save without save_onnx / onnx arguments"
+        )
+
+    def _load_onnx(self, file: Path, kwargs: dict[str, Any]) -> Any:
+        """Open the ONNX model in ``file`` as a session."""
+        raise SerializationError(
+            f"{type(self).__name__} cannot load ONNX models in this version of opsml; "
+            "load with load_onnx=False"
+        )
+
+    def _save_preprocessor(self, path: Path, kwargs: dict[str, Any]) -> dict[str, DataProcessor]:
+        if self.preprocessor is None:
+            return {}
+        joblib = require("joblib", "sklearn")
+        file_name = f"{SaveName.Preprocessor}.{Suffix.Joblib}"
+        with translate_errors("write", path / file_name):
+            joblib.dump(self.preprocessor, path / file_name, **kwargs)
+        name = type(self.preprocessor).__name__
+        return {_PREPROCESSOR_KEY: DataProcessor(name=name, uri=file_name)}
+
+    @staticmethod
+    def _load_preprocessor(
+        path: Path, processors: dict[str, DataProcessor], kwargs: dict[str, Any]
+    ) -> Any:
+        processor = processors.get(_PREPROCESSOR_KEY)
+        if processor is None:
+            return None
+        joblib = require("joblib", "sklearn")
+        with translate_errors("read", path / processor.uri):
+            return joblib.load(path / processor.uri, **kwargs)
+
+    @staticmethod
+    def _load_sample_data(path: Path, metadata: ModelInterfaceSaveMetadata) -> DataInterface | None:
+        if metadata.sample_data_uri is None:
+            return None
+        name = (metadata.extra or {}).get(_SAMPLE_DATA_KEY)
+        by_name = {cls.__name__: cls for cls in _SAMPLE_DATA_INTERFACES}
+        if name not in by_name:
+            raise SerializationError(
+                f"cannot load sample data {metadata.sample_data_uri!r}: unknown sample data "
+                f"interface {name!r} (expected one of {sorted(by_name)})"
+            )
+        sample = by_name[name]()
+        sample.data = sample._load_from(path / metadata.sample_data_uri, None)
+        return sample

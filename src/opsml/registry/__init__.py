@@ -1,0 +1,20 @@
+"""The registry layer: CardRegistry over a pluggable backend (local now, HTTP in client mode)."""
+
+from __future__ import annotations
+
+from opsml.registry._backend import RegistryBackend
+from opsml.registry._gc import GcReport, collect_garbage
+from opsml.registry._local import LocalBackend, StoredSource, card_prefix
+from opsml.registry._registry import CardRegistries, CardRegistry, backend_for
+
+__all__ = [
+    "CardRegistries",
+    "CardRegistry",
+    "GcReport",
+    "LocalBackend",
+    "RegistryBackend",
+    "StoredSource",
+    "backend_for",
+    "card_prefix",
+    "collect_garbage",
+]

@@ -1,0 +1,292 @@
+"""The local backend: SQL metadata store and artifact storage, in this process."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Row
+
+from opsml._uuid import uuid7
+from opsml._version import __version__
+from opsml.cards import CARD_FILE, CardBase, CardRecord, card_class
+from opsml.errors import (
+    CardNotFoundError,
+    CardStateError,
+    InvalidNameError,
+    InvalidVersionError,
+)
+from opsml.settings import OpsmlConfig
+from opsml.storage import ArtifactStorage, Manifest, open_storage, owner_token
+from opsml.store import PENDING, CardQuery, SqlStore
+from opsml.types import RegistryMode, RegistryType, VersionType
+from opsml.version import Version, allocate_version, parse_requested_version
+
+__all__ = ["LocalBackend", "StoredSource", "card_prefix"]
+
+
+def card_prefix(registry: RegistryType, space: str, name: str, version: Version | str) -> str:
+    """Storage prefix of a card version: ``{table}/{space}/{name}/v{version}``."""
+    return f"{registry.table_name}/{space}/{name}/v{version}"
+
+
+class StoredSource:
+    """A registered card's artifacts in storage, verified on every read."""
+
+    def __init__(self, storage: ArtifactStorage, prefix: str, manifest: Manifest) -> None:
+        self.storage = storage
+        self.prefix = prefix
+        self.manifest = manifest
+
+    def materialize(self, dest: Path | None = None) -> Path:
+        """Return a local folder with the verified files (see ArtifactStorage.materialize)."""
+        return self.storage.materialize(self.prefix, self.manifest, dest)
+
+
+class LocalBackend:
+    """Registry operations against a SQL store and an artifact storage, in-process."""
+
+    mode = RegistryMode.Server
+
+    def __init__(self, store: SqlStore, storage: ArtifactStorage, app_env: str) -> None:
+        self.store = store
+        self.storage = storage
+        self.app_env = app_env
+
+    @classmethod
+    def from_config(cls, config: OpsmlConfig) -> LocalBackend:
+        """Open the store and storage named by ``config``."""
+        return cls(
+            SqlStore.from_url(config.tracking_uri),
+            open_storage(config.storage_uri),
+            config.app_env,
+        )
+
+    # -- registration ---------------------------------------------------------------------
+
+    def register_card(
+        self,
+        card: CardBase,
+        version_type: VersionType,
+        pre_tag: str | None,
+        build_tag: str | None,
+        save_kwargs: Any,
+    ) -> None:
+        """Register ``card`` (SPEC §4): validate, save, reserve, commit, mark ok.
+
+        On any failure the reservation and every written file are removed and the card
+        object is left as it was.
+        """
+        registry = card.registry_type
+        if card.uid is not None:
+            raise CardStateError(
+                f"{card} is already registered; use update_card to change its metadata"
+            )
+        if card.space is None or card.name is None:
+            raise InvalidNameError(f"{type(card).__name__} needs a space and a name to register")
+        space, name = card.space, card.name
+        requested = parse_requested_version(card.version) if card.version else None
+        explicit = requested is not None and requested.is_full
+        self._check_links(card)
+
+        staging = self.storage.new_staging()
+        try:
+            card._save_artifacts(staging, save_kwargs)
+            manifest = Manifest.from_dir(staging, exclude=frozenset({CARD_FILE}))
+        except BaseException:
+            self.storage.discard(staging)
+            raise
+
+        uid = uuid7()
+        now = datetime.now(UTC)
+        columns = card._registry_columns()
+
+        def row(version: Version) -> dict[str, Any]:
+            return {
+                "uid": uid,
+                "status": PENDING,
+                "owner": owner_token(),
+                "created_at": now,
+                "updated_at": now,
+                "app_env": self.app_env,
+                "storage_path": card_prefix(registry, space, name, version),
+                "opsml_version": __version__,
+                "card_json": "{}",
+                "manifest_json": manifest.model_dump_json(),
+                **columns,
+            }
+
+        def allocate(existing: list[Version]) -> Version:
+            return allocate_version(
+                existing, version_type, requested=requested, pre_tag=pre_tag, build_tag=build_tag
+            )
+
+        try:
+            version = self.store.reserve(
+                registry, space, name, allocate, row, card.tags, explicit=explicit
+            )
+        except BaseException:
+            self.storage.discard(staging)
+            raise
+
+        prefix = card_prefix(registry, space, name, version)
+        before = (card.version, card.created_at, card.app_env, card.manifest)
+        try:
+            card.uid = uid
+            card.version = str(version)
+            card.created_at = now
+            card.app_env = self.app_env
+            card.manifest = manifest
+            card._write_card_file(staging)
+            self.storage.commit(staging, prefix)
+            self.store.finalize(
+                registry,
+                uid,
+                {"card_json": card.model_dump_json(), "manifest_json": manifest.model_dump_json()},
+            )
+        except BaseException:
+            card.uid = None
+            card.version, card.created_at, card.app_env, card.manifest = before
+            with contextlib.suppress(Exception):
+                self.store.remove(registry, uid)
+            with contextlib.suppress(Exception):
+                self.storage.delete(prefix)
+            self.storage.discard(staging)
+            raise
+        card._attach_source(StoredSource(self.storage, prefix, manifest))
+
+    def _check_links(self, card: CardBase) -> None:
+        for registry, uids in card._linked_uids().items():
+            for linked in uids:
+                if not self.store.exists(registry, linked):
+                    raise CardNotFoundError(
+                        f"{type(card).__name__} {card.space}/{card.name} references "
+                        f"{registry.value} card {linked!r}, which is not registered"
+                    )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def list_cards(self, registry: RegistryType, query: CardQuery) -> list[CardRecord]:
+        """Records matching ``query`` (see :meth:`SqlStore.query`)."""
+        rows = self.store.query(registry, query)
+        tags = self.store.tags_for(registry, [row.uid for row in rows])
+        return [_record(registry, row, tags[row.uid]) for row in rows]
+
+    def load_card(self, registry: RegistryType, query: CardQuery) -> CardBase:
+        """The best match for ``query``, metadata only, with its artifact source attached."""
+        rows = self.store.query(registry, _single(query))
+        if not rows:
+            raise CardNotFoundError(f"no {registry.value} card matches {_describe(query)}")
+        return self._card_from_row(registry, rows[0])
+
+    def _card_from_row(self, registry: RegistryType, row: Row[Any]) -> CardBase:
+        card = card_class(registry).model_validate_json(row.card_json)
+        manifest = Manifest.model_validate_json(row.manifest_json)
+        card._attach_source(StoredSource(self.storage, row.storage_path, manifest))
+        return card
+
+    # -- updates --------------------------------------------------------------------------
+
+    def update_card(self, card: CardBase) -> None:
+        """Update metadata and tags; a new (space, name, version) must be free.
+
+        Artifacts are immutable: the stored manifest and interface metadata are kept.
+        """
+        registry = card.registry_type
+        if card.uid is None:
+            raise CardStateError(f"{card} is not registered; use register_card")
+        row = self.store.get(registry, card.uid)
+        if card.space is None or card.name is None:
+            raise InvalidNameError("space and name cannot be removed from a registered card")
+        if card.version is None:
+            raise InvalidVersionError("version cannot be removed from a registered card")
+        requested = parse_requested_version(card.version)
+        if not requested.is_full:
+            raise InvalidVersionError(f"update_card needs a full version, got {card.version!r}")
+        stored = card_class(registry).model_validate_json(row.card_json)
+        card.manifest = stored.manifest
+        card.created_at = stored.created_at
+        card.app_env = stored.app_env
+        _keep_artifact_metadata(card, stored)
+        values: dict[str, Any] = {
+            "space": card.space,
+            "name": card.name,
+            "version": card.version,
+            "card_json": card.model_dump_json(),
+            **card._registry_columns(),
+        }
+        self._check_links(card)
+        self.store.update(registry, card.uid, values, card.tags)
+
+    def delete_card(self, card: CardBase) -> None:
+        """Delete the record, then the artifacts (``opsml gc`` sweeps files left by a crash)."""
+        registry = card.registry_type
+        if card.uid is None:
+            raise CardStateError(f"{card} is not registered")
+        row = self.store.get(registry, card.uid)
+        self.store.remove(registry, card.uid)
+        self.storage.delete(row.storage_path)
+        card._attach_source(None)
+
+
+def _keep_artifact_metadata(card: CardBase, stored: CardBase) -> None:
+    """Carry the stored interface metadata over: artifacts never change after registration."""
+    metadata = getattr(card, "metadata", None)
+    stored_metadata = getattr(stored, "metadata", None)
+    if metadata is not None and hasattr(metadata, "interface_metadata"):
+        metadata.interface_metadata = getattr(stored_metadata, "interface_metadata", None)
+
+
+def _single(query: CardQuery) -> CardQuery:
+    return CardQuery(
+        uid=query.uid,
+        space=query.space,
+        name=query.name,
+        version=query.version,
+        max_date=query.max_date,
+        tags=query.tags,
+        limit=1,
+        latest_first=True,
+    )
+
+
+def _describe(query: CardQuery) -> str:
+    if query.uid is not None:
+        return f"uid {query.uid!r}"
+    parts = [
+        f"{key}={value!r}" for key, value in (("space", query.space), ("name", query.name)) if value
+    ]
+    if query.version is not None:
+        parts.append(f"version={query.version.text!r}")
+    return ", ".join(parts) or "the query"
+
+
+def _record(registry: RegistryType, row: Row[Any], tags: list[str]) -> CardRecord:
+    created: datetime = row.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    linked = (
+        json.loads(row.card_json).get("uids", {}) if registry is RegistryType.Experiment else {}
+    )
+    return CardRecord(
+        uid=row.uid,
+        created_at=created.isoformat(),
+        app_env=row.app_env,
+        space=row.space,
+        name=row.name,
+        version=row.version,
+        registry_type=registry.value,
+        tags=tags,
+        datacard_uids=linked.get("datacard_uids", [row.datacard_uid] if row.datacard_uid else []),
+        modelcard_uids=linked.get("modelcard_uids", []),
+        experimentcard_uids=linked.get(
+            "experimentcard_uids", [row.experimentcard_uid] if row.experimentcard_uid else []
+        ),
+        interface_type=row.interface_type,
+        data_type=row.data_type,
+        model_type=row.model_type,
+        task_type=row.task_type,
+    )

@@ -1,0 +1,290 @@
+"""CardRegistry: register, list, load, update and delete cards of one type."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import date
+from typing import Any
+
+from opsml.cards import CardBase, CardList
+from opsml.cards._artifact_card import InterfaceCard
+from opsml.cards._names import validate_name
+from opsml.errors import CardTypeError, InvalidArgumentError
+from opsml.registry._backend import RegistryBackend
+from opsml.registry._local import LocalBackend
+from opsml.settings import OpsmlConfig
+from opsml.store import CardQuery, parse_max_date
+from opsml.store._schema import CARD_REGISTRIES
+from opsml.types import RegistryMode, RegistryType, VersionType
+from opsml.version import VersionQuery
+
+__all__ = ["CardRegistries", "CardRegistry", "backend_for"]
+
+_BACKENDS: dict[tuple[int, OpsmlConfig], RegistryBackend] = {}
+_BACKENDS_LOCK = threading.Lock()
+
+
+def backend_for(config: OpsmlConfig) -> RegistryBackend:
+    """The backend for ``config`` (one per process and configuration).
+
+    Raises:
+        InvalidArgumentError: The tracking URI is neither a database URL nor a server URL.
+    """
+    key = (os.getpid(), config)
+    backend = _BACKENDS.get(key)
+    if backend is not None:
+        return backend
+    with _BACKENDS_LOCK:
+        backend = _BACKENDS.get(key)
+        if backend is None:
+            backend = _create_backend(config)
+            _BACKENDS[key] = backend
+    return backend
+
+
+def _create_backend(config: OpsmlConfig) -> RegistryBackend:
+    if config.mode is RegistryMode.Client:
+        raise InvalidArgumentError(
+            f"OPSML_TRACKING_URI={config.tracking_uri!r} names an opsml server; client mode is "
+            "not available in this version of opsml. Use a database URL (sqlite:///…, "
+            "postgresql://…, mysql+pymysql://…) or leave it unset for ./opsml.db."
+        )
+    if not config.is_sql:
+        raise InvalidArgumentError(
+            f"OPSML_TRACKING_URI={config.tracking_uri!r} is neither a database URL "
+            "(sqlite:///…, postgresql://…, mysql+pymysql://…) nor an http(s) server URL"
+        )
+    return LocalBackend.from_config(config)
+
+
+def _registry_type(value: RegistryType | str) -> RegistryType:
+    try:
+        registry = RegistryType(value)
+    except ValueError as exc:
+        known = ", ".join(r.value for r in CARD_REGISTRIES)
+        raise InvalidArgumentError(f"unknown registry type {value!r}; use one of {known}") from exc
+    if registry not in CARD_REGISTRIES:
+        raise InvalidArgumentError(f"the {registry.value} registry is not supported")
+    return registry
+
+
+def _optional_name(value: str | None, field: str) -> str | None:
+    return None if value is None else validate_name(value, field)
+
+
+class CardRegistry:
+    """The registry of one card type.
+
+    Where it lives is read from the environment when the registry is created
+    (``OPSML_TRACKING_URI``, ``OPSML_STORAGE_URI``, ``APP_ENV``; SPEC §0).
+
+    Example:
+        ```python
+        registry = CardRegistry(RegistryType.Model)
+        registry.register_card(card)                      # 0.1.0
+        registry.list_cards(space="team-a", name="ranker", version="^0").as_table()
+        ```
+    """
+
+    def __init__(
+        self, registry_type: RegistryType | str, config: OpsmlConfig | None = None
+    ) -> None:
+        """Open the registry of ``registry_type``.
+
+        Args:
+            registry_type: A ``RegistryType`` or its name (``"model"``, ``"Data"``, …).
+            config: Where the registry lives; read from the environment when omitted.
+
+        Raises:
+            InvalidArgumentError: Unknown registry type or tracking URI.
+            MetadataStoreError: The database cannot be reached.
+        """
+        self._registry_type = _registry_type(registry_type)
+        self._config = config if config is not None else OpsmlConfig.from_env()
+        self._backend = backend_for(self._config)
+
+    @property
+    def registry_type(self) -> RegistryType:
+        """The type of card this registry holds."""
+        return self._registry_type
+
+    @property
+    def mode(self) -> RegistryMode:
+        """``RegistryMode.Server`` (local) or ``RegistryMode.Client`` (via a server)."""
+        return self._backend.mode
+
+    @property
+    def table_name(self) -> str:
+        """The SQL table holding this registry's cards."""
+        return self._registry_type.table_name
+
+    def register_card(
+        self,
+        card: CardBase,
+        version_type: VersionType | str = VersionType.Minor,
+        pre_tag: str | None = None,
+        build_tag: str | None = None,
+        save_kwargs: Any = None,
+    ) -> None:
+        """Register a card: assign a version and a UUIDv7 uid, save its artifacts.
+
+        Registration is all-or-nothing: on failure nothing is visible and the card object
+        is unchanged. On success ``card.version``, ``card.uid`` and ``card.created_at`` are set.
+
+        Args:
+            card: The card; its type must match the registry.
+            version_type: How to bump the version (``VersionType`` or its name).
+            pre_tag: Prerelease tag (``1.0.0-<pre_tag>.1``).
+            build_tag: Build tag (``1.0.0+<build_tag>.1``).
+            save_kwargs: ``ModelSaveKwargs`` / ``DataSaveKwargs`` for the interface.
+
+        Raises:
+            CardTypeError: The card does not belong to this registry.
+            CardStateError: The card is already registered.
+            VersionConflictError: ``card.version`` is a full version that exists.
+            CardNotFoundError: The card references a card that is not registered.
+        """
+        if not isinstance(card, CardBase) or card.registry_type is not self._registry_type:
+            raise CardTypeError(
+                f"cannot register a {type(card).__name__} in the {self._registry_type.value} "
+                "registry"
+            )
+        try:
+            bump = VersionType(version_type)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"unknown version_type {version_type!r}") from exc
+        self._backend.register_card(card, bump, pre_tag, build_tag, save_kwargs)
+
+    def list_cards(
+        self,
+        uid: str | None = None,
+        space: str | None = None,
+        name: str | None = None,
+        version: str | None = None,
+        max_date: str | date | None = None,
+        tags: list[str] | None = None,
+        sort_by_timestamp: bool = False,
+        limit: int = 25,
+    ) -> CardList:
+        """List registered cards, highest version first (or newest first).
+
+        Args:
+            uid: Only this card.
+            space: Only this space.
+            name: Only this name.
+            version: A version query (``"1.*"``, ``"^1.2"``, ``">=1.2, <2"``, ``"1.2.3"``).
+            max_date: Only cards created on or before this day (``YYYY-MM-DD``, UTC).
+            tags: Only cards carrying every one of these tags.
+            sort_by_timestamp: Newest first instead of SemVer order.
+            limit: At most this many cards (1-10000).
+
+        Returns:
+            The matching records.
+
+        Raises:
+            InvalidVersionError: The version query is malformed.
+            InvalidNameError: ``space`` or ``name`` cannot match any card.
+        """
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
+            raise InvalidArgumentError(f"limit must be an integer from 1 to 10000, got {limit!r}")
+        query = CardQuery(
+            uid=uid,
+            space=_optional_name(space, "space"),
+            name=_optional_name(name, "name"),
+            version=VersionQuery.parse(version) if version else None,
+            max_date=parse_max_date(max_date),
+            tags=tuple(tags or ()),
+            sort_by_timestamp=bool(sort_by_timestamp),
+            limit=limit,
+        )
+        return CardList(self._backend.list_cards(self._registry_type, query))
+
+    def load_card(
+        self,
+        uid: str | None = None,
+        space: str | None = None,
+        name: str | None = None,
+        version: str | None = None,
+        interface: Any = None,
+    ) -> Any:
+        """Load a card's metadata; call ``card.load()`` to fetch its artifacts.
+
+        With a space and name and no version, the highest final release is returned (the
+        highest prerelease only if there is no final release).
+
+        Args:
+            uid: The card's uid (takes precedence over space/name/version).
+            space: The card's space.
+            name: The card's name.
+            version: A version query.
+            interface: An interface instance to load artifacts into (custom interfaces).
+
+        Returns:
+            The card.
+
+        Raises:
+            CardNotFoundError: Nothing matches.
+            InvalidVersionError: The version query is malformed.
+        """
+        if uid is None and space is None and name is None:
+            raise InvalidArgumentError("load_card needs a uid, or a space and/or name")
+        query = CardQuery(
+            uid=uid,
+            space=None if uid is not None else _optional_name(space, "space"),
+            name=None if uid is not None else _optional_name(name, "name"),
+            version=VersionQuery.parse(version) if version and uid is None else None,
+        )
+        card = self._backend.load_card(self._registry_type, query)
+        if interface is not None:
+            if not isinstance(card, InterfaceCard):
+                raise InvalidArgumentError(f"{type(card).__name__} does not take an interface")
+            card._set_interface(interface)
+        return card
+
+    def update_card(self, card: CardBase) -> None:
+        """Update a registered card's metadata and tags.
+
+        Space, name and version may change only to a (space, name, version) that is free;
+        artifacts are immutable.
+
+        Raises:
+            CardTypeError: The card does not belong to this registry.
+            CardNotFoundError: The card is not registered.
+            VersionConflictError: The new (space, name, version) is taken.
+        """
+        self._check_type(card)
+        self._backend.update_card(card)
+
+    def delete_card(self, card: CardBase) -> None:
+        """Delete a card's record and its artifacts.
+
+        Raises:
+            CardTypeError: The card does not belong to this registry.
+            CardNotFoundError: The card is not registered.
+        """
+        self._check_type(card)
+        self._backend.delete_card(card)
+
+    def _check_type(self, card: CardBase) -> None:
+        if not isinstance(card, CardBase) or card.registry_type is not self._registry_type:
+            raise CardTypeError(
+                f"a {type(card).__name__} does not belong to the {self._registry_type.value} "
+                "registry"
+            )
+
+    def __repr__(self) -> str:
+        return f"CardRegistry({self._registry_type.value}, mode={self.mode.value})"
+
+
+class CardRegistries:
+    """One registry per card type, sharing the same configuration."""
+
+    def __init__(self, config: OpsmlConfig | None = None) -> None:
+        """Open every registry (the configuration is read from the environment once)."""
+        cfg = config if config is not None else OpsmlConfig.from_env()
+        self.data = CardRegistry(RegistryType.Data, cfg)
+        self.model = CardRegistry(RegistryType.Model, cfg)
+        self.experiment = CardRegistry(RegistryType.Experiment, cfg)
+        self.prompt = CardRegistry(RegistryType.Prompt, cfg)
+        self.service = CardRegistry(RegistryType.Service, cfg)

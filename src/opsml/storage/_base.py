@@ -1,0 +1,99 @@
+"""The storage interface every artifact backend implements."""
+
+from __future__ import annotations
+
+import os
+import socket
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+
+from opsml.storage._manifest import Manifest
+
+__all__ = ["ArtifactStorage", "owner_token", "owner_is_dead"]
+
+
+def owner_token() -> str:
+    """Identify this process as ``host:pid`` (used to tell stale work from live work)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_is_dead(token: str | None) -> bool:
+    """Whether ``token`` names a process on this host that no longer exists.
+
+    A process on another host is never considered dead (we cannot tell), so its leftovers
+    are only removed by age.
+    """
+    if not token or ":" not in token:
+        return False
+    host, _, pid_text = token.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0:1] == ["Z"]
+
+
+class ArtifactStorage(ABC):
+    """Where card artifacts live. Paths ("prefixes") are POSIX, relative to the storage root.
+
+    Writing a card is two steps: the caller writes files into a local staging folder from
+    :meth:`new_staging`, then :meth:`commit` makes them visible under the card's prefix all
+    at once (or file by file, each file atomically, for object stores). Reading goes through
+    :meth:`materialize`, which verifies every file against the card's manifest.
+    """
+
+    uri: str
+
+    @abstractmethod
+    def new_staging(self) -> Path:
+        """Return a new, empty local folder to write one card's files into."""
+
+    @abstractmethod
+    def commit(self, staging: Path, prefix: str) -> None:
+        """Move the staged files under ``prefix``; the staging folder is consumed."""
+
+    @abstractmethod
+    def discard(self, staging: Path) -> None:
+        """Throw away a staging folder."""
+
+    @abstractmethod
+    def materialize(self, prefix: str, manifest: Manifest, dest: Path | None = None) -> Path:
+        """Return a local folder holding the card's verified files.
+
+        Args:
+            prefix: The card's storage prefix.
+            manifest: The files to expect.
+            dest: Copy into this folder; when ``None`` the backend may hand back a folder it
+                owns (read-only use).
+
+        Raises:
+            IntegrityError: A file is missing or differs from the manifest.
+        """
+
+    @abstractmethod
+    def delete(self, prefix: str) -> None:
+        """Remove everything under ``prefix`` (no error if absent)."""
+
+    @abstractmethod
+    def iter_card_prefixes(self, top: str) -> Iterator[str]:
+        """Yield the prefixes of card folders (``<top>/<space>/<name>/v<version>``)."""
+
+    @abstractmethod
+    def clean_staging(self, older_than_seconds: float) -> int:
+        """Remove staging folders of dead processes or older than the threshold; count them."""

@@ -1,0 +1,128 @@
+"""Artifact storage in a local (or mounted) folder."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from opsml.errors import StorageError
+from opsml.storage._base import ArtifactStorage, owner_is_dead, owner_token
+from opsml.storage._manifest import (
+    Manifest,
+    copy_tree_verified,
+    rmtree_quiet,
+    safe_relpath,
+    verify_file,
+)
+
+__all__ = ["LocalStorage"]
+
+_STAGING = ".staging"
+_TRASH = ".trash"
+
+
+class LocalStorage(ArtifactStorage):
+    """Card folders under one root directory.
+
+    Staging folders live inside the root (``.staging/``), on the same filesystem, so a
+    finished card is moved into place with one atomic directory rename: a reader sees
+    either nothing or the whole card.
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.uri = str(self.root)
+
+    def _path(self, prefix: str) -> Path:
+        return self.root / safe_relpath(prefix)
+
+    def new_staging(self) -> Path:
+        """Create ``.staging/<host>:<pid>:<random>`` under the root."""
+        token = owner_token().replace(":", "~")
+        path = self.root / _STAGING / f"{token}~{secrets.token_hex(8)}"
+        try:
+            path.mkdir(parents=True, mode=0o700)
+        except OSError as exc:
+            raise StorageError(f"cannot create a staging folder under {self.root}: {exc}") from exc
+        return path
+
+    def commit(self, staging: Path, prefix: str) -> None:
+        """Rename the staging folder to ``root/prefix`` (replacing a stale leftover)."""
+        dest = self._path(prefix)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.exists():
+                self._trash(dest)
+            os.rename(staging, dest)
+        except OSError as exc:
+            raise StorageError(f"cannot move artifacts into {dest}: {exc}") from exc
+
+    def discard(self, staging: Path) -> None:
+        """Remove a staging folder."""
+        rmtree_quiet(staging)
+
+    def materialize(self, prefix: str, manifest: Manifest, dest: Path | None = None) -> Path:
+        """Verify the card's files in place, or copy them verified into ``dest``."""
+        src = self._path(prefix)
+        if dest is None:
+            for rel, entry in manifest.files.items():
+                verify_file(src / safe_relpath(rel), entry, rel)
+            return src
+        dest.mkdir(parents=True, exist_ok=True)
+        copy_tree_verified(src, dest, manifest)
+        return dest
+
+    def delete(self, prefix: str) -> None:
+        """Move the card folder to the trash, then remove it."""
+        path = self._path(prefix)
+        if path.exists():
+            self._trash(path)
+        self._prune_empty_parents(path.parent)
+
+    def _trash(self, path: Path) -> None:
+        trash = self.root / _TRASH / secrets.token_hex(8)
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(path, trash)
+        rmtree_quiet(trash)
+
+    def _prune_empty_parents(self, path: Path) -> None:
+        while path != self.root and self.root in path.parents:
+            try:
+                path.rmdir()
+            except OSError:
+                return
+            path = path.parent
+
+    def iter_card_prefixes(self, top: str) -> Iterator[str]:
+        """Yield ``top/<space>/<name>/v<version>`` folders that exist."""
+        base = self._path(top)
+        if not base.is_dir():
+            return
+        for space in sorted(p for p in base.iterdir() if p.is_dir()):
+            for name in sorted(p for p in space.iterdir() if p.is_dir()):
+                for version in sorted(p for p in name.iterdir() if p.is_dir()):
+                    if version.name.startswith("v"):
+                        yield version.relative_to(self.root).as_posix()
+
+    def clean_staging(self, older_than_seconds: float) -> int:
+        """Remove staging folders whose process died, or older than the threshold."""
+        staging_root = self.root / _STAGING
+        if not staging_root.is_dir():
+            return 0
+        removed = 0
+        now = time.time()
+        for path in staging_root.iterdir():
+            host, _, rest = path.name.partition("~")
+            pid = rest.partition("~")[0]
+            try:
+                age = now - path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if owner_is_dead(f"{host}:{pid}") or age >= older_than_seconds:
+                rmtree_quiet(path)
+                removed += 1
+        rmtree_quiet(self.root / _TRASH)
+        return removed

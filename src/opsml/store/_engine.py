@@ -1,0 +1,210 @@
+"""Engines per database URL, with the pragmas and locks each backend needs.
+
+Engines are pooled per (process, URL); a forked child gets its own. Creating an engine
+also brings the schema to the latest migration, under a lock so concurrent first users do
+not race.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from opsml.errors import InvalidArgumentError, MetadataStoreError, MissingDependencyError
+
+__all__ = ["HEAD_REVISION", "VERSION_TABLE", "dispose_engines", "get_engine", "normalize_url"]
+
+HEAD_REVISION = "0001"
+VERSION_TABLE = "opsml_alembic_version"
+
+_ENGINES: dict[tuple[int, str], Engine] = {}
+_LOCK = threading.Lock()
+
+_DRIVERS = {
+    "postgresql": ("postgresql+psycopg", "psycopg", "postgres"),
+    "postgres": ("postgresql+psycopg", "psycopg", "postgres"),
+    "mysql": ("mysql+pymysql", "pymysql", "mysql"),
+    "mariadb": ("mariadb+pymysql", "pymysql", "mysql"),
+}
+
+
+def normalize_url(url: str) -> str:
+    """Pick the drivers opsml ships extras for when the URL names none.
+
+    ``postgresql://`` → psycopg 3, ``mysql://``/``mariadb://`` → PyMySQL.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise InvalidArgumentError(f"not a database URL: {url!r}")
+    driver = _DRIVERS.get(scheme.lower())
+    if driver is not None:
+        return f"{driver[0]}://{rest}"
+    return url
+
+
+def _require_driver(url: str) -> None:
+    scheme = url.split("://", 1)[0].lower()
+    for prefix, module, extra in _DRIVERS.values():
+        if scheme == prefix:
+            try:
+                __import__(module)
+            except ImportError as exc:
+                raise MissingDependencyError(module, extra) from exc
+
+
+def get_engine(url: str) -> Engine:
+    """Return the engine for ``url``, creating it and migrating the schema on first use.
+
+    Args:
+        url: A SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``, ``mysql+pymysql://…``).
+
+    Raises:
+        MissingDependencyError: The database driver's extra is not installed.
+        MetadataStoreError: The database cannot be reached or migrated.
+    """
+    url = normalize_url(url)
+    key = (os.getpid(), url)
+    engine = _ENGINES.get(key)
+    if engine is not None:
+        return engine
+    with _LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _create(url)
+            _migrate(engine)
+            _ENGINES[key] = engine
+    return engine
+
+
+def _create(url: str) -> Engine:
+    _require_driver(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidArgumentError(f"not a database URL: {url!r}") from exc
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
+    else:
+        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise MissingDependencyError(parsed.get_driver_name(), "all") from exc
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, a generous busy timeout and ``BEGIN IMMEDIATE`` for writes.
+
+    pysqlite's own transaction handling defers BEGIN and upgrades read locks to write locks
+    lazily, which deadlocks concurrent writers; we take over BEGIN and let a write
+    transaction ask for the write lock up front (execution option ``sqlite_immediate``).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("sqlite_immediate"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def _current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(VERSION_TABLE):
+            return None
+        row = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).first()
+        return None if row is None else str(row[0])
+
+
+def _migrate(engine: Engine) -> None:
+    try:
+        if _current_revision(engine) == HEAD_REVISION:
+            return
+        with _migration_lock(engine) as conn:
+            if _current_revision(engine) == HEAD_REVISION:
+                return
+            _run_alembic(conn)
+    except SQLAlchemyError as exc:
+        raise MetadataStoreError(
+            f"cannot open the metadata store at {engine.url.render_as_string()}: {exc}"
+        ) from exc
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    dialect = engine.dialect.name
+    with engine.connect() as conn:
+        if dialect == "sqlite":
+            database = engine.url.database or ""
+            if not database or database == ":memory:":
+                yield conn
+                return
+            lock_path = Path(database + ".migrate.lock")
+            with lock_path.open("a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield conn
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+        elif dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_lock(724600117)"))
+            conn.commit()
+            try:
+                yield conn
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(724600117)"))
+                conn.commit()
+        elif dialect in ("mysql", "mariadb"):
+            conn.execute(text("SELECT GET_LOCK('opsml_migrate', 300)"))
+            try:
+                yield conn
+            finally:
+                conn.execute(text("SELECT RELEASE_LOCK('opsml_migrate')"))
+        else:
+            yield conn
+
+
+def _run_alembic(conn: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
+    conn.commit()
+
+
+def dispose_engines() -> None:
+    """Close every pooled engine of this process (tests, forks, shutdown)."""
+    with _LOCK:
+        for key, engine in list(_ENGINES.items()):
+            if key[0] == os.getpid():
+                engine.dispose()
+            del _ENGINES[key]

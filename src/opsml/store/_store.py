@@ -1,0 +1,401 @@
+"""Card records in SQL: reservation with database-enforced unique versions, queries, updates."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from opsml.errors import (
+    CardNotFoundError,
+    InvalidArgumentError,
+    MetadataStoreError,
+    VersionConflictError,
+)
+from opsml.store._engine import get_engine
+from opsml.store._schema import TAGS, card_table
+from opsml.store._version_sql import VersionColumns, version_filter, version_order
+from opsml.types import RegistryType
+from opsml.version import Version, VersionQuery
+
+__all__ = ["CardQuery", "SqlStore", "PENDING", "OK"]
+
+PENDING = "pending"
+OK = "ok"
+
+_MAX_ATTEMPTS = 60
+
+
+@dataclass(frozen=True)
+class CardQuery:
+    """Filters of ``list_cards`` / ``load_card``; ``None`` means "any"."""
+
+    uid: str | None = None
+    space: str | None = None
+    name: str | None = None
+    version: VersionQuery | None = None
+    max_date: date | None = None
+    tags: tuple[str, ...] = ()
+    sort_by_timestamp: bool = False
+    limit: int | None = 25
+    latest_first: bool = False
+
+
+def _columns(registry: RegistryType) -> VersionColumns:
+    t = card_table(registry)
+    return VersionColumns(
+        major=t.c.major,
+        minor=t.c.minor,
+        patch=t.c.patch,
+        pre_key=t.c.pre_key,
+        build=t.c.build,
+        build_key=t.c.build_key,
+    )
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    """Lock timeouts, deadlocks and serialization failures worth retrying."""
+    message = str(exc.orig).lower()
+    return any(
+        marker in message
+        for marker in ("database is locked", "deadlock", "lock wait timeout", "could not serialize")
+    )
+
+
+class SqlStore:
+    """All SQL the registry needs, for SQLite, PostgreSQL and MySQL/MariaDB alike."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> SqlStore:
+        """Open (and migrate if needed) the store at a SQLAlchemy URL."""
+        return cls(get_engine(url))
+
+    def _write(self) -> Connection:
+        return self.engine.connect().execution_options(sqlite_immediate=True)
+
+    # -- registration ---------------------------------------------------------------------
+
+    def reserve(
+        self,
+        registry: RegistryType,
+        space: str,
+        name: str,
+        allocate: Callable[[list[Version]], Version],
+        row: Callable[[Version], dict[str, Any]],
+        tags: Sequence[str],
+        *,
+        explicit: bool,
+    ) -> Version:
+        """Allocate a version and insert the card record in state ``pending``.
+
+        The uniqueness of (space, name, version) is enforced by the database. When two
+        writers race for the same version, the loser re-reads and allocates again (bounded).
+
+        Args:
+            registry: The card's registry.
+            space: Card space.
+            name: Card name.
+            allocate: Given every existing version of (space, name), returns the new one.
+            row: Given the allocated version, the other column values of the record.
+            tags: The card's tags.
+            explicit: The version was given in full by the user: a conflict is an error,
+                never a retry.
+
+        Returns:
+            The reserved version.
+
+        Raises:
+            VersionConflictError: An explicit version exists.
+            MetadataStoreError: The database failed or the retries ran out.
+        """
+        table = card_table(registry)
+        last_error: Exception | None = None
+        version: Version | None = None
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                with self._write() as conn, conn.begin():
+                    existing = [
+                        Version.parse(v)
+                        for (v,) in conn.execute(
+                            select(table.c.version).where(
+                                table.c.space == space, table.c.name == name
+                            )
+                        )
+                    ]
+                    version = allocate(existing)
+                    values = {
+                        **row(version),
+                        **_version_values(version),
+                        "space": space,
+                        "name": name,
+                    }
+                    conn.execute(insert(table).values(**values))
+                    if tags:
+                        conn.execute(
+                            insert(TAGS),
+                            [
+                                {"registry": registry.value, "uid": values["uid"], "tag": tag}
+                                for tag in dict.fromkeys(tags)
+                            ],
+                        )
+                return version
+            except IntegrityError as exc:
+                if explicit:
+                    raise VersionConflictError(
+                        f"{space}/{name} version {version} is already registered"
+                    ) from exc
+                last_error = exc
+            except OperationalError as exc:
+                if not _is_transient(exc):
+                    raise MetadataStoreError(f"registering {space}/{name} failed: {exc}") from exc
+                last_error = exc
+            except SQLAlchemyError as exc:
+                raise MetadataStoreError(f"registering {space}/{name} failed: {exc}") from exc
+            time.sleep(random.uniform(0.001, 0.004) * min(attempt + 1, 20))
+        raise MetadataStoreError(
+            f"could not allocate a version for {space}/{name} after {_MAX_ATTEMPTS} attempts"
+        ) from last_error
+
+    def finalize(self, registry: RegistryType, uid: str, values: dict[str, Any]) -> None:
+        """Mark a pending record ``ok`` with its final card JSON and manifest."""
+        table = card_table(registry)
+        self._retrying(
+            lambda conn: conn.execute(
+                update(table)
+                .where(table.c.uid == uid, table.c.status == PENDING)
+                .values(**values, status=OK, owner=None, updated_at=_now())
+            ),
+            f"finishing registration of {uid}",
+        )
+
+    def remove(self, registry: RegistryType, uid: str) -> None:
+        """Delete a record (pending or ok) and its tags."""
+        table = card_table(registry)
+
+        def _delete(conn: Connection) -> None:
+            conn.execute(delete(TAGS).where(TAGS.c.registry == registry.value, TAGS.c.uid == uid))
+            conn.execute(delete(table).where(table.c.uid == uid))
+
+        self._retrying(_delete, f"deleting {uid}")
+
+    def _retrying(self, fn: Callable[[Connection], Any], what: str) -> None:
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                with self._write() as conn, conn.begin():
+                    fn(conn)
+                return
+            except OperationalError as exc:
+                if not _is_transient(exc) or attempt == _MAX_ATTEMPTS - 1:
+                    raise MetadataStoreError(f"{what} failed: {exc}") from exc
+            except SQLAlchemyError as exc:
+                raise MetadataStoreError(f"{what} failed: {exc}") from exc
+            time.sleep(random.uniform(0.001, 0.004) * min(attempt + 1, 20))
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def query(self, registry: RegistryType, q: CardQuery) -> list[Row[Any]]:
+        """Return ``ok`` records matching ``q``, ordered as ``list_cards`` promises."""
+        stmt = self._select(registry, q)
+        try:
+            with self.engine.connect() as conn:
+                return list(conn.execute(stmt))
+        except SQLAlchemyError as exc:
+            raise MetadataStoreError(f"querying {registry.table_name} failed: {exc}") from exc
+
+    def _select(self, registry: RegistryType, q: CardQuery) -> Select[Any]:
+        table = card_table(registry)
+        cols = _columns(registry)
+        conditions = [table.c.status == OK]
+        if q.uid is not None:
+            conditions.append(table.c.uid == q.uid)
+        if q.space is not None:
+            conditions.append(table.c.space == q.space)
+        if q.name is not None:
+            conditions.append(table.c.name == q.name)
+        if q.version is not None and not q.version.is_any:
+            conditions.append(version_filter(q.version, cols))
+        if q.max_date is not None:
+            end = datetime.combine(q.max_date + timedelta(days=1), datetime.min.time(), UTC)
+            conditions.append(table.c.created_at < end)
+        if q.tags:
+            tagged = (
+                select(TAGS.c.uid)
+                .where(TAGS.c.registry == registry.value, TAGS.c.tag.in_(q.tags))
+                .group_by(TAGS.c.uid)
+                .having(func.count(func.distinct(TAGS.c.tag)) == len(set(q.tags)))
+            )
+            conditions.append(table.c.uid.in_(tagged))
+        stmt = select(table).where(and_(*conditions))
+        if q.sort_by_timestamp:
+            stmt = stmt.order_by(table.c.created_at.desc(), table.c.uid.desc())
+        else:
+            order = version_order(cols, descending=True)
+            if q.latest_first:
+                # Finals before prereleases: "latest" is the highest final release, the
+                # highest prerelease only when no final exists.
+                order = [(table.c.pre_key == "ff").desc(), *order]
+            stmt = stmt.order_by(*order, table.c.created_at.desc())
+        if q.limit is not None:
+            stmt = stmt.limit(q.limit)
+        return stmt
+
+    def get(self, registry: RegistryType, uid: str, *, include_pending: bool = False) -> Row[Any]:
+        """Return one record by uid.
+
+        Raises:
+            CardNotFoundError: No such card.
+        """
+        table = card_table(registry)
+        stmt = select(table).where(table.c.uid == uid)
+        if not include_pending:
+            stmt = stmt.where(table.c.status == OK)
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(stmt).first()
+        except SQLAlchemyError as exc:
+            raise MetadataStoreError(f"reading card {uid} failed: {exc}") from exc
+        if row is None:
+            raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
+        return row
+
+    def exists(self, registry: RegistryType, uid: str) -> bool:
+        """Whether an ``ok`` card with this uid exists in ``registry``."""
+        table = card_table(registry)
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(table.c.uid).where(table.c.uid == uid, table.c.status == OK)
+                ).first()
+                is not None
+            )
+
+    # -- updates --------------------------------------------------------------------------
+
+    def update(
+        self,
+        registry: RegistryType,
+        uid: str,
+        values: dict[str, Any],
+        tags: Sequence[str],
+    ) -> None:
+        """Update a registered record's columns and replace its tags.
+
+        Raises:
+            CardNotFoundError: No such card.
+            VersionConflictError: The new (space, name, version) is taken.
+        """
+        table = card_table(registry)
+        if "version" in values:
+            values = {**values, **_version_values(Version.parse(values["version"]))}
+        try:
+            with self._write() as conn, conn.begin():
+                result = conn.execute(
+                    update(table)
+                    .where(table.c.uid == uid, table.c.status == OK)
+                    .values(**values, updated_at=_now())
+                )
+                if result.rowcount == 0:
+                    raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
+                conn.execute(
+                    delete(TAGS).where(TAGS.c.registry == registry.value, TAGS.c.uid == uid)
+                )
+                if tags:
+                    conn.execute(
+                        insert(TAGS),
+                        [
+                            {"registry": registry.value, "uid": uid, "tag": tag}
+                            for tag in dict.fromkeys(tags)
+                        ],
+                    )
+        except IntegrityError as exc:
+            raise VersionConflictError(
+                f"cannot update card {uid}: {values.get('space')}/{values.get('name')} "
+                f"version {values.get('version')} is already registered"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise MetadataStoreError(f"updating card {uid} failed: {exc}") from exc
+
+    # -- maintenance ----------------------------------------------------------------------
+
+    def pending(self, registry: RegistryType) -> list[Row[Any]]:
+        """Every pending record of a registry (for garbage collection)."""
+        table = card_table(registry)
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(
+                        table.c.uid, table.c.owner, table.c.created_at, table.c.storage_path
+                    ).where(table.c.status == PENDING)
+                )
+            )
+
+    def tags_for(self, registry: RegistryType, uids: Sequence[str]) -> dict[str, list[str]]:
+        """Tags of each given card, sorted."""
+        found: dict[str, list[str]] = {uid: [] for uid in uids}
+        if not uids:
+            return found
+        with self.engine.connect() as conn:
+            for uid, tag in conn.execute(
+                select(TAGS.c.uid, TAGS.c.tag)
+                .where(TAGS.c.registry == registry.value, TAGS.c.uid.in_(list(uids)))
+                .order_by(TAGS.c.uid, TAGS.c.tag)
+            ):
+                found[uid].append(tag)
+        return found
+
+    def storage_paths(self, registry: RegistryType) -> set[str]:
+        """Storage prefixes of every record, pending or ok."""
+        table = card_table(registry)
+        with self.engine.connect() as conn:
+            return {path for (path,) in conn.execute(select(table.c.storage_path))}
+
+
+def _version_values(version: Version) -> dict[str, Any]:
+    return {
+        "version": str(version),
+        "major": version.major,
+        "minor": version.minor,
+        "patch": version.patch,
+        "pre_release": ".".join(str(p) for p in version.pre),
+        "build": ".".join(version.build),
+        "pre_key": version.pre_key(),
+        "build_key": version.build_key(),
+    }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_max_date(value: str | date | None) -> date | None:
+    """Parse ``list_cards(max_date=...)``: ``YYYY-MM-DD`` (inclusive).
+
+    Raises:
+        InvalidArgumentError: Not a date.
+    """
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InvalidArgumentError(f"max_date must be YYYY-MM-DD, got {value!r}") from exc

@@ -1,0 +1,12 @@
+"""Enumerations shared by every layer: version bumps, registries, file names."""
+
+from opsml.types._enums import (
+    CommonKwargs,
+    RegistryMode,
+    RegistryType,
+    SaveName,
+    Suffix,
+    VersionType,
+)
+
+__all__ = ["CommonKwargs", "RegistryMode", "RegistryType", "SaveName", "Suffix", "VersionType"]

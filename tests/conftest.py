@@ -1,0 +1,133 @@
+"""Shared fixtures: an isolated HOME, and a fresh database per test on SQLite, PostgreSQL
+and MariaDB.
+
+PostgreSQL (127.0.0.1:5432, trust auth) and MariaDB (127.0.0.1:3306, root, no password)
+are real servers. Outside CI an unreachable server skips its tests; under ``CI=true`` it
+fails them, so a broken service can never pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get(
+    "OPSML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+MYSQL_ADMIN_URL = os.environ.get("OPSML_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("home")
+    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME")}
+    os.environ["HOME"] = str(home)
+    for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        os.environ[var] = str(home / var.lower())
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _clean_opsml_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test inherits a registry location from the developer's shell or another test."""
+    for var in ("OPSML_TRACKING_URI", "OPSML_STORAGE_URI", "APP_ENV"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def _unavailable(what: str, exc: BaseException) -> None:
+    message = f"{what} is not reachable: {exc}"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _fresh_database(admin_url: str, kind: str) -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"opsml_test_{secrets.token_hex(6)}"
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+    except Exception as exc:
+        _unavailable(kind, exc)
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        from opsml.store._engine import dispose_engines
+
+        dispose_engines()
+        with admin.connect() as conn:
+            if kind == "PostgreSQL":
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                )
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test."""
+    yield from _fresh_database(PG_ADMIN_URL, "PostgreSQL")
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A new, empty MariaDB database for this test."""
+    yield from _fresh_database(MYSQL_ADMIN_URL, "MariaDB")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file in this test's temporary folder."""
+    return f"sqlite:///{(tmp_path / 'opsml.db').as_posix()}"
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs once per database backend."""
+    name = {"sqlite": "sqlite_url", "postgres": "postgres_url", "mysql": "mysql_url"}[request.param]
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@pytest.fixture
+def registry_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> Path:
+    """Point OPSML_TRACKING_URI/OPSML_STORAGE_URI at a fresh database and storage folder."""
+    storage = tmp_path / "registries"
+    monkeypatch.setenv("OPSML_TRACKING_URI", db_url)
+    monkeypatch.setenv("OPSML_STORAGE_URI", str(storage))
+    return storage
+
+
+@pytest.fixture
+def sqlite_registry_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) -> Path:
+    """Like ``registry_env`` but SQLite only (for tests about cards, not databases)."""
+    storage = tmp_path / "registries"
+    monkeypatch.setenv("OPSML_TRACKING_URI", sqlite_url)
+    monkeypatch.setenv("OPSML_STORAGE_URI", str(storage))
+    return storage

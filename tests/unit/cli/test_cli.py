@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from opsml import CardRegistry, Prompt, PromptCard, RegistryType, __version__
+from opsml.cli.main import app
+
+runner = CliRunner()
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == __version__
+
+
+def test_list_prints_a_table(sqlite_registry_env: Path) -> None:
+    CardRegistry(RegistryType.Prompt).register_card(
+        PromptCard(prompt=Prompt(message="x"), space="team-a", name="greeting")
+    )
+    result = runner.invoke(app, ["list", "prompt", "--space", "team-a"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "greeting" in result.stdout and "0.1.0" in result.stdout
+
+
+def test_errors_are_one_line_and_non_zero(sqlite_registry_env: Path) -> None:
+    result = runner.invoke(app, ["list", "prompt", "--version", "^"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith("error: InvalidVersionError")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    result = runner.invoke(app, ["list", "nope"])
+    assert result.exit_code == 1
+    assert "unknown registry" in result.stderr
+
+
+def test_gc_on_a_clean_registry(sqlite_registry_env: Path) -> None:
+    result = runner.invoke(app, ["gc"])
+    assert result.exit_code == 0, result.output
+    assert "removed 0 pending records" in result.stdout
+
+
+def test_help_explains_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("list", "gc", "server", "version"):
+        assert command in result.stdout

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from opsml import CardRegistry, Prompt, PromptCard, RegistryType
+from opsml.server import create_app
+
+
+@pytest.fixture
+def client(sqlite_registry_env: Path) -> TestClient:
+    registry = CardRegistry(RegistryType.Prompt)
+    for message in ("a", "b"):
+        registry.register_card(PromptCard(prompt=Prompt(message=message), space="s", name="p"))
+    return TestClient(create_app())  # type: ignore[arg-type]
+
+
+def test_healthcheck(client: TestClient) -> None:
+    response = client.get("/opsml/api/healthcheck")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_list_and_get_cards(client: TestClient) -> None:
+    listed = client.get("/opsml/api/prompt/cards", params={"space": "s", "name": "p"}).json()
+    assert [c["version"] for c in listed] == ["0.2.0", "0.1.0"]
+    card = client.get(f"/opsml/api/prompt/cards/{listed[0]['uid']}").json()
+    assert card["prompt"]["message"][0]["content"] == "b"
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "error"),
+    [
+        ("/opsml/api/prompt/cards/does-not-exist", 404, "CardNotFoundError"),
+        ("/opsml/api/nope/cards", 422, "InvalidArgumentError"),
+        ("/opsml/api/prompt/cards?version=^", 422, "InvalidVersionError"),
+        ("/opsml/api/prompt/cards?space=../etc", 422, "InvalidNameError"),
+        ("/opsml/api/prompt/cards?limit=0", 422, "InvalidArgumentError"),
+    ],
+)
+def test_errors_are_json_with_status(client: TestClient, url: str, status: int, error: str) -> None:
+    response = client.get(url)
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    assert "Traceback" not in response.text
+
+
+def test_html_pages(client: TestClient) -> None:
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "prompt" in home.text
+    page = client.get("/ui/prompt", params={"space": "s", "version": "0.1.*"})
+    assert page.status_code == 200
+    assert "0.1.0" in page.text and "0.2.0" not in page.text
+    uid = client.get("/opsml/api/prompt/cards").json()[0]["uid"]
+    card = client.get(f"/ui/prompt/{uid}")
+    assert card.status_code == 200 and "Metadata" in card.text
