@@ -121,6 +121,9 @@ class PeerRun:
                 continue
             if "samples" in mine and "samples" in entry:
                 mine["samples"] = mine["samples"] + entry["samples"]
+            for count in ("registered", "distinct_versions"):  # each round has its own registry
+                if count in mine and count in entry:
+                    mine[count] += entry[count]
             if "error" in entry:
                 mine.setdefault("error", entry["error"])
         self.error = self.error or other.error
@@ -176,7 +179,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=int,
-        help="runs per peer, in alternating order, samples pooled (default 2; --quick: 1; "
+        help="runs per peer, in alternating order, samples pooled (default 4; --quick: 1; "
         "MLflow runs once)",
     )
     parser.add_argument("--no-setup", action="store_true", help="do not run setup_venvs.sh")
@@ -267,7 +270,7 @@ def run_peer(peer: Peer, python: Path, quick: bool, keep: bool, round_: int) -> 
         if isinstance(entry, dict) and "error" in entry:
             print(f"[bench] {peer.label}: case {key} failed: {entry['error']}")
     status = f"failed: {result.error}" if result.error else "done"
-    print(f"[bench] {peer.label}: {status} in {result.seconds:.0f} s")
+    print(f"[bench] {peer.label} (round {round_ + 1}): {status} in {result.seconds:.0f} s")
     return result
 
 
@@ -279,6 +282,13 @@ def fmt_ms(seconds: float | None) -> str:
     if ms >= 100:
         return f"{ms:.0f}"
     return f"{ms:.1f}" if ms >= 10 else f"{ms:.2f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    """A ratio with two decimals, or two significant digits when tiny."""
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
 
 
 def cell(run: PeerRun | None, key: str) -> str:
@@ -300,7 +310,10 @@ def ratio(runs: dict[str, PeerRun], key: str, peer: str) -> float | None:
 
 
 def verdict(runs: dict[str, PeerRun], case: Case) -> tuple[str, str]:
-    """(measured value, PASS/FAIL/n/a) of the case's target."""
+    """(measured value, PASS/FAIL/ERROR/n/a) of the case's target."""
+    ours = runs.get("ours")
+    if ours is not None and ours.median(case.key) is None and ours.problem(case.key) == "error":
+        return "-", "ERROR"
     if case.ratio_to is not None:
         value = ratio(runs, case.key, case.ratio_to)
         if value is None:
@@ -333,8 +346,7 @@ def results_table(runs: dict[str, PeerRun], order: list[str]) -> list[list[str]]
         row = [case.label.format(n=n), *(cell(runs.get(name), case.key) for name in order)]
         if "ours" in order:
             for name in others:
-                value = ratio(runs, case.key, name)
-                row.append("-" if value is None else f"{value:.2f}")
+                row.append(fmt_ratio(ratio(runs, case.key, name)))
         row += [case.target, *verdict(runs, case)]
         rows.append(row)
     return rows
@@ -374,8 +386,10 @@ def machine() -> dict[str, str]:
 
 
 def command_line() -> str:
-    """The command that produced this run, as typed."""
-    cmd = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    """The command that produced this run (interpreter relative to the repo when inside it)."""
+    exe = Path(sys.executable)
+    python = str(exe.relative_to(ROOT)) if exe.is_relative_to(ROOT) else "python"
+    cmd = " ".join([python, *(shlex.quote(a) for a in sys.argv)])
     return f"make bench  ({cmd})" if os.environ.get("MAKELEVEL") else cmd
 
 
@@ -391,17 +405,23 @@ def notes(runs: dict[str, PeerRun], quick: bool) -> list[str]:
         "mlflow.start_run(): mlflow.sklearn.log_model(clf, name=..., input_example=X[:5], "
         'registered_model_name=..., skops_trusted_types=["sklearn.tree._tree.Tree"])`.',
         "load: `load_card(space, name, version=<exact>)` + `card.load()`, cycling over the "
-        'registered versions; MLflow: `mlflow.sklearn.load_model("models:/name/<version>")`.',
+        "versions registered above that belong to exactly one card (OpsML 3 can give several "
+        "cards one version; loading that version then fails with `Failed to decrypt file`); "
+        'MLflow: `mlflow.sklearn.load_model("models:/name/<version>")`.',
         'list_cards / load_card: metadata only (`limit=25`; `load_card(..., version="1.*")`). '
         "The measured name has 100 versions (1.0.0 ... 10.9.0) registered through the public "
         "API; the rest of the table is bulk-inserted with SQL (`INSERT ... SELECT` cloning a "
-        "registered row over 999 names x 100 versions in 10 spaces, columns discovered at run "
-        "time). MLflow is skipped here: it has no comparable card table to seed.",
+        "registered row into names of 100 versions each over 10 spaces, one of them the "
+        "measured card's; columns discovered at run time). MLflow is skipped here: it has no "
+        "comparable card table to seed.",
         "import: wall time of `python -c 'import <pkg>'` minus `python -c pass`, fresh "
         "interpreters, median of pairwise differences (`import opsml`; `import mlflow`).",
         "Every peer runs in its own virtualenv under `.bench-venvs/` (ours: `pip install -e "
         ".[sklearn,pandas]`), one after the other, each in a fresh temporary directory that "
-        "holds its HOME/XDG dirs, SQLite database and local artifact folder.",
+        "holds its HOME/XDG dirs, SQLite database and local artifact folder. ours and OpsML 3 "
+        "run several rounds in alternating order (ours, OpsML 3, OpsML 3, ours, ...) with "
+        "their samples pooled, so load from other processes does not fall on one peer only; "
+        "MLflow runs once.",
     ]
     if quick:
         out.append(
@@ -508,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"--python expects NAME=PATH with NAME in {sorted(PEERS)}: {item!r}")
         overrides[name] = Path(path).expanduser().absolute()
     WORK.mkdir(parents=True, exist_ok=True)
+    for name in order:  # raw files of an earlier run with more rounds would mislead
+        for stale in [*WORK.glob(f"{name}-*.json"), *WORK.glob(f"{name}-*.log")]:
+            stale.unlink()
     load_before = os.getloadavg()[0]
 
     runs: dict[str, PeerRun] = {}
@@ -527,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Rounds alternate the order (ours, OpsML 3 | OpsML 3, ours) and pool the samples, so
     # load from other processes on a shared machine does not fall on one peer only.
-    rounds = args.rounds or (1 if args.quick else 2)
+    rounds = args.rounds or (1 if args.quick else 4)
     for round_ in range(rounds):
         names = [n for n in pythons if round_ == 0 or PEERS[n].repeat]
         for name in reversed(names) if round_ % 2 else names:

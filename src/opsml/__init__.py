@@ -83,7 +83,44 @@ _EXPORTS: dict[str, str] = {
     "Prompt": "opsml.llm",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "Card",
+    "CardDeck",
+    "CardList",
+    "CardRecord",
+    "CardRegistries",
+    "CardRegistry",
+    "CommonKwargs",
+    "DataCard",
+    "DataCardMetadata",
+    "DataInterface",
+    "DataLoadKwargs",
+    "DataSaveKwargs",
+    "DataType",
+    "ExperimentCard",
+    "Message",
+    "ModelCard",
+    "ModelCardMetadata",
+    "ModelInterface",
+    "ModelLoadKwargs",
+    "ModelSaveKwargs",
+    "ModelSettings",
+    "ModelType",
+    "NumpyData",
+    "PandasData",
+    "Prompt",
+    "PromptCard",
+    "RegistryMode",
+    "RegistryType",
+    "SaveName",
+    "ServiceCard",
+    "SklearnModel",
+    "Suffix",
+    "TaskType",
+    "VersionType",
+    "__version__",
+    "get_opsml_version",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""Every ```python block in docs/ runs, so the documentation cannot rot.
+"""Every ```python block in README.md and docs/ runs, so the documentation cannot rot.
 
 The blocks of one page run in order in one fresh interpreter (like a notebook), in an empty
 temporary working directory with no OPSML_* variables set. A block preceded by the line
@@ -15,18 +15,18 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
 _BLOCK = re.compile(r"(<!-- no-test -->\s*\n)?```python\n(.*?)```", re.DOTALL)
 
 
 def _pages() -> list[Path]:
-    return sorted(p for p in DOCS.glob("*.md") if "```python" in p.read_text(encoding="utf-8"))
+    pages = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    return [p for p in pages if "```python" in p.read_text(encoding="utf-8")]
 
 
 def _blocks(page: Path) -> list[str]:
-    return [
-        code for skip, code in _BLOCK.findall(page.read_text(encoding="utf-8")) if not skip
-    ]
+    return [code for skip, code in _BLOCK.findall(page.read_text(encoding="utf-8")) if not skip]
 
 
 @pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name)

@@ -26,4 +26,4 @@ def require(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingDependencyError(module.split(".")[0], extra) from exc
+        raise MissingDependencyError(module.split(".", maxsplit=1)[0], extra) from exc

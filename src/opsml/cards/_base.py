@@ -135,7 +135,7 @@ class CardBase(BaseModel):
         """Whether the card came from (or was registered in) a registry."""
         return self.uid is not None and self.created_at is not None
 
-    def model_dump_json(self, **kwargs: Any) -> str:  # type: ignore[override]
+    def model_dump_json(self, **kwargs: Any) -> str:
         """Serialise the card's metadata (never the in-memory model or data) to JSON."""
         data = json.loads(super().model_dump_json(**kwargs))
         data["registry_type"] = self.registry_type.value

@@ -10,9 +10,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from opsml.types import RegistryType
-
 from opsml.cards._base import CardBase
+from opsml.types import RegistryType
 
 __all__ = ["ComputeEnvironment", "ExperimentCard", "UidMetadata"]
 

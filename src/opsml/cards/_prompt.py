@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import yaml
 from pydantic import field_validator
+
 from opsml.cards._artifact_card import read_card_file
 from opsml.cards._base import CARD_FILE, CardBase
 from opsml.errors import InvalidArgumentError

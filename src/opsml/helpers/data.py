@@ -12,7 +12,7 @@ __all__ = ["create_fake_data"]
 _TASK_TYPES = ("classification", "regression")
 
 
-def create_fake_data(  # noqa: PLR0917 - OpsML 3's signature, positional arguments included
+def create_fake_data(
     n_samples: int = 100,
     n_features: int = 10,
     n_classes: int = 2,

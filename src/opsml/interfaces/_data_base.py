@@ -43,10 +43,11 @@ def _relative_posix(value: object) -> object:
     if not isinstance(value, str | PurePosixPath | PureWindowsPath):
         return value  # let pydantic report the type error
     text = value.as_posix() if not isinstance(value, str) else value
-    posix = PurePosixPath(text)
-    if not text or posix.is_absolute() or PureWindowsPath(text).drive or ".." in posix.parts:
+    # Read as a Windows path too, so backslashes and drives are caught and normalised.
+    windows = PureWindowsPath(text)
+    if not text or PurePosixPath(text).is_absolute() or windows.anchor or ".." in windows.parts:
         raise ValueError(f"{text!r} must be a path relative to the card folder, without '..'")
-    return posix.as_posix()
+    return windows.as_posix()
 
 
 RelativePath = Annotated[str, BeforeValidator(_relative_posix)]

@@ -324,6 +324,11 @@ class ModelInterface:
         """
         path = Path(path)
         kwargs = load_kwargs or ModelLoadKwargs()
+        if kwargs.load_onnx and metadata.onnx_model_uri is None:
+            raise SerializationError(
+                "load_onnx=True but this model was saved without ONNX "
+                "(ModelSaveKwargs(save_onnx=True) stores it)"
+            )
         model = self._load_model(path / metadata.model_uri, dict(kwargs.model or {}))
         self._validate_model(model)
         preprocessor = self._load_preprocessor(
@@ -331,12 +336,7 @@ class ModelInterface:
         )
         sample = self._load_sample_data(path, metadata)
         onnx_session = None
-        if kwargs.load_onnx:
-            if metadata.onnx_model_uri is None:
-                raise SerializationError(
-                    "load_onnx=True but this model was saved without ONNX "
-                    "(ModelSaveKwargs(save_onnx=True) stores it)"
-                )
+        if kwargs.load_onnx and metadata.onnx_model_uri is not None:
             onnx_session = self._load_onnx(path / metadata.onnx_model_uri, dict(kwargs.onnx or {}))
         self._model = model
         self.preprocessor = preprocessor

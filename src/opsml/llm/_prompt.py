@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -288,12 +289,12 @@ class Prompt(BaseModel):
     model_settings: ModelSettings = Field(default_factory=ModelSettings)
     response_format: dict[str, Any] | None = None
 
-    def __init__(  # noqa: PLR0917 - OpsML 3's signature, positional arguments included
+    def __init__(
         self,
-        message: str | Message | list[str] | list[Message] | list[str | Message],
+        message: str | Message | Sequence[str | Message | dict[str, Any]],
         model: str | None = None,
         provider: str | None = None,
-        system_instruction: str | Message | list[str] | list[Message] | None = None,
+        system_instruction: str | Message | Sequence[str | Message | dict[str, Any]] | None = None,
         model_settings: ModelSettings | dict[str, Any] | None = None,
         response_format: type[BaseModel] | dict[str, Any] | None = None,
     ) -> None:

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = ["LogLevel", "LoggingConfig", "RustyLogger", "WriteLevel"]
@@ -14,7 +14,7 @@ __all__ = ["LogLevel", "LoggingConfig", "RustyLogger", "WriteLevel"]
 _LOGGER_NAME = "opsml"
 
 
-class LogLevel(str, Enum):
+class LogLevel(StrEnum):
     """Log levels."""
 
     Trace = "trace"
@@ -35,7 +35,7 @@ class LogLevel(str, Enum):
         }[self]
 
 
-class WriteLevel(str, Enum):
+class WriteLevel(StrEnum):
     """Where log lines go."""
 
     Stdout = "stdout"

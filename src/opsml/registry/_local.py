@@ -114,6 +114,7 @@ class LocalBackend:
                 "app_env": self.app_env,
                 "storage_path": card_prefix(registry, space, name, version),
                 "opsml_version": __version__,
+                "tags": json.dumps(list(dict.fromkeys(card.tags))),
                 "card_json": "{}",
                 "manifest_json": manifest.model_dump_json(),
                 **columns,
@@ -171,9 +172,7 @@ class LocalBackend:
 
     def list_cards(self, registry: RegistryType, query: CardQuery) -> list[CardRecord]:
         """Records matching ``query`` (see :meth:`SqlStore.query`)."""
-        rows = self.store.query(registry, query)
-        tags = self.store.tags_for(registry, [row.uid for row in rows])
-        return [_record(registry, row, tags[row.uid]) for row in rows]
+        return [_record(registry, row) for row in self.store.query(registry, query, summary=True)]
 
     def load_card(self, registry: RegistryType, query: CardQuery) -> CardBase:
         """The best match for ``query``, metadata only, with its artifact source attached."""
@@ -264,7 +263,7 @@ def _describe(query: CardQuery) -> str:
     return ", ".join(parts) or "the query"
 
 
-def _record(registry: RegistryType, row: Row[Any], tags: list[str]) -> CardRecord:
+def _record(registry: RegistryType, row: Row[Any]) -> CardRecord:
     created: datetime = row.created_at
     if created.tzinfo is None:
         created = created.replace(tzinfo=UTC)
@@ -279,7 +278,7 @@ def _record(registry: RegistryType, row: Row[Any], tags: list[str]) -> CardRecor
         name=row.name,
         version=row.version,
         registry_type=registry.value,
-        tags=tags,
+        tags=json.loads(row.tags),
         datacard_uids=linked.get("datacard_uids", [row.datacard_uid] if row.datacard_uid else []),
         modelcard_uids=linked.get("modelcard_uids", []),
         experimentcard_uids=linked.get(

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from opsml._version import __version__
+from opsml.cards import validate_name
 from opsml.errors import InvalidArgumentError, OpsmlError
 from opsml.registry import LocalBackend
 from opsml.server._errors import status_for
@@ -18,7 +19,6 @@ from opsml.server._pages import card_page, index_page, registry_page
 from opsml.settings import OpsmlConfig
 from opsml.store import CardQuery
 from opsml.store._schema import CARD_REGISTRIES
-from opsml.cards import validate_name
 from opsml.types import RegistryType
 from opsml.version import VersionQuery
 

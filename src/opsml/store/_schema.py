@@ -92,6 +92,7 @@ def _card_table(registry: RegistryType) -> Table:
         Column("datacard_uid", ascii_string(UID_LEN), nullable=True),
         Column("experimentcard_uid", ascii_string(UID_LEN), nullable=True),
         Column("opsml_version", String(32), nullable=False),
+        Column("tags", long_text(), nullable=False, default="[]"),
         Column("card_json", long_text(), nullable=False),
         Column("manifest_json", long_text(), nullable=False),
         UniqueConstraint("space", "name", "version", name=f"uq_{name}_space_name_version"),

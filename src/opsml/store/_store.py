@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -213,17 +214,31 @@ class SqlStore:
 
     # -- reads ----------------------------------------------------------------------------
 
-    def query(self, registry: RegistryType, q: CardQuery) -> list[Row[Any]]:
-        """Return ``ok`` records matching ``q``, ordered as ``list_cards`` promises."""
-        stmt = self._select(registry, q)
+    def query(
+        self, registry: RegistryType, q: CardQuery, *, summary: bool = False
+    ) -> list[Row[Any]]:
+        """Return ``ok`` records matching ``q``, ordered as ``list_cards`` promises.
+
+        Args:
+            registry: The registry to query.
+            q: The filters.
+            summary: Leave out the card JSON and manifest (for listings).
+        """
+        stmt = self._select(registry, q, summary=summary)
         try:
             with self.engine.connect() as conn:
                 return list(conn.execute(stmt))
         except SQLAlchemyError as exc:
             raise MetadataStoreError(f"querying {registry.table_name} failed: {exc}") from exc
 
-    def _select(self, registry: RegistryType, q: CardQuery) -> Select[Any]:
+    def _select(self, registry: RegistryType, q: CardQuery, *, summary: bool) -> Select[Any]:
         table = card_table(registry)
+        heavy = (
+            {"manifest_json"}
+            if registry is RegistryType.Experiment
+            else {"card_json", "manifest_json"}
+        )
+        columns = [c for c in table.c if not (summary and c.name in heavy)]
         cols = _columns(registry)
         conditions = [table.c.status == OK]
         if q.uid is not None:
@@ -245,7 +260,7 @@ class SqlStore:
                 .having(func.count(func.distinct(TAGS.c.tag)) == len(set(q.tags)))
             )
             conditions.append(table.c.uid.in_(tagged))
-        stmt = select(table).where(and_(*conditions))
+        stmt = select(*columns).where(and_(*conditions))
         if q.sort_by_timestamp:
             stmt = stmt.order_by(table.c.created_at.desc(), table.c.uid.desc())
         else:
@@ -254,7 +269,9 @@ class SqlStore:
                 # Finals before prereleases: "latest" is the highest final release, the
                 # highest prerelease only when no final exists.
                 order = [(table.c.pre_key == "ff").desc(), *order]
-            stmt = stmt.order_by(*order, table.c.created_at.desc())
+            # (space, name, version) is unique, so the version keys order one name totally;
+            # space and name only break ties across names.
+            stmt = stmt.order_by(*order, table.c.space, table.c.name)
         if q.limit is not None:
             stmt = stmt.limit(q.limit)
         return stmt
@@ -307,6 +324,7 @@ class SqlStore:
         table = card_table(registry)
         if "version" in values:
             values = {**values, **_version_values(Version.parse(values["version"]))}
+        values = {**values, "tags": json.dumps(list(dict.fromkeys(tags)))}
         try:
             with self._write() as conn, conn.begin():
                 result = conn.execute(
@@ -348,20 +366,6 @@ class SqlStore:
                     ).where(table.c.status == PENDING)
                 )
             )
-
-    def tags_for(self, registry: RegistryType, uids: Sequence[str]) -> dict[str, list[str]]:
-        """Tags of each given card, sorted."""
-        found: dict[str, list[str]] = {uid: [] for uid in uids}
-        if not uids:
-            return found
-        with self.engine.connect() as conn:
-            for uid, tag in conn.execute(
-                select(TAGS.c.uid, TAGS.c.tag)
-                .where(TAGS.c.registry == registry.value, TAGS.c.uid.in_(list(uids)))
-                .order_by(TAGS.c.uid, TAGS.c.tag)
-            ):
-                found[uid].append(tag)
-        return found
 
     def storage_paths(self, registry: RegistryType) -> set[str]:
         """Storage prefixes of every record, pending or ok."""

@@ -7,13 +7,13 @@ its value or (case-insensitively) from its member name: ``VersionType("major")``
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = ["CommonKwargs", "RegistryMode", "RegistryType", "SaveName", "Suffix", "VersionType"]
 
 
-class _StrEnum(str, Enum):
+class _StrEnum(StrEnum):
     """A str enum that also accepts member names, case-insensitively."""
 
     @classmethod

@@ -8,7 +8,13 @@ from opsml.errors import InvalidNameError
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [("My-Space", "my-space"), ("MySpace", "myspace"), ("Team_A", "team_a"), ("x", "x"), ("0abc", "0abc")],
+    [
+        ("My-Space", "my-space"),
+        ("MySpace", "myspace"),
+        ("Team_A", "team_a"),
+        ("x", "x"),
+        ("0abc", "0abc"),
+    ],
 )
 def test_valid_names_are_lowercased_only(given: str, expected: str) -> None:
     assert validate_name(given) == expected

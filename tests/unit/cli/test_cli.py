@@ -22,7 +22,8 @@ def test_list_prints_a_table(sqlite_registry_env: Path) -> None:
     )
     result = runner.invoke(app, ["list", "prompt", "--space", "team-a"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "greeting" in result.stdout and "0.1.0" in result.stdout
+    assert "greeting" in result.stdout
+    assert "0.1.0" in result.stdout
 
 
 def test_errors_are_one_line_and_non_zero(sqlite_registry_env: Path) -> None:

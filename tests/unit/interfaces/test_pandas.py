@@ -67,9 +67,25 @@ def test_round_trip_keeps_dtypes_values_and_index(frame: pd.DataFrame, tmp_path:
         pd.MultiIndex.from_tuples([("a", 1), ("a", 2), ("b", 1)], names=["group", "n"]),
         pd.RangeIndex(start=5, stop=11, step=2),
         pd.Index(["x", "y", "z"], dtype="string", name="key"),
+        pd.Index([1, None, 3], dtype="Int64", name="nullable"),
+        pd.Index([True, None, False], dtype="boolean"),
+        pd.CategoricalIndex(["b", "a", "b"], name="cat"),
         pd.DatetimeIndex(["2021-01-01", "2021-06-01", "2022-01-01"], tz="UTC", name="at"),
+        pd.MultiIndex.from_arrays(
+            [pd.array(["a", "b", None], dtype="string"), pd.array([1, 2, None], dtype="Int64")],
+            names=["s", "i"],
+        ),
     ],
-    ids=["multi", "range-with-step", "string", "datetime-tz"],
+    ids=[
+        "multi",
+        "range-with-step",
+        "string",
+        "nullable-int",
+        "nullable-bool",
+        "categorical",
+        "datetime-tz",
+        "multi-extension-dtypes",
+    ],
 )
 def test_round_trip_keeps_non_default_index(index: pd.Index, tmp_path: Path) -> None:
     frame = pd.DataFrame({"value": [1.0, 2.0, 3.0]}, index=index)
@@ -79,9 +95,15 @@ def test_round_trip_keeps_non_default_index(index: pd.Index, tmp_path: Path) -> 
     pd.testing.assert_frame_equal(loaded.data, frame, check_exact=True)
 
 
-def test_save_writes_data_parquet_and_records_metadata(
-    frame: pd.DataFrame, tmp_path: Path
-) -> None:
+def test_set_index_on_a_string_column_round_trips(frame: pd.DataFrame, tmp_path: Path) -> None:
+    indexed = frame.set_index(["string", "nullable_int"])
+
+    loaded = _round_trip(PandasData(data=indexed), tmp_path)
+
+    pd.testing.assert_frame_equal(loaded.data, indexed, check_exact=True)
+
+
+def test_save_writes_data_parquet_and_records_metadata(frame: pd.DataFrame, tmp_path: Path) -> None:
     interface = PandasData(data=frame)
 
     save_metadata = interface.save(tmp_path / "card")

@@ -65,7 +65,8 @@ def test_register_list_load_round_trip(registry_env: Path, trained: Any) -> None
     first = _model_card(trained)
     registry.register_card(first)
     assert first.version == "0.1.0"
-    assert first.uid is not None and uuid.UUID(first.uid).version == 7
+    assert first.uid is not None
+    assert uuid.UUID(first.uid).version == 7
     assert first.created_at is not None
 
     second = _model_card(trained)
@@ -107,7 +108,8 @@ def test_latest_is_a_prerelease_only_when_no_final_exists(registry_env: Path) ->
     card = PromptCard(prompt=Prompt(message="hi"), space="s", name="p")
     registry.register_card(card, version_type=VersionType.Pre)
     assert registry.load_card(space="s", name="p").version == card.version
-    assert card.version is not None and "-" in card.version
+    assert card.version is not None
+    assert "-" in card.version
 
 
 def test_explicit_version_conflict_changes_nothing(registry_env: Path, trained: Any) -> None:
@@ -116,11 +118,12 @@ def test_explicit_version_conflict_changes_nothing(registry_env: Path, trained: 
     clash = _model_card(trained, version="1.2.3")
     with pytest.raises(VersionConflictError, match=r"1\.2\.3"):
         registry.register_card(clash)
-    assert clash.uid is None and clash.version == "1.2.3"
+    assert clash.uid is None
+    assert clash.version == "1.2.3"
     assert len(registry.list_cards(space="team-a", name="ranker")) == 1
-    assert sorted(p.name for p in (registry_env / "opsml_model_registry/team-a/ranker").iterdir()) == [
-        "v1.2.3"
-    ]
+    assert sorted(
+        p.name for p in (registry_env / "opsml_model_registry/team-a/ranker").iterdir()
+    ) == ["v1.2.3"]
 
 
 def test_partial_version_allocates_inside_the_prefix(registry_env: Path, trained: Any) -> None:
@@ -138,9 +141,9 @@ def test_partial_version_allocates_inside_the_prefix(registry_env: Path, trained
 def test_version_queries_never_crash(registry_env: Path, trained: Any, query: str) -> None:
     registry = CardRegistry(RegistryType.Model)
     registry.register_card(_model_card(trained, version="1.2.5"))
-    assert [r.version for r in registry.list_cards(space="team-a", name="ranker", version=query)] == [
-        "1.2.5"
-    ]
+    assert [
+        r.version for r in registry.list_cards(space="team-a", name="ranker", version=query)
+    ] == ["1.2.5"]
 
 
 @pytest.mark.parametrize("query", ["^", "1.2.3.4", "abc", ">=", "1..2", "~>1"])
@@ -226,7 +229,9 @@ def test_wrong_card_type_and_double_registration(registry_env: Path, trained: An
         model_registry.register_card(card)
 
 
-def test_unknown_linked_datacard_is_rejected_before_writing(registry_env: Path, trained: Any) -> None:
+def test_unknown_linked_datacard_is_rejected_before_writing(
+    registry_env: Path, trained: Any
+) -> None:
     registry = CardRegistry(RegistryType.Model)
     card = _model_card(trained, datacard_uid="0190f0f0-0000-7000-8000-000000000000")
     with pytest.raises(CardNotFoundError, match="not registered"):
@@ -257,7 +262,8 @@ def test_failed_save_leaves_nothing(registry_env: Path) -> None:
     card = ModelCard(interface=_FailingModel(), space="s", name="broken")
     with pytest.raises(SerializationError, match="disk full"):
         registry.register_card(card)
-    assert card.uid is None and card.version is None
+    assert card.uid is None
+    assert card.version is None
     assert len(registry.list_cards(name="broken")) == 0
     leftovers = [p for p in registry_env.rglob("*") if p.is_file()]
     assert leftovers == []

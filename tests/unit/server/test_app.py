@@ -53,7 +53,9 @@ def test_html_pages(client: TestClient) -> None:
     assert "prompt" in home.text
     page = client.get("/ui/prompt", params={"space": "s", "version": "0.1.*"})
     assert page.status_code == 200
-    assert "0.1.0" in page.text and "0.2.0" not in page.text
+    assert "0.1.0" in page.text
+    assert "0.2.0" not in page.text
     uid = client.get("/opsml/api/prompt/cards").json()[0]["uid"]
     card = client.get(f"/ui/prompt/{uid}")
-    assert card.status_code == 200 and "Metadata" in card.text
+    assert card.status_code == 200
+    assert "Metadata" in card.text

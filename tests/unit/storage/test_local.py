@@ -26,7 +26,9 @@ def test_commit_moves_the_whole_card_into_place(tmp_path: Path) -> None:
     storage.commit(staging, "opsml_model_registry/space/name/v1.0.0")
 
     card_dir = tmp_path / "root/opsml_model_registry/space/name/v1.0.0"
-    assert sorted(p.relative_to(card_dir).as_posix() for p in card_dir.rglob("*") if p.is_file()) == [
+    assert sorted(
+        p.relative_to(card_dir).as_posix() for p in card_dir.rglob("*") if p.is_file()
+    ) == [
         "model.joblib",
         "sub/data.parquet",
     ]
@@ -95,7 +97,10 @@ def test_staging_of_a_dead_process_is_cleaned(tmp_path: Path) -> None:
         "p = LocalStorage(sys.argv[1]).new_staging(); (p / 'x').write_text('x'); print(p)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "root")], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, str(tmp_path / "root")],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     dead = Path(out.stdout.strip())
     alive = storage.new_staging()

@@ -17,6 +17,39 @@ __all__ = ["PandasData"]
 _EXTRA = "pandas"
 
 
+def _restore_index_dtypes(pd: Any, frame: Any, pandas_metadata: dict[str, Any] | None) -> Any:
+    """Give index levels back the extension dtypes (``string``, ``Int64``, ...) they had.
+
+    pyarrow restores extension dtypes of columns from the pandas metadata in the file, but
+    not of index levels; the metadata still records them, so they are applied here.
+    """
+    if not pandas_metadata:
+        return frame
+    recorded = {
+        column.get("field_name"): column.get("numpy_type")
+        for column in pandas_metadata.get("columns", [])
+    }
+    fields = pandas_metadata.get("index_columns", [])
+    if not all(isinstance(field, str) for field in fields) or len(fields) != frame.index.nlevels:
+        return frame  # a RangeIndex (stored as a range, not a column) needs nothing
+    levels = []
+    for position, field in enumerate(fields):
+        level = frame.index.get_level_values(position)
+        try:
+            wanted = pd.api.types.pandas_dtype(recorded.get(field))
+        except TypeError:
+            wanted = None
+        extension = isinstance(wanted, pd.api.extensions.ExtensionDtype)
+        if extension and not isinstance(wanted, pd.CategoricalDtype) and level.dtype != wanted:
+            level = level.astype(wanted)
+        levels.append(level)
+    if len(levels) == 1:
+        frame.index = levels[0]
+    else:
+        frame.index = pd.MultiIndex.from_arrays(levels, names=frame.index.names)
+    return frame
+
+
 class PandasData(DataInterface):
     """A pandas ``DataFrame``, saved as ``data.parquet`` with pyarrow.
 
@@ -59,8 +92,10 @@ class PandasData(DataInterface):
     def _read(self, file: Path, kwargs: dict[str, Any]) -> Any:
         pd = require("pandas", _EXTRA)
         require("pyarrow", _EXTRA)
+        parquet = require("pyarrow.parquet", _EXTRA)
         with translate_errors("read", file):
-            return pd.read_parquet(file, **{"engine": "pyarrow", **kwargs})
+            frame = pd.read_parquet(file, **{"engine": "pyarrow", **kwargs})
+            return _restore_index_dtypes(pd, frame, parquet.read_schema(file).pandas_metadata)
 
     def _extra_metadata(self) -> dict[str, Any]:
         return {
