@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from opsml.cards._base import CARD_FILE, CardBase
 from opsml.cards._source import DirectorySource
 from opsml.errors import CardStateError, InvalidArgumentError, OpsmlError, SerializationError
@@ -30,21 +32,45 @@ def read_card_file(path: Path) -> str:
 class InterfaceCard(CardBase):
     """A card whose artifacts are written and read by an interface object.
 
-    Subclasses name the interface metadata attribute; the interface itself is never
-    serialised into the card JSON, only its metadata (which files, which class).
+    Subclasses narrow the types of ``interface`` and ``metadata`` (whose
+    ``interface_metadata`` records which interface class wrote which files). The interface
+    itself is never serialised into the card JSON, only its metadata.
     """
 
+    interface: Any = Field(default=None, exclude=True)
+    metadata: Any = None
+
     def _interface_obj(self) -> Any:
-        raise NotImplementedError
+        return self.interface
 
     def _set_interface(self, interface: Any) -> None:
-        raise NotImplementedError
+        self.interface = interface
 
     def _interface_metadata(self) -> Any:
-        raise NotImplementedError
+        return self.metadata.interface_metadata
 
     def _set_interface_metadata(self, metadata: Any) -> None:
-        raise NotImplementedError
+        self.metadata.interface_metadata = metadata
+
+    @property
+    def experimentcard_uid(self) -> str | None:
+        """uid of the experiment that produced this card."""
+        uid: str | None = self.metadata.experimentcard_uid
+        return uid
+
+    @experimentcard_uid.setter
+    def experimentcard_uid(self, value: str | None) -> None:
+        self.metadata.experimentcard_uid = value
+
+    @classmethod
+    def model_validate_json(  # type: ignore[override]
+        cls, json_data: str | bytes, interface: Any = None, **kwargs: Any
+    ) -> Any:
+        """Rebuild a card from its JSON; ``interface`` (optional) receives the artifacts."""
+        card = super().model_validate_json(json_data, **kwargs)
+        if interface is not None:
+            card._set_interface(interface)
+        return card
 
     def _save_artifacts(self, path: Path, save_kwargs: Any = None) -> None:
         """Let the interface write its files into ``path`` and record its metadata."""

@@ -107,15 +107,6 @@ class DataCard(InterfaceCard):
         return self.interface.data
 
     @property
-    def experimentcard_uid(self) -> str | None:
-        """uid of the experiment that produced this data."""
-        return self.metadata.experimentcard_uid
-
-    @experimentcard_uid.setter
-    def experimentcard_uid(self, value: str | None) -> None:
-        self.metadata.experimentcard_uid = value
-
-    @property
     def data_type(self) -> Any:
         """The interface's ``DataType``."""
         if self.interface is not None:
@@ -124,18 +115,6 @@ class DataCard(InterfaceCard):
             return self.metadata.interface_metadata.data_type
         return None
 
-    def _interface_obj(self) -> Any:
-        return self.interface
-
-    def _set_interface(self, interface: Any) -> None:
-        self.interface = interface
-
-    def _interface_metadata(self) -> Any:
-        return self.metadata.interface_metadata
-
-    def _set_interface_metadata(self, metadata: Any) -> None:
-        self.metadata.interface_metadata = metadata
-
     def _registry_columns(self) -> dict[str, Any]:
         return {**self._interface_columns(), "experimentcard_uid": self.metadata.experimentcard_uid}
 
@@ -143,16 +122,3 @@ class DataCard(InterfaceCard):
         if self.metadata.experimentcard_uid:
             return {RegistryType.Experiment: [self.metadata.experimentcard_uid]}
         return {}
-
-    @classmethod
-    def model_validate_json(  # type: ignore[override]
-        cls,
-        json_data: str | bytes,
-        interface: DataInterface | None = None,
-        **kwargs: Any,
-    ) -> DataCard:
-        """Rebuild a card from its JSON; ``interface`` (optional) receives the artifacts."""
-        card = super().model_validate_json(json_data, **kwargs)
-        if interface is not None:
-            card.interface = interface
-        return card

@@ -123,30 +123,9 @@ class ModelCard(InterfaceCard):
         self.metadata.datacard_uid = value
 
     @property
-    def experimentcard_uid(self) -> str | None:
-        """uid of the experiment that produced this model."""
-        return self.metadata.experimentcard_uid
-
-    @experimentcard_uid.setter
-    def experimentcard_uid(self, value: str | None) -> None:
-        self.metadata.experimentcard_uid = value
-
-    @property
     def uri(self) -> Path:
         """The card's storage folder, relative to the storage root."""
         return Path(f"{RegistryType.Model.table_name}/{self.space}/{self.name}/v{self.version}")
-
-    def _interface_obj(self) -> Any:
-        return self.interface
-
-    def _set_interface(self, interface: Any) -> None:
-        self.interface = interface
-
-    def _interface_metadata(self) -> Any:
-        return self.metadata.interface_metadata
-
-    def _set_interface_metadata(self, metadata: Any) -> None:
-        self.metadata.interface_metadata = metadata
 
     def _registry_columns(self) -> dict[str, Any]:
         return {
@@ -162,16 +141,3 @@ class ModelCard(InterfaceCard):
         if self.metadata.experimentcard_uid:
             links[RegistryType.Experiment] = [self.metadata.experimentcard_uid]
         return links
-
-    @classmethod
-    def model_validate_json(  # type: ignore[override]
-        cls,
-        json_data: str | bytes,
-        interface: ModelInterface | None = None,
-        **kwargs: Any,
-    ) -> ModelCard:
-        """Rebuild a card from its JSON; ``interface`` (optional) receives the artifacts."""
-        card = super().model_validate_json(json_data, **kwargs)
-        if interface is not None:
-            card.interface = interface
-        return card

@@ -53,7 +53,7 @@ def version_filter(query: VersionQuery, columns: VersionColumns) -> ColumnElemen
     """
     conditions = [_comparator(comparator, columns) for comparator in query.comparators]
     if not query.includes_prerelease:
-        pass
+        conditions.append(columns.pre_key == FINAL_PRE_KEY)
     return and_(true(), *conditions)
 
 

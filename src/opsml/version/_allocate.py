@@ -32,8 +32,8 @@ __all__ = [
     "validate_tag",
 ]
 
-DEFAULT_PRE_TAG = ("rc",)
-DEFAULT_BUILD_TAG = ("build",)
+_DEFAULT_PRE_TAG = ("rc",)
+_DEFAULT_BUILD_TAG = ("build",)
 _WS = " \t\n\r\f\v"
 _NUMBER_RE = re.compile(r"0|[1-9][0-9]*")
 _LEVEL = {VersionType.Major: 0, VersionType.Minor: 1, VersionType.Patch: 2}
@@ -186,20 +186,20 @@ def allocate_version(
         return requested.version
 
     prefix = requested.prefix if requested is not None else ()
-    scope = [v for v in versions if (v.major, v.minor)[: len(prefix)] == prefix]
+    scope = versions if requested is None else [v for v in versions if requested.contains(v)]
 
     if vtype is VersionType.Build:
         if pre_ids is not None:
             raise InvalidVersionError("pre_tag does not apply to VersionType.Build; use PreBuild")
         highest = max(scope, key=Version.sort_key, default=None)
         base = pad_version(prefix) if highest is None else Version(*_numbers(highest), highest.pre)
-        return _with_build(base, scope, build_ids or DEFAULT_BUILD_TAG)
+        return _with_build(base, scope, build_ids or _DEFAULT_BUILD_TAG)
     if vtype in (VersionType.Pre, VersionType.PreBuild):
         new = _next_prerelease(scope, prefix, pre_ids)
     else:
         new = _bump(scope, prefix, _LEVEL[vtype], pre_ids)
     if vtype is VersionType.PreBuild or build_ids is not None:
-        return _with_build(new, scope, build_ids or DEFAULT_BUILD_TAG)
+        return _with_build(new, scope, build_ids or _DEFAULT_BUILD_TAG)
     return new
 
 
@@ -267,7 +267,7 @@ def _next_prerelease(
         core = Version(highest.major, highest.minor, highest.patch + 1)
     else:
         core = pad_version(prefix) if prefix else Version(0, 0, 1)
-    return _next_in_series(core, pre_ids if pre_ids is not None else DEFAULT_PRE_TAG, scope)
+    return _next_in_series(core, pre_ids if pre_ids is not None else _DEFAULT_PRE_TAG, scope)
 
 
 def _next_in_series(core: Version, tag: tuple[PrereleaseId, ...], scope: list[Version]) -> Version:

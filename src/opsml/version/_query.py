@@ -167,7 +167,11 @@ def _terms(query: str) -> list[tuple[str, str]]:
         while pos < len(part):
             match = _TERM_RE.match(part, pos)
             if match is None:
-                raise _error(query, f"expected a version after {part[pos:]!r}")
+                raise _error(
+                    query,
+                    f"cannot read {part[pos:]!r}: expected a version, optionally after one "
+                    "of >=, >, <, <=, =, ==, ^, ~",
+                )
             pos = match.end()
             if pos < len(part) and part[pos] not in _WS:
                 raise _error(query, "separate comparators with a comma or a space")
