@@ -117,13 +117,54 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture
-def registry_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> Path:
-    """Point OPSML_TRACKING_URI/OPSML_STORAGE_URI at a fresh database and storage folder."""
+def _local_env(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Path:
+    name = {"sqlite": "sqlite_url", "postgres": "postgres_url", "mysql": "mysql_url"}[request.param]
+    url: str = request.getfixturevalue(name)
     storage = tmp_path / "registries"
-    monkeypatch.setenv("OPSML_TRACKING_URI", db_url)
+    monkeypatch.setenv("OPSML_TRACKING_URI", url)
     monkeypatch.setenv("OPSML_STORAGE_URI", str(storage))
     return storage
+
+
+_LOCAL_PARAMS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
+
+
+@pytest.fixture(params=_LOCAL_PARAMS)
+def local_registry_env(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Path:
+    """Local mode on each database backend; returns the artifact storage folder."""
+    return _local_env(request, monkeypatch, tmp_path)
+
+
+@pytest.fixture(params=[*_LOCAL_PARAMS, pytest.param("client", marks=pytest.mark.client)])
+def registry_env(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Path]:
+    """Each test using this runs in local mode on SQLite, PostgreSQL and MariaDB, and in
+    client mode against a real server process (``opsml.mock.OpsmlTestServer``, SQLite).
+
+    Returns the artifact storage folder (the server's, in client mode).
+    """
+    if request.param != "client":
+        yield _local_env(request, monkeypatch, tmp_path)
+        return
+    from opsml.mock import OpsmlTestServer
+
+    server = OpsmlTestServer(base_path=tmp_path / "server")
+    server.start_server()
+    monkeypatch.setenv("OPSML_TRACKING_URI", server.server_uri)
+    monkeypatch.delenv("OPSML_STORAGE_URI", raising=False)
+    try:
+        yield tmp_path / "server" / "opsml_registries"
+    finally:
+        server.stop_server()
 
 
 @pytest.fixture

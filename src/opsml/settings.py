@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from opsml.errors import InvalidArgumentError
 from opsml.types import RegistryMode
 
 __all__ = ["OpsmlConfig"]
@@ -26,11 +27,18 @@ class OpsmlConfig:
         tracking_uri: A SQLAlchemy URL (local mode) or an ``http(s)://`` server URL.
         storage_uri: Artifact storage root: a local path or ``s3://``/``gs://``/``az://``.
         app_env: The ``APP_ENV`` cards are stamped with.
+        username: ``OPSML_USERNAME``, to log in to a server that requires it (client mode).
+        password: ``OPSML_PASSWORD``.
+        client_retries: ``OPSML_CLIENT_RETRIES``: how often a client retries a request that
+            failed to connect or got a 5xx answer (default 4, with exponential backoff).
     """
 
     tracking_uri: str
     storage_uri: str
     app_env: str = "development"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    client_retries: int = 4
 
     @classmethod
     def from_env(
@@ -58,7 +66,19 @@ class OpsmlConfig:
         elif "://" not in storage and not Path(storage).is_absolute():
             storage = str((base / storage).resolve())
         app_env = env.get("APP_ENV", "").strip() or "development"
-        return cls(tracking_uri=tracking, storage_uri=storage, app_env=app_env)
+        retries = env.get("OPSML_CLIENT_RETRIES", "").strip()
+        if retries and not retries.isdigit():
+            raise InvalidArgumentError(
+                f"OPSML_CLIENT_RETRIES must be a whole number, got {retries!r}"
+            )
+        return cls(
+            tracking_uri=tracking,
+            storage_uri=storage,
+            app_env=app_env,
+            username=env.get("OPSML_USERNAME", ""),
+            password=env.get("OPSML_PASSWORD", ""),
+            client_retries=int(retries) if retries else 4,
+        )
 
     @property
     def mode(self) -> RegistryMode:

@@ -41,12 +41,15 @@ def _files(root: Path) -> list[Path]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("step", ["save", "commit"])
-def test_killed_registration_is_invisible_and_collected(registry_env: Path, step: str) -> None:
+def test_killed_registration_is_invisible_and_collected(
+    local_registry_env: Path, step: str
+) -> None:
     _start_and_kill(step)
     registry = CardRegistry(RegistryType.Data)
     assert len(registry.list_cards(space="crash", name="victim")) == 0
     with pytest.raises(CardNotFoundError):
         registry.load_card(space="crash", name="victim")
+    registry_env = local_registry_env
     assert _files(registry_env), "the killed process should have left files behind"
 
     assert OPSML is not None

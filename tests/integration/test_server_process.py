@@ -48,11 +48,12 @@ def test_server_starts_on_the_embedded_default(tmp_path: Path) -> None:
                 time.sleep(0.2)
         assert response.json()["status"] == "ok"
         assert httpx.get(f"{base}/").status_code == 200
-        missing = httpx.get(f"{base}/opsml/api/model/cards/nope")
+        uid = "01900000-0000-7000-8000-000000000000"
+        missing = httpx.get(f"{base}/opsml/api/model/cards/{uid}")
         assert missing.status_code == 404
         assert missing.json() == {
             "error": "CardNotFoundError",
-            "detail": "no model card matches uid 'nope'",
+            "detail": f"no model card matches uid '{uid}'",
         }
         assert (tmp_path / "opsml.db").exists(), "the embedded default is ./opsml.db"
     finally:

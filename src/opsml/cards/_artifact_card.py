@@ -123,8 +123,11 @@ class InterfaceCard(CardBase):
             IntegrityError: A stored file differs from the manifest.
         """
         source = self._require_source()
-        folder = source.materialize(Path(path) if path is not None else None)
-        self._load_interface(folder, load_kwargs)
+        if path is not None:
+            self._load_interface(source.materialize(Path(path)), load_kwargs)
+            return
+        with source.local_folder() as folder:
+            self._load_interface(folder, load_kwargs)
 
     def download_artifacts(self, path: Path | str | None = None) -> Path:
         """Copy the card's verified artifacts and its ``card.json`` into ``path``.

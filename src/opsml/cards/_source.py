@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -27,6 +29,13 @@ class ArtifactSource(Protocol):
         """
         ...
 
+    def local_folder(self) -> AbstractContextManager[Path]:
+        """A local folder with the verified files for the duration of the ``with`` block.
+
+        Sources that must download first use a temporary folder, removed afterwards.
+        """
+        ...
+
 
 class DirectorySource:
     """Artifacts in a local folder (a download, or ``ModelCard.load_from_path``)."""
@@ -46,3 +55,8 @@ class DirectorySource:
         dest.mkdir(parents=True, exist_ok=True)
         copy_tree_verified(self.root, dest, self.manifest)
         return dest
+
+    @contextmanager
+    def local_folder(self) -> Iterator[Path]:
+        """The folder itself, verified in place."""
+        yield self.materialize()

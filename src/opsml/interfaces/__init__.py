@@ -23,7 +23,13 @@ from opsml.interfaces._data_base import (
     DataInterfaceMetadata,
     DataInterfaceSaveMetadata,
 )
-from opsml.interfaces._enums import DataType, ModelType, TaskType
+from opsml.interfaces._enums import (
+    DataType,
+    HuggingFaceORTModel,
+    HuggingFaceTask,
+    ModelType,
+    TaskType,
+)
 from opsml.interfaces._kwargs import (
     DataLoadKwargs,
     DataSaveKwargs,
@@ -36,11 +42,23 @@ from opsml.interfaces._model_base import (
     ModelInterfaceMetadata,
     ModelInterfaceSaveMetadata,
 )
+from opsml.interfaces._onnx import OnnxIO, OnnxSchema, OnnxSession
 from opsml.interfaces._schema import Feature, FeatureSchema, generate_feature_schema
 from opsml.interfaces.data import NumpyData, PandasData
-from opsml.interfaces.model import SklearnModel
+from opsml.interfaces.model import (
+    CatBoostModel,
+    HuggingFaceModel,
+    HuggingFaceOnnxArgs,
+    LightGBMModel,
+    LightningModel,
+    OnnxModel,
+    SklearnModel,
+    TorchModel,
+    XGBoostModel,
+)
 
 __all__ = [
+    "CatBoostModel",
     "DataInterface",
     "DataInterfaceMetadata",
     "DataInterfaceSaveMetadata",
@@ -50,6 +68,12 @@ __all__ = [
     "DataType",
     "Feature",
     "FeatureSchema",
+    "HuggingFaceModel",
+    "HuggingFaceORTModel",
+    "HuggingFaceOnnxArgs",
+    "HuggingFaceTask",
+    "LightGBMModel",
+    "LightningModel",
     "ModelInterface",
     "ModelInterfaceMetadata",
     "ModelInterfaceSaveMetadata",
@@ -57,9 +81,15 @@ __all__ = [
     "ModelSaveKwargs",
     "ModelType",
     "NumpyData",
+    "OnnxIO",
+    "OnnxModel",
+    "OnnxSchema",
+    "OnnxSession",
     "PandasData",
     "SklearnModel",
     "TaskType",
+    "TorchModel",
+    "XGBoostModel",
     "generate_feature_schema",
     "resolve_interface",
 ]
@@ -69,6 +99,13 @@ _BUILTIN_INTERFACES: dict[str, str] = {
     "PandasData": "opsml.interfaces.data._pandas:PandasData",
     "NumpyData": "opsml.interfaces.data._numpy:NumpyData",
     "SklearnModel": "opsml.interfaces.model._sklearn:SklearnModel",
+    "TorchModel": "opsml.interfaces.model._torch:TorchModel",
+    "LightningModel": "opsml.interfaces.model._lightning:LightningModel",
+    "HuggingFaceModel": "opsml.interfaces.model._huggingface:HuggingFaceModel",
+    "LightGBMModel": "opsml.interfaces.model._lightgbm:LightGBMModel",
+    "XGBoostModel": "opsml.interfaces.model._xgboost:XGBoostModel",
+    "CatBoostModel": "opsml.interfaces.model._catboost:CatBoostModel",
+    "OnnxModel": "opsml.interfaces.model._onnx_model:OnnxModel",
 }
 
 

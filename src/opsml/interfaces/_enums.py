@@ -8,9 +8,11 @@ value or a member name, case-insensitively: ``TaskType("classification")``,
 
 from __future__ import annotations
 
+from typing import Any
+
 from opsml.types._enums import _StrEnum
 
-__all__ = ["DataType", "ModelType", "TaskType"]
+__all__ = ["DataType", "HuggingFaceORTModel", "HuggingFaceTask", "ModelType", "TaskType"]
 
 
 class DataType(_StrEnum):
@@ -100,3 +102,85 @@ class ModelType(_StrEnum):
     Vowpal = "Vowpal"
     Onnx = "Onnx"
     Unknown = "Unknown"
+
+
+class HuggingFaceTask(_StrEnum):
+    """The transformers pipeline task of a HuggingFace model.
+
+    Also built from the pipeline's own spelling: ``HuggingFaceTask("text-classification")``
+    is ``HuggingFaceTask.TextClassification``.
+    """
+
+    AudioClassification = "AudioClassification"
+    AutomaticSpeechRecognition = "AutomaticSpeechRecognition"
+    Conversational = "Conversational"
+    DepthEstimation = "DepthEstimation"
+    DocumentQuestionAnswering = "DocumentQuestionAnswering"
+    FeatureExtraction = "FeatureExtraction"
+    FillMask = "FillMask"
+    ImageClassification = "ImageClassification"
+    ImageSegmentation = "ImageSegmentation"
+    ImageToImage = "ImageToImage"
+    ImageToText = "ImageToText"
+    MaskGeneration = "MaskGeneration"
+    ObjectDetection = "ObjectDetection"
+    QuestionAnswering = "QuestionAnswering"
+    Summarization = "Summarization"
+    TableQuestionAnswering = "TableQuestionAnswering"
+    Text2TextGeneration = "Text2TextGeneration"
+    TextClassification = "TextClassification"
+    TextGeneration = "TextGeneration"
+    TextToAudio = "TextToAudio"
+    TokenClassification = "TokenClassification"
+    Translation = "Translation"
+    TranslationXxToYy = "TranslationXxToYy"
+    VideoClassification = "VideoClassification"
+    VisualQuestionAnswering = "VisualQuestionAnswering"
+    ZeroShotClassification = "ZeroShotClassification"
+    ZeroShotImageClassification = "ZeroShotImageClassification"
+    ZeroShotAudioClassification = "ZeroShotAudioClassification"
+    ZeroShotObjectDetection = "ZeroShotObjectDetection"
+    Undefined = "Undefined"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, str):
+            wanted = value.strip().lower().replace("-", "").replace("_", "")
+            for member in cls:
+                if wanted == member.value.lower():
+                    return member
+        return None
+
+
+class HuggingFaceORTModel(_StrEnum):
+    """The optimum ONNX Runtime class a HuggingFace model converts to (OpsML 3 names)."""
+
+    OrtAudioClassification = "OrtAudioClassification"
+    OrtAudioFrameClassification = "OrtAudioFrameClassification"
+    OrtAudioXVector = "OrtAudioXVector"
+    OrtCustomTasks = "OrtCustomTasks"
+    OrtCtc = "OrtCtc"
+    OrtFeatureExtraction = "OrtFeatureExtraction"
+    OrtImageClassification = "OrtImageClassification"
+    OrtMaskedLm = "OrtMaskedLm"
+    OrtMultipleChoice = "OrtMultipleChoice"
+    OrtQuestionAnswering = "OrtQuestionAnswering"
+    OrtSemanticSegmentation = "OrtSemanticSegmentation"
+    OrtSequenceClassification = "OrtSequenceClassification"
+    OrtTokenClassification = "OrtTokenClassification"
+    OrtSeq2SeqLm = "OrtSeq2SeqLm"
+    OrtSpeechSeq2Seq = "OrtSpeechSeq2Seq"
+    OrtVision2Seq = "OrtVision2Seq"
+    OrtPix2Struct = "OrtPix2Struct"
+    OrtCausalLm = "OrtCausalLm"
+    OrtOptimizer = "OrtOptimizer"
+    OrtQuantizer = "OrtQuantizer"
+    OrtTrainer = "OrtTrainer"
+    OrtSeq2SeqTrainer = "OrtSeq2SeqTrainer"
+    OrtTrainingArguments = "OrtTrainingArguments"
+    OrtSeq2SeqTrainingArguments = "OrtSeq2SeqTrainingArguments"
+    OrtStableDiffusionPipeline = "OrtStableDiffusionPipeline"
+    OrtStableDiffusionImg2ImgPipeline = "OrtStableDiffusionImg2ImgPipeline"
+    OrtStableDiffusionInpaintPipeline = "OrtStableDiffusionInpaintPipeline"
+    OrtStableDiffusionXlPipeline = "OrtStableDiffusionXlPipeline"
+    OrtStableDiffusionXlImg2ImgPipeline = "OrtStableDiffusionXlImg2ImgPipeline"

@@ -18,7 +18,7 @@ override ``save`` and ``load`` entirely, as in OpsML 3.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,10 +32,14 @@ from opsml.interfaces._data_base import (
 )
 from opsml.interfaces._enums import DataType, ModelType, TaskType
 from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
+from opsml.interfaces._onnx import OnnxSchema, OnnxSession, load_onnx_session, write_onnx_model
 from opsml.interfaces._schema import FeatureSchema, WithSchema
 from opsml.interfaces.data._numpy import NumpyData
 from opsml.interfaces.data._pandas import PandasData
 from opsml.types import CommonKwargs, SaveName, Suffix
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = [
     "DataProcessor",
@@ -108,7 +112,7 @@ class ModelInterfaceMetadata(WithSchema):
     task_type: TaskType = TaskType.Undefined
     model_type: ModelType = ModelType.Unknown
     data_type: DataType = DataType.NotProvided
-    onnx_schema: dict[str, Any] | None = None
+    onnx_schema: OnnxSchema | None = None
     extra_metadata: dict[str, Any] = Field(default_factory=dict)
     interface_type: str
     model_specific_metadata: dict[str, Any] = Field(default_factory=dict)
@@ -153,7 +157,8 @@ class ModelInterface:
         self._model: Any = None
         self._sample: DataInterface | None = None
         self._task_type: TaskType | None = None
-        self._onnx_session: Any = None
+        self._onnx_session: OnnxSession | None = None
+        self._onnx_schema: OnnxSchema | None = None
         self.model = model
         self.sample_data = sample_data
         self.task_type = task_type
@@ -253,9 +258,27 @@ class ModelInterface:
         return None if self.preprocessor is None else type(self.preprocessor).__name__
 
     @property
-    def onnx_session(self) -> Any:
-        """The ONNX session loaded with ``ModelLoadKwargs(load_onnx=True)``, else ``None``."""
+    def onnx_session(self) -> OnnxSession | None:
+        """The ONNX session of the model, else ``None``.
+
+        Set by ``save`` with ``ModelSaveKwargs(save_onnx=True)`` and by ``load`` with
+        ``ModelLoadKwargs(load_onnx=True)``.
+        """
         return self._onnx_session
+
+    @onnx_session.setter
+    def onnx_session(self, session: OnnxSession | None) -> None:
+        if session is not None and not isinstance(session, OnnxSession):
+            raise InvalidArgumentError(
+                f"onnx_session must be an OnnxSession or None, got {type_name(session)}"
+            )
+        self._onnx_session = session
+        self._onnx_schema = None if session is None else session.schema
+
+    @property
+    def onnx_schema(self) -> OnnxSchema | None:
+        """Inputs and outputs of the ONNX model saved (or loaded), else ``None``."""
+        return self._onnx_schema
 
     @property
     def interface_type(self) -> str:
@@ -270,24 +293,29 @@ class ModelInterface:
         Args:
             path: The card's folder; created if missing.
             save_kwargs: ``model`` and ``preprocessor`` dicts are passed to the writers;
-                ``save_onnx=True`` also stores an ONNX conversion.
+                ``save_onnx=True`` also converts the model to ONNX (``onnx-model.onnx``,
+                with ``onnx`` passed to the converter), records its schema and sets
+                :attr:`onnx_session`.
 
         Returns:
             The files written, relative to ``path``.
 
         Raises:
             SerializationError: There is no model, the interface does not implement
-                saving (or ONNX conversion), or a writer failed.
+                saving (or ONNX conversion), ONNX was requested without sample data, or a
+                writer failed.
         """
         path = Path(path)
         kwargs = save_kwargs or ModelSaveKwargs()
         model = self._require_model()
         with translate_errors("create", path):
             path.mkdir(parents=True, exist_ok=True)
-        model_uri = self._save_model(model, path, dict(kwargs.model or {}))
+        self._onnx_schema = None
+        # Convert first: a model that cannot be converted fails before anything is written.
         onnx_uri = (
             self._save_onnx(model, path, dict(kwargs.onnx or {})) if kwargs.save_onnx else None
         )
+        model_uri = self._save_model(model, path, dict(kwargs.model or {}))
         sample_uri: str | None = None
         extra: dict[str, Any] | None = None
         if self._sample is not None:
@@ -326,7 +354,7 @@ class ModelInterface:
         kwargs = load_kwargs or ModelLoadKwargs()
         if kwargs.load_onnx and metadata.onnx_model_uri is None:
             raise SerializationError(
-                "load_onnx=True but this model was saved without ONNX "
+                f"load_onnx=True but this {type(self).__name__} was saved without ONNX "
                 "(ModelSaveKwargs(save_onnx=True) stores it)"
             )
         model = self._load_model(path / metadata.model_uri, dict(kwargs.model or {}))
@@ -335,13 +363,15 @@ class ModelInterface:
             path, metadata.data_processor_map, dict(kwargs.preprocessor or {})
         )
         sample = self._load_sample_data(path, metadata)
-        onnx_session = None
+        onnx_session: OnnxSession | None = None
         if kwargs.load_onnx and metadata.onnx_model_uri is not None:
             onnx_session = self._load_onnx(path / metadata.onnx_model_uri, dict(kwargs.onnx or {}))
         self._model = model
         self.preprocessor = preprocessor
         self._sample = sample
         self._onnx_session = onnx_session
+        if onnx_session is not None:
+            self._onnx_schema = onnx_session.schema
 
     @classmethod
     def from_metadata(cls, metadata: ModelInterfaceMetadata) -> ModelInterface:
@@ -368,6 +398,7 @@ class ModelInterface:
         interface = cls()
         if metadata.task_type is not TaskType.Undefined:
             interface.task_type = metadata.task_type
+        interface._onnx_schema = metadata.onnx_schema
         return interface
 
     @final
@@ -399,6 +430,7 @@ class ModelInterface:
             model_type=self.model_type,
             data_type=self.data_type,
             schema=self.schema,
+            onnx_schema=self._onnx_schema if save_metadata.onnx_model_uri else None,
             extra_metadata=self._extra_metadata(),
             interface_type=self.interface_type,
             model_specific_metadata=self._model_specific_metadata(),
@@ -437,18 +469,62 @@ class ModelInterface:
         raise self._not_implemented("load")
 
     def _save_onnx(self, model: Any, path: Path, kwargs: dict[str, Any]) -> str:
-        """Convert ``model`` to ONNX under ``path``; return its file name."""
-        raise SerializationError(
-            f"{type(self).__name__} cannot convert models to ONNX in this version of opsml; "
-            "save without save_onnx / onnx arguments"
+        """Convert ``model`` with :meth:`_to_onnx`, write it under ``path``, open a session.
+
+        Sets :attr:`onnx_schema` and :attr:`onnx_session`.
+
+        Args:
+            model: The model to convert.
+            path: The card's folder.
+            kwargs: ``ModelSaveKwargs.onnx``, for the converter.
+
+        Returns:
+            The ONNX file name relative to ``path``.
+
+        Raises:
+            SerializationError: The interface cannot convert to ONNX, there is no sample
+                data to describe the inputs, or the conversion failed.
+        """
+        if type(self)._to_onnx is ModelInterface._to_onnx:
+            raise self._cannot_convert()
+        if self._sample is None:
+            raise SerializationError(
+                f"{type(self).__name__} needs sample_data to convert the model to ONNX (it "
+                "gives the inputs' names, types and shapes); pass sample_data=... or save "
+                "without save_onnx"
+            )
+        proto = self._to_onnx(model, kwargs)
+        uri, schema = write_onnx_model(proto, path)
+        self._onnx_session = OnnxSession(proto, schema=schema)
+        self._onnx_schema = schema
+        return uri
+
+    def _to_onnx(self, model: Any, kwargs: dict[str, Any]) -> onnx.ModelProto:
+        """Convert ``model`` to an ONNX ``ModelProto``; interfaces that can, override this.
+
+        The sample data (always present when this is called) gives the input signature.
+
+        Args:
+            model: The model to convert.
+            kwargs: ``ModelSaveKwargs.onnx``, passed to the converter.
+
+        Returns:
+            The ONNX model.
+
+        Raises:
+            SerializationError: The model cannot be converted.
+        """
+        raise self._cannot_convert()
+
+    def _cannot_convert(self) -> SerializationError:
+        return SerializationError(
+            f"{type(self).__name__} cannot convert to ONNX; save without save_onnx / onnx "
+            "arguments (or register an OnnxModel holding your own conversion)"
         )
 
-    def _load_onnx(self, file: Path, kwargs: dict[str, Any]) -> Any:
-        """Open the ONNX model in ``file`` as a session."""
-        raise SerializationError(
-            f"{type(self).__name__} cannot load ONNX models in this version of opsml; "
-            "load with load_onnx=False"
-        )
+    def _load_onnx(self, file: Path, kwargs: dict[str, Any]) -> OnnxSession:
+        """Open the ONNX model in ``file`` as a session (``kwargs`` go to onnxruntime)."""
+        return load_onnx_session(file, kwargs)
 
     def _save_preprocessor(self, path: Path, kwargs: dict[str, Any]) -> dict[str, DataProcessor]:
         if self.preprocessor is None:

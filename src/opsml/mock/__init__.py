@@ -7,7 +7,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["RegistryTestHelper"]
+from opsml.mock._server import OpsmlServerContext, OpsmlTestServer
+
+__all__ = ["OpsmlServerContext", "OpsmlTestServer", "RegistryTestHelper"]
 
 _VARS = ("OPSML_TRACKING_URI", "OPSML_STORAGE_URI")
 

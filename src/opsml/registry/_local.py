@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,12 @@ from sqlalchemy import Row
 from opsml._uuid import uuid7
 from opsml._version import __version__
 from opsml.cards import CARD_FILE, CardBase, CardRecord, card_class
+from opsml.cards._lifecycle import (
+    card_snapshot,
+    check_new_card,
+    keep_artifact_metadata,
+    restore_card,
+)
 from opsml.errors import (
     CardNotFoundError,
     CardStateError,
@@ -44,6 +52,12 @@ class StoredSource:
     def materialize(self, dest: Path | None = None) -> Path:
         """Return a local folder with the verified files (see ArtifactStorage.materialize)."""
         return self.storage.materialize(self.prefix, self.manifest, dest)
+
+    @contextmanager
+    def local_folder(self) -> Iterator[Path]:
+        """The verified files, in place when the storage is local, else in a temporary folder."""
+        with self.storage.local_copy(self.prefix, self.manifest) as folder:
+            yield folder
 
 
 class LocalBackend:
@@ -80,18 +94,8 @@ class LocalBackend:
         On any failure the reservation and every written file are removed and the card
         object is left as it was.
         """
-        registry = card.registry_type
-        if card.uid is not None:
-            raise CardStateError(
-                f"{card} is already registered; use update_card to change its metadata"
-            )
-        if card.space is None or card.name is None:
-            raise InvalidNameError(f"{type(card).__name__} needs a space and a name to register")
-        space, name = card.space, card.name
-        requested = parse_requested_version(card.version) if card.version else None
-        explicit = requested is not None and requested.is_full
-        self._check_links(card)
-
+        check_new_card(card)
+        self.check_links(card)
         staging = self.storage.new_staging()
         try:
             card._save_artifacts(staging, save_kwargs)
@@ -99,14 +103,69 @@ class LocalBackend:
         except BaseException:
             self.storage.discard(staging)
             raise
+        snapshot = card_snapshot(card)
+        try:
+            self.reserve(card, version_type, pre_tag, build_tag, manifest)
+        except BaseException:
+            self.storage.discard(staging)
+            restore_card(card, snapshot)
+            raise
+        registry, uid = card.registry_type, str(card.uid)
+        try:
+            prefix = self.commit(registry, uid, staging)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.abort(registry, uid)
+            self.storage.discard(staging)
+            restore_card(card, snapshot)
+            raise
+        card._attach_source(StoredSource(self.storage, prefix, manifest))
 
-        uid = uuid7()
+    def reserve(
+        self,
+        card: CardBase,
+        version_type: VersionType,
+        pre_tag: str | None,
+        build_tag: str | None,
+        manifest: Manifest,
+        uid: str | None = None,
+    ) -> str:
+        """Allocate a version and record the card as ``pending`` (registration step 2).
+
+        On success the card's ``uid``, ``version``, ``created_at``, ``app_env`` and
+        ``manifest`` are set (its final JSON is stored with the reservation); on failure
+        the card is unchanged.
+
+        Args:
+            card: A validated, unregistered card whose artifacts are saved.
+            version_type: How to bump the version.
+            pre_tag: Prerelease tag.
+            build_tag: Build tag.
+            manifest: The card's artifact files.
+            uid: The uid to use (a client may choose it, so retries are idempotent).
+
+        Returns:
+            The storage prefix the artifacts must be committed to.
+        """
+        registry = card.registry_type
+        if card.space is None or card.name is None:
+            raise InvalidNameError(f"{type(card).__name__} needs a space and a name to register")
+        space, name = card.space, card.name
+        requested = parse_requested_version(card.version) if card.version else None
+        explicit = requested is not None and requested.is_full
+        new_uid = uid or uuid7()
         now = datetime.now(UTC)
         columns = card._registry_columns()
+        snapshot = card_snapshot(card)
 
         def row(version: Version) -> dict[str, Any]:
+            card.uid = new_uid
+            card.version = str(version)
+            card.created_at = now
+            card.app_env = self.app_env
+            card.manifest = manifest
             return {
-                "uid": uid,
+                "uid": new_uid,
                 "status": PENDING,
                 "owner": owner_token(),
                 "created_at": now,
@@ -115,7 +174,7 @@ class LocalBackend:
                 "storage_path": card_prefix(registry, space, name, version),
                 "opsml_version": __version__,
                 "tags": json.dumps(list(dict.fromkeys(card.tags))),
-                "card_json": "{}",
+                "card_json": card.model_dump_json(),
                 "manifest_json": manifest.model_dump_json(),
                 **columns,
             }
@@ -130,36 +189,42 @@ class LocalBackend:
                 registry, space, name, allocate, row, card.tags, explicit=explicit
             )
         except BaseException:
-            self.storage.discard(staging)
+            restore_card(card, snapshot)
             raise
+        return card_prefix(registry, space, name, version)
 
-        prefix = card_prefix(registry, space, name, version)
-        before = (card.version, card.created_at, card.app_env, card.manifest)
+    def commit(self, registry: RegistryType, uid: str, staging: Path) -> str:
+        """Move staged artifacts into place and mark the reservation ``ok`` (steps 3-4).
+
+        Writes the reserved card JSON as ``card.json`` into ``staging`` first.
+
+        Returns:
+            The card's storage prefix.
+
+        Raises:
+            CardNotFoundError: No pending reservation with this uid.
+        """
+        row = self.store.get(registry, uid, include_pending=True)
+        if row.status != PENDING:
+            raise CardStateError(f"card {uid} is not a pending registration")
+        (staging / CARD_FILE).write_text(row.card_json, encoding="utf-8")
+        self.storage.commit(staging, row.storage_path)
+        self.store.finalize(registry, uid, {})
+        return str(row.storage_path)
+
+    def abort(self, registry: RegistryType, uid: str) -> None:
+        """Remove a pending reservation and any files committed for it."""
         try:
-            card.uid = uid
-            card.version = str(version)
-            card.created_at = now
-            card.app_env = self.app_env
-            card.manifest = manifest
-            card._write_card_file(staging)
-            self.storage.commit(staging, prefix)
-            self.store.finalize(
-                registry,
-                uid,
-                {"card_json": card.model_dump_json(), "manifest_json": manifest.model_dump_json()},
-            )
-        except BaseException:
-            card.uid = None
-            card.version, card.created_at, card.app_env, card.manifest = before
-            with contextlib.suppress(Exception):
-                self.store.remove(registry, uid)
-            with contextlib.suppress(Exception):
-                self.storage.delete(prefix)
-            self.storage.discard(staging)
-            raise
-        card._attach_source(StoredSource(self.storage, prefix, manifest))
+            row = self.store.get(registry, uid, include_pending=True)
+        except CardNotFoundError:
+            return
+        if row.status != PENDING:
+            raise CardStateError(f"card {uid} is registered; use delete_card")
+        self.store.remove(registry, uid)
+        self.storage.delete(row.storage_path)
 
-    def _check_links(self, card: CardBase) -> None:
+    def check_links(self, card: CardBase) -> None:
+        """Raise :class:`CardNotFoundError` unless every card ``card`` references exists."""
         for registry, uids in card._linked_uids().items():
             for linked in uids:
                 if not self.store.exists(registry, linked):
@@ -209,7 +274,7 @@ class LocalBackend:
         card.manifest = stored.manifest
         card.created_at = stored.created_at
         card.app_env = stored.app_env
-        _keep_artifact_metadata(card, stored)
+        keep_artifact_metadata(card, stored)
         values: dict[str, Any] = {
             "space": card.space,
             "name": card.name,
@@ -217,7 +282,7 @@ class LocalBackend:
             "card_json": card.model_dump_json(),
             **card._registry_columns(),
         }
-        self._check_links(card)
+        self.check_links(card)
         self.store.update(registry, card.uid, values, card.tags)
 
     def delete_card(self, card: CardBase) -> None:
@@ -229,14 +294,6 @@ class LocalBackend:
         self.store.remove(registry, card.uid)
         self.storage.delete(row.storage_path)
         card._attach_source(None)
-
-
-def _keep_artifact_metadata(card: CardBase, stored: CardBase) -> None:
-    """Carry the stored interface metadata over: artifacts never change after registration."""
-    metadata = getattr(card, "metadata", None)
-    stored_metadata = getattr(stored, "metadata", None)
-    if metadata is not None and hasattr(metadata, "interface_metadata"):
-        metadata.interface_metadata = getattr(stored_metadata, "interface_metadata", None)
 
 
 def _single(query: CardQuery) -> CardQuery:

@@ -19,7 +19,7 @@ from opsml.store._schema import CARD_REGISTRIES
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import VersionQuery
 
-__all__ = ["CardRegistries", "CardRegistry", "backend_for"]
+__all__ = ["CardRegistries", "CardRegistry", "backend_for", "close_backends"]
 
 _BACKENDS: dict[tuple[int, OpsmlConfig], RegistryBackend] = {}
 _BACKENDS_LOCK = threading.Lock()
@@ -43,13 +43,21 @@ def backend_for(config: OpsmlConfig) -> RegistryBackend:
     return backend
 
 
+def close_backends() -> None:
+    """Forget this process's backends, closing client connections."""
+    with _BACKENDS_LOCK:
+        for key, backend in list(_BACKENDS.items()):
+            api = getattr(backend, "api", None)
+            if key[0] == os.getpid() and api is not None:
+                api.close()
+            del _BACKENDS[key]
+
+
 def _create_backend(config: OpsmlConfig) -> RegistryBackend:
     if config.mode is RegistryMode.Client:
-        raise InvalidArgumentError(
-            f"OPSML_TRACKING_URI={config.tracking_uri!r} names an opsml server; client mode is "
-            "not available in this version of opsml. Use a database URL (sqlite:///…, "
-            "postgresql://…, mysql+pymysql://…) or leave it unset for ./opsml.db."
-        )
+        from opsml.client import HttpBackend
+
+        return HttpBackend.from_config(config)
     if not config.is_sql:
         raise InvalidArgumentError(
             f"OPSML_TRACKING_URI={config.tracking_uri!r} is neither a database URL "

@@ -1,22 +1,23 @@
-"""The FastAPI application: JSON API under ``/opsml/api`` and HTML pages at ``/``."""
+"""The FastAPI application: the JSON API under ``/opsml/api`` and HTML pages at ``/``."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsml._version import __version__
 from opsml.cards import validate_name
 from opsml.errors import InvalidArgumentError, OpsmlError
 from opsml.registry import LocalBackend
+from opsml.server._api import ServerState, api, public
+from opsml.server._config import ServerConfig
 from opsml.server._errors import status_for
 from opsml.server._pages import card_page, index_page, registry_page
-from opsml.settings import OpsmlConfig
 from opsml.store import CardQuery
 from opsml.store._schema import CARD_REGISTRIES
 from opsml.types import RegistryType
@@ -26,8 +27,15 @@ __all__ = ["create_app"]
 
 _log = logging.getLogger("opsml.server")
 
+_STATUS_ERRORS = {
+    401: "AuthenticationError",
+    403: "PermissionDeniedError",
+    404: "NotFoundError",
+    405: "MethodNotAllowedError",
+}
 
-def _registry(value: str) -> RegistryType:
+
+def _ui_registry(value: str) -> RegistryType:
     try:
         registry = RegistryType(value)
     except ValueError as exc:
@@ -37,28 +45,20 @@ def _registry(value: str) -> RegistryType:
     return registry
 
 
-def _query(
-    space: str | None, name: str | None, version: str | None, limit: int, uid: str | None = None
-) -> CardQuery:
-    return CardQuery(
-        uid=uid or None,
-        space=validate_name(space, "space") if space else None,
-        name=validate_name(name, "name") if name else None,
-        version=VersionQuery.parse(version) if version else None,
-        limit=limit,
-    )
+def _error(status: int, error: str, detail: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": error, "detail": detail})
 
 
-def create_app(config: OpsmlConfig) -> FastAPI:
-    """Build the server application on the database and storage named by ``config``.
+def create_app(config: ServerConfig) -> FastAPI:
+    """Build the server on the database and storage named by ``config``.
 
     Args:
-        config: The server's own tracking (database) and storage URIs.
+        config: The server's settings (database, storage, authentication).
 
     Returns:
         The FastAPI app.
     """
-    backend = LocalBackend.from_config(config)
+    backend = LocalBackend.from_config(config.opsml)
     app = FastAPI(
         title="opsml",
         version=__version__,
@@ -69,9 +69,7 @@ def create_app(config: OpsmlConfig) -> FastAPI:
 
     @app.exception_handler(OpsmlError)
     async def _domain_error(_request: Request, exc: OpsmlError) -> JSONResponse:
-        return JSONResponse(
-            status_code=status_for(exc), content={"error": type(exc).__name__, "detail": str(exc)}
-        )
+        return _error(status_for(exc), type(exc).__name__, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -79,65 +77,46 @@ def create_app(config: OpsmlConfig) -> FastAPI:
             f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
             for err in exc.errors()
         )
-        return JSONResponse(
-            status_code=422, content={"error": "InvalidArgumentError", "detail": detail}
-        )
+        return _error(422, "InvalidArgumentError", detail or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        name = _STATUS_ERRORS.get(exc.status_code, "HTTPError")
+        return _error(exc.status_code, name, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        _log.exception("unhandled error", exc_info=exc)
-        return JSONResponse(
-            status_code=500, content={"error": "InternalError", "detail": "internal server error"}
-        )
+        _log.error("unhandled error", exc_info=exc)
+        return _error(500, "InternalError", "internal server error")
 
-    @app.get("/opsml/api/healthcheck")
-    def healthcheck() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok", "version": __version__}
+    app.state.opsml = ServerState(config, backend)
+    app.include_router(public)
+    app.include_router(api)
 
-    @app.get("/opsml/api/{registry}/cards")
-    def list_cards(
-        registry: str,
-        space: str | None = None,
-        name: str | None = None,
-        version: str | None = None,
-        uid: str | None = None,
-        limit: int = Query(25, ge=1, le=1000),
-    ) -> list[dict[str, Any]]:
-        """Card records, highest version first."""
-        records = backend.list_cards(_registry(registry), _query(space, name, version, limit, uid))
-        return [record.model_dump() for record in records]
-
-    @app.get("/opsml/api/{registry}/cards/{uid}")
-    def get_card(registry: str, uid: str) -> dict[str, Any]:
-        """One card's metadata (its ``card.json``)."""
-        card = backend.load_card(_registry(registry), CardQuery(uid=uid, limit=1))
-        data: dict[str, Any] = json.loads(card.model_dump_json())
-        return data
-
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         counts = {
             r.value: len(backend.list_cards(r, CardQuery(limit=1000))) for r in CARD_REGISTRIES
         }
         return index_page(counts)
 
-    @app.get("/ui/{registry}", response_class=HTMLResponse)
-    def registry_ui(
-        registry: str,
-        space: str = "",
-        name: str = "",
-        version: str = "",
-    ) -> str:
-        reg = _registry(registry)
-        records = backend.list_cards(reg, _query(space, name, version, 100))
+    @app.get("/ui/{registry}", response_class=HTMLResponse, include_in_schema=False)
+    def registry_ui(registry: str, space: str = "", name: str = "", version: str = "") -> str:
+        reg = _ui_registry(registry)
+        query = CardQuery(
+            space=validate_name(space, "space") if space else None,
+            name=validate_name(name, "name") if name else None,
+            version=VersionQuery.parse(version) if version else None,
+            limit=100,
+        )
+        records = backend.list_cards(reg, query)
         return registry_page(reg.value, records, {"space": space, "name": name, "version": version})
 
-    @app.get("/ui/{registry}/{uid}", response_class=HTMLResponse)
+    @app.get("/ui/{registry}/{uid}", response_class=HTMLResponse, include_in_schema=False)
     def card_ui(registry: str, uid: str) -> str:
-        reg = _registry(registry)
+        reg = _ui_registry(registry)
         card = backend.load_card(reg, CardQuery(uid=uid, limit=1))
-        data = json.loads(card.model_dump_json())
+        data: dict[str, Any] = card.model_dump(mode="json")
         files = (data.get("manifest") or {}).get("files", {})
         return card_page(reg.value, data, files)
 

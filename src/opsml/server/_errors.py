@@ -17,7 +17,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.OpsmlError], int], ...] = (
     (errors.MetadataStoreError, 503),
     (errors.StorageError, 503),
     (errors.ServerUnavailableError, 503),
-    (errors.IntegrityError, 500),
+    (errors.IntegrityError, 422),
     (errors.SerializationError, 500),
 )
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from opsml.storage._manifest import Manifest
@@ -85,6 +87,16 @@ class ArtifactStorage(ABC):
         Raises:
             IntegrityError: A file is missing or differs from the manifest.
         """
+
+    @contextmanager
+    def local_copy(self, prefix: str, manifest: Manifest) -> Iterator[Path]:
+        """A local folder with the card's verified files for the ``with`` block.
+
+        The default downloads into a temporary folder that is removed afterwards; local
+        storage overrides this to verify the files in place.
+        """
+        with tempfile.TemporaryDirectory(prefix="opsml-") as tmp:
+            yield self.materialize(prefix, manifest, Path(tmp))
 
     @abstractmethod
     def delete(self, prefix: str) -> None:

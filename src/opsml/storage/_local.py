@@ -6,6 +6,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from opsml.errors import StorageError
@@ -17,11 +18,13 @@ from opsml.storage._manifest import (
     safe_relpath,
     verify_file,
 )
+from opsml.storage._uploads import UploadArea
 
 __all__ = ["LocalStorage"]
 
 _STAGING = ".staging"
 _TRASH = ".trash"
+_UPLOADS = ".uploads"
 
 
 class LocalStorage(ArtifactStorage):
@@ -38,6 +41,15 @@ class LocalStorage(ArtifactStorage):
 
     def _path(self, prefix: str) -> Path:
         return self.root / safe_relpath(prefix)
+
+    @property
+    def uploads(self) -> UploadArea:
+        """Where files uploaded through the server wait for their card's commit."""
+        return UploadArea(self.root / _UPLOADS)
+
+    def file_path(self, prefix: str, rel: str) -> Path:
+        """The local path of one card file (for serving it)."""
+        return self._path(prefix) / safe_relpath(rel)
 
     def new_staging(self) -> Path:
         """Create ``.staging/<host>:<pid>:<random>`` under the root."""
@@ -74,6 +86,11 @@ class LocalStorage(ArtifactStorage):
         dest.mkdir(parents=True, exist_ok=True)
         copy_tree_verified(src, dest, manifest)
         return dest
+
+    @contextmanager
+    def local_copy(self, prefix: str, manifest: Manifest) -> Iterator[Path]:
+        """The card folder itself, verified in place (no copy)."""
+        yield self.materialize(prefix, manifest)
 
     def delete(self, prefix: str) -> None:
         """Move the card folder to the trash, then remove it."""
@@ -125,4 +142,4 @@ class LocalStorage(ArtifactStorage):
                 rmtree_quiet(path)
                 removed += 1
         rmtree_quiet(self.root / _TRASH)
-        return removed
+        return removed + self.uploads.clean(older_than_seconds)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -59,7 +60,8 @@ def _model_card(trained: tuple[Any, pd.DataFrame], **kwargs: Any) -> ModelCard:
 
 def test_register_list_load_round_trip(registry_env: Path, trained: Any) -> None:
     registry = CardRegistry(RegistryType.Model)
-    assert registry.mode is RegistryMode.Server
+    client_mode = os.environ["OPSML_TRACKING_URI"].startswith("http")
+    assert registry.mode is (RegistryMode.Client if client_mode else RegistryMode.Server)
     assert registry.table_name == "opsml_model_registry"
 
     first = _model_card(trained)

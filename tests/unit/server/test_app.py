@@ -33,7 +33,8 @@ def test_list_and_get_cards(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("url", "status", "error"),
     [
-        ("/opsml/api/prompt/cards/does-not-exist", 404, "CardNotFoundError"),
+        ("/opsml/api/prompt/cards/01900000-0000-7000-8000-000000000000", 404, "CardNotFoundError"),
+        ("/opsml/api/prompt/cards/not-a-uid", 422, "InvalidArgumentError"),
         ("/opsml/api/nope/cards", 422, "InvalidArgumentError"),
         ("/opsml/api/prompt/cards?version=^", 422, "InvalidVersionError"),
         ("/opsml/api/prompt/cards?space=../etc", 422, "InvalidNameError"),

@@ -1,4 +1,8 @@
-"""SklearnModel: any scikit-learn estimator or pipeline, saved with joblib (``model.joblib``)."""
+"""SklearnModel: any scikit-learn estimator or pipeline, saved with joblib (``model.joblib``).
+
+The module-level helpers (pickle/joblib writing, task inference) are shared with the
+interfaces of libraries that follow the scikit-learn API (LightGBM's ``LGBMClassifier``...).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import numbers
 import pickle
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsml._compat import require
 from opsml.errors import InvalidArgumentError
@@ -14,13 +18,19 @@ from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._enums import ModelType, TaskType
 from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
 from opsml.interfaces._model_base import ModelInterface, ModelInterfaceSaveMetadata
+from opsml.interfaces.model._onnx_convert import sklearn_to_onnx
 from opsml.types import SaveName, Suffix
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = ["SklearnModel"]
 
 _EXTRA = "sklearn"
-_SERIALIZER_KEY = "model_serializer"
+SERIALIZER_KEY = "model_serializer"
 _PICKLE = "pickle"
+_JOBLIB = "joblib"
+JOBLIB_FILE_NAME = f"{SaveName.Model}.{Suffix.Joblib}"
 
 
 def _sklearn_base() -> ModuleType:
@@ -28,7 +38,86 @@ def _sklearn_base() -> ModuleType:
     return require("sklearn.base", _EXTRA)
 
 
-def _json_safe(value: Any) -> Any:
+def dump_estimator(model: Any, path: Path, kwargs: dict[str, Any]) -> str:
+    """Write ``model`` as ``<path>/model.joblib``; return the file name.
+
+    Without ``kwargs`` the standard pickle protocol 5 is used (about 3x faster than
+    ``joblib.dump``; ``joblib.load`` and ``pickle.load`` both read it); with ``kwargs``,
+    ``joblib.dump(model, file, **kwargs)``. :func:`serializer_for` names which, for the card.
+
+    Args:
+        model: The estimator.
+        path: The card's folder.
+        kwargs: ``ModelSaveKwargs.model``.
+
+    Returns:
+        ``"model.joblib"``.
+
+    Raises:
+        SerializationError: Writing failed.
+        MissingDependencyError: joblib is needed and missing (extra ``sklearn``).
+    """
+    file = path / JOBLIB_FILE_NAME
+    with translate_errors("write", file):
+        if kwargs:
+            require("joblib", _EXTRA).dump(model, file, **kwargs)
+        else:
+            with file.open("wb") as fh:
+                pickle.dump(model, fh, protocol=5)
+    return JOBLIB_FILE_NAME
+
+
+def serializer_for(save_kwargs: ModelSaveKwargs | None) -> str:
+    """The serializer :func:`dump_estimator` uses for these save kwargs."""
+    return _JOBLIB if save_kwargs is not None and save_kwargs.model else _PICKLE
+
+
+def load_estimator(file: Path, kwargs: dict[str, Any], serializer: str | None) -> Any:
+    """Read back what :func:`dump_estimator` wrote.
+
+    Args:
+        file: The ``model.joblib`` file (already verified against the card's manifest).
+        kwargs: ``ModelLoadKwargs.model``, for ``joblib.load``.
+        serializer: The serializer recorded at save time (``None``: joblib).
+
+    Returns:
+        The estimator.
+
+    Raises:
+        SerializationError: Reading failed.
+    """
+    with translate_errors("read", file):
+        if serializer == _PICKLE and not kwargs:
+            with file.open("rb") as fh:
+                # The card verified this file against its manifest before calling load.
+                return pickle.load(fh)
+        return require("joblib", _EXTRA).load(file, **kwargs)
+
+
+def sklearn_task_type(model: Any) -> TaskType:
+    """The task of a scikit-learn-API estimator, from scikit-learn's own tags.
+
+    Args:
+        model: The estimator.
+
+    Returns:
+        ``Classification``, ``Regression``, ``Clustering``, ``AnomalyDetection``, or
+        ``Undefined``.
+    """
+    base = _sklearn_base()
+    if base.is_classifier(model):
+        return TaskType.Classification
+    if base.is_regressor(model):
+        return TaskType.Regression
+    is_clusterer = getattr(base, "is_clusterer", None)  # scikit-learn >= 1.6
+    if is_clusterer is not None and is_clusterer(model):
+        return TaskType.Clustering
+    if base.is_outlier_detector(model):
+        return TaskType.AnomalyDetection
+    return TaskType.Undefined
+
+
+def json_safe(value: Any) -> Any:
     """``value`` as plain JSON data; objects that are not become their ``repr``."""
     if value is None or isinstance(value, str | bool):
         return value
@@ -37,9 +126,9 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, numbers.Real):
         return float(value)
     if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
+        return [json_safe(item) for item in value]
     if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
+        return {str(key): json_safe(item) for key, item in value.items()}
     return repr(value)
 
 
@@ -51,9 +140,10 @@ class SklearnModel(ModelInterface):
     classifiers, ``Regression`` for regressors, ``Clustering`` for clusterers,
     ``AnomalyDetection`` for outlier detectors. The card records the scikit-learn and
     joblib versions, the estimator class and its (shallow) parameters.
-    Without ``ModelSaveKwargs(model=...)``, ``model.joblib`` is written with the standard
-    pickle protocol 5 (about 3x faster than ``joblib.dump``; ``joblib.load`` and
-    ``pickle.load`` both read it) and read back with the C unpickler. With
+    ``ModelSaveKwargs(save_onnx=True)`` converts the model with skl2onnx (extra ``onnx``);
+    see ``docs/onnx.md``. Without ``ModelSaveKwargs(model=...)``, ``model.joblib`` is
+    written with the standard pickle protocol 5 (about 3x faster than ``joblib.dump``;
+    ``joblib.load`` and ``pickle.load`` both read it) and read back with the C unpickler. With
     ``ModelSaveKwargs(model=...)`` the kwargs go to ``joblib.dump`` (e.g.
     ``{"compress": 3}``), and ``ModelLoadKwargs(model=...)`` to ``joblib.load``.
 
@@ -80,7 +170,7 @@ class SklearnModel(ModelInterface):
         sample_data: Any = None,
         task_type: TaskType | str | None = None,
     ) -> None:
-        self._pickled = False
+        self._serializer: str | None = None
         super().__init__(
             model=model, sample_data=sample_data, task_type=task_type, preprocessor=preprocessor
         )
@@ -103,26 +193,14 @@ class SklearnModel(ModelInterface):
         return ModelType.SklearnEstimator
 
     def _infer_task_type(self, model: Any) -> TaskType:
-        base = _sklearn_base()
-        if base.is_classifier(model):
-            return TaskType.Classification
-        if base.is_regressor(model):
-            return TaskType.Regression
-        is_clusterer = getattr(base, "is_clusterer", None)  # scikit-learn >= 1.6
-        if is_clusterer is not None and is_clusterer(model):
-            return TaskType.Clustering
-        if base.is_outlier_detector(model):
-            return TaskType.AnomalyDetection
-        return TaskType.Undefined
+        return sklearn_task_type(model)
 
     def save(
         self, path: Path, save_kwargs: ModelSaveKwargs | None = None
     ) -> ModelInterfaceSaveMetadata:
         """Save as the base class does, recording which serializer wrote ``model.joblib``."""
         metadata = super().save(path, save_kwargs)
-        joblib_kwargs = save_kwargs.model if save_kwargs is not None else None
-        serializer = "joblib" if joblib_kwargs else _PICKLE
-        metadata.extra = {**(metadata.extra or {}), _SERIALIZER_KEY: serializer}
+        metadata.extra = {**(metadata.extra or {}), SERIALIZER_KEY: serializer_for(save_kwargs)}
         return metadata
 
     def load(
@@ -132,27 +210,18 @@ class SklearnModel(ModelInterface):
         load_kwargs: ModelLoadKwargs | None = None,
     ) -> None:
         """Load as the base class does, with the reader matching the recorded serializer."""
-        self._pickled = (metadata.extra or {}).get(_SERIALIZER_KEY) == _PICKLE
+        self._serializer = (metadata.extra or {}).get(SERIALIZER_KEY)
         super().load(path, metadata, load_kwargs)
 
     def _save_model(self, model: Any, path: Path, kwargs: dict[str, Any]) -> str:
-        file_name = f"{SaveName.Model}.{Suffix.Joblib}"
-        with translate_errors("write", path / file_name):
-            if kwargs:
-                require("joblib", _EXTRA).dump(model, path / file_name, **kwargs)
-            else:
-                with (path / file_name).open("wb") as fh:
-                    pickle.dump(model, fh, protocol=5)
-        return file_name
+        return dump_estimator(model, path, kwargs)
 
     def _load_model(self, file: Path, kwargs: dict[str, Any]) -> Any:
         _sklearn_base()  # unpickling needs scikit-learn: fail early naming the extra
-        with translate_errors("read", file):
-            if self._pickled and not kwargs:
-                with file.open("rb") as fh:
-                    # The card verified this file against its manifest before calling load.
-                    return pickle.load(fh)
-            return require("joblib", _EXTRA).load(file, **kwargs)
+        return load_estimator(file, kwargs, self._serializer)
+
+    def _to_onnx(self, model: Any, kwargs: dict[str, Any]) -> onnx.ModelProto:
+        return sklearn_to_onnx(model, self.sample_data, kwargs)
 
     def _model_specific_metadata(self) -> dict[str, Any]:
         if self.model is None:
@@ -162,5 +231,5 @@ class SklearnModel(ModelInterface):
             "sklearn_version": require("sklearn", _EXTRA).__version__,
             "joblib_version": require("joblib", _EXTRA).__version__,
             "model_class": f"{model_cls.__module__}.{model_cls.__qualname__}",
-            "params": _json_safe(self.model.get_params(deep=False)),
+            "params": json_safe(self.model.get_params(deep=False)),
         }

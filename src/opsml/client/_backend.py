@@ -1,0 +1,219 @@
+"""The registry backend over HTTP (client mode): same semantics, the server does the work."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from opsml._uuid import uuid7
+from opsml.cards import CARD_FILE, CardBase, CardRecord, card_class
+from opsml.cards._lifecycle import (
+    card_snapshot,
+    check_new_card,
+    keep_artifact_metadata,
+    restore_card,
+)
+from opsml.client._api import ApiClient
+from opsml.client._transfer import download_files, transfers_from, upload_files
+from opsml.errors import CardStateError
+from opsml.settings import OpsmlConfig
+from opsml.storage import Manifest
+from opsml.store import CardQuery
+from opsml.types import RegistryMode, RegistryType, VersionType
+
+__all__ = ["HttpBackend", "HttpSource"]
+
+
+def _base(registry: RegistryType) -> str:
+    return f"/opsml/api/{registry.value}"
+
+
+class HttpSource:
+    """A registered card's artifacts on the server, downloaded and verified on demand."""
+
+    def __init__(
+        self, api: ApiClient, registry: RegistryType, uid: str, manifest: Manifest
+    ) -> None:
+        self.api = api
+        self.registry = registry
+        self.uid = uid
+        self.manifest = manifest
+
+    def materialize(self, dest: Path | None = None) -> Path:
+        """Download every file into ``dest`` (a new temporary folder when ``None``)."""
+        folder = dest if dest is not None else Path(tempfile.mkdtemp(prefix="opsml-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.manifest.files:
+            targets = self.api.json(
+                "GET", f"{_base(self.registry)}/cards/{quote(self.uid)}/downloads"
+            )
+            download_files(self.api, transfers_from(targets, self.manifest.files), folder)
+        return folder
+
+    @contextmanager
+    def local_folder(self) -> Iterator[Path]:
+        """The files in a temporary folder, removed after the ``with`` block."""
+        with tempfile.TemporaryDirectory(prefix="opsml-") as tmp:
+            yield self.materialize(Path(tmp))
+
+
+class HttpBackend:
+    """Registry operations through an opsml server's HTTP API."""
+
+    mode = RegistryMode.Client
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+
+    @classmethod
+    def from_config(cls, config: OpsmlConfig) -> HttpBackend:
+        """Connect to the server named by ``config.tracking_uri``."""
+        return cls(
+            ApiClient(
+                config.tracking_uri,
+                username=config.username,
+                password=config.password,
+                retries=config.client_retries,
+            )
+        )
+
+    def _attach(self, card: CardBase) -> None:
+        card._attach_source(
+            HttpSource(self.api, card.registry_type, str(card.uid), card.manifest or Manifest())
+        )
+
+    def register_card(
+        self,
+        card: CardBase,
+        version_type: VersionType,
+        pre_tag: str | None,
+        build_tag: str | None,
+        save_kwargs: Any,
+    ) -> None:
+        """Save locally, reserve on the server, upload, commit (all-or-nothing)."""
+        check_new_card(card)
+        registry = card.registry_type
+        base = f"{_base(registry)}/cards"
+        with tempfile.TemporaryDirectory(prefix="opsml-upload-") as tmp:
+            folder = Path(tmp)
+            card._save_artifacts(folder, save_kwargs)
+            manifest = Manifest.from_dir(folder, exclude=frozenset({CARD_FILE}))
+            uid = uuid7()
+            reservation = self.api.json(
+                "POST",
+                f"{base}/reserve",
+                json={
+                    "uid": uid,
+                    "card": json.loads(card.model_dump_json()),
+                    "version_type": version_type.value,
+                    "pre_tag": pre_tag,
+                    "build_tag": build_tag,
+                    "manifest": manifest.model_dump(mode="json"),
+                },
+            )
+            snapshot = card_snapshot(card)
+            try:
+                final = self._upload_and_commit(base, uid, reservation, folder, manifest)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.api.request("DELETE", f"{base}/{uid}/reservation")
+                restore_card(card, snapshot)
+                raise
+        registered = type(card).model_validate(final)
+        card.uid = registered.uid
+        card.version = registered.version
+        card.created_at = registered.created_at
+        card.app_env = registered.app_env
+        card.manifest = registered.manifest
+        self._attach(card)
+
+    def _upload_and_commit(
+        self,
+        base: str,
+        uid: str,
+        reservation: dict[str, Any],
+        folder: Path,
+        manifest: Manifest,
+    ) -> dict[str, Any]:
+        status_url = f"{base}/{uid}/uploads"
+        upload_files(
+            self.api, transfers_from(reservation["uploads"], manifest.files), folder, status_url
+        )
+        try:
+            final: dict[str, Any] = self.api.json("POST", f"{base}/{uid}/commit")
+        except CardStateError as exc:
+            if "not uploaded" not in str(exc):
+                raise
+            # Another registration of identical content took the uploaded copy: send again.
+            statuses = self.api.json("GET", status_url)
+            retry = [
+                {**target, "offset": s["received"], "complete": s["complete"]}
+                for target, s in zip(reservation["uploads"], statuses, strict=True)
+            ]
+            upload_files(self.api, transfers_from(retry, manifest.files), folder, status_url)
+            final = self.api.json("POST", f"{base}/{uid}/commit")
+        return final
+
+    def list_cards(self, registry: RegistryType, query: CardQuery) -> list[CardRecord]:
+        """Records matching ``query``, from the server."""
+        params: dict[str, Any] = {
+            "uid": query.uid,
+            "space": query.space,
+            "name": query.name,
+            "version": query.version.text if query.version is not None else None,
+            "max_date": query.max_date.isoformat() if query.max_date is not None else None,
+            "tags": list(query.tags) or None,
+            "sort_by_timestamp": query.sort_by_timestamp,
+            "limit": query.limit,
+        }
+        rows = self.api.json(
+            "GET",
+            f"{_base(registry)}/cards",
+            params={k: v for k, v in params.items() if v is not None},
+        )
+        return [CardRecord.model_validate(row) for row in rows]
+
+    def load_card(self, registry: RegistryType, query: CardQuery) -> CardBase:
+        """The best match for ``query``, metadata only; artifacts download on ``load()``."""
+        params: dict[str, Any] = {
+            "uid": query.uid,
+            "space": query.space,
+            "name": query.name,
+            "version": query.version.text if query.version is not None else None,
+        }
+        data = self.api.json(
+            "GET",
+            f"{_base(registry)}/card",
+            params={k: v for k, v in params.items() if v is not None},
+        )
+        card = card_class(registry).model_validate(data)
+        self._attach(card)
+        return card
+
+    def update_card(self, card: CardBase) -> None:
+        """Send the card's metadata; the server keeps artifacts and their metadata."""
+        if card.uid is None:
+            raise CardStateError(f"{card} is not registered; use register_card")
+        data = self.api.json(
+            "PUT",
+            f"{_base(card.registry_type)}/cards/{quote(card.uid)}",
+            json={"card": json.loads(card.model_dump_json())},
+        )
+        stored = type(card).model_validate(data)
+        card.manifest = stored.manifest
+        card.created_at = stored.created_at
+        card.app_env = stored.app_env
+        keep_artifact_metadata(card, stored)
+
+    def delete_card(self, card: CardBase) -> None:
+        """Delete the card on the server."""
+        if card.uid is None:
+            raise CardStateError(f"{card} is not registered")
+        self.api.request("DELETE", f"{_base(card.registry_type)}/cards/{quote(card.uid)}")
+        card._attach_source(None)

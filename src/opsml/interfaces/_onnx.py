@@ -1,0 +1,478 @@
+"""ONNX models of a card: the stored file, its input/output schema and the runtime session.
+
+Every model interface that can convert its model to ONNX shares this module::
+
+    proto = interface._to_onnx(model, kwargs)          # library-specific conversion
+    uri, schema = write_onnx_model(proto, card_dir)     # onnx-model.onnx + its schema
+    ...
+    session = load_onnx_session(card_dir / uri, kwargs) # an OnnxSession on CPU
+
+Importing this module imports neither ``onnx`` nor ``onnxruntime``; both are imported on
+first use and raise :class:`~opsml.errors.MissingDependencyError` (extra ``onnx``) when
+missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from opsml._compat import require
+from opsml.errors import InvalidArgumentError, SerializationError
+from opsml.interfaces._data_base import translate_errors, type_name
+from opsml.interfaces._schema import Feature, FeatureSchema
+from opsml.types import SaveName, Suffix
+
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = [
+    "OnnxIO",
+    "OnnxSchema",
+    "OnnxSession",
+    "load_onnx_session",
+    "onnx_schema",
+    "write_onnx_model",
+]
+
+ONNX_EXTRA = "onnx"
+ONNX_FILE_NAME = f"{SaveName.OnnxModel}.{Suffix.Onnx}"
+_CPU_PROVIDERS = ["CPUExecutionProvider"]
+# Keyword arguments of onnxruntime.InferenceSession (it silently ignores any other).
+_SESSION_ARGS = frozenset({"providers", "provider_options", "sess_options", "disabled_optimizers"})
+
+# ONNX tensor element type (as named by onnxruntime, "tensor(<name>)") -> numpy dtype.
+_NUMPY_DTYPES: dict[str, str] = {
+    "float": "float32",
+    "double": "float64",
+    "float16": "float16",
+    "int8": "int8",
+    "int16": "int16",
+    "int32": "int32",
+    "int64": "int64",
+    "uint8": "uint8",
+    "uint16": "uint16",
+    "uint32": "uint32",
+    "uint64": "uint64",
+    "bool": "bool",
+    "string": "object",
+}
+
+
+class OnnxIO(BaseModel):
+    """One input or output of an ONNX graph.
+
+    Attributes:
+        name: The graph's name for it, the key of ``OnnxSession.run``'s ``input_feed``.
+        type: Its type as onnxruntime spells it: ``"tensor(float)"``, ``"tensor(int64)"``,
+            ``"seq(map(int64,tensor(float)))"``.
+        shape: One entry per dimension: an ``int`` when fixed, a ``str`` for a named
+            dynamic dimension (e.g. ``"batch"``), ``None`` when unknown. Empty for
+            non-tensor types.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    name: str
+    type: str
+    shape: list[int | str | None]
+
+    @property
+    def numpy_dtype(self) -> str | None:
+        """The numpy dtype a tensor input is fed as (``"float32"``), ``None`` for non-tensors."""
+        if not (self.type.startswith("tensor(") and self.type.endswith(")")):
+            return None
+        return _NUMPY_DTYPES.get(self.type[len("tensor(") : -1])
+
+
+class OnnxSchema(BaseModel):
+    """The inputs and outputs of an ONNX model, stored in the ModelCard.
+
+    Attributes:
+        inputs: The graph inputs a caller feeds, in graph order (initializers excluded).
+        outputs: The graph outputs, in the order ``OnnxSession.run`` returns them.
+        onnx_version: The version of the ``onnx`` package that described the model.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    inputs: list[OnnxIO]
+    outputs: list[OnnxIO]
+    onnx_version: str
+
+    @property
+    def input_features(self) -> FeatureSchema:
+        """The inputs as a :class:`FeatureSchema` (OpsML 3 name); unknown dims are ``-1``."""
+        return _as_feature_schema(self.inputs)
+
+    @property
+    def output_features(self) -> FeatureSchema:
+        """The outputs as a :class:`FeatureSchema` (OpsML 3 name); unknown dims are ``-1``."""
+        return _as_feature_schema(self.outputs)
+
+
+def _as_feature_schema(ios: list[OnnxIO]) -> FeatureSchema:
+    return FeatureSchema(
+        {
+            io.name: Feature(
+                feature_type=io.type,
+                shape=[dim if isinstance(dim, int) else -1 for dim in io.shape],
+            )
+            for io in ios
+        }
+    )
+
+
+def _onnx() -> Any:
+    return require("onnx", ONNX_EXTRA)
+
+
+def _onnxruntime() -> Any:
+    return require("onnxruntime", ONNX_EXTRA)
+
+
+def _type_string(type_proto: Any) -> str:
+    """Spell an ``onnx.TypeProto`` the way onnxruntime's ``NodeArg.type`` does."""
+    element_name = _onnx().TensorProto.DataType.Name
+    kind = type_proto.WhichOneof("value")
+    if kind == "tensor_type":
+        return f"tensor({element_name(type_proto.tensor_type.elem_type).lower()})"
+    if kind == "sparse_tensor_type":
+        return f"sparse_tensor({element_name(type_proto.sparse_tensor_type.elem_type).lower()})"
+    if kind == "sequence_type":
+        return f"seq({_type_string(type_proto.sequence_type.elem_type)})"
+    if kind == "optional_type":
+        return f"optional({_type_string(type_proto.optional_type.elem_type)})"
+    if kind == "map_type":
+        key = element_name(type_proto.map_type.key_type).lower()
+        return f"map({key},{_type_string(type_proto.map_type.value_type)})"
+    return "unknown"
+
+
+def _shape(type_proto: Any) -> list[int | str | None]:
+    if type_proto.WhichOneof("value") != "tensor_type":
+        return []
+    tensor = type_proto.tensor_type
+    if not tensor.HasField("shape"):
+        return []
+    dims: list[int | str | None] = []
+    for dim in tensor.shape.dim:
+        which = dim.WhichOneof("value")
+        if which == "dim_value":
+            dims.append(int(dim.dim_value))
+        elif which == "dim_param":
+            dims.append(str(dim.dim_param))
+        else:
+            dims.append(None)
+    return dims
+
+
+def _value_info(values: Iterable[Any]) -> list[OnnxIO]:
+    return [OnnxIO(name=v.name, type=_type_string(v.type), shape=_shape(v.type)) for v in values]
+
+
+def onnx_schema(proto: onnx.ModelProto) -> OnnxSchema:
+    """Describe the inputs and outputs of an ONNX model from its graph.
+
+    Args:
+        proto: The ONNX model.
+
+    Returns:
+        Its schema; graph inputs that are initializers (weights) are left out.
+
+    Raises:
+        MissingDependencyError: ``onnx`` is not installed (extra ``onnx``).
+    """
+    onnx_module = _onnx()
+    weights = {init.name for init in proto.graph.initializer}
+    return OnnxSchema(
+        inputs=_value_info(v for v in proto.graph.input if v.name not in weights),
+        outputs=_value_info(proto.graph.output),
+        onnx_version=onnx_module.__version__,
+    )
+
+
+def _schema_from_session(session: Any) -> OnnxSchema:
+    def describe(args: list[Any]) -> list[OnnxIO]:
+        return [OnnxIO(name=a.name, type=a.type, shape=list(a.shape or [])) for a in args]
+
+    return OnnxSchema(
+        inputs=describe(session.get_inputs()),
+        outputs=describe(session.get_outputs()),
+        onnx_version=_onnx().__version__,
+    )
+
+
+def _is_onnxruntime_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("onnxruntime")
+
+
+def _with_attributes(cls: Any, values: Mapping[str, Any], what: str) -> Any:
+    """Build ``cls()`` and set each item of ``values`` as an attribute (ORT option objects)."""
+    obj = cls()
+    for key, value in values.items():
+        if not hasattr(obj, key):
+            raise InvalidArgumentError(f"unknown onnxruntime {what} option {key!r}")
+        setattr(obj, key, value)
+    return obj
+
+
+class OnnxSession:
+    """An ``onnxruntime.InferenceSession`` over a card's ONNX model.
+
+    Created by the model interfaces (``card.onnx_session`` after
+    ``card.load(load_kwargs=ModelLoadKwargs(load_onnx=True))``), or directly from a model.
+    Sessions run on ``CPUExecutionProvider`` unless ``providers`` says otherwise.
+
+    Args:
+        model: The ONNX model: a file path, its serialized bytes, or an ``onnx.ModelProto``.
+        schema: Its schema, if already known (read from the session otherwise).
+        **session_kwargs: Passed to ``onnxruntime.InferenceSession``: ``providers``,
+            ``provider_options``, ``sess_options`` (a ``SessionOptions`` or a dict of its
+            attributes, e.g. ``{"intra_op_num_threads": 1}``), ``disabled_optimizers``.
+
+    Raises:
+        InvalidArgumentError: ``model`` or a session option is not acceptable.
+        SerializationError: onnxruntime cannot load the model.
+        MissingDependencyError: onnx or onnxruntime is not installed (extra ``onnx``).
+    """
+
+    def __init__(
+        self,
+        model: Path | str | bytes | onnx.ModelProto,
+        schema: OnnxSchema | None = None,
+        **session_kwargs: Any,
+    ) -> None:
+        self._path: Path | None = None
+        self._bytes: bytes | None = None
+        if isinstance(model, Path | str):
+            self._path = Path(model)
+        elif isinstance(model, bytes):
+            self._bytes = model
+        elif type(model).__name__ == "ModelProto" and hasattr(model, "SerializeToString"):
+            self._bytes = model.SerializeToString()
+        else:
+            raise InvalidArgumentError(
+                f"OnnxSession expects a path, bytes or an onnx.ModelProto, got {type_name(model)}"
+            )
+        self._session: Any = self._create(session_kwargs)
+        self._schema = schema if schema is not None else _schema_from_session(self._session)
+
+    def _create(self, session_kwargs: dict[str, Any]) -> Any:
+        ort = _onnxruntime()
+        unknown = sorted(set(session_kwargs) - _SESSION_ARGS)
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown onnxruntime session argument(s) {unknown}; expected some of "
+                f"{sorted(_SESSION_ARGS)}"
+            )
+        kwargs = dict(session_kwargs)
+        kwargs.setdefault("providers", list(_CPU_PROVIDERS))
+        options = kwargs.get("sess_options")
+        if isinstance(options, Mapping):
+            kwargs["sess_options"] = _with_attributes(ort.SessionOptions, options, "session")
+        source: str | bytes = str(self._path) if self._path is not None else self._bytes or b""
+        target = self._path if self._path is not None else "the ONNX model bytes"
+        try:
+            return ort.InferenceSession(source, **kwargs)
+        except TypeError as exc:
+            raise InvalidArgumentError(f"invalid onnxruntime session arguments: {exc}") from exc
+        except Exception as exc:
+            if _is_onnxruntime_error(exc):
+                raise SerializationError(f"onnxruntime could not load {target}: {exc}") from exc
+            raise
+
+    @property
+    def session(self) -> Any:
+        """The underlying ``onnxruntime.InferenceSession``."""
+        return self._session
+
+    @session.setter
+    def session(self, session: Any) -> None:
+        self._session = session
+        self._schema = _schema_from_session(session)
+
+    @property
+    def schema(self) -> OnnxSchema:
+        """The model's inputs and outputs."""
+        return self._schema
+
+    @property
+    def input_names(self) -> list[str]:
+        """The names ``run`` expects as keys of ``input_feed``, in graph order."""
+        return [io.name for io in self._schema.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        """The names of the outputs, in the order ``run`` returns them."""
+        return [io.name for io in self._schema.outputs]
+
+    @property
+    def path(self) -> Path | None:
+        """The model file the session was created from, or ``None`` if built from bytes."""
+        return self._path
+
+    @property
+    def model_bytes(self) -> bytes:
+        """The serialized ONNX model (read from :attr:`path` when created from a file).
+
+        Raises:
+            SerializationError: The file can no longer be read.
+        """
+        if self._bytes is not None:
+            return self._bytes
+        assert self._path is not None  # one of the two is always set
+        with translate_errors("read", self._path):
+            return self._path.read_bytes()
+
+    def run(
+        self,
+        input_feed: dict[str, Any],
+        output_names: list[str] | None = None,
+        run_options: dict[str, Any] | None = None,
+    ) -> list[Any]:
+        """Run the model, like ``onnxruntime.InferenceSession.run`` (and OpsML 3).
+
+        Args:
+            input_feed: Input name to value: numpy arrays, fed as they are, or nested
+                lists, converted to the input's declared dtype. :meth:`to_input_feed`
+                builds it from an array or a frame.
+            output_names: The outputs to compute; all of them, in graph order, if omitted.
+            run_options: Attributes of an ``onnxruntime.RunOptions``, e.g.
+                ``{"log_severity_level": 3}``.
+
+        Returns:
+            One value per requested output, in the requested order.
+
+        Raises:
+            InvalidArgumentError: onnxruntime rejected the inputs (wrong name, dtype or
+                shape) or an option.
+        """
+        np = require("numpy", ONNX_EXTRA)
+        inputs = {io.name: io for io in self._schema.inputs}
+        feed: dict[str, Any] = {}
+        for name, value in input_feed.items():
+            if isinstance(value, np.ndarray):
+                feed[name] = value
+            elif name in inputs:  # lists have no dtype: use the declared one
+                feed[name] = _cast(np, np.asarray(value), inputs[name])
+            else:
+                feed[name] = np.asarray(value)
+        options = None
+        if run_options:
+            options = _with_attributes(_onnxruntime().RunOptions, run_options, "run")
+        try:
+            outputs: list[Any] = self._session.run(output_names, feed, options)
+        except Exception as exc:
+            # onnxruntime raises its own errors, and ValueError for missing inputs.
+            if _is_onnxruntime_error(exc) or isinstance(exc, ValueError):
+                raise InvalidArgumentError(
+                    f"ONNX model run failed: {exc} (the model expects inputs "
+                    f"{[f'{io.name}: {io.type} {io.shape}' for io in self._schema.inputs]})"
+                ) from exc
+            raise
+        return outputs
+
+    def to_input_feed(self, data: Any) -> dict[str, Any]:
+        """Build ``run``'s ``input_feed`` from data shaped like the model's sample data.
+
+        Values are cast to the dtype each input declares (``float64`` → ``float32``).
+        With one input, an array or a frame is fed whole. With several inputs (a
+        converted pipeline over a pandas frame has one input per column), each input
+        takes the frame column (or dict item) of the same name, as a column vector.
+
+        Args:
+            data: A numpy array, a pandas ``DataFrame``, or a dict of name to values.
+
+        Returns:
+            Input name to numpy array.
+
+        Raises:
+            InvalidArgumentError: An input has no matching column or item.
+        """
+        np = require("numpy", ONNX_EXTRA)
+        inputs = self._schema.inputs
+        if len(inputs) == 1 and not isinstance(data, Mapping) and not hasattr(data, "columns"):
+            return {inputs[0].name: _cast(np, np.asarray(data), inputs[0])}
+        if len(inputs) == 1 and hasattr(data, "columns") and inputs[0].name not in data.columns:
+            return {inputs[0].name: _cast(np, data.to_numpy(), inputs[0])}
+        feed: dict[str, Any] = {}
+        for io in inputs:
+            try:
+                column = data[io.name]
+            except (KeyError, IndexError, TypeError) as exc:
+                raise InvalidArgumentError(
+                    f"the ONNX model needs an input {io.name!r}, which the data does not have"
+                ) from exc
+            value = np.asarray(column)
+            if value.ndim == 1 and len(io.shape) == 2:
+                value = value.reshape(-1, 1)
+            feed[io.name] = _cast(np, value, io)
+        return feed
+
+    def __repr__(self) -> str:
+        source = self._path if self._path is not None else f"<{len(self._bytes or b'')} bytes>"
+        return f"OnnxSession({source}, inputs={self.input_names}, outputs={self.output_names})"
+
+
+def _cast(np: Any, value: Any, io: OnnxIO) -> Any:
+    dtype = io.numpy_dtype
+    if dtype is None:
+        return value
+    if dtype == "object":
+        return value.astype(str).astype(object)
+    return value.astype(dtype, copy=False)
+
+
+def write_onnx_model(proto: onnx.ModelProto, path: Path) -> tuple[str, OnnxSchema]:
+    """Write ``proto`` as ``<path>/onnx-model.onnx`` and describe it.
+
+    Args:
+        proto: The ONNX model.
+        path: The card's folder (created if missing).
+
+    Returns:
+        The file name relative to ``path`` (``"onnx-model.onnx"``) and the model's schema.
+
+    Raises:
+        SerializationError: The model could not be serialized or written (e.g. over the
+            2 GB protobuf limit).
+        MissingDependencyError: ``onnx`` is not installed (extra ``onnx``).
+    """
+    file = Path(path) / ONNX_FILE_NAME
+    schema = onnx_schema(proto)
+    with translate_errors("write", file):
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(proto.SerializeToString())
+    return ONNX_FILE_NAME, schema
+
+
+def load_onnx_session(
+    file: Path, kwargs: dict[str, Any], schema: OnnxSchema | None = None
+) -> OnnxSession:
+    """Open an ONNX model file as an :class:`OnnxSession`.
+
+    The file is read into memory, so the session (and its ``model_bytes``) outlive a
+    temporary download folder.
+
+    Args:
+        file: The ``.onnx`` file.
+        kwargs: Passed to ``onnxruntime.InferenceSession`` (``providers``,
+            ``sess_options``, ...); ``providers`` defaults to ``["CPUExecutionProvider"]``.
+        schema: The schema recorded at save time, if known.
+
+    Returns:
+        The session.
+
+    Raises:
+        SerializationError: The file is missing or onnxruntime cannot load it.
+        InvalidArgumentError: A session argument is not acceptable.
+        MissingDependencyError: onnx or onnxruntime is not installed (extra ``onnx``).
+    """
+    file = Path(file)
+    with translate_errors("read", file):
+        model_bytes = file.read_bytes()
+    return OnnxSession(model_bytes, schema=schema, **kwargs)

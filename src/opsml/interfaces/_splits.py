@@ -1,0 +1,908 @@
+"""Data splits and dependent variables: how a dataset is cut into labelled ``Data(x, y)`` parts.
+
+A :class:`DataSplit` selects rows in one of three ways: by comparing a column with a value
+(:class:`ColumnSplit`), by a half-open row range (:class:`StartStopSplit`) or by a list of
+row positions (:class:`IndiceSplit`). :class:`DependentVars` names the target columns that
+go to ``y``; every other column stays in ``x``.
+
+Splitting is done with the data's own library (pandas, polars, pyarrow, numpy, torch),
+through one small adapter per library (``_RowOps``); the library is never imported here
+unless the data already is one of its objects.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from opsml._compat import require
+from opsml.errors import InvalidArgumentError, OpsmlError
+from opsml.interfaces._enums import DataType
+from opsml.types._enums import _StrEnum
+
+__all__ = [
+    "ColType",
+    "ColumnSplit",
+    "Data",
+    "DataSplit",
+    "DataSplits",
+    "DependentVars",
+    "IndiceSplit",
+    "Inequality",
+    "StartStopSplit",
+    "check_splits",
+    "invalid_argument",
+]
+
+SplitValue = bool | int | float | str
+"""A value a column is compared with."""
+
+
+def invalid_argument(exc: ValidationError, what: str) -> OpsmlError:
+    """Return the opsml error a validator raised, else an InvalidArgumentError listing the fields.
+
+    Args:
+        exc: The pydantic error raised while building ``what``.
+        what: The class being built, named in the message.
+    """
+    for error in exc.errors():
+        original = (error.get("ctx") or {}).get("error")
+        if isinstance(original, OpsmlError):
+            return original
+    details = "; ".join(
+        f"{'.'.join(str(p) for p in error.get('loc', ())) or 'value'}: {error.get('msg', '')}"
+        for error in exc.errors()
+    )
+    return InvalidArgumentError(f"invalid {what}: {details}")
+
+
+class Inequality(_StrEnum):
+    """How a :class:`ColumnSplit` compares a column with its value.
+
+    Built from a member name (``"GreaterThan"``, any case) or a symbol: ``"=="``, ``">"``,
+    ``">="``, ``"<"``, ``"<="``.
+    """
+
+    Equal = "Equal"
+    GreaterThan = "GreaterThan"
+    GreaterThanEqual = "GreaterThanEqual"
+    LesserThan = "LesserThan"
+    LesserThanEqual = "LesserThanEqual"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, str) and value.strip() in _SYMBOLS:
+            return cls(_SYMBOLS[value.strip()])
+        return super()._missing_(value)
+
+    @property
+    def symbol(self) -> str:
+        """The comparison as a symbol, e.g. ``">="``."""
+        return _SYMBOL_OF[self.value]
+
+    @property
+    def compare(self) -> Callable[[Any, Any], Any]:
+        """The Python operator (``operator.ge`` ...), which pandas, polars, numpy overload."""
+        return _OPERATORS[self.value]
+
+
+_SYMBOLS = {
+    "==": "Equal",
+    ">": "GreaterThan",
+    ">=": "GreaterThanEqual",
+    "<": "LesserThan",
+    "<=": "LesserThanEqual",
+}
+_SYMBOL_OF = {name: symbol for symbol, name in _SYMBOLS.items()}
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "Equal": operator.eq,
+    "GreaterThan": operator.gt,
+    "GreaterThanEqual": operator.ge,
+    "LesserThan": operator.lt,
+    "LesserThanEqual": operator.le,
+}
+
+
+class ColType(_StrEnum):
+    """Whether a :class:`ColumnSplit` compares plain values or timestamps."""
+
+    Builtin = "Builtin"
+    Timestamp = "Timestamp"
+
+
+def _enum(enum: type[_StrEnum], value: object, field: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in enum)
+        if enum is Inequality:
+            allowed += ", " + ", ".join(repr(s) for s in _SYMBOLS)
+        raise InvalidArgumentError(f"{field} must be one of {allowed}; got {value!r}") from None
+
+
+def _parse_timestamp(value: SplitValue) -> datetime:
+    """Epoch seconds (UTC) or an ISO 8601 string, as a datetime (naive if the string is)."""
+    if isinstance(value, bool):
+        raise InvalidArgumentError("a timestamp split value cannot be a bool")
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise InvalidArgumentError(f"{value!r} is not a valid epoch timestamp") from exc
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidArgumentError(
+            f"timestamp split value {value!r} is not an ISO 8601 date/time "
+            "(e.g. '2024-01-31' or '2024-01-31T12:00:00+00:00') nor epoch seconds"
+        ) from exc
+
+
+class ColumnSplit(BaseModel):
+    """Select the rows where ``column <inequality> value``.
+
+    Args:
+        column_name: The column compared.
+        column_value: The value compared with. For ``ColType.Timestamp``: epoch seconds
+            (UTC), an ISO 8601 string, or a ``datetime``/``date`` (stored as ISO 8601).
+        column_type: ``ColType.Builtin`` (plain values) or ``ColType.Timestamp``.
+        inequality: An :class:`Inequality` or its symbol; default ``"=="``.
+
+    Raises:
+        InvalidArgumentError: An unknown inequality, a NaN value, or a timestamp value that
+            cannot be read as one.
+
+    Timestamps are compared as instants. A naive value is read in the column's time zone
+    (UTC for epoch seconds); against a naive column, an aware value is converted to UTC.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    column_name: str
+    column_value: SplitValue
+    column_type: ColType = ColType.Builtin
+    inequality: Inequality = Inequality.Equal
+
+    def __init__(
+        self,
+        column_name: str,
+        column_value: SplitValue | datetime | date,
+        column_type: ColType | str = ColType.Builtin,
+        inequality: Inequality | str | None = None,
+    ) -> None:
+        if isinstance(column_value, date):  # datetime is a date too
+            column_value = column_value.isoformat()
+            if column_type == ColType.Builtin:
+                column_type = ColType.Timestamp
+        try:
+            super().__init__(
+                column_name=column_name,
+                column_value=column_value,
+                column_type=_enum(ColType, column_type, "column_type"),
+                inequality=(
+                    Inequality.Equal
+                    if inequality is None
+                    else _enum(Inequality, inequality, "inequality")
+                ),
+            )
+        except ValidationError as exc:
+            raise invalid_argument(exc, "ColumnSplit") from exc
+
+    @model_validator(mode="after")
+    def _check(self) -> ColumnSplit:
+        if not self.column_name:
+            raise InvalidArgumentError("ColumnSplit needs a column_name")
+        if isinstance(self.column_value, float) and self.column_value != self.column_value:
+            raise InvalidArgumentError("ColumnSplit value cannot be NaN (it never compares)")
+        if self.column_type is ColType.Timestamp:
+            _parse_timestamp(self.column_value)
+        return self
+
+    def timestamp(self) -> datetime:
+        """The value as a ``datetime`` (only meaningful for ``ColType.Timestamp``)."""
+        return _parse_timestamp(self.column_value)
+
+
+class StartStopSplit(BaseModel):
+    """Select rows ``start`` (included) to ``stop`` (excluded), like ``rows[start:stop]``.
+
+    Args:
+        start: First row position, from 0.
+        stop: Row position after the last row selected.
+
+    Raises:
+        InvalidArgumentError: A negative position, or ``start > stop``.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    start: int
+    stop: int
+
+    def __init__(self, start: int, stop: int) -> None:
+        try:
+            super().__init__(start=start, stop=stop)
+        except ValidationError as exc:
+            raise invalid_argument(exc, "StartStopSplit") from exc
+
+    @model_validator(mode="after")
+    def _check(self) -> StartStopSplit:
+        if self.start < 0 or self.stop < self.start:
+            raise InvalidArgumentError(
+                f"StartStopSplit needs 0 <= start <= stop, got start={self.start}, "
+                f"stop={self.stop}"
+            )
+        return self
+
+
+class IndiceSplit(BaseModel):
+    """Select the rows at the given positions, in the given order.
+
+    Args:
+        indices: Row positions, from 0.
+
+    Raises:
+        InvalidArgumentError: A negative position.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    indices: list[int]
+
+    def __init__(self, indices: list[int]) -> None:
+        try:
+            super().__init__(indices=indices)
+        except ValidationError as exc:
+            raise invalid_argument(exc, "IndiceSplit") from exc
+
+    @model_validator(mode="after")
+    def _check(self) -> IndiceSplit:
+        if any(i < 0 for i in self.indices):
+            raise InvalidArgumentError("IndiceSplit indices must be row positions >= 0")
+        return self
+
+
+class DataSplit(BaseModel):
+    """One labelled split: exactly one of a column, start/stop or indices selection.
+
+    Args:
+        label: The split's name, the key in ``split_data()``'s result (e.g. ``"train"``).
+        column_split: Select rows by comparing a column with a value.
+        start_stop_split: Select a range of rows.
+        indice_split: Select rows by position.
+
+    Raises:
+        InvalidArgumentError: No label, or not exactly one selection.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    label: str
+    column_split: ColumnSplit | None = None
+    start_stop_split: StartStopSplit | None = None
+    indice_split: IndiceSplit | None = None
+
+    def __init__(
+        self,
+        label: str,
+        column_split: ColumnSplit | None = None,
+        start_stop_split: StartStopSplit | None = None,
+        indice_split: IndiceSplit | None = None,
+    ) -> None:
+        try:
+            super().__init__(
+                label=label,
+                column_split=column_split,
+                start_stop_split=start_stop_split,
+                indice_split=indice_split,
+            )
+        except ValidationError as exc:
+            raise invalid_argument(exc, "DataSplit") from exc
+
+    @model_validator(mode="after")
+    def _check(self) -> DataSplit:
+        if not self.label:
+            raise InvalidArgumentError("DataSplit needs a label")
+        given = [
+            s for s in (self.column_split, self.start_stop_split, self.indice_split) if s
+        ]
+        if len(given) != 1:
+            raise InvalidArgumentError(
+                f"DataSplit {self.label!r} needs exactly one of column_split, "
+                f"start_stop_split or indice_split (got {len(given)})"
+            )
+        return self
+
+
+class DependentVars(BaseModel):
+    """The dependent (target) variables: they go to ``y`` when the data is split.
+
+    Give column names (frames) or column positions (frames, 2-D arrays and tensors).
+
+    Args:
+        column_names: Names of the target columns.
+        column_indices: Positions of the target columns, from 0.
+
+    Raises:
+        InvalidArgumentError: Both names and positions, duplicates, or a negative position.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    column_names: list[str] = Field(default_factory=list)
+    column_indices: list[int] = Field(default_factory=list)
+
+    def __init__(
+        self, column_names: list[str] | None = None, column_indices: list[int] | None = None
+    ) -> None:
+        try:
+            super().__init__(column_names=column_names or [], column_indices=column_indices or [])
+        except ValidationError as exc:
+            raise invalid_argument(exc, "DependentVars") from exc
+
+    @model_validator(mode="after")
+    def _check(self) -> DependentVars:
+        if self.column_names and self.column_indices:
+            raise InvalidArgumentError(
+                "DependentVars takes column_names or column_indices, not both"
+            )
+        chosen: list[Any] = self.column_names or self.column_indices
+        if len(set(chosen)) != len(chosen):
+            raise InvalidArgumentError(f"DependentVars has duplicates: {chosen}")
+        if any(i < 0 for i in self.column_indices):
+            raise InvalidArgumentError("DependentVars column_indices must be >= 0")
+        return self
+
+    @property
+    def is_idx(self) -> bool:
+        """Whether the variables are given by position."""
+        return bool(self.column_indices)
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether no dependent variable is set (then ``y`` is ``None``)."""
+        return not self.column_names and not self.column_indices
+
+
+@dataclass
+class Data:
+    """One split of a dataset.
+
+    Attributes:
+        x: The rows of the split without the dependent variables (the same type as the data).
+        y: The dependent variables of those rows, or ``None`` when none are set.
+    """
+
+    x: Any
+    y: Any = None
+
+
+class DataSplits(BaseModel):
+    """An ordered list of :class:`DataSplit` with unique labels.
+
+    Args:
+        splits: The splits.
+
+    Raises:
+        InvalidArgumentError: Two splits share a label.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    splits: list[DataSplit] = Field(default_factory=list)
+
+    def __init__(self, splits: list[DataSplit] | None = None) -> None:
+        try:
+            super().__init__(splits=splits or [])
+        except ValidationError as exc:
+            raise invalid_argument(exc, "DataSplits") from exc
+
+    @model_validator(mode="after")
+    def _check(self) -> DataSplits:
+        labels = [s.label for s in self.splits]
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise InvalidArgumentError(f"DataSplits labels must be unique; repeated: {duplicates}")
+        return self
+
+    def __len__(self) -> int:
+        return len(self.splits)
+
+    # Iterate over the splits (BaseModel iterates over (field, value) pairs).
+    def __iter__(self) -> Iterator[DataSplit]:  # type: ignore[override]
+        return iter(self.splits)
+
+    def split_data(
+        self,
+        data: Any,
+        data_type: DataType | None = None,
+        dependent_vars: DependentVars | None = None,
+    ) -> dict[str, Data]:
+        """Split ``data`` into ``{label: Data(x, y)}``, in the order of the splits.
+
+        Args:
+            data: A pandas/polars DataFrame, a pyarrow Table, a numpy array or a torch tensor.
+            data_type: Accepted for OpsML 3 compatibility; the object's type decides.
+            dependent_vars: The columns that go to ``y``.
+
+        Returns:
+            One :class:`Data` per split.
+
+        Raises:
+            InvalidArgumentError: ``data`` cannot be split, or a split does not fit it.
+        """
+        del data_type
+        dependent_vars = dependent_vars or DependentVars()
+        ops = _ops_for(data)
+        check_splits(data, self, dependent_vars)
+        return {split.label: ops.xy(data, _select(ops, data, split), dependent_vars) for split in self}
+
+
+def _select(ops: _RowOps, data: Any, split: DataSplit) -> Any:
+    try:
+        if split.column_split is not None:
+            return ops.where(data, split.column_split)
+        if split.start_stop_split is not None:
+            return ops.rows(data, split.start_stop_split.start, split.start_stop_split.stop)
+        assert split.indice_split is not None  # guaranteed by DataSplit's validator
+        return ops.take(data, split.indice_split.indices)
+    except OpsmlError:
+        raise
+    except (TypeError, ValueError) as exc:  # e.g. ">" on an unordered categorical
+        raise InvalidArgumentError(f"DataSplit {split.label!r} failed: {exc}") from exc
+
+
+def check_splits(data: Any, splits: DataSplits, dependent_vars: DependentVars) -> None:
+    """Check that every split and dependent variable fits ``data``.
+
+    Args:
+        data: The dataset.
+        splits: The splits to check.
+        dependent_vars: The dependent variables to check.
+
+    Raises:
+        InvalidArgumentError: ``data`` cannot be split, a column is missing or has the wrong
+            type for its split, or a row position is out of range.
+    """
+    if not len(splits) and dependent_vars.is_empty:
+        return
+    ops = _ops_for(data)
+    n_rows = ops.n_rows(data)
+    columns = ops.columns(data)
+    for split in splits:
+        where = f"DataSplit {split.label!r}"
+        if split.column_split is not None:
+            if columns is None:
+                raise InvalidArgumentError(
+                    f"{where} splits on column {split.column_split.column_name!r}, but "
+                    f"{ops.name} data has no named columns; use start_stop_split or indice_split"
+                )
+            _check_column_split(ops, data, split.column_split, where)
+        elif split.start_stop_split is not None and split.start_stop_split.stop > n_rows:
+            raise InvalidArgumentError(
+                f"{where}: stop={split.start_stop_split.stop} is past the last row "
+                f"(the data has {n_rows} rows)"
+            )
+        elif split.indice_split is not None and any(
+            i >= n_rows for i in split.indice_split.indices
+        ):
+            raise InvalidArgumentError(
+                f"{where}: index {max(split.indice_split.indices)} is out of range "
+                f"(the data has {n_rows} rows)"
+            )
+    _check_dependent_vars(ops, data, columns, dependent_vars)
+
+
+def _check_column_split(ops: _RowOps, data: Any, split: ColumnSplit, where: str) -> None:
+    kind = ops.column_kind(data, split.column_name)
+    value = split.column_value
+    if split.column_type is ColType.Timestamp:
+        if kind not in ("timestamp", "date"):
+            raise InvalidArgumentError(
+                f"{where}: column {split.column_name!r} is not a date/time column "
+                f"({kind}); use ColType.Builtin"
+            )
+        return
+    expected = {
+        "timestamp": None,
+        "date": None,
+        "numeric": (int, float),
+        "string": (str,),
+        "bool": (bool, int),
+    }
+    if kind in expected:
+        types = expected[kind]
+        if types is None:
+            raise InvalidArgumentError(
+                f"{where}: column {split.column_name!r} holds dates/times; use "
+                "column_type=ColType.Timestamp to compare it"
+            )
+        if not isinstance(value, types) or (kind == "numeric" and isinstance(value, bool)):
+            raise InvalidArgumentError(
+                f"{where}: column {split.column_name!r} is {kind} but the split value "
+                f"{value!r} is a {type(value).__name__}"
+            )
+
+
+def _check_dependent_vars(
+    ops: _RowOps, data: Any, columns: list[str] | None, dependent_vars: DependentVars
+) -> None:
+    if dependent_vars.column_names:
+        if columns is None:
+            raise InvalidArgumentError(
+                f"dependent_vars names columns, but {ops.name} data has no named columns; "
+                "use DependentVars(column_indices=[...])"
+            )
+        missing = [name for name in dependent_vars.column_names if name not in columns]
+        if missing:
+            raise InvalidArgumentError(
+                f"dependent_vars {missing} not found in the data's columns {columns}"
+            )
+    if dependent_vars.column_indices:
+        n_columns = ops.n_columns(data)
+        if n_columns is None:
+            raise InvalidArgumentError(
+                f"dependent_vars need columns, but this {ops.name} data is not 2-D"
+            )
+        if max(dependent_vars.column_indices) >= n_columns:
+            raise InvalidArgumentError(
+                f"dependent_vars column index {max(dependent_vars.column_indices)} is out of "
+                f"range (the data has {n_columns} columns)"
+            )
+
+
+ColumnKind = Literal["numeric", "string", "bool", "timestamp", "date", "other"]
+
+
+def _tzinfo(tz: Any) -> tzinfo | None:
+    """A time zone given as a tzinfo, an IANA name or a fixed offset like ``"+05:30"``."""
+    if tz is None or isinstance(tz, tzinfo):
+        return tz
+    name = str(tz)
+    offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", name)
+    if offset:
+        sign = 1 if offset.group(1) == "+" else -1
+        delta = timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3)))
+        return timezone(sign * delta)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidArgumentError(f"unknown time zone {name!r} in the data") from exc
+
+
+def _aligned(split: ColumnSplit, column_tz: Any) -> datetime:
+    """The split's timestamp made comparable with a column in ``column_tz`` (None: naive)."""
+    value = split.timestamp()
+    tz = _tzinfo(column_tz)
+    if tz is None:
+        return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+
+
+class _RowOps:
+    """Row selection for one library; subclasses implement every method."""
+
+    name: ClassVar[str] = ""
+
+    @staticmethod
+    def columns(data: Any) -> list[str] | None:
+        """Column names, or ``None`` if the data has no named columns."""
+        return None
+
+    @staticmethod
+    def n_rows(data: Any) -> int:
+        return int(data.shape[0]) if data.ndim else 0
+
+    @staticmethod
+    def n_columns(data: Any) -> int | None:
+        """Number of columns (``None`` if the data is not 2-D)."""
+        return None if data.ndim != 2 else int(data.shape[1])
+
+    @staticmethod
+    def column_kind(data: Any, name: str) -> ColumnKind:
+        raise NotImplementedError
+
+    @staticmethod
+    def where(data: Any, split: ColumnSplit) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def rows(data: Any, start: int, stop: int) -> Any:
+        return data[start:stop]
+
+    @staticmethod
+    def take(data: Any, indices: list[int]) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
+        raise NotImplementedError
+
+
+class _PandasOps(_RowOps):
+    name = "pandas"
+
+    @staticmethod
+    def columns(data: Any) -> list[str] | None:
+        return [str(c) for c in data.columns]
+
+    @staticmethod
+    def n_columns(data: Any) -> int | None:
+        return int(data.shape[1])
+
+    @staticmethod
+    def _label(data: Any, name: str) -> Any:
+        for label in data.columns:
+            if str(label) == name:
+                return label
+        raise InvalidArgumentError(
+            f"column {name!r} not found in the data's columns {_PandasOps.columns(data)}"
+        )
+
+    @staticmethod
+    def column_kind(data: Any, name: str) -> ColumnKind:
+        types = sys.modules["pandas"].api.types
+        dtype = data[_PandasOps._label(data, name)].dtype
+        if isinstance(dtype, sys.modules["pandas"].CategoricalDtype):
+            dtype = dtype.categories.dtype
+        if types.is_bool_dtype(dtype):
+            return "bool"
+        if types.is_numeric_dtype(dtype):
+            return "numeric"
+        if types.is_datetime64_any_dtype(dtype):
+            return "timestamp"
+        if types.is_string_dtype(dtype) and not types.is_object_dtype(dtype):
+            return "string"
+        return "other"
+
+    @staticmethod
+    def where(data: Any, split: ColumnSplit) -> Any:
+        column = data[_PandasOps._label(data, split.column_name)]
+        value: Any = split.column_value
+        if split.column_type is ColType.Timestamp:
+            pd = sys.modules["pandas"]
+            value = pd.Timestamp(_aligned(split, getattr(column.dtype, "tz", None)))
+        mask = split.inequality.compare(column, value)
+        return data[mask.fillna(False).astype(bool)]
+
+    @staticmethod
+    def rows(data: Any, start: int, stop: int) -> Any:
+        return data.iloc[start:stop]
+
+    @staticmethod
+    def take(data: Any, indices: list[int]) -> Any:
+        return data.iloc[indices]
+
+    @staticmethod
+    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
+        if dependent_vars.is_empty:
+            return Data(x=rows)
+        labels = (
+            [data.columns[i] for i in dependent_vars.column_indices]
+            if dependent_vars.is_idx
+            else [_PandasOps._label(data, n) for n in dependent_vars.column_names]
+        )
+        return Data(x=rows.drop(columns=labels), y=rows[labels])
+
+
+class _PolarsOps(_RowOps):
+    name = "polars"
+
+    @staticmethod
+    def columns(data: Any) -> list[str] | None:
+        return list(data.columns)
+
+    @staticmethod
+    def n_rows(data: Any) -> int:
+        return int(data.height)
+
+    @staticmethod
+    def n_columns(data: Any) -> int | None:
+        return int(data.width)
+
+    @staticmethod
+    def _dtype(data: Any, name: str) -> Any:
+        if name not in data.columns:
+            raise InvalidArgumentError(
+                f"column {name!r} not found in the data's columns {list(data.columns)}"
+            )
+        return data.schema[name]
+
+    @staticmethod
+    def column_kind(data: Any, name: str) -> ColumnKind:
+        pl = sys.modules["polars"]
+        dtype = _PolarsOps._dtype(data, name)
+        if dtype == pl.Boolean:
+            return "bool"
+        if dtype.is_numeric():
+            return "numeric"
+        if isinstance(dtype, pl.Datetime):
+            return "timestamp"
+        if dtype == pl.Date:
+            return "date"
+        if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+            return "string"
+        return "other"
+
+    @staticmethod
+    def where(data: Any, split: ColumnSplit) -> Any:
+        pl = sys.modules["polars"]
+        dtype = _PolarsOps._dtype(data, split.column_name)
+        column = pl.col(split.column_name)
+        value: Any = split.column_value
+        if split.column_type is ColType.Timestamp:
+            if dtype == pl.Date:
+                value = pl.lit(_aligned(split, None).date())
+            else:
+                value = pl.lit(_aligned(split, dtype.time_zone), dtype=dtype)
+        elif isinstance(dtype, pl.Categorical | pl.Enum):
+            column = column.cast(pl.String)
+        return data.filter(split.inequality.compare(column, value).fill_null(False))
+
+    @staticmethod
+    def rows(data: Any, start: int, stop: int) -> Any:
+        return data.slice(start, stop - start)
+
+    @staticmethod
+    def take(data: Any, indices: list[int]) -> Any:
+        return data[indices]
+
+    @staticmethod
+    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
+        if dependent_vars.is_empty:
+            return Data(x=rows)
+        names = (
+            [data.columns[i] for i in dependent_vars.column_indices]
+            if dependent_vars.is_idx
+            else dependent_vars.column_names
+        )
+        return Data(x=rows.drop(names), y=rows.select(names))
+
+
+class _ArrowOps(_RowOps):
+    name = "pyarrow"
+
+    _COMPUTE: ClassVar[dict[Inequality, str]] = {
+        Inequality.Equal: "equal",
+        Inequality.GreaterThan: "greater",
+        Inequality.GreaterThanEqual: "greater_equal",
+        Inequality.LesserThan: "less",
+        Inequality.LesserThanEqual: "less_equal",
+    }
+
+    @staticmethod
+    def columns(data: Any) -> list[str] | None:
+        return list(data.column_names)
+
+    @staticmethod
+    def n_rows(data: Any) -> int:
+        return int(data.num_rows)
+
+    @staticmethod
+    def n_columns(data: Any) -> int | None:
+        return int(data.num_columns)
+
+    @staticmethod
+    def _type(data: Any, name: str) -> Any:
+        if name not in data.column_names:
+            raise InvalidArgumentError(
+                f"column {name!r} not found in the data's columns {list(data.column_names)}"
+            )
+        return data.schema.field(name).type
+
+    @staticmethod
+    def column_kind(data: Any, name: str) -> ColumnKind:
+        types = sys.modules["pyarrow"].types
+        arrow_type = _ArrowOps._type(data, name)
+        if types.is_dictionary(arrow_type):
+            arrow_type = arrow_type.value_type
+        if types.is_boolean(arrow_type):
+            return "bool"
+        if types.is_integer(arrow_type) or types.is_floating(arrow_type):
+            return "numeric"
+        if types.is_timestamp(arrow_type):
+            return "timestamp"
+        if types.is_date(arrow_type):
+            return "date"
+        if types.is_string(arrow_type) or types.is_large_string(arrow_type):
+            return "string"
+        return "other"
+
+    @staticmethod
+    def where(data: Any, split: ColumnSplit) -> Any:
+        pa = sys.modules["pyarrow"]
+        pc = require("pyarrow.compute", "arrow")
+        arrow_type = _ArrowOps._type(data, split.column_name)
+        column = data[split.column_name]
+        value: Any = split.column_value
+        if split.column_type is ColType.Timestamp:
+            if pa.types.is_date(arrow_type):
+                value = pa.scalar(_aligned(split, None).date(), type=arrow_type)
+            else:
+                value = pa.scalar(_aligned(split, arrow_type.tz), type=arrow_type)
+        elif pa.types.is_dictionary(arrow_type):
+            column = column.cast(arrow_type.value_type)
+        mask = getattr(pc, _ArrowOps._COMPUTE[split.inequality])(column, value)
+        return data.filter(pc.fill_null(mask, False))
+
+    @staticmethod
+    def rows(data: Any, start: int, stop: int) -> Any:
+        return data.slice(start, stop - start)
+
+    @staticmethod
+    def take(data: Any, indices: list[int]) -> Any:
+        return data.take(indices)
+
+    @staticmethod
+    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
+        if dependent_vars.is_empty:
+            return Data(x=rows)
+        names = (
+            [data.column_names[i] for i in dependent_vars.column_indices]
+            if dependent_vars.is_idx
+            else dependent_vars.column_names
+        )
+        return Data(x=rows.drop_columns(names), y=rows.select(names))
+
+
+class _NumpyOps(_RowOps):
+    name = "numpy"
+
+    @staticmethod
+    def take(data: Any, indices: list[int]) -> Any:
+        return data[sys.modules["numpy"].asarray(indices, dtype=int)]
+
+    @staticmethod
+    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
+        if dependent_vars.is_empty:
+            return Data(x=rows)
+        np = sys.modules["numpy"]
+        indices = dependent_vars.column_indices
+        return Data(x=np.delete(rows, indices, axis=1), y=rows[:, indices])
+
+
+class _TorchOps(_RowOps):
+    name = "torch"
+
+    @staticmethod
+    def take(data: Any, indices: list[int]) -> Any:
+        torch = sys.modules["torch"]
+        return data[torch.tensor(indices, dtype=torch.long, device=data.device)]
+
+    @staticmethod
+    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
+        if dependent_vars.is_empty:
+            return Data(x=rows)
+        indices = dependent_vars.column_indices
+        keep = [i for i in range(int(data.shape[1])) if i not in set(indices)]
+        return Data(x=rows[:, keep], y=rows[:, indices])
+
+
+_OPS: tuple[tuple[str, str, _RowOps], ...] = (
+    ("pandas", "DataFrame", _PandasOps()),
+    ("polars", "DataFrame", _PolarsOps()),
+    ("pyarrow", "Table", _ArrowOps()),
+    ("numpy", "ndarray", _NumpyOps()),
+    ("torch", "Tensor", _TorchOps()),
+)
+
+
+def _ops_for(data: Any) -> _RowOps:
+    """The row operations for ``data``'s library (only libraries already imported can match)."""
+    for module_name, class_name, ops in _OPS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(data, getattr(module, class_name)):
+            return ops
+    raise InvalidArgumentError(
+        f"cannot split a {type(data).__module__}.{type(data).__qualname__}: splits and "
+        "dependent_vars work on pandas/polars DataFrames, pyarrow Tables, numpy arrays and "
+        "torch tensors"
+    )

@@ -1,0 +1,171 @@
+"""OpsmlTestServer: a real opsml server process on a free loopback port, for tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from opsml.errors import ServerUnavailableError
+
+__all__ = ["OpsmlServerContext", "OpsmlTestServer"]
+
+_CLIENT_VARS = ("OPSML_TRACKING_URI", "OPSML_STORAGE_URI", "OPSML_USERNAME", "OPSML_PASSWORD")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OpsmlTestServer:
+    """Start ``python -m opsml.server`` with a temporary SQLite database and storage folder,
+    and point this process's ``OPSML_TRACKING_URI`` at it.
+
+    Use it as a context manager; on exit the server stops, the client variables are
+    restored and (with ``cleanup=True``) the temporary folder is removed.
+
+    Args:
+        cleanup: Remove the server's database and storage when it stops.
+        base_path: Folder to keep the server's files in (a new temporary folder if omitted).
+        env: Extra environment variables for the server process (e.g. ``OPSML_AUTH``).
+        startup_timeout: Seconds to wait for the health check.
+    """
+
+    def __init__(
+        self,
+        cleanup: bool = True,
+        base_path: Path | None = None,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self._cleanup = cleanup
+        self._given_path = base_path
+        self.base_path: Path | None = None
+        self._env = dict(env or {})
+        self._timeout = startup_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+        self._saved: dict[str, str | None] = {}
+        self.port = 0
+
+    @property
+    def server_uri(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start_server(self) -> None:
+        """Start the server and wait until it answers its health check.
+
+        Raises:
+            ServerUnavailableError: The server did not come up in time.
+        """
+        import httpx
+
+        self.base_path = self._given_path or Path(tempfile.mkdtemp(prefix="opsml-server-"))
+        self.base_path.mkdir(parents=True, exist_ok=True)
+        self.port = _free_port()
+        env = {k: v for k, v in os.environ.items() if k not in _CLIENT_VARS}
+        env.update(
+            OPSML_TRACKING_URI=f"sqlite:///{(self.base_path / 'opsml.db').as_posix()}",
+            OPSML_STORAGE_URI=str(self.base_path / "opsml_registries"),
+        )
+        env.update(self._env)
+        log = (self.base_path / "server.log").open("wb")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "opsml.server", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + self._timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                break
+            try:
+                if httpx.get(f"{self.server_uri}/opsml/api/healthcheck", timeout=1).is_success:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        output = (self.base_path / "server.log").read_text(errors="replace")[-2000:]
+        self.stop_server()
+        raise ServerUnavailableError(f"the opsml test server did not start:\n{output}")
+
+    def stop_server(self) -> None:
+        """Stop the server process (and remove its files with ``cleanup=True``)."""
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+        if self._cleanup and self.base_path is not None and self._given_path is None:
+            shutil.rmtree(self.base_path, ignore_errors=True)
+
+    def set_env_vars_for_client(self) -> None:
+        """Point ``OPSML_TRACKING_URI`` at this server (remembering the old values)."""
+        self._saved = {var: os.environ.get(var) for var in _CLIENT_VARS}
+        for var in _CLIENT_VARS:
+            os.environ.pop(var, None)
+        os.environ["OPSML_TRACKING_URI"] = self.server_uri
+        if "OPSML_DEFAULT_USERNAME" in self._env:
+            os.environ["OPSML_USERNAME"] = self._env["OPSML_DEFAULT_USERNAME"]
+            os.environ["OPSML_PASSWORD"] = self._env.get("OPSML_DEFAULT_PASSWORD", "")
+
+    def remove_env_vars_for_client(self) -> None:
+        """Restore the variables :meth:`set_env_vars_for_client` changed."""
+        for var, value in self._saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        self._saved = {}
+
+    def __enter__(self) -> OpsmlTestServer:
+        self.start_server()
+        self.set_env_vars_for_client()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.remove_env_vars_for_client()
+        self.stop_server()
+
+    @staticmethod
+    def cleanup() -> None:
+        """Close this process's client connections (kept for OpsML compatibility)."""
+        from opsml.registry._registry import close_backends
+
+        close_backends()
+
+
+class OpsmlServerContext:
+    """Scope for client-mode code: on exit, cached client connections are closed.
+
+    ``server_uri`` is the ``OPSML_TRACKING_URI`` in effect.
+    """
+
+    def __enter__(self) -> OpsmlServerContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        OpsmlTestServer.cleanup()
+
+    @property
+    def server_uri(self) -> str:
+        """The tracking URI clients use now."""
+        return os.environ.get("OPSML_TRACKING_URI", "")

@@ -1,0 +1,394 @@
+"""The registry API under ``/opsml/api``: every route calls the same local backend that
+local mode uses, so both modes share one set of semantics.
+
+Files are addressed only as (card uid, path in that card's manifest): a client never names a
+storage location, so no request can reach a file outside a card.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import FileResponse
+
+from opsml._version import __version__
+from opsml.cards import CARD_FILE, CardBase, card_class, validate_name
+from opsml.cards._lifecycle import check_new_card
+from opsml.errors import (
+    AuthenticationError,
+    CardNotFoundError,
+    CardStateError,
+    InvalidArgumentError,
+    StorageError,
+)
+from opsml.registry import LocalBackend
+from opsml.server._auth import GUEST, check_login, issue_token, verify_token
+from opsml.server._config import ServerConfig
+from opsml.server._models import (
+    UID_PATTERN,
+    DeletedResponse,
+    ErrorResponse,
+    HealthResponse,
+    LoginRequest,
+    RegistryName,
+    ReserveRequest,
+    ReserveResponse,
+    TokenResponse,
+    TransferTarget,
+    UpdateRequest,
+    UploadStatus,
+)
+from opsml.storage import LocalStorage, Manifest, safe_relpath
+from opsml.store import OK, CardQuery, parse_max_date
+from opsml.types import RegistryType
+from opsml.version import VersionQuery
+
+__all__ = ["ServerState", "api", "public", "state"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 500, 503)
+}
+
+Uid = Annotated[str, Path(pattern=UID_PATTERN, description="the card's uid")]
+FilePath = Annotated[str, Path(description="a path listed in the card's manifest")]
+
+
+def _registry(name: RegistryName) -> RegistryType:
+    return RegistryType(name.value)
+
+
+def _card_query(
+    uid: str | None,
+    space: str | None,
+    name: str | None,
+    version: str | None,
+    **extra: Any,
+) -> CardQuery:
+    return CardQuery(
+        uid=uid or None,
+        space=validate_name(space, "space") if space else None,
+        name=validate_name(name, "name") if name else None,
+        version=VersionQuery.parse(version) if version else None,
+        **extra,
+    )
+
+
+class ServerState:
+    """What every route needs: the settings and the local backend (one per app)."""
+
+    def __init__(self, config: ServerConfig, backend: LocalBackend) -> None:
+        self.config = config
+        self.backend = backend
+
+
+def state(request: Request) -> ServerState:
+    """The app's :class:`ServerState`."""
+    st: ServerState = request.app.state.opsml
+    return st
+
+
+def _card_json(card: CardBase) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(card.model_dump_json())
+    return data
+
+
+def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The caller: ``guest`` without auth, else the user a valid bearer token names."""
+    st = state(request)
+    if not st.config.auth:
+        return GUEST
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationError("log in first: missing bearer token")
+    return verify_token(st.config, token.strip())
+
+
+def local_storage(st: ServerState) -> LocalStorage:
+    """The storage files stream through (local storage only, until presigned URLs)."""
+    if not isinstance(st.backend.storage, LocalStorage):
+        raise StorageError("uploads through the server need local storage")
+    return st.backend.storage
+
+
+public = APIRouter(prefix="/opsml/api", responses=_ERRORS)
+api = APIRouter(prefix="/opsml/api", responses=_ERRORS, dependencies=[Depends(current_user)])
+StateDep = Annotated[ServerState, Depends(state)]
+
+
+@public.get("/healthcheck", response_model=HealthResponse, tags=["server"])
+def healthcheck(
+    st: StateDep,
+) -> HealthResponse:
+    """Liveness: the process answers."""
+    return HealthResponse(status="ok", version=__version__)
+
+
+@public.post("/auth/token", response_model=TokenResponse, tags=["auth"])
+def login(st: StateDep, body: LoginRequest) -> TokenResponse:
+    """Exchange the account's credentials for a short-lived bearer token."""
+    if st.config.auth:
+        check_login(st.config, body.username, body.password)
+        user = body.username
+    else:
+        user = GUEST
+    return TokenResponse(
+        access_token=issue_token(st.config, user), expires_in=st.config.token_ttl_seconds
+    )
+
+
+@api.get("/{registry}/cards", tags=["cards"])
+def list_cards(
+    st: StateDep,
+    registry: RegistryName,
+    uid: str | None = None,
+    space: str | None = None,
+    name: str | None = None,
+    version: str | None = None,
+    max_date: date | None = None,
+    tags: Annotated[list[str] | None, Query()] = None,
+    sort_by_timestamp: bool = False,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 25,
+) -> list[dict[str, Any]]:
+    """Card records, highest version first (or newest first)."""
+    query = _card_query(
+        uid,
+        space,
+        name,
+        version,
+        max_date=parse_max_date(max_date),
+        tags=tuple(tags or ()),
+        sort_by_timestamp=sort_by_timestamp,
+        limit=limit,
+    )
+    return [r.model_dump() for r in st.backend.list_cards(_registry(registry), query)]
+
+
+@api.get("/{registry}/card", tags=["cards"])
+def load_card(
+    st: StateDep,
+    registry: RegistryName,
+    uid: str | None = None,
+    space: str | None = None,
+    name: str | None = None,
+    version: str | None = None,
+) -> dict[str, Any]:
+    """The best matching card's JSON (highest final release when no version is given)."""
+    if not (uid or space or name):
+        raise InvalidArgumentError("give a uid, or a space and/or name")
+    query = _card_query(
+        uid, None if uid else space, None if uid else name, version if not uid else None
+    )
+    return _card_json(st.backend.load_card(_registry(registry), query))
+
+
+@api.get("/{registry}/cards/{uid}", tags=["cards"])
+def get_card(st: StateDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
+    """One card's JSON (its ``card.json``)."""
+    return _card_json(st.backend.load_card(_registry(registry), CardQuery(uid=uid, limit=1)))
+
+
+@api.put("/{registry}/cards/{uid}", tags=["cards"])
+def update_card(
+    st: StateDep, registry: RegistryName, uid: Uid, body: UpdateRequest
+) -> dict[str, Any]:
+    """Replace a card's metadata and tags (artifacts are immutable)."""
+    card = card_class(_registry(registry)).model_validate(body.card)
+    if card.uid != uid:
+        raise InvalidArgumentError("the card's uid does not match the URL")
+    st.backend.update_card(card)
+    return _card_json(card)
+
+
+@api.delete("/{registry}/cards/{uid}", response_model=DeletedResponse, tags=["cards"])
+def delete_card(st: StateDep, registry: RegistryName, uid: Uid) -> DeletedResponse:
+    """Delete a card's record and artifacts."""
+    card = st.backend.load_card(_registry(registry), CardQuery(uid=uid, limit=1))
+    st.backend.delete_card(card)
+    return DeletedResponse(uid=uid)
+
+
+def _upload_targets(
+    st: ServerState, registry: RegistryType, uid: str, manifest: Manifest
+) -> list[TransferTarget]:
+    area = local_storage(st).uploads
+    return [
+        TransferTarget(
+            path=rel,
+            url=f"/opsml/api/{registry.value}/cards/{uid}/files/{quote(rel)}",
+            method="PUT",
+            size=entry.size,
+            sha256=entry.sha256,
+            offset=area.received(entry),
+            complete=area.is_complete(entry),
+        )
+        for rel, entry in manifest.files.items()
+    ]
+
+
+def _reservation(st: ServerState, registry: RegistryType, uid: str) -> ReserveResponse:
+    row = st.backend.store.get(registry, uid, include_pending=True)
+    if row.status == OK:
+        raise CardStateError(f"card {uid} is already registered")
+    card = card_class(registry).model_validate_json(row.card_json)
+    manifest = Manifest.model_validate_json(row.manifest_json)
+    return ReserveResponse(
+        uid=uid,
+        version=str(card.version),
+        created_at=card.created_at,
+        app_env=card.app_env,
+        uploads=_upload_targets(st, registry, uid, manifest),
+    )
+
+
+@api.post("/{registry}/cards/reserve", response_model=ReserveResponse, tags=["transfer"])
+def reserve(st: StateDep, registry: RegistryName, body: ReserveRequest) -> ReserveResponse:
+    """Allocate a version and reserve the card (``pending``); answers where to upload.
+
+    Idempotent for one uid: a retry returns the same reservation.
+    """
+    reg = _registry(registry)
+    for rel in body.manifest.files:
+        safe_relpath(rel)
+        if rel == CARD_FILE:
+            raise InvalidArgumentError(f"{CARD_FILE} is written by the registry")
+    try:
+        return _reservation(st, reg, body.uid)
+    except CardNotFoundError:
+        pass
+    card = card_class(reg).model_validate(body.card)
+    check_new_card(card)
+    st.backend.check_links(card)
+    st.backend.reserve(
+        card, body.version_type, body.pre_tag, body.build_tag, body.manifest, uid=body.uid
+    )
+    return _reservation(st, reg, body.uid)
+
+
+def _pending_entry(st: ServerState, registry: RegistryType, uid: str, path: str) -> Any:
+    row = st.backend.store.get(registry, uid, include_pending=True)
+    if row.status == OK:
+        raise CardStateError(f"card {uid} is already registered; its files are immutable")
+    entry = Manifest.model_validate_json(row.manifest_json).files.get(path)
+    if entry is None:
+        raise CardNotFoundError(f"card {uid} has no file {path!r} in its manifest")
+    return entry
+
+
+@api.put(
+    "/{registry}/cards/{uid}/files/{path:path}", response_model=UploadStatus, tags=["transfer"]
+)
+async def upload_file(
+    st: StateDep,
+    registry: RegistryName,
+    uid: Uid,
+    path: FilePath,
+    request: Request,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> UploadStatus:
+    """Append bytes to one file of a pending card at ``offset`` (resumable).
+
+    The last chunk triggers verification against the manifest's SHA-256.
+    """
+    reg = _registry(registry)
+    entry = await anyio.to_thread.run_sync(_pending_entry, st, reg, uid, path)
+    area = local_storage(st).uploads
+    with area.appending(entry, offset) as appender:
+        async for chunk in request.stream():
+            appender.write(chunk)
+        if appender.received == entry.size:
+            await anyio.to_thread.run_sync(area.seal, entry)
+    return UploadStatus(
+        path=path, received=appender.received, complete=appender.received == entry.size
+    )
+
+
+@api.get("/{registry}/cards/{uid}/uploads", response_model=list[UploadStatus], tags=["transfer"])
+def upload_status(st: StateDep, registry: RegistryName, uid: Uid) -> list[UploadStatus]:
+    """How much of each file of a pending card has arrived."""
+    row = st.backend.store.get(_registry(registry), uid, include_pending=True)
+    area = local_storage(st).uploads
+    manifest = Manifest.model_validate_json(row.manifest_json)
+    return [
+        UploadStatus(path=rel, received=area.received(e), complete=area.is_complete(e))
+        for rel, e in manifest.files.items()
+    ]
+
+
+@api.post("/{registry}/cards/{uid}/commit", tags=["transfer"])
+def commit(st: StateDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
+    """Finish a registration once every file arrived; returns the card's JSON."""
+    reg = _registry(registry)
+    row = st.backend.store.get(reg, uid, include_pending=True)
+    if row.status == OK:
+        data: dict[str, Any] = json.loads(row.card_json)
+        return data
+    storage = local_storage(st)
+    manifest = Manifest.model_validate_json(row.manifest_json)
+    missing = [rel for rel, e in manifest.files.items() if not storage.uploads.is_complete(e)]
+    if missing:
+        raise CardStateError(f"files not uploaded yet: {', '.join(missing[:10])}")
+    staging = storage.new_staging()
+    try:
+        for rel, entry in manifest.files.items():
+            storage.uploads.link_into(entry, staging / rel)
+        st.backend.commit(reg, uid, staging)
+    except BaseException:
+        storage.discard(staging)
+        raise
+    data = json.loads(row.card_json)
+    return data
+
+
+@api.delete(
+    "/{registry}/cards/{uid}/reservation", response_model=DeletedResponse, tags=["transfer"]
+)
+def abort(st: StateDep, registry: RegistryName, uid: Uid) -> DeletedResponse:
+    """Give up a pending registration: its record and files are removed."""
+    st.backend.abort(_registry(registry), uid)
+    return DeletedResponse(uid=uid)
+
+
+@api.get(
+    "/{registry}/cards/{uid}/downloads", response_model=list[TransferTarget], tags=["transfer"]
+)
+def downloads(st: StateDep, registry: RegistryName, uid: Uid) -> list[TransferTarget]:
+    """Where to fetch each file of a registered card."""
+    row = st.backend.store.get(_registry(registry), uid)
+    manifest = Manifest.model_validate_json(row.manifest_json)
+    return [
+        TransferTarget(
+            path=rel,
+            url=f"/opsml/api/{registry.value}/cards/{uid}/files/{quote(rel)}",
+            method="GET",
+            size=entry.size,
+            sha256=entry.sha256,
+        )
+        for rel, entry in manifest.files.items()
+    ]
+
+
+@api.get(
+    "/{registry}/cards/{uid}/files/{path:path}",
+    response_class=FileResponse,
+    tags=["transfer"],
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_file(st: StateDep, registry: RegistryName, uid: Uid, path: FilePath) -> FileResponse:
+    """One file of a registered card (supports ``Range`` for resuming)."""
+    row = st.backend.store.get(_registry(registry), uid)
+    entry = Manifest.model_validate_json(row.manifest_json).files.get(path)
+    if entry is None:
+        raise CardNotFoundError(f"card {uid} has no file {path!r} in its manifest")
+    file = local_storage(st).file_path(row.storage_path, path)
+    if not file.is_file():
+        raise StorageError(f"file {path!r} of card {uid} is missing from storage")
+    return FileResponse(
+        file,
+        media_type="application/octet-stream",
+        headers={"x-opsml-sha256": entry.sha256},
+    )

@@ -1,0 +1,120 @@
+"""Request and response bodies of the HTTP API (they document the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from opsml.storage import Manifest
+from opsml.types import VersionType
+
+__all__ = [
+    "DeletedResponse",
+    "ErrorResponse",
+    "HealthResponse",
+    "LoginRequest",
+    "RegistryName",
+    "ReserveRequest",
+    "ReserveResponse",
+    "TokenResponse",
+    "TransferTarget",
+    "UpdateRequest",
+    "UploadStatus",
+]
+
+UID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class RegistryName(StrEnum):
+    """The card registries served."""
+
+    data = "data"
+    model = "model"
+    experiment = "experiment"
+    prompt = "prompt"
+    service = "service"
+
+
+class ErrorResponse(BaseModel):
+    """Every error: the opsml error class and a one-line detail."""
+
+    error: str
+    detail: str
+
+
+class HealthResponse(BaseModel):
+    """The server answers."""
+
+    status: str
+    version: str
+
+
+class LoginRequest(BaseModel):
+    """Credentials for ``POST /opsml/api/auth/token``."""
+
+    username: str = Field(max_length=255)
+    password: str = Field(max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    """A short-lived bearer token."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class ReserveRequest(BaseModel):
+    """Step one of a registration through the server."""
+
+    uid: str = Field(pattern=UID_PATTERN, description="client-chosen UUID: retries are idempotent")
+    card: dict[str, Any] = Field(description="the card's JSON, before registration")
+    version_type: VersionType = VersionType.Minor
+    pre_tag: str | None = Field(default=None, max_length=100)
+    build_tag: str | None = Field(default=None, max_length=100)
+    manifest: Manifest
+
+
+class TransferTarget(BaseModel):
+    """Where to send (or fetch) one file: the server itself, or a presigned URL."""
+
+    path: str
+    url: str = Field(description="absolute, or relative to the server's base URL")
+    method: str
+    size: int
+    sha256: str
+    offset: int = Field(default=0, description="bytes the server already holds (uploads)")
+    complete: bool = Field(default=False, description="the server holds the whole file")
+
+
+class ReserveResponse(BaseModel):
+    """The reserved version and where to upload each file."""
+
+    uid: str
+    version: str
+    created_at: datetime
+    app_env: str
+    uploads: list[TransferTarget]
+
+
+class UploadStatus(BaseModel):
+    """How much of one file has arrived."""
+
+    path: str
+    received: int
+    complete: bool
+
+
+class UpdateRequest(BaseModel):
+    """A registered card's new metadata."""
+
+    card: dict[str, Any]
+
+
+class DeletedResponse(BaseModel):
+    """What was removed."""
+
+    uid: str
