@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from opsml.cards._artifact_card import InterfaceCard
 from opsml.errors import CardStateError, InvalidArgumentError
-from opsml.interfaces import DataInterface, DataInterfaceMetadata, FeatureSchema
+from opsml.interfaces import (
+    Data,
+    DataInterface,
+    DataInterfaceMetadata,
+    DataProfile,
+    FeatureSchema,
+)
 from opsml.types import RegistryType
 
 __all__ = ["DataCard", "DataCardMetadata"]
@@ -114,6 +121,65 @@ class DataCard(InterfaceCard):
         if self.metadata.interface_metadata is not None:
             return self.metadata.interface_metadata.data_type
         return None
+
+    def create_data_profile(
+        self, bin_size: int = 20, compute_correlations: bool = False, top_k: int = 10
+    ) -> DataProfile:
+        """Profile the data (see ``DataInterface.create_data_profile``).
+
+        The profile is kept on the interface and saved as ``data-profile.json`` when the
+        card is registered.
+
+        Args:
+            bin_size: Number of histogram bins of numeric columns.
+            compute_correlations: Also compute Pearson correlations between numeric columns.
+            top_k: How many most-frequent values to keep for non-numeric columns.
+
+        Returns:
+            The profile.
+
+        Raises:
+            CardStateError: There is no interface.
+            InvalidArgumentError: The data cannot be profiled.
+        """
+        return self._require_interface().create_data_profile(
+            bin_size=bin_size, compute_correlations=compute_correlations, top_k=top_k
+        )
+
+    def split_data(self) -> dict[str, Data]:
+        """Split the data by the interface's ``data_splits`` into ``{label: Data(x, y)}``.
+
+        Returns:
+            One ``Data`` per split.
+
+        Raises:
+            CardStateError: There is no interface.
+            InvalidArgumentError: There is no data or no split, or a split does not fit.
+        """
+        return self._require_interface().split_data()
+
+    def _require_interface(self) -> DataInterface:
+        if self.interface is None:
+            raise CardStateError(
+                f"DataCard {self.space}/{self.name} has no interface; load_card(...) then "
+                "card.load() first"
+            )
+        return self.interface
+
+    def _save_artifacts(self, path: Path, save_kwargs: Any = None) -> None:
+        super()._save_artifacts(path, save_kwargs)
+        # A custom interface's save() may not write the SQL files and the profile.
+        metadata = self.metadata.interface_metadata
+        if self.interface is not None and metadata is not None:
+            metadata.save_metadata = self.interface._save_extras(path, metadata.save_metadata)
+
+    def _load_interface(self, folder: Path, load_kwargs: Any, interface: Any = None) -> None:
+        super()._load_interface(folder, load_kwargs, interface)
+        # Likewise a custom load(), or a user-given interface built without the metadata.
+        metadata = self.metadata.interface_metadata
+        if self.interface is not None and metadata is not None:
+            self.interface._restore(metadata)
+            self.interface._load_extras(folder, metadata.save_metadata)
 
     def _registry_columns(self) -> dict[str, Any]:
         return {**self._interface_columns(), "experimentcard_uid": self.metadata.experimentcard_uid}

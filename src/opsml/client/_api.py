@@ -62,6 +62,7 @@ class ApiClient:
         retries: Retries after a connection failure or a 5xx answer.
         backoff: First retry delay in seconds (doubles each time, capped at 8 s).
         timeout: Seconds to wait for a response.
+        transport: An httpx transport to use instead of the network (tests, in-process apps).
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class ApiClient:
         retries: int = 4,
         backoff: float = 0.25,
         timeout: float = 120.0,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._username = username
@@ -85,6 +87,7 @@ class ApiClient:
             timeout=httpx.Timeout(timeout, connect=10.0),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
             headers={"user-agent": "opsml-client"},
+            transport=transport,
         )
 
     def close(self) -> None:
@@ -126,11 +129,22 @@ class ApiClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
-        content: bytes | None = None,
+        content: bytes | Iterator[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
+        retry: bool = True,
         _login: bool = False,
     ) -> httpx.Response:
         """Send a request; retry connection failures and 5xx; raise opsml errors for 4xx/5xx.
+
+        Args:
+            method: HTTP method.
+            url: Path under the server (or an absolute URL).
+            params: Query parameters.
+            json: A JSON body.
+            content: A raw body: bytes, or an iterator of bytes (then pass ``retry=False``:
+                a consumed iterator cannot be sent again).
+            headers: Extra headers.
+            retry: Retry connection failures and 5xx answers.
 
         Raises:
             ServerUnavailableError: The server could not be reached after the retries.
@@ -149,7 +163,7 @@ class ApiClient:
                     headers=self._headers(headers),
                 )
             except httpx.TransportError as exc:
-                if attempt >= self._retries:
+                if attempt >= self._retries or not retry:
                     raise ServerUnavailableError(
                         f"cannot reach the opsml server at {self.base_url} after "
                         f"{attempt + 1} attempts: {type(exc).__name__}: {exc}"
@@ -161,10 +175,15 @@ class ApiClient:
                 relogged = True
                 self.login()
                 continue
-            if _retryable(response.status_code) and attempt < self._retries:
+            if retry and _retryable(response.status_code) and attempt < self._retries:
                 self._sleep(attempt)
                 attempt += 1
                 continue
+            if response.status_code == 401 and not self._username:
+                raise AuthenticationError(
+                    f"{decode_error(response)} ({self.base_url} requires a login: set "
+                    "OPSML_USERNAME and OPSML_PASSWORD)"
+                )
             if response.status_code >= 400:
                 raise decode_error(response)
             return response

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from opsml.client._api import ApiClient
 from opsml.errors import CardStateError, IntegrityError, ServerUnavailableError
@@ -28,7 +28,9 @@ from opsml.storage._manifest import FileEntry, hash_file, safe_relpath
 
 __all__ = ["CHUNK_SIZE", "Transfer", "download_files", "upload_files"]
 
-CHUNK_SIZE = 16 * 1024 * 1024
+CHUNK_SIZE = 64 * 1024 * 1024
+"""Bytes per upload request (streamed from the file in 1 MiB pieces)."""
+PIECE_SIZE = 1024 * 1024
 PROGRESS_THRESHOLD = 8 * 1024 * 1024
 PARALLEL_FILES = 4
 _RESUMES = 20
@@ -114,29 +116,52 @@ def _server_offset(api: ApiClient, status_url: str, path: str) -> tuple[int, boo
     raise CardStateError(f"the server does not expect file {path!r}")
 
 
+def _pieces(fh: BinaryIO, offset: int, length: int) -> Iterator[bytes]:
+    """Stream ``length`` bytes of ``fh`` from ``offset`` in small pieces (flat memory)."""
+    fh.seek(offset)
+    left = length
+    while left > 0:
+        piece = fh.read(min(PIECE_SIZE, left))
+        if not piece:
+            raise IntegrityError("the file changed size while it was being uploaded")
+        left -= len(piece)
+        yield piece
+
+
 def _upload_one(
     api: ApiClient, transfer: Transfer, root: Path, status_url: str, advance: Advance
 ) -> None:
     size = transfer.entry.size
     offset = transfer.offset
     conflicts = 0
+    outages = 0
     with (root / safe_relpath(transfer.path)).open("rb") as fh:
         while True:
-            fh.seek(offset)
-            chunk = fh.read(min(CHUNK_SIZE, size - offset))
+            length = min(CHUNK_SIZE, size - offset)
             try:
                 status = api.json(
                     "PUT",
                     transfer.url,
                     params={"offset": offset},
-                    content=chunk,
-                    headers={"content-type": "application/octet-stream"},
+                    content=_pieces(fh, offset, length),
+                    headers={
+                        "content-type": "application/octet-stream",
+                        "content-length": str(length),
+                    },
+                    retry=False,
                 )
-            except CardStateError as exc:
+            except (CardStateError, ServerUnavailableError) as exc:
                 busy = "in progress" in str(exc)
-                if not (busy or "offset mismatch" in str(exc)) or conflicts >= 10 * _RESUMES:
+                lost = isinstance(exc, ServerUnavailableError)
+                if lost:
+                    outages += 1
+                    if outages > _RESUMES:
+                        raise
+                    time.sleep(min(0.25 * 2**outages, 8.0))
+                elif not (busy or "offset mismatch" in str(exc)) or conflicts >= 10 * _RESUMES:
                     raise
-                conflicts += 1
+                else:
+                    conflicts += 1
                 if busy:
                     # Another client is sending identical bytes; wait for it to finish.
                     time.sleep(min(0.05 * conflicts, 1.0))

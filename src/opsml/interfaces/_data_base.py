@@ -15,17 +15,27 @@ downloaded or served from object storage.
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, ClassVar, final
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from opsml.errors import InvalidArgumentError, OpsmlError, SerializationError
 from opsml.interfaces._enums import DataType
 from opsml.interfaces._kwargs import DataLoadKwargs, DataSaveKwargs
+from opsml.interfaces._profile import DataProfile, create_data_profile
 from opsml.interfaces._schema import FeatureSchema, WithSchema, generate_feature_schema
+from opsml.interfaces._splits import (
+    Data,
+    DataSplit,
+    DataSplits,
+    DependentVars,
+    check_splits,
+    invalid_argument,
+)
 from opsml.types import SaveName, Suffix
 
 __all__ = [
@@ -33,6 +43,7 @@ __all__ = [
     "DataInterfaceMetadata",
     "DataInterfaceSaveMetadata",
     "RelativePath",
+    "SqlLogic",
     "translate_errors",
     "type_name",
 ]
@@ -83,6 +94,115 @@ def translate_errors(action: str, target: Path | str) -> Iterator[None]:
         raise SerializationError(f"could not {action} {target}: {exc}") from exc
 
 
+_SQL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_SQL_DIR = str(SaveName.Sql)
+_PROFILE_FILE = f"{SaveName.DataProfile}.{Suffix.Json}"
+
+
+def _read_query(name: str, value: object) -> str:
+    """Return ``value`` itself, or the content of the ``.sql`` file it names."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError(f"SQL query {name!r} must be a non-empty string")
+    text = value.strip()
+    if text.lower().endswith(".sql") and not any(c.isspace() for c in text):
+        try:
+            return Path(text).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidArgumentError(
+                f"SQL query {name!r} names the file {text!r}, which cannot be read: {exc}"
+            ) from exc
+    return value
+
+
+class SqlLogic(BaseModel):
+    """Named SQL queries that produced (or produce) a dataset.
+
+    Saved with the card as ``sql/<name>.sql``, one file per query.
+
+    Args:
+        queries: Name to SQL text, or to the path of a ``.sql`` file whose content is read
+            now. Names are file names: letters, digits, ``_``, ``.``, ``-``.
+
+    Raises:
+        InvalidArgumentError: A bad name, an empty query or an unreadable ``.sql`` file.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    queries: dict[str, str] = Field(default_factory=dict)
+
+    def __init__(self, queries: dict[str, str] | None = None) -> None:
+        if queries is not None and not isinstance(queries, dict):
+            raise InvalidArgumentError(
+                f"SqlLogic queries must be a dict of name to SQL, got {type_name(queries)}"
+            )
+        resolved = {name: _read_query(name, value) for name, value in (queries or {}).items()}
+        try:
+            super().__init__(queries=resolved)
+        except ValidationError as exc:
+            raise invalid_argument(exc, "SqlLogic") from exc
+
+    @model_validator(mode="after")
+    def _check_names(self) -> SqlLogic:
+        for name, query in self.queries.items():
+            if not _SQL_NAME.fullmatch(name):
+                raise InvalidArgumentError(
+                    f"SQL query name {name!r} is not a valid file name: use 1-128 letters, "
+                    "digits, '_', '.' or '-', starting with a letter or digit"
+                )
+            if not query.strip():
+                raise InvalidArgumentError(f"SQL query {name!r} is empty")
+        return self
+
+    def add_sql_logic(
+        self, name: str, query: str | None = None, filepath: str | None = None
+    ) -> None:
+        """Add (or replace) one query.
+
+        Args:
+            name: The query's name.
+            query: The SQL text.
+            filepath: A ``.sql`` file to read the SQL from, instead of ``query``.
+
+        Raises:
+            InvalidArgumentError: Not exactly one of ``query`` and ``filepath``, a bad name,
+                or an unreadable file.
+        """
+        if (query is None) == (filepath is None):
+            raise InvalidArgumentError("add_sql_logic takes exactly one of query or filepath")
+        if filepath is not None:
+            try:
+                query = Path(filepath).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise InvalidArgumentError(f"cannot read SQL file {filepath!r}: {exc}") from exc
+        self.queries = SqlLogic({**self.queries, name: str(query)}).queries
+
+    def __getitem__(self, key: str) -> str:
+        try:
+            return self.queries[key]
+        except KeyError:
+            raise InvalidArgumentError(
+                f"no SQL query named {key!r}; known: {sorted(self.queries)}"
+            ) from None
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def _save(self, folder: Path) -> None:
+        with translate_errors("write SQL files to", folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, query in self.queries.items():
+                (folder / f"{name}.{Suffix.Sql}").write_text(query, encoding="utf-8")
+
+    @classmethod
+    def _load(cls, folder: Path) -> SqlLogic:
+        with translate_errors("read SQL files from", folder):
+            files = sorted(folder.glob(f"*.{Suffix.Sql}"))
+            return cls(
+                {file.name[: -len(Suffix.Sql) - 1]: file.read_text("utf-8") for file in files}
+            )
+
+
 class DataInterfaceSaveMetadata(BaseModel):
     """What a data interface's ``save`` wrote.
 
@@ -110,14 +230,18 @@ class DataInterfaceMetadata(WithSchema):
         save_metadata: What ``save`` wrote.
         schema: The feature schema of the data at save time.
         extra_metadata: Interface-specific facts, e.g. the library versions that wrote the file.
-        sql_queries: Named SQL queries that produced the data.
+        sql_logic: The SQL queries that produced the data.
+        data_splits: How the data splits into labelled parts.
+        dependent_vars: The dependent (target) variables.
         interface_type: The interface's class name, e.g. ``"PandasData"``; used to rebuild it.
         data_type: The kind of data held.
     """
 
     save_metadata: DataInterfaceSaveMetadata
     extra_metadata: dict[str, Any] = Field(default_factory=dict)
-    sql_queries: dict[str, str] = Field(default_factory=dict)
+    sql_logic: SqlLogic = Field(default_factory=SqlLogic)
+    data_splits: DataSplits = Field(default_factory=DataSplits)
+    dependent_vars: DependentVars = Field(default_factory=DependentVars)
     interface_type: str
     data_type: DataType = DataType.NotProvided
 
@@ -131,19 +255,21 @@ def type_name(obj: object) -> str:
 class DataInterface:
     """Base class of every data interface: holds a dataset and knows how to save and load it.
 
-    Built-in subclasses (``PandasData``, ``NumpyData``) need nothing more than their data.
-    To support another type, subclass and implement :meth:`save` and :meth:`load` (and
+    Built-in subclasses (``PandasData``, ``PolarsData``, ...) need nothing more than their
+    data. To support another type, subclass and implement :meth:`save` and :meth:`load` (and
     :meth:`_validate_data` to reject wrong objects early); see ``docs/interfaces.md``.
 
     Args:
         data: The dataset; validated immediately by :meth:`_validate_data`.
-        data_splits: How to split the data; stored as given.
-        dependent_vars: The dependent (target) variables; stored as given.
-        sql_logic: The SQL that produced the data; stored as given.
-        data_profile: A precomputed data profile; stored as given.
+        data_splits: How to split the data: a ``DataSplits`` or a list of ``DataSplit``.
+        dependent_vars: The target variables: a ``DependentVars``, or a list of column names
+            or of column positions.
+        sql_logic: The SQL that produced the data: a ``SqlLogic`` or a dict of name to SQL.
+        data_profile: A precomputed ``DataProfile``.
 
     Raises:
-        InvalidArgumentError: ``data`` is not an object this interface can save.
+        InvalidArgumentError: ``data`` is not an object this interface can save, or a split
+            or dependent variable does not fit it (e.g. a column that does not exist).
     """
 
     data_type: ClassVar[DataType] = DataType.Base
@@ -155,16 +281,20 @@ class DataInterface:
     def __init__(
         self,
         data: Any = None,
-        data_splits: Any = None,
-        dependent_vars: Any = None,
-        sql_logic: Any = None,
-        data_profile: Any = None,
+        data_splits: DataSplits | list[DataSplit] | None = None,
+        dependent_vars: DependentVars | list[str] | list[int] | None = None,
+        sql_logic: SqlLogic | dict[str, str] | None = None,
+        data_profile: DataProfile | None = None,
     ) -> None:
+        self._data: Any = None
+        self._data_splits = DataSplits()
+        self._dependent_vars = DependentVars()
+        self._sql_logic = SqlLogic()
+        self._data_profile: DataProfile | None = None
         self.data_splits = data_splits
         self.dependent_vars = dependent_vars
         self.sql_logic = sql_logic
         self.data_profile = data_profile
-        self._data: Any = None
         self.data = data
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -177,14 +307,95 @@ class DataInterface:
 
     @property
     def data(self) -> Any:
-        """The dataset, or ``None`` before it is set or loaded."""
+        """The dataset, or ``None`` before it is set or loaded.
+
+        Setting it checks the object's type and that the splits and dependent variables fit.
+        """
         return self._data
 
     @data.setter
     def data(self, data: Any) -> None:
         if data is not None:
             self._validate_data(data)
+            self._check_splits(data, self._data_splits, self._dependent_vars)
         self._data = data
+
+    @property
+    def data_splits(self) -> DataSplits:
+        """How the data splits into labelled parts (checked against the data when set)."""
+        return self._data_splits
+
+    @data_splits.setter
+    def data_splits(self, data_splits: DataSplits | list[DataSplit] | None) -> None:
+        if data_splits is None:
+            splits = DataSplits()
+        elif isinstance(data_splits, DataSplits):
+            splits = data_splits
+        elif isinstance(data_splits, list) and all(isinstance(s, DataSplit) for s in data_splits):
+            splits = DataSplits(data_splits)
+        else:
+            raise InvalidArgumentError(
+                f"data_splits must be a DataSplits or a list of DataSplit, got {data_splits!r:.200}"
+            )
+        if self._data is not None:
+            self._check_splits(self._data, splits, self._dependent_vars)
+        self._data_splits = splits
+
+    @property
+    def dependent_vars(self) -> DependentVars:
+        """The dependent (target) variables (checked against the data when set)."""
+        return self._dependent_vars
+
+    @dependent_vars.setter
+    def dependent_vars(self, dependent_vars: DependentVars | list[str] | list[int] | None) -> None:
+        if dependent_vars is None:
+            variables = DependentVars()
+        elif isinstance(dependent_vars, DependentVars):
+            variables = dependent_vars
+        elif isinstance(dependent_vars, list) and all(isinstance(v, str) for v in dependent_vars):
+            variables = DependentVars(column_names=list(dependent_vars))  # type: ignore[arg-type]
+        elif isinstance(dependent_vars, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in dependent_vars
+        ):
+            variables = DependentVars(column_indices=list(dependent_vars))  # type: ignore[arg-type]
+        else:
+            raise InvalidArgumentError(
+                "dependent_vars must be a DependentVars, or a list of column names or of "
+                f"column positions, got {dependent_vars!r:.200}"
+            )
+        if self._data is not None:
+            self._check_splits(self._data, self._data_splits, variables)
+        self._dependent_vars = variables
+
+    @property
+    def sql_logic(self) -> SqlLogic:
+        """The SQL queries that produced the data."""
+        return self._sql_logic
+
+    @sql_logic.setter
+    def sql_logic(self, sql_logic: SqlLogic | dict[str, str] | None) -> None:
+        if sql_logic is None:
+            sql_logic = SqlLogic()
+        elif isinstance(sql_logic, dict):
+            sql_logic = SqlLogic(sql_logic)
+        elif not isinstance(sql_logic, SqlLogic):
+            raise InvalidArgumentError(
+                f"sql_logic must be a SqlLogic or a dict of name to SQL, got {type_name(sql_logic)}"
+            )
+        self._sql_logic = sql_logic
+
+    @property
+    def data_profile(self) -> DataProfile | None:
+        """The data profile, saved with the card as ``data-profile.json`` when set."""
+        return self._data_profile
+
+    @data_profile.setter
+    def data_profile(self, data_profile: DataProfile | None) -> None:
+        if data_profile is not None and not isinstance(data_profile, DataProfile):
+            raise InvalidArgumentError(
+                f"data_profile must be a DataProfile, got {type_name(data_profile)}"
+            )
+        self._data_profile = data_profile
 
     @staticmethod
     def _accepts(data: Any) -> bool:
@@ -198,6 +409,15 @@ class DataInterface:
             data: The candidate dataset (never ``None``).
         """
 
+    def _check_splits(
+        self, data: Any, data_splits: DataSplits, dependent_vars: DependentVars
+    ) -> None:
+        """Raise :class:`InvalidArgumentError` if the splits or dependent vars do not fit ``data``.
+
+        Override together with :meth:`split_data` to split data of another type.
+        """
+        check_splits(data, data_splits, dependent_vars)
+
     @property
     def schema(self) -> FeatureSchema:
         """The feature schema of the current data (empty without data)."""
@@ -208,10 +428,70 @@ class DataInterface:
         """The name recorded in the card to rebuild this interface: the class name."""
         return type(self).__name__
 
+    def add_sql_logic(
+        self, name: str, query: str | None = None, filepath: str | None = None
+    ) -> None:
+        """Add a named SQL query (or the content of a ``.sql`` file) to :attr:`sql_logic`.
+
+        Args:
+            name: The query's name (its file is ``sql/<name>.sql``).
+            query: The SQL text.
+            filepath: A ``.sql`` file to read instead of ``query``.
+
+        Raises:
+            InvalidArgumentError: Not exactly one of ``query`` and ``filepath``, a bad name,
+                or an unreadable file.
+        """
+        self._sql_logic.add_sql_logic(name, query=query, filepath=filepath)
+
+    def split_data(self) -> dict[str, Data]:
+        """Split the data by :attr:`data_splits` into ``{label: Data(x, y)}``.
+
+        ``y`` holds the :attr:`dependent_vars` columns (``None`` when there are none) and
+        ``x`` the other columns; both keep the data's type.
+
+        Returns:
+            One :class:`Data` per split, in the order of the splits.
+
+        Raises:
+            InvalidArgumentError: There is no data or no split, or a split does not fit.
+        """
+        data = self._require_data("split")
+        if not len(self._data_splits):
+            raise InvalidArgumentError(
+                f"{type(self).__name__} has no data_splits; pass data_splits=[DataSplit(...)]"
+            )
+        return self._data_splits.split_data(data, self.data_type, self._dependent_vars)
+
+    def create_data_profile(
+        self, bin_size: int = 20, compute_correlations: bool = False, top_k: int = 10
+    ) -> DataProfile:
+        """Profile the data with its own library and keep the result in :attr:`data_profile`.
+
+        Args:
+            bin_size: Number of histogram bins of numeric columns.
+            compute_correlations: Also compute Pearson correlations between numeric columns.
+            top_k: How many most-frequent values to keep for non-numeric columns.
+
+        Returns:
+            The profile (also saved with the card as ``data-profile.json``).
+
+        Raises:
+            InvalidArgumentError: There is no data, or it is of a type that cannot be profiled.
+        """
+        self.data_profile = create_data_profile(
+            self._require_data("profile"),
+            self.data_type,
+            bin_size=bin_size,
+            compute_correlations=compute_correlations,
+            top_k=top_k,
+        )
+        return self.data_profile
+
     def save(
         self, path: Path, save_kwargs: DataSaveKwargs | None = None
     ) -> DataInterfaceSaveMetadata:
-        """Write the data into the folder ``path``.
+        """Write the data into the folder ``path``, with the SQL files and the profile.
 
         Args:
             path: The card's folder; created if missing.
@@ -224,7 +504,8 @@ class DataInterface:
             SerializationError: There is no data, the interface does not implement saving,
                 or the writer failed.
         """
-        return self._save_as(Path(path), SaveName.Data, save_kwargs)
+        path = Path(path)
+        return self._save_extras(path, self._save_as(path, SaveName.Data, save_kwargs))
 
     def load(
         self,
@@ -234,6 +515,9 @@ class DataInterface:
     ) -> None:
         """Read the data saved by :meth:`save` back from the folder ``path`` into :attr:`data`.
 
+        The profile and SQL files come back too. Splits are not re-checked against the
+        loaded data (``load_kwargs`` may select fewer columns); ``split_data`` checks them.
+
         Args:
             path: The card's folder (its files already verified by the card).
             metadata: What ``save`` returned.
@@ -242,14 +526,19 @@ class DataInterface:
         Raises:
             SerializationError: The interface does not implement loading, or reading failed.
         """
-        self.data = self._load_from(Path(path) / metadata.data_uri, load_kwargs)
+        path = Path(path)
+        data = self._load_from(path / metadata.data_uri, load_kwargs)
+        self._validate_data(data)
+        self._load_extras(path, metadata)
+        self._data = data
 
     @classmethod
     def from_metadata(cls, metadata: DataInterfaceMetadata) -> DataInterface:
-        """Return an empty interface of this class, ready for :meth:`load`.
+        """Return an interface of this class without data, ready for :meth:`load`.
 
-        Custom interfaces whose ``__init__`` needs arguments override this (a
-        ``@staticmethod``, as in OpsML 3, works too).
+        Its splits, dependent variables and SQL come from the metadata. Custom interfaces
+        whose ``__init__`` needs arguments override this (a ``@staticmethod``, as in
+        OpsML 3, works too).
 
         Args:
             metadata: The interface metadata stored in the card.
@@ -265,7 +554,9 @@ class DataInterface:
                 f"this card's data was saved by {metadata.interface_type!r}, not {cls.__name__!r}; "
                 "use opsml.interfaces.resolve_interface(metadata), or pass interface= to load"
             )
-        return cls()
+        interface = cls()
+        interface._restore(metadata)
+        return interface
 
     @final
     def get_interface_metadata(
@@ -273,7 +564,8 @@ class DataInterface:
     ) -> DataInterfaceMetadata:
         """Build the metadata the card stores, from what :meth:`save` returned.
 
-        Not overridable: it records the class name and the schema of the data at save time.
+        Not overridable: it records the class name, the schema of the data at save time,
+        the splits, dependent variables and SQL.
 
         Args:
             save_metadata: The return value of :meth:`save`.
@@ -293,19 +585,62 @@ class DataInterface:
             save_metadata=save_metadata,
             schema=self.schema,
             extra_metadata=self._extra_metadata(),
+            sql_logic=self._sql_logic,
+            data_splits=self._data_splits,
+            dependent_vars=self._dependent_vars,
             interface_type=self.interface_type,
             data_type=self.data_type,
         )
+
+    def _restore(self, metadata: DataInterfaceMetadata) -> None:
+        """Take the splits, dependent variables and SQL from ``metadata`` where none are set.
+
+        They were checked against the data when it was saved, so they are not re-checked.
+        """
+        if not len(self._data_splits):
+            self._data_splits = metadata.data_splits
+        if self._dependent_vars.is_empty:
+            self._dependent_vars = metadata.dependent_vars
+        if not len(self._sql_logic):
+            self._sql_logic = metadata.sql_logic
+
+    def _save_extras(
+        self, path: Path, metadata: DataInterfaceSaveMetadata
+    ) -> DataInterfaceSaveMetadata:
+        """Write the SQL files and the profile, unless ``metadata`` shows they are written."""
+        written: dict[str, str] = {}
+        if metadata.sql_uri is None and len(self._sql_logic):
+            self._sql_logic._save(path / _SQL_DIR)
+            written["sql_uri"] = _SQL_DIR
+        if metadata.data_profile_uri is None and self._data_profile is not None:
+            with translate_errors("write", path / _PROFILE_FILE):
+                (path / _PROFILE_FILE).write_text(
+                    self._data_profile.model_dump_json(), encoding="utf-8"
+                )
+            written["data_profile_uri"] = _PROFILE_FILE
+        return metadata.model_copy(update=written) if written else metadata
+
+    def _load_extras(self, path: Path, metadata: DataInterfaceSaveMetadata) -> None:
+        """Read the profile and the SQL files, where the interface has none."""
+        if metadata.data_profile_uri is not None and self._data_profile is None:
+            file = path / metadata.data_profile_uri
+            with translate_errors("read", file):
+                self._data_profile = DataProfile.model_validate_json(file.read_bytes())
+        if metadata.sql_uri is not None and not len(self._sql_logic):
+            self._sql_logic = SqlLogic._load(path / metadata.sql_uri)
 
     def _extra_metadata(self) -> dict[str, Any]:
         """Facts recorded in ``DataInterfaceMetadata.extra_metadata``; built-ins add versions."""
         return {}
 
-    def _require_data(self) -> Any:
+    def _require_data(self, action: str = "save") -> Any:
+        """The data; without it, saving is a SerializationError, other actions bad input."""
         if self._data is None:
             name = type(self).__name__
-            raise SerializationError(
-                f"{name} has no data to save; pass it as {name}(data=...) or set .data first"
+            error = SerializationError if action == "save" else InvalidArgumentError
+            raise error(
+                f"{name} has no data to {action}; pass it as {name}(data=...), set .data or "
+                "load the card first"
             )
         return self._data
 

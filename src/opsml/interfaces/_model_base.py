@@ -32,7 +32,13 @@ from opsml.interfaces._data_base import (
 )
 from opsml.interfaces._enums import DataType, ModelType, TaskType
 from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
-from opsml.interfaces._onnx import OnnxSchema, OnnxSession, load_onnx_session, write_onnx_model
+from opsml.interfaces._onnx import (
+    ONNX_EXTRA,
+    OnnxSchema,
+    OnnxSession,
+    load_onnx_session,
+    write_onnx_model,
+)
 from opsml.interfaces._schema import FeatureSchema, WithSchema
 from opsml.interfaces.data._numpy import NumpyData
 from opsml.interfaces.data._pandas import PandasData
@@ -493,6 +499,8 @@ class ModelInterface:
                 "gives the inputs' names, types and shapes); pass sample_data=... or save "
                 "without save_onnx"
             )
+        for module in ("onnx", "onnxruntime"):  # fail before converting, naming the extra
+            require(module, ONNX_EXTRA)
         proto = self._to_onnx(model, kwargs)
         uri, schema = write_onnx_model(proto, path)
         self._onnx_session = OnnxSession(proto, schema=schema)

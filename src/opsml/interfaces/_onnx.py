@@ -248,20 +248,22 @@ class OnnxSession:
     ) -> None:
         self._path: Path | None = None
         self._bytes: bytes | None = None
+        source: str | bytes
         if isinstance(model, Path | str):
             self._path = Path(model)
+            source = str(self._path)
         elif isinstance(model, bytes):
-            self._bytes = model
-        elif type(model).__name__ == "ModelProto" and hasattr(model, "SerializeToString"):
-            self._bytes = model.SerializeToString()
+            self._bytes = source = model
+        elif isinstance(model, _onnx().ModelProto):
+            self._bytes = source = model.SerializeToString()
         else:
             raise InvalidArgumentError(
                 f"OnnxSession expects a path, bytes or an onnx.ModelProto, got {type_name(model)}"
             )
-        self._session: Any = self._create(session_kwargs)
+        self._session: Any = self._create(source, session_kwargs)
         self._schema = schema if schema is not None else _schema_from_session(self._session)
 
-    def _create(self, session_kwargs: dict[str, Any]) -> Any:
+    def _create(self, source: str | bytes, session_kwargs: dict[str, Any]) -> Any:
         ort = _onnxruntime()
         unknown = sorted(set(session_kwargs) - _SESSION_ARGS)
         if unknown:
@@ -274,8 +276,7 @@ class OnnxSession:
         options = kwargs.get("sess_options")
         if isinstance(options, Mapping):
             kwargs["sess_options"] = _with_attributes(ort.SessionOptions, options, "session")
-        source: str | bytes = str(self._path) if self._path is not None else self._bytes or b""
-        target = self._path if self._path is not None else "the ONNX model bytes"
+        target = source if isinstance(source, str) else "the ONNX model bytes"
         try:
             return ort.InferenceSession(source, **kwargs)
         except TypeError as exc:
@@ -380,9 +381,10 @@ class OnnxSession:
         """Build ``run``'s ``input_feed`` from data shaped like the model's sample data.
 
         Values are cast to the dtype each input declares (``float64`` → ``float32``).
-        With one input, an array or a frame is fed whole. With several inputs (a
-        converted pipeline over a pandas frame has one input per column), each input
-        takes the frame column (or dict item) of the same name, as a column vector.
+        With one input, an array, or a frame without a column of the input's name, is fed
+        whole. Otherwise (a converted pipeline over a pandas frame has one input per
+        column) each input takes the frame column (or dict item) of its name, as a
+        column vector when the input is two-dimensional.
 
         Args:
             data: A numpy array, a pandas ``DataFrame``, or a dict of name to values.

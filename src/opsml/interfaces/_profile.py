@@ -342,7 +342,9 @@ def _sorted_numeric_stats(np: Any, values: Any, bin_size: int) -> tuple[int, Num
             min=float(ordered[0]),
             max=float(ordered[-1]),
             distinct=_distinct(distinct, n),
-            quantiles=Quantiles(**dict(zip(("q25", "q50", "q75", "q99"), quantiles.tolist()))),
+            quantiles=Quantiles(
+                **dict(zip(("q25", "q50", "q75", "q99"), quantiles.tolist(), strict=True))
+            ),
             histogram=histogram,
         )
         return n_null, stats
@@ -382,13 +384,7 @@ def _numpy_other_stats(np: Any, values: Any, top_k: int) -> tuple[int, StringSta
     order = np.lexsort((first, -counts))[:top_k]
     char_stats = None
     if kind in "US":
-        lengths = np.char.str_len(values)
-        char_stats = CharStats(
-            min_length=int(lengths.min()),
-            max_length=int(lengths.max()),
-            median_length=float(np.median(lengths)),
-            mean_length=float(lengths.mean()),
-        )
+        char_stats = _length_stats(np, np.char.str_len(uniques), counts)
     top = [(uniques[i].item(), int(counts[i])) for i in order]
     return n_null, StringStats(
         distinct=_distinct(int(uniques.size), n), char_stats=char_stats, word_stats=_words(top, n)
@@ -453,7 +449,24 @@ def _pandas_numeric_values(np: Any, series: Any) -> tuple[Any, int]:
     return valid.to_numpy(dtype=series.dtype.numpy_dtype), len(series) - len(valid)
 
 
-def _pandas_other_stats(pd: Any, series: Any, top_k: int) -> tuple[int, StringStats | None]:
+def _length_stats(np: Any, lengths: Any, counts: Any) -> CharStats:
+    """Character-length statistics from each distinct value's length and occurrences."""
+    order = np.argsort(lengths, kind="stable")
+    lengths, counts = lengths[order], counts[order]
+    cumulative = np.cumsum(counts)
+    n = int(cumulative[-1])
+    middle = np.searchsorted(cumulative, [(n - 1) // 2, n // 2], side="right")
+    return CharStats(
+        min_length=int(lengths[0]),
+        max_length=int(lengths[-1]),
+        median_length=float(lengths[middle].mean()),
+        mean_length=float(np.dot(lengths, counts) / n),
+    )
+
+
+def _pandas_other_stats(
+    pd: Any, np: Any, series: Any, top_k: int
+) -> tuple[int, StringStats | None]:
     n_null = int(series.isna().sum())
     n = len(series) - n_null
     if n == 0:
@@ -463,15 +476,11 @@ def _pandas_other_stats(pd: Any, series: Any, top_k: int) -> tuple[int, StringSt
     except TypeError:  # unhashable objects (lists, dicts): counted only
         return n_null, None
     counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
+    values = counts.index.to_numpy()
     char_stats = None
-    if pd.api.types.infer_dtype(counts.index, skipna=True) == "string":
-        lengths = series.dropna().astype(str).str.len()
-        char_stats = CharStats(
-            min_length=int(lengths.min()),
-            max_length=int(lengths.max()),
-            median_length=float(lengths.median()),
-            mean_length=float(lengths.mean()),
-        )
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":
+        lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
+        char_stats = _length_stats(np, lengths, counts.to_numpy())
     top = counts.head(top_k)
     return n_null, StringStats(
         distinct=_distinct(len(counts), n),
@@ -484,38 +493,37 @@ def _profile_pandas(data: Any, bin_size: int, correlations: bool, top_k: int) ->
     pd = sys.modules["pandas"]
     np = require("numpy", "pandas")
     types = pd.api.types
+    numeric = [
+        i
+        for i, dtype in enumerate(data.dtypes)
+        if types.is_numeric_dtype(dtype) and not types.is_bool_dtype(dtype)
+    ]
 
-    def is_numeric(dtype: Any) -> bool:
-        return bool(types.is_numeric_dtype(dtype)) and not types.is_bool_dtype(dtype)
-
-    def one(position: int) -> tuple[FeatureProfile, Any]:
+    def one(position: int) -> FeatureProfile:
         series = data.iloc[:, position]
-        values: Any = None
-        if is_numeric(series.dtype):
-            values, dropped = _pandas_numeric_values(np, series)
-            n_null, numeric = _sorted_numeric_stats(np, values, bin_size)
-            n_null += dropped
-            string = None
+        numeric_stats = string_stats = None
+        if position in numeric:
+            values, n_null = _pandas_numeric_values(np, series)
+            nan_count, numeric_stats = _sorted_numeric_stats(np, values, bin_size)
+            n_null += nan_count
         else:
-            numeric = None
-            n_null, string = _pandas_other_stats(pd, series, top_k)
-        feature = FeatureProfile(
+            n_null, string_stats = _pandas_other_stats(pd, np, series, top_k)
+        return FeatureProfile(
             id=str(data.columns[position]),
             dtype=str(series.dtype),
             count=len(series) - n_null,
             null_count=n_null,
-            numeric_stats=numeric,
-            string_stats=string,
+            numeric_stats=numeric_stats,
+            string_stats=string_stats,
         )
-        return feature, values
 
-    results = _map_columns(one, list(range(data.shape[1])))
-    features = {feature.id: feature for feature, _ in results}
+    features = {f.id: f for f in _map_columns(one, list(range(data.shape[1])))}
     if correlations:
-        numeric_columns = {
-            f.id: values for f, values in results if values is not None and len(values) == len(data)
+        columns = {
+            str(data.columns[i]): data.iloc[:, i].to_numpy(dtype=np.float64, na_value=np.nan)
+            for i in numeric
         }
-        _add_correlations(features, _numpy_correlations(np, numeric_columns))
+        _add_correlations(features, _numpy_correlations(np, columns))
     return DataProfile(features=features)
 
 
@@ -547,20 +555,28 @@ def _profile_polars(data: Any, bin_size: int, correlations: bool, top_k: int) ->
             column = column.cast(pl.Float64)
         return column
 
+    def finite(c: str) -> Any:
+        column = valid(c)
+        return column.filter(column.is_finite()) if schema[c].is_float() else column
+
+    def below(c: str, edge: float) -> Any:
+        column = valid(c)
+        is_below = column < edge
+        return (is_below & column.is_finite() if schema[c].is_float() else is_below).sum()
+
     # Pass 2: numeric statistics of every numeric column in one select.
     exprs = []
     for c in numeric:
-        v = valid(c)
-        finite = v.filter(v.is_finite()) if schema[c].is_float() else v
+        v, f = valid(c), finite(c)
         exprs += [
             v.n_unique().alias(f"{c}\x00unique"),
             v.mean().alias(f"{c}\x00mean"),
             v.std(ddof=1).alias(f"{c}\x00std"),
             v.min().cast(pl.Float64).alias(f"{c}\x00min"),
             v.max().cast(pl.Float64).alias(f"{c}\x00max"),
-            finite.min().cast(pl.Float64).alias(f"{c}\x00fmin"),
-            finite.max().cast(pl.Float64).alias(f"{c}\x00fmax"),
-            finite.len().alias(f"{c}\x00finite"),
+            f.min().cast(pl.Float64).alias(f"{c}\x00fmin"),
+            f.max().cast(pl.Float64).alias(f"{c}\x00fmax"),
+            f.len().alias(f"{c}\x00finite"),
             *[
                 v.quantile(q, interpolation="linear").alias(f"{c}\x00q{i}")
                 for i, q in enumerate(QUANTILES)
@@ -573,9 +589,9 @@ def _profile_polars(data: Any, bin_size: int, correlations: bool, top_k: int) ->
     for c in numeric:
         if stats[f"{c}\x00finite"]:
             edges[c] = _edges(stats[f"{c}\x00fmin"], stats[f"{c}\x00fmax"], bin_size)
-    below = (
+    n_below = (
         data.select(
-            (valid(c) < edge).sum().alias(f"{c}\x00{i}")
+            below(c, edge).alias(f"{c}\x00{i}")
             for c, c_edges in edges.items()
             for i, edge in enumerate(c_edges[1:-1])
         ).row(0, named=True)
@@ -591,7 +607,7 @@ def _profile_polars(data: Any, bin_size: int, correlations: bool, top_k: int) ->
             n_unique = stats[f"{c}\x00unique"] - (1 if nulls[c] else 0)  # null is one value
             histogram = Histogram()
             if c in edges:
-                counts = [below[f"{c}\x00{i}"] for i in range(bin_size - 1)]
+                counts = [n_below[f"{c}\x00{i}"] for i in range(bin_size - 1)]
                 histogram = _histogram(edges[c], counts, stats[f"{c}\x00finite"])
             numeric_stats = NumericStats(
                 mean=_float(stats[f"{c}\x00mean"]),
@@ -660,8 +676,8 @@ def _polars_other_stats(pl: Any, data: Any, c: str, count: int, top_k: int) -> S
 
 def _arrow_numeric_stats(
     pa: Any, pc: Any, column: Any, bin_size: int
-) -> tuple[int, NumericStats | None, Any]:
-    """Null count, stats and the valid values of a numeric arrow column."""
+) -> tuple[int, NumericStats | None]:
+    """Null count (NaN included) and stats of a numeric arrow column."""
     if pa.types.is_decimal(column.type):
         column = column.cast(pa.float64())
     n_null = column.null_count
@@ -676,7 +692,7 @@ def _arrow_numeric_stats(
         finite = valid.filter(pc.is_finite(valid))
     n = len(valid)
     if n == 0:
-        return n_null, None, valid
+        return n_null, None
     extremes = pc.min_max(valid)
     quantiles = pc.quantile(valid, q=list(QUANTILES), interpolation="linear").to_pylist()
     histogram = Histogram()
@@ -691,10 +707,10 @@ def _arrow_numeric_stats(
         min=_float(extremes["min"].as_py()),
         max=_float(extremes["max"].as_py()),
         distinct=_distinct(len(pc.unique(valid)), n),
-        quantiles=Quantiles(**dict(zip(("q25", "q50", "q75", "q99"), quantiles))),
+        quantiles=Quantiles(**dict(zip(("q25", "q50", "q75", "q99"), quantiles, strict=True))),
         histogram=histogram,
     )
-    return n_null, stats, valid
+    return n_null, stats
 
 
 def _arrow_other_stats(pa: Any, pc: Any, column: Any, top_k: int) -> StringStats | None:
@@ -731,43 +747,36 @@ def _arrow_other_stats(pa: Any, pc: Any, column: Any, top_k: int) -> StringStats
 def _profile_arrow(data: Any, bin_size: int, correlations: bool, top_k: int) -> DataProfile:
     pa = sys.modules["pyarrow"]
     pc = require("pyarrow.compute", "arrow")
+    numeric = [
+        field.name
+        for field in data.schema
+        if pa.types.is_integer(field.type)
+        or pa.types.is_floating(field.type)
+        or pa.types.is_decimal(field.type)
+    ]
 
-    def is_numeric(arrow_type: Any) -> bool:
-        return bool(
-            pa.types.is_integer(arrow_type)
-            or pa.types.is_floating(arrow_type)
-            or pa.types.is_decimal(arrow_type)
-        )
-
-    def one(name: str) -> tuple[FeatureProfile, Any]:
+    def one(name: str) -> FeatureProfile:
         column = data[name]
-        valid = None
-        if is_numeric(column.type):
-            n_null, numeric, valid = _arrow_numeric_stats(pa, pc, column, bin_size)
-            string = None
+        numeric_stats = string_stats = None
+        if name in numeric:
+            n_null, numeric_stats = _arrow_numeric_stats(pa, pc, column, bin_size)
         else:
-            n_null, numeric = column.null_count, None
-            string = _arrow_other_stats(pa, pc, column, top_k)
-        feature = FeatureProfile(
+            n_null = column.null_count
+            string_stats = _arrow_other_stats(pa, pc, column, top_k)
+        return FeatureProfile(
             id=name,
             dtype=str(column.type),
             count=len(column) - n_null,
             null_count=n_null,
-            numeric_stats=numeric,
-            string_stats=string,
+            numeric_stats=numeric_stats,
+            string_stats=string_stats,
         )
-        return feature, column if valid is not None else None
 
-    results = _map_columns(one, list(data.column_names))
-    features = {feature.id: feature for feature, _ in results}
+    features = {f.id: f for f in _map_columns(one, list(data.column_names))}
     if correlations:
         np = require("numpy", "arrow")
-        numeric = {
-            f.id: column.to_numpy().astype(np.float64)
-            for f, column in results
-            if column is not None
-        }
-        _add_correlations(features, _numpy_correlations(np, numeric))
+        columns = {name: data[name].to_numpy().astype(np.float64) for name in numeric}
+        _add_correlations(features, _numpy_correlations(np, columns))
     return DataProfile(features=features)
 
 

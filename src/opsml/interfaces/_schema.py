@@ -19,6 +19,7 @@ from opsml.interfaces._enums import DataType
 __all__ = ["Feature", "FeatureSchema", "WithSchema", "generate_feature_schema"]
 
 _NUMPY_ARRAY_KEY = "numpy_array"
+_TORCH_TENSOR_KEY = "torch_tensor"
 _UNNAMED_SERIES_KEY = "series"
 
 
@@ -108,9 +109,13 @@ def generate_feature_schema(data: Any, data_type: DataType | None = None) -> Fea
     """Describe ``data`` as a :class:`FeatureSchema`.
 
     Supported objects: a pandas ``DataFrame`` (one feature per column, shape ``[1]``), a
-    pandas ``Series`` (one feature named after the series), a numpy array (one feature named
-    ``"numpy_array"`` with the array's shape) and a dict of numpy arrays (one feature per
-    key). Anything else, including ``None``, gives an empty schema.
+    pandas ``Series`` (one feature named after the series), a polars ``DataFrame`` (one
+    feature per column, typed like ``"Int64"`` or ``"Datetime(time_unit='us', ...)"``), a
+    pyarrow ``Table`` (one feature per column, typed like ``"int64"`` or
+    ``"timestamp[us, tz=UTC]"``), a numpy array (one feature named ``"numpy_array"`` with
+    the array's shape), a dict of numpy arrays (one feature per key) and a torch tensor (one
+    feature named ``"torch_tensor"``, typed like ``"torch.float32"``, with its shape).
+    Anything else, including ``None``, gives an empty schema.
 
     Args:
         data: The object to describe.
@@ -130,6 +135,12 @@ def generate_feature_schema(data: Any, data_type: DataType | None = None) -> Fea
         if isinstance(data, pd.Series):
             name = _UNNAMED_SERIES_KEY if data.name is None else str(data.name)
             return FeatureSchema({name: _column_feature(data.dtype)})
+    pl = sys.modules.get("polars")
+    if pl is not None and isinstance(data, pl.DataFrame):
+        return FeatureSchema({name: _column_feature(dtype) for name, dtype in data.schema.items()})
+    pa = sys.modules.get("pyarrow")
+    if pa is not None and isinstance(data, pa.Table):
+        return FeatureSchema({field.name: _column_feature(field.type) for field in data.schema})
     np = sys.modules.get("numpy")
     if np is not None:
         if isinstance(data, np.ndarray):
@@ -140,4 +151,7 @@ def generate_feature_schema(data: Any, data_type: DataType | None = None) -> Fea
             and all(isinstance(v, np.ndarray) for v in data.values())
         ):
             return FeatureSchema({str(key): _array_feature(value) for key, value in data.items()})
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(data, torch.Tensor):
+        return FeatureSchema({_TORCH_TENSOR_KEY: _array_feature(data)})
     return FeatureSchema()

@@ -120,12 +120,14 @@ class ColType(_StrEnum):
 
 def _enum(enum: type[_StrEnum], value: object, field: str) -> Any:
     try:
-        return enum(value)
+        if isinstance(value, str):
+            return enum(value)
     except ValueError:
-        allowed = ", ".join(repr(m.value) for m in enum)
-        if enum is Inequality:
-            allowed += ", " + ", ".join(repr(s) for s in _SYMBOLS)
-        raise InvalidArgumentError(f"{field} must be one of {allowed}; got {value!r}") from None
+        pass
+    allowed = ", ".join(repr(m.value) for m in enum)
+    if enum is Inequality:
+        allowed += ", " + ", ".join(repr(s) for s in _SYMBOLS)
+    raise InvalidArgumentError(f"{field} must be one of {allowed}; got {value!r}")
 
 
 def _parse_timestamp(value: SplitValue) -> datetime:
@@ -237,8 +239,7 @@ class StartStopSplit(BaseModel):
     def _check(self) -> StartStopSplit:
         if self.start < 0 or self.stop < self.start:
             raise InvalidArgumentError(
-                f"StartStopSplit needs 0 <= start <= stop, got start={self.start}, "
-                f"stop={self.stop}"
+                f"StartStopSplit needs 0 <= start <= stop, got start={self.start}, stop={self.stop}"
             )
         return self
 
@@ -311,9 +312,7 @@ class DataSplit(BaseModel):
     def _check(self) -> DataSplit:
         if not self.label:
             raise InvalidArgumentError("DataSplit needs a label")
-        given = [
-            s for s in (self.column_split, self.start_stop_split, self.indice_split) if s
-        ]
+        given = [s for s in (self.column_split, self.start_stop_split, self.indice_split) if s]
         if len(given) != 1:
             raise InvalidArgumentError(
                 f"DataSplit {self.label!r} needs exactly one of column_split, "
@@ -443,7 +442,9 @@ class DataSplits(BaseModel):
         dependent_vars = dependent_vars or DependentVars()
         ops = _ops_for(data)
         check_splits(data, self, dependent_vars)
-        return {split.label: ops.xy(data, _select(ops, data, split), dependent_vars) for split in self}
+        return {
+            split.label: ops.xy(data, _select(ops, data, split), dependent_vars) for split in self
+        }
 
 
 def _select(ops: _RowOps, data: Any, split: DataSplit) -> Any:

@@ -166,16 +166,14 @@ def test_get_interface_metadata_cannot_be_overridden() -> None:
                 raise AssertionError
 
 
-def test_base_attributes_are_kept_as_given() -> None:
-    interface = JsonData(
-        data={"a": [1]},
-        data_splits=["train"],
-        dependent_vars=["a"],
-        sql_logic={"q": "select 1"},
-        data_profile=None,
-    )
+def test_base_attributes_are_normalised_and_checked() -> None:
+    interface = JsonData(data={"a": [1]}, sql_logic={"q": "select 1"}, data_profile=None)
 
-    assert interface.data_splits == ["train"]
-    assert interface.dependent_vars == ["a"]
-    assert interface.sql_logic == {"q": "select 1"}
+    assert interface.sql_logic.queries == {"q": "select 1"}
+    assert len(interface.data_splits) == 0
+    assert interface.dependent_vars.is_empty
     assert interface.data_profile is None
+    with pytest.raises(InvalidArgumentError, match=r"a list of DataSplit, got \[.train.\]"):
+        JsonData(data={"a": [1]}, data_splits=["train"])  # type: ignore[list-item]
+    with pytest.raises(InvalidArgumentError, match=r"cannot split a builtins\.dict"):
+        JsonData(data={"a": [1]}, dependent_vars=["a"])

@@ -34,13 +34,14 @@ class NumpyData(DataInterface):
 
     Args:
         data: A ``numpy.ndarray`` without Python objects.
-        data_splits: How to split the data; stored as given.
-        dependent_vars: The dependent (target) variables; stored as given.
-        sql_logic: The SQL that produced the data; stored as given.
-        data_profile: A precomputed data profile; stored as given.
+        data_splits: How to split the data.
+        dependent_vars: The dependent (target) variables.
+        sql_logic: The SQL that produced the data.
+        data_profile: A precomputed data profile.
 
     Raises:
-        InvalidArgumentError: ``data`` is not an ``ndarray``, or holds Python objects.
+        InvalidArgumentError: ``data`` is not an ``ndarray``, holds Python objects, or a
+            split or dependent variable does not fit it.
     """
 
     data_type: ClassVar[DataType] = DataType.Numpy

@@ -61,13 +61,14 @@ class PandasData(DataInterface):
 
     Args:
         data: A ``pandas.DataFrame``.
-        data_splits: How to split the data; stored as given.
-        dependent_vars: The dependent (target) variables; stored as given.
-        sql_logic: The SQL that produced the data; stored as given.
-        data_profile: A precomputed data profile; stored as given.
+        data_splits: How to split the data.
+        dependent_vars: The dependent (target) variables.
+        sql_logic: The SQL that produced the data.
+        data_profile: A precomputed data profile.
 
     Raises:
-        InvalidArgumentError: ``data`` is not a ``DataFrame``.
+        InvalidArgumentError: ``data`` is not a ``DataFrame``, or a split or dependent
+            variable does not fit it.
     """
 
     data_type: ClassVar[DataType] = DataType.Pandas

@@ -247,7 +247,10 @@ class HuggingFaceModel(TorchInterface):
 
     @property
     def hf_task(self) -> HuggingFaceTask:
-        """The pipeline task (``HuggingFaceTask.Undefined`` when unknown)."""
+        """The task: a pipeline's own, else as given (``HuggingFaceTask.Undefined``)."""
+        if self.is_pipeline:
+            task = HuggingFaceTask.from_string(str(self.model.task))
+            return HuggingFaceTask.Undefined if task is None else task
         return self._hf_task
 
     @hf_task.setter
@@ -263,7 +266,7 @@ class HuggingFaceModel(TorchInterface):
     @property
     def huggingface_task(self) -> HuggingFaceTask:
         """OpsML 3 name of :attr:`hf_task`."""
-        return self._hf_task
+        return self.hf_task
 
     @property
     def tokenizer(self) -> Any:
@@ -300,11 +303,7 @@ class HuggingFaceModel(TorchInterface):
 
     def _validate_model(self, model: Any) -> None:
         transformers = _transformers()
-        if isinstance(model, transformers.Pipeline):
-            task = HuggingFaceTask.from_string(str(model.task))
-            self._hf_task = task if task is not None else HuggingFaceTask.Undefined
-            return
-        if not isinstance(model, transformers.PreTrainedModel):
+        if not isinstance(model, transformers.Pipeline | transformers.PreTrainedModel):
             raise InvalidArgumentError(
                 "HuggingFaceModel expects a transformers PreTrainedModel or Pipeline, got "
                 f"{type_name(model)}"
@@ -349,7 +348,7 @@ class HuggingFaceModel(TorchInterface):
                 name=type(obj).__name__, uri=processor.folder, type=processor.role
             )
         model = self._require_model()
-        extra: dict[str, Any] = {_HF_TASK_KEY: self._hf_task.value}
+        extra: dict[str, Any] = {_HF_TASK_KEY: self.hf_task.value}
         if self.is_pipeline:
             extra[_PIPELINE_TASK_KEY] = str(model.task)
         else:
@@ -408,11 +407,17 @@ class HuggingFaceModel(TorchInterface):
 
     def _load_model(self, file: Path, kwargs: dict[str, Any]) -> Any:
         transformers = _transformers()
+        given = kwargs.pop(ARCHITECTURE_KEY, None)
         pipeline_task = self._load_extra.get(_PIPELINE_TASK_KEY)
         if pipeline_task is not None:
+            if given is not None:
+                raise InvalidArgumentError(
+                    "this card holds a pipeline, rebuilt with transformers.pipeline(task, "
+                    "model=folder); remove 'model' from ModelLoadKwargs(model=...)"
+                )
             with translate_errors("read", file):
                 return transformers.pipeline(str(pipeline_task), model=str(file), **kwargs)
-        model_cls = self._model_class(kwargs.pop(ARCHITECTURE_KEY, None))
+        model_cls = self._model_class(given)
         with translate_errors("read", file):
             model = model_cls.from_pretrained(file, **{**_LOCAL_ONLY, **kwargs})
         return model.eval()
@@ -458,7 +463,7 @@ class HuggingFaceModel(TorchInterface):
             sample = self.tokenizer(sample, return_tensors="pt", padding=True)
         if isinstance(sample, Mapping):
             sample = dict(sample)
-        return export_to_onnx(model, sample, export_kwargs)
+        return export_to_onnx(model, sample, export_kwargs, sequence_axis=True)
 
     def _model_specific_metadata(self) -> dict[str, Any]:
         model = self.model
@@ -471,7 +476,7 @@ class HuggingFaceModel(TorchInterface):
         }
         inner = model.model if self.is_pipeline else model
         return {
-            "hf_task": self._hf_task.value,
+            "hf_task": self.hf_task.value,
             "model_backend": ModelType.Pytorch.value,
             "is_pipeline": self.is_pipeline,
             "has_tokenizer": "tokenizer" in names,

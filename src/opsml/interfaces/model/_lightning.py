@@ -35,6 +35,16 @@ def _lightning_classes(name: str) -> tuple[Any, ...]:
     return tuple(classes)
 
 
+def _check_pair(trainer: Any, model: Any) -> None:
+    """Refuse a model that is not the trainer's module: the checkpoint saves the latter."""
+    module = None if trainer is None else trainer.lightning_module
+    if model is not None and module is not None and module is not model:
+        raise InvalidArgumentError(
+            "LightningModel got a model that is not the trainer's module; pass only the "
+            "trainer (its lightning_module is what the checkpoint saves)"
+        )
+
+
 class LightningModel(TorchInterface):
     """A Lightning (``lightning.pytorch``) module, saved as the trainer's checkpoint.
 
@@ -96,12 +106,7 @@ class LightningModel(TorchInterface):
                 raise InvalidArgumentError(
                     f"LightningModel expects a lightning Trainer, got {type_name(trainer)}"
                 )
-            module = trainer.lightning_module
-            if self._model is not None and module is not None and module is not self._model:
-                raise InvalidArgumentError(
-                    "LightningModel got a model that is not the trainer's module; pass "
-                    "only the trainer (its lightning_module is saved)"
-                )
+            _check_pair(trainer, self._model)
         self._trainer = trainer
 
     @property
@@ -115,6 +120,7 @@ class LightningModel(TorchInterface):
     def model(self, model: Any) -> None:
         if model is not None:
             self._validate_model(model)
+            _check_pair(self._trainer, model)
         self._model = model
 
     def _validate_model(self, model: Any) -> None:

@@ -44,6 +44,8 @@ _INPUT_NAME = "X"
 _ML_DOMAIN = "ai.onnx.ml"
 # onnxmltools' LightGBM and XGBoost converters emit ai.onnx.ml operators of version 3.
 _BOOSTING_ML_OPSET = 3
+# Libraries whose converters this process registered with skl2onnx (whose registry is
+# itself process-wide); registering is idempotent, this only avoids repeating it.
 _registered: set[str] = set()
 
 

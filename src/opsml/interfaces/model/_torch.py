@@ -27,6 +27,7 @@ from opsml.interfaces._model_base import (
     ModelInterfaceSaveMetadata,
 )
 from opsml.interfaces._schema import Feature, FeatureSchema
+from opsml.interfaces.data._torch import TorchData
 from opsml.types import SaveName, Suffix
 
 if TYPE_CHECKING:
@@ -85,12 +86,12 @@ def _feature(value: Any) -> Feature:
 class TorchSampleData(DataInterface):
     """Sample data of the torch-based model interfaces, saved as ``sample-data.pt``.
 
-    Holds a tensor, a string, or a dict (string keys), list or tuple of tensors and
-    strings; a dict-like object such as a ``transformers.BatchEncoding`` is saved as a
-    plain dict. Written with ``torch.save`` and always read back with
-    ``torch.load(weights_only=True)``, which only rebuilds tensors and plain containers and
-    never runs code from the file. Not a public data interface: ``TorchModel`` and friends
-    pick it for such sample data.
+    Holds a string, or a dict (string keys), list or tuple of tensors and strings (a lone
+    tensor goes to ``TorchData``, but is accepted too); a dict-like object such as a
+    ``transformers.BatchEncoding`` is saved as a plain dict. Written with ``torch.save``
+    and always read back with ``torch.load(weights_only=True)``, which only rebuilds
+    tensors and plain containers and never runs code from the file. Not a public data
+    interface: ``TorchModel`` and friends pick it for such sample data.
 
     Args:
         data: The sample data.
@@ -99,7 +100,6 @@ class TorchSampleData(DataInterface):
         InvalidArgumentError: ``data`` is not one of the accepted shapes.
     """
 
-    data_type: ClassVar[DataType] = DataType.TorchTensor
     _suffix: ClassVar[Suffix | None] = Suffix.Pt
 
     def __init__(self, data: Any = None) -> None:
@@ -120,9 +120,14 @@ class TorchSampleData(DataInterface):
     def _validate_data(self, data: Any) -> None:
         if not self._accepts(data):
             raise InvalidArgumentError(
-                "torch sample data must be a torch Tensor, or a non-empty dict (string "
-                f"keys), list or tuple of Tensors, got {type_name(data)}"
+                "torch sample data must be a torch Tensor, a string, or a non-empty dict "
+                f"(string keys), list or tuple of them, got {type_name(data)}"
             )
+
+    @property
+    def data_type(self) -> DataType:  # type: ignore[override]
+        """``TorchTensor``, ``Dict``, ``List``, ``Tuple``, ``Str`` or ``TransformerBatch``."""
+        return torch_data_type(self._data)
 
     @property
     def schema(self) -> FeatureSchema:
@@ -146,6 +151,12 @@ class TorchSampleData(DataInterface):
         torch = torch_module()
         with translate_errors("read", file):
             return torch.load(file, weights_only=True, map_location="cpu", **kwargs)
+
+
+# Sample data interfaces of the torch-based models, tried in order.
+_TORCH_SAMPLE_INTERFACES: tuple[type[DataInterface], ...] = (TorchData, TorchSampleData)
+# The base class's sample_data property: TorchInterface extends its setter.
+_BASE_SAMPLE_DATA: Any = vars(ModelInterface)["sample_data"]
 
 
 def _export_inputs(sample: Any) -> tuple[tuple[Any, ...], dict[str, Any], list[str]]:
@@ -175,20 +186,24 @@ def _output_names(outputs: Any) -> list[str]:
     return ["output"]
 
 
-def export_to_onnx(model: Any, sample: Any, kwargs: dict[str, Any]) -> onnx.ModelProto:
+def export_to_onnx(
+    model: Any, sample: Any, kwargs: dict[str, Any], sequence_axis: bool = False
+) -> onnx.ModelProto:
     """Convert a torch module to ONNX with ``torch.onnx.export(dynamo=False)``.
 
     The sample data is the example input: a tensor (or numpy array) is the single input
     ``input``; a list or tuple gives ``input_0``, ``input_1``, ...; a dict is passed as
     keyword arguments named by its keys. Outputs are named ``output`` (``output_<i>`` for
     several, the keys for a dict-like output such as a transformers ``ModelOutput``). The
-    first axis of every input and output is dynamic (``batch``).
+    first axis of every input and output is dynamic (``batch``); with ``sequence_axis``,
+    so is the second axis of every 2-D input (``sequence``: token ids, masks, audio).
 
     Args:
         model: The ``nn.Module``.
         sample: The sample data.
         kwargs: ``ModelSaveKwargs.onnx``: overrides for ``torch.onnx.export`` (e.g.
             ``{"opset_version": 17}`` or your own ``dynamic_axes``).
+        sequence_axis: Also make the second axis of 2-D inputs dynamic.
 
     Returns:
         The ONNX model.
@@ -200,19 +215,28 @@ def export_to_onnx(model: Any, sample: Any, kwargs: dict[str, Any]) -> onnx.Mode
     torch = torch_module()
     onnx_lib = require("onnx", "onnx")
     args, call_kwargs, input_names = _export_inputs(sample)
+    was_training = model.training
     try:
+        # In eval mode, like the export itself: a training-mode call would update state
+        # such as batch-norm statistics.
         with torch.no_grad():
-            outputs = model(*args, **call_kwargs)
+            outputs = model.eval()(*args, **call_kwargs)
     except Exception as exc:
         raise SerializationError(
             f"cannot convert {type_name(model)} to ONNX: calling it on the sample data "
             f"failed: {exc}"
         ) from exc
+    finally:
+        model.train(was_training)
     output_names = _output_names(outputs)
+    dynamic_axes: dict[str, dict[int, str]] = {name: {0: "batch"} for name in output_names}
+    for name, value in zip(input_names, [*args, *call_kwargs.values()], strict=True):
+        is_sequence = sequence_axis and value.dim() == 2
+        dynamic_axes[name] = {0: "batch", 1: "sequence"} if is_sequence else {0: "batch"}
     export_kwargs: dict[str, Any] = {
         "input_names": input_names,
         "output_names": output_names,
-        "dynamic_axes": {name: {0: "batch"} for name in [*input_names, *output_names]},
+        "dynamic_axes": dynamic_axes,
         "dynamo": False,
         **kwargs,
     }
@@ -237,12 +261,33 @@ def export_to_onnx(model: Any, sample: Any, kwargs: dict[str, Any]) -> onnx.Mode
 
 
 class TorchInterface(ModelInterface):
-    """Base of the torch-based model interfaces: tensor sample data and ONNX export."""
+    """Base of the torch-based model interfaces: tensor sample data and ONNX export.
+
+    A tensor is saved with ``TorchData``; a string or a dict, list or tuple of tensors
+    (and strings) with ``TorchSampleData``; a numpy array or pandas frame as for every model.
+    """
+
+    @property
+    def sample_data(self) -> Any:
+        """The sample data (the raw object, not its data interface), or ``None``."""
+        return None if self._sample is None else self._sample.data
+
+    @sample_data.setter
+    def sample_data(self, sample_data: Any) -> None:
+        if isinstance(sample_data, _TORCH_SAMPLE_INTERFACES):
+            if sample_data.data is None:
+                raise InvalidArgumentError(
+                    f"sample_data given as a {type(sample_data).__name__} must hold data"
+                )
+            self._sample = sample_data
+        else:
+            _BASE_SAMPLE_DATA.__set__(self, sample_data)
 
     @staticmethod
     def _sample_interface_for(data: Any) -> DataInterface:
-        if TorchSampleData._accepts(data):
-            return TorchSampleData(data=data)
+        for interface_cls in _TORCH_SAMPLE_INTERFACES:
+            if interface_cls._accepts(data):
+                return interface_cls(data=data)
         if any(interface_cls._accepts(data) for interface_cls in _SAMPLE_DATA_INTERFACES):
             return ModelInterface._sample_interface_for(data)
         raise InvalidArgumentError(
@@ -253,18 +298,14 @@ class TorchInterface(ModelInterface):
     @staticmethod
     def _load_sample_data(path: Path, metadata: ModelInterfaceSaveMetadata) -> DataInterface | None:
         name = (metadata.extra or {}).get(_SAMPLE_DATA_KEY)
-        if metadata.sample_data_uri is None or name != TorchSampleData.__name__:
+        by_name = {
+            interface_cls.__name__: interface_cls for interface_cls in _TORCH_SAMPLE_INTERFACES
+        }
+        if metadata.sample_data_uri is None or name not in by_name:
             return ModelInterface._load_sample_data(path, metadata)
-        sample = TorchSampleData()
+        sample = by_name[name]()
         sample.data = sample._load_from(path / metadata.sample_data_uri, None)
         return sample
-
-    @property
-    def data_type(self) -> DataType:
-        """The kind of sample data (``TorchTensor``, ``Dict``, ``List``, ``Tuple``, ...)."""
-        if isinstance(self._sample, TorchSampleData):
-            return torch_data_type(self._sample.data)
-        return super().data_type
 
     def _to_onnx(self, model: Any, kwargs: dict[str, Any]) -> onnx.ModelProto:
         return export_to_onnx(model, self.sample_data, kwargs)

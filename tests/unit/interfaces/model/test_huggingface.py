@@ -40,7 +40,7 @@ WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "the", 
 TEXTS = ["hello world", "the cat sat", "cat"]
 
 
-class TinyBert(transformers.BertForSequenceClassification):  # type: ignore[misc]
+class TinyBert(transformers.BertForSequenceClassification):
     """A model class that is not part of transformers."""
 
 
@@ -147,6 +147,10 @@ def test_pipeline_round_trip(model: Any, tokenizer: Any, tmp_path: Path) -> None
     assert loaded.sample_data == TEXTS
     assert metadata.data_type is DataType.List
     assert metadata.model_specific_metadata["is_pipeline"] is True
+    with pytest.raises(InvalidArgumentError, match="holds a pipeline"):
+        HuggingFaceModel().load(
+            tmp_path, metadata.save_metadata, ModelLoadKwargs(model={"model": type(model)})
+        )
     with pytest.raises(SerializationError, match="cannot convert a pipeline"):
         interface.save(tmp_path / "onnx", ModelSaveKwargs(save_onnx=True))
 
@@ -182,6 +186,8 @@ def test_a_class_outside_transformers_is_passed_at_load(batch: Any, tmp_path: Pa
     assert torch.equal(_logits(loaded.model, batch), _logits(model, batch))
 
 
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+@pytest.mark.filterwarnings("ignore:Exporting aten.+ operator of advanced indexing:UserWarning")
 def test_registered_model_loads_back_with_onnx(
     sqlite_registry_env: Path, model: Any, tokenizer: Any, batch: Any
 ) -> None:

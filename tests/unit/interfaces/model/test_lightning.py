@@ -28,11 +28,10 @@ from opsml.model import (  # noqa: E402
     ModelLoadKwargs,
     ModelSaveKwargs,
     ModelType,
-    TorchModel,
 )
 
 
-class Regressor(L.LightningModule):  # type: ignore[misc]
+class Regressor(L.LightningModule):
     def __init__(self, n_features: int = 3, lr: float = 0.1) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -179,6 +178,9 @@ def test_wrong_objects_are_rejected_at_construction(trainer: Any) -> None:
         LightningModel(model=torch.nn.Linear(1, 1))
     with pytest.raises(InvalidArgumentError, match="not the trainer's module"):
         LightningModel(trainer=trainer, model=Other())
+    interface = LightningModel(trainer=trainer)
+    with pytest.raises(InvalidArgumentError, match="not the trainer's module"):
+        interface.model = Other()
     with pytest.raises(InvalidArgumentError, match="sample_data must be a torch Tensor"):
         LightningModel(trainer=trainer, sample_data=[1, 2])
 
@@ -188,10 +190,6 @@ def test_saving_needs_a_trainer(tmp_path: Path) -> None:
         LightningModel().save(tmp_path)
     with pytest.raises(SerializationError, match="through its trainer"):
         LightningModel(model=Regressor()).save(tmp_path)
-
-
-def test_lightning_model_is_not_a_torch_model(trainer: Any) -> None:
-    assert not isinstance(LightningModel(trainer=trainer), TorchModel)
 
 
 def test_missing_lightning_names_the_extra(

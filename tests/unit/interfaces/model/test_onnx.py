@@ -33,7 +33,6 @@ from opsml.interfaces._onnx import load_onnx_session, write_onnx_model  # noqa: 
 from opsml.model import (  # noqa: E402
     ModelInterface,
     ModelInterfaceMetadata,
-    ModelInterfaceSaveMetadata,
     ModelLoadKwargs,
     ModelSaveKwargs,
     OnnxSchema,
@@ -133,9 +132,7 @@ def test_pipeline_on_a_mixed_frame_has_one_input_per_column(
         ]
     ).fit(mixed_frame, target)
 
-    loaded, metadata = _round_trip(
-        SklearnModel(model=pipeline, sample_data=mixed_frame), tmp_path
-    )
+    loaded, metadata = _round_trip(SklearnModel(model=pipeline, sample_data=mixed_frame), tmp_path)
 
     assert metadata.onnx_schema is not None
     assert [(io.name, io.type) for io in metadata.onnx_schema.inputs] == [
@@ -391,14 +388,3 @@ def test_missing_onnx_library_names_the_extra(
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(MissingDependencyError, match=r"opsml\[onnx\]"):
         interface.save(tmp_path, ModelSaveKwargs(save_onnx=True))
-
-
-def test_save_metadata_records_the_onnx_file(frame: Any, tmp_path: Path) -> None:
-    interface = SklearnModel(model=LinearRegression().fit(frame, frame["a"]), sample_data=frame)
-    save_metadata = interface.save(tmp_path, ModelSaveKwargs(save_onnx=True))
-    assert isinstance(save_metadata, ModelInterfaceSaveMetadata)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "model.joblib",
-        "onnx-model.onnx",
-        "sample-data.parquet",
-    ]

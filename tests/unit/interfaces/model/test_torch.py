@@ -14,6 +14,7 @@ np = pytest.importorskip("numpy")
 pytest.importorskip("onnxruntime")
 
 from opsml.card import CardRegistry, ModelCard, RegistryType  # noqa: E402
+from opsml.data import TorchData  # noqa: E402
 from opsml.errors import (  # noqa: E402
     InvalidArgumentError,
     MissingDependencyError,
@@ -31,16 +32,17 @@ from opsml.model import (  # noqa: E402
 )
 
 
-class Net(torch.nn.Module):  # type: ignore[misc]
-    """Two inputs, the second optional, with dropout so eval mode matters."""
+class Net(torch.nn.Module):
+    """Two inputs, the second optional; dropout and batch norm make the mode matter."""
 
     def __init__(self, n_features: int = 4) -> None:
         super().__init__()
         self.linear = torch.nn.Linear(n_features, 2)
+        self.norm = torch.nn.BatchNorm1d(2)
         self.dropout = torch.nn.Dropout(0.5)
 
     def forward(self, x: Any, bias: Any = None) -> Any:
-        out = self.dropout(self.linear(x))
+        out = self.dropout(self.norm(self.linear(x)))
         return out if bias is None else out + bias
 
 
@@ -86,7 +88,9 @@ def _round_trip(
     metadata = ModelInterfaceMetadata.model_validate_json(stored)
     loaded = resolve_interface(metadata)
     assert isinstance(loaded, TorchModel)
-    loaded.load(path, metadata.save_metadata, load_kwargs or ModelLoadKwargs(model={"model": Net()}))
+    loaded.load(
+        path, metadata.save_metadata, load_kwargs or ModelLoadKwargs(model={"model": Net()})
+    )
     return loaded, metadata
 
 
@@ -101,6 +105,8 @@ def test_round_trip_gives_identical_outputs(model: Net, x: Any, tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "sample-data.pt"]
     assert set(torch.load(tmp_path / "model.pt", weights_only=True)) == set(model.state_dict())
     assert metadata.save_metadata.model_uri == "model.pt"
+    assert metadata.save_metadata.extra is not None
+    assert metadata.save_metadata.extra["sample_data_interface_type"] == "TorchData"
     assert metadata.model_type is ModelType.Pytorch
     assert metadata.data_type is DataType.TorchTensor
     assert metadata.task_type is TaskType.Regression
@@ -143,6 +149,18 @@ def test_sample_data_shapes_round_trip(
         np.testing.assert_array_equal(loaded.sample_data, sample)
 
 
+def test_sample_data_may_be_given_as_torch_data(model: Net, x: Any, tmp_path: Path) -> None:
+    interface = TorchModel(model=model, sample_data=TorchData(data=x[:2]))
+
+    loaded, metadata = _round_trip(interface, tmp_path)
+
+    assert interface.sample_data is not None
+    assert torch.equal(loaded.sample_data, x[:2])
+    assert metadata.data_type is DataType.TorchTensor
+    with pytest.raises(InvalidArgumentError, match="must hold data"):
+        TorchModel(model=model, sample_data=TorchData())
+
+
 def test_loading_needs_the_architecture_and_names_the_class(
     model: Net, x: Any, tmp_path: Path
 ) -> None:
@@ -172,7 +190,9 @@ def test_state_dict_is_read_weights_only_unless_the_user_opts_in(x: Any, tmp_pat
     save_metadata = TorchModel(model=model).save(tmp_path)
 
     with pytest.raises(SerializationError, match=r"could not read .*model\.pt"):
-        TorchModel().load(tmp_path, save_metadata, ModelLoadKwargs(model={"model": CalibratedNet()}))
+        TorchModel().load(
+            tmp_path, save_metadata, ModelLoadKwargs(model={"model": CalibratedNet()})
+        )
 
     trusted = ModelLoadKwargs(model={"model": CalibratedNet(), "weights_only": False})
     loaded = TorchModel()
@@ -194,7 +214,7 @@ def test_onnx_export_matches_the_model(sample: str, model: Net, x: Any, tmp_path
         "tuple": {"input_0": x.numpy(), "input_1": bias.numpy()},
     }
     expected = model(x) if sample == "tensor" else model(x, bias)
-    model.train()  # the export runs in eval mode and gives the mode back
+    model.train()  # conversion runs in eval mode (batch-norm statistics stay) and restores it
     interface = TorchModel(model=model, sample_data=samples[sample])
 
     loaded, metadata = _round_trip(

@@ -1,0 +1,74 @@
+"""TorchData: a torch tensor saved as ``data.pt``, loaded with ``weights_only=True`` only."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+from opsml._compat import require
+from opsml.errors import InvalidArgumentError
+from opsml.interfaces._data_base import DataInterface, translate_errors, type_name
+from opsml.interfaces._enums import DataType
+from opsml.types import Suffix
+
+__all__ = ["TorchData"]
+
+_EXTRA = "torch"
+_UNSAFE_LOAD_KWARGS = ("weights_only", "pickle_module")
+
+
+class TorchData(DataInterface):
+    """A ``torch.Tensor``, saved as ``data.pt`` with ``torch.save``.
+
+    The file is always read with ``torch.load(..., weights_only=True)``: torch's restricted
+    unpickler, which rebuilds tensors and plain containers and never runs arbitrary code.
+    ``DataSaveKwargs(data=...)`` goes to ``torch.save`` (e.g. ``{"pickle_protocol": 4}``)
+    and ``DataLoadKwargs(data=...)`` to ``torch.load`` (e.g. ``{"map_location": "cpu"}``,
+    ``{"mmap": True}``); ``weights_only`` and ``pickle_module`` cannot be overridden.
+
+    Args:
+        data: A ``torch.Tensor`` (any dtype, shape and layout torch can save).
+        data_splits: How to split the data (rows are the first dimension).
+        dependent_vars: The dependent (target) columns of a 2-D tensor, by position.
+        sql_logic: The SQL that produced the data.
+        data_profile: A precomputed data profile.
+
+    Raises:
+        InvalidArgumentError: ``data`` is not a tensor, or a split or dependent variable
+            does not fit it.
+    """
+
+    data_type: ClassVar[DataType] = DataType.TorchTensor
+    _suffix: ClassVar[Suffix | None] = Suffix.Pt
+
+    @staticmethod
+    def _accepts(data: Any) -> bool:
+        torch = sys.modules.get("torch")  # not imported: data cannot be a tensor
+        return torch is not None and isinstance(data, torch.Tensor)
+
+    def _validate_data(self, data: Any) -> None:
+        if not self._accepts(data):
+            raise InvalidArgumentError(f"TorchData expects a torch Tensor, got {type_name(data)}")
+
+    def _write(self, data: Any, file: Path, kwargs: dict[str, Any]) -> None:
+        torch = require("torch", _EXTRA)
+        with translate_errors("write", file):
+            torch.save(data, file, **kwargs)
+
+    def _read(self, file: Path, kwargs: dict[str, Any]) -> Any:
+        torch = require("torch", _EXTRA)
+        unsafe = [key for key in _UNSAFE_LOAD_KWARGS if key in kwargs]
+        if unsafe:
+            raise InvalidArgumentError(
+                f"TorchData always loads with weights_only=True; remove {unsafe} from "
+                "DataLoadKwargs"
+            )
+        with translate_errors("read", file):
+            data = torch.load(file, weights_only=True, **kwargs)
+        if not isinstance(data, torch.Tensor):
+            raise InvalidArgumentError(f"{file} holds a {type_name(data)}, not a tensor")
+        return data
+
+    def _extra_metadata(self) -> dict[str, Any]:
+        return {"torch_version": require("torch", _EXTRA).__version__}

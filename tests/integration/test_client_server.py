@@ -1,0 +1,207 @@
+"""Client mode against real server processes: auth, outages, traversal, replicas."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from opsml import CardRegistry, DataCard, NumpyData, Prompt, PromptCard, RegistryType
+from opsml.data import DataInterfaceSaveMetadata, DataSaveKwargs
+from opsml.errors import AuthenticationError, ServerUnavailableError
+from opsml.mock import OpsmlTestServer
+
+pytestmark = pytest.mark.client
+
+AUTH_ENV = {
+    "OPSML_AUTH": "true",
+    "OPSML_DEFAULT_USERNAME": "admin",
+    "OPSML_DEFAULT_PASSWORD": "s3cret-pw",
+    "OPSML_TOKEN_TTL": "2",
+}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[OpsmlTestServer]:
+    with OpsmlTestServer(base_path=tmp_path / "server") as srv:
+        yield srv
+
+
+@pytest.fixture
+def auth_server(tmp_path: Path) -> Iterator[OpsmlTestServer]:
+    with OpsmlTestServer(base_path=tmp_path / "server", env=AUTH_ENV) as srv:
+        yield srv
+
+
+def _prompt_card(name: str = "greeting") -> PromptCard:
+    return PromptCard(prompt=Prompt(message="hi ${name}"), space="team", name=name)
+
+
+def test_login_and_transparent_token_refresh(auth_server: OpsmlTestServer) -> None:
+    registry = CardRegistry(RegistryType.Prompt)
+    card = _prompt_card()
+    registry.register_card(card)
+    time.sleep(2.2)  # the access token (TTL 2 s) expires; the client logs in again by itself
+    assert registry.load_card(uid=card.uid).prompt.bind(name="x").message[0].content == "hi x"
+
+
+def test_wrong_or_missing_credentials_are_refused(
+    auth_server: OpsmlTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSML_PASSWORD", "wrong")
+    with pytest.raises(AuthenticationError, match="invalid username or password"):
+        CardRegistry(RegistryType.Prompt).list_cards()
+    monkeypatch.delenv("OPSML_USERNAME")
+    monkeypatch.delenv("OPSML_PASSWORD")
+    with pytest.raises(AuthenticationError, match="OPSML_USERNAME"):
+        CardRegistry(RegistryType.Prompt).list_cards()
+
+
+def test_tampered_and_expired_tokens_are_refused(auth_server: OpsmlTestServer) -> None:
+    base = auth_server.server_uri
+    assert httpx.get(f"{base}/opsml/api/prompt/cards").status_code == 401
+    token = httpx.post(
+        f"{base}/opsml/api/auth/token", json={"username": "admin", "password": "s3cret-pw"}
+    ).json()["access_token"]
+    ok = httpx.get(f"{base}/opsml/api/prompt/cards", headers={"authorization": f"Bearer {token}"})
+    assert ok.status_code == 200
+    payload, _, signature = token.partition(".")
+    forged = f"{payload[:-2]}xx.{signature}"
+    refused = httpx.get(
+        f"{base}/opsml/api/prompt/cards", headers={"authorization": f"Bearer {forged}"}
+    )
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "AuthenticationError"
+    time.sleep(2.2)
+    expired = httpx.get(f"{base}/opsml/api/prompt/cards", headers={"authorization": f"Bearer {token}"})
+    assert expired.status_code == 401
+    assert "expired" in expired.json()["detail"]
+    assert httpx.get(f"{base}/opsml/api/healthcheck").status_code == 200
+
+
+class _StopServerData(NumpyData):
+    """Saving this stops the server first: the registration then finds it gone."""
+
+    server: OpsmlTestServer
+
+    def save(self, path: Path, save_kwargs: DataSaveKwargs | None = None) -> DataInterfaceSaveMetadata:
+        self.server.stop_server()
+        return super().save(path, save_kwargs)
+
+
+def test_server_stopped_mid_call_raises_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSML_CLIENT_RETRIES", "2")
+    base = tmp_path / "server"
+    server = OpsmlTestServer(base_path=base, cleanup=False)
+    with server:
+        registry = CardRegistry(RegistryType.Data)
+        interface = _StopServerData(data=np.arange(5))
+        interface.server = server
+        card = DataCard(interface=interface, space="team", name="outage")
+        started = time.monotonic()
+        with pytest.raises(ServerUnavailableError, match="cannot reach the opsml server"):
+            registry.register_card(card)
+        assert time.monotonic() - started < 30
+        assert card.uid is None and card.version is None
+    with OpsmlTestServer(base_path=base, cleanup=False):
+        assert len(CardRegistry(RegistryType.Data).list_cards(space="team")) == 0
+
+
+TRAVERSAL = [
+    "../../../../etc/passwd",
+    "..%2f..%2f..%2fetc%2fpasswd",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "%252e%252e%252fetc%252fpasswd",
+    "..\\..\\etc\\passwd",
+    "%2fetc%2fpasswd",
+    "data.npy%00.txt",
+    "data.npy;x=y",
+    "data.npy%3fx=1",
+    "data.npy%23frag",
+    "file:%2f%2f%2fetc%2fpasswd",
+    "a" * 5000,
+]
+
+
+def test_file_routes_refuse_paths_outside_the_manifest(server: OpsmlTestServer) -> None:
+    registry = CardRegistry(RegistryType.Data)
+    card = DataCard(interface=NumpyData(data=np.arange(5)), space="team", name="target")
+    registry.register_card(card)
+    base = f"{server.server_uri}/opsml/api/data/cards/{card.uid}"
+    with httpx.Client() as http:
+        good = http.get(f"{base}/files/data.npy")
+        assert good.status_code == 200
+        for evil in TRAVERSAL:
+            for method, url in [
+                ("GET", f"{base}/files/{evil}"),
+                ("PUT", f"{base}/files/{evil}?offset=0"),
+                ("GET", f"{server.server_uri}/opsml/api/data/cards/{evil}/files/data.npy"),
+                ("GET", f"{server.server_uri}/opsml/api/{evil}/cards"),
+                ("POST", f"{server.server_uri}/opsml/api/data/cards/{evil}/commit"),
+            ]:
+                response = http.request(method, httpx.URL(url), content=b"x" if method == "PUT" else None)
+                assert response.status_code in (404, 405, 409, 422), (method, url, response.status_code)
+                assert response.headers["content-type"].startswith("application/json"), (method, url)
+                assert "root:" not in response.text
+    etc_passwd_copies = [p for p in Path(server.base_path or ".").rglob("passwd")]
+    assert etc_passwd_copies == []
+
+
+REPLICA_WORKER = Path(__file__).parent / "workers" / "register_many.py"
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_servers_on_one_postgres_give_distinct_versions(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    shared = {"OPSML_TRACKING_URI": postgres_url, "OPSML_STORAGE_URI": str(tmp_path / "shared")}
+    servers = [
+        OpsmlTestServer(base_path=tmp_path / f"server{i}", env=shared) for i in range(2)
+    ]
+    for srv in servers:
+        srv.start_server()
+    try:
+        start_at = time.time() + 3.0
+        procs = []
+        for i in range(8):
+            env = {**os.environ, "OPSML_TRACKING_URI": servers[i % 2].server_uri}
+            env.pop("OPSML_STORAGE_URI", None)
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(REPLICA_WORKER), "25", str(start_at)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                )
+            )
+        reported: list[Any] = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, err
+            reported += [tuple(line.split()) for line in out.splitlines()]
+        versions = [v for _, v in reported]
+        assert len(reported) == 200
+        assert len(set(versions)) == 200
+        os.environ["OPSML_TRACKING_URI"] = servers[1].server_uri
+        registry = CardRegistry(RegistryType.Data)
+        listed = registry.list_cards(space="race", name="same", limit=1000)
+        assert {(r.uid, r.version) for r in listed} == set(reported)
+        for record in listed:
+            card = registry.load_card(uid=record.uid)
+            card.load()
+            assert card.data.shape == (8,)
+    finally:
+        for srv in servers:
+            srv.stop_server()
