@@ -6,7 +6,11 @@ Cards never import the registry: a registry hands a loaded card an
 
 from __future__ import annotations
 
-from opsml.cards._base import CARD_FILE, CardBase
+from typing import Any
+
+from pydantic import ValidationError
+
+from opsml.cards._base import CARD_FILE, CardBase, translate_validation_error
 from opsml.cards._data import DataCard, DataCardMetadata
 from opsml.cards._experiment import ComputeEnvironment, ExperimentCard, UidMetadata
 from opsml.cards._model import ModelCard, ModelCardMetadata
@@ -15,6 +19,7 @@ from opsml.cards._prompt import PromptCard
 from opsml.cards._record import CardList, CardRecord
 from opsml.cards._service import Card, ServiceCard
 from opsml.cards._source import ArtifactSource, DirectorySource
+from opsml.errors import InvalidArgumentError, OpsmlError
 from opsml.types import RegistryType
 
 __all__ = [
@@ -35,6 +40,7 @@ __all__ = [
     "ServiceCard",
     "UidMetadata",
     "card_class",
+    "parse_card",
     "validate_name",
 ]
 
@@ -50,3 +56,21 @@ _CARD_CLASSES: dict[RegistryType, type[CardBase]] = {
 def card_class(registry: RegistryType) -> type[CardBase]:
     """The card class stored in ``registry``."""
     return _CARD_CLASSES[registry]
+
+
+def parse_card(registry: RegistryType, data: dict[str, Any]) -> CardBase:
+    """Build a card of ``registry``'s type from untrusted JSON data (e.g. an HTTP body).
+
+    Raises:
+        InvalidArgumentError: The data does not describe a valid card (any opsml error a
+            field validator raised is passed through as is).
+    """
+    cls = card_class(registry)
+    try:
+        return cls.model_validate(data)
+    except OpsmlError:
+        raise
+    except ValidationError as exc:
+        raise translate_validation_error(exc, cls.__name__) from None
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"invalid {cls.__name__}: {exc}") from None

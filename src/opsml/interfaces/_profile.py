@@ -540,10 +540,11 @@ def _profile_polars(data: Any, bin_size: int, correlations: bool, top_k: int) ->
     numeric = [c for c, t in schema.items() if _polars_is_numeric(pl, t)]
     floats = [c for c in numeric if schema[c].is_float()]
 
-    # Pass 1: nulls and NaNs; NaN is treated as missing, like in pandas and numpy.
+    # Pass 1: nulls, NaNs (missing, like in pandas and numpy) and infinities.
     counted = data.select(
         *[pl.col(c).null_count().alias(f"{c}\x00null") for c in data.columns],
         *[pl.col(c).is_nan().sum().alias(f"{c}\x00nan") for c in floats],
+        *[pl.col(c).is_infinite().sum().alias(f"{c}\x00inf") for c in floats],
     ).row(0, named=True)
     nulls = {c: counted[f"{c}\x00null"] + counted.get(f"{c}\x00nan", 0) for c in data.columns}
 
@@ -557,12 +558,12 @@ def _profile_polars(data: Any, bin_size: int, correlations: bool, top_k: int) ->
 
     def finite(c: str) -> Any:
         column = valid(c)
-        return column.filter(column.is_finite()) if schema[c].is_float() else column
+        return column.filter(column.is_finite()) if counted.get(f"{c}\x00inf") else column
 
     def below(c: str, edge: float) -> Any:
         column = valid(c)
         is_below = column < edge
-        return (is_below & column.is_finite() if schema[c].is_float() else is_below).sum()
+        return (is_below & column.is_finite() if counted.get(f"{c}\x00inf") else is_below).sum()
 
     # Pass 2: numeric statistics of every numeric column in one select.
     exprs = []
@@ -689,7 +690,8 @@ def _arrow_numeric_stats(
         if n_nan:
             valid = valid.filter(pc.invert(nan))
             n_null += n_nan
-        finite = valid.filter(pc.is_finite(valid))
+        if pc.any(pc.is_inf(valid)).as_py():
+            finite = valid.filter(pc.is_finite(valid))
     n = len(valid)
     if n == 0:
         return n_null, None

@@ -101,6 +101,9 @@ class OpsmlTestServer:
 
     def stop_server(self) -> None:
         """Stop the server process (and remove its files with ``cleanup=True``)."""
+        from opsml.registry._registry import close_backends
+
+        close_backends(self.server_uri)
         if self._process is not None:
             self._process.terminate()
             try:

@@ -43,10 +43,13 @@ def backend_for(config: OpsmlConfig) -> RegistryBackend:
     return backend
 
 
-def close_backends() -> None:
-    """Forget this process's backends, closing client connections."""
+def close_backends(tracking_uri: str | None = None) -> None:
+    """Forget this process's backends (those of one tracking URI, or all), closing client
+    connections."""
     with _BACKENDS_LOCK:
         for key, backend in list(_BACKENDS.items()):
+            if tracking_uri is not None and key[1].tracking_uri != tracking_uri:
+                continue
             api = getattr(backend, "api", None)
             if key[0] == os.getpid() and api is not None:
                 api.close()

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import FileResponse
 
 from opsml._version import __version__
-from opsml.cards import CARD_FILE, CardBase, card_class, validate_name
+from opsml.cards import CARD_FILE, CardBase, card_class, parse_card, validate_name
 from opsml.cards._lifecycle import check_new_card
 from opsml.errors import (
     AuthenticationError,
@@ -55,6 +55,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 Uid = Annotated[str, Path(pattern=UID_PATTERN, description="the card's uid")]
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+SpaceQuery = Annotated[
+    str | None, Query(pattern=_NAME, description="space (lowercased before matching)")
+]
+NameQuery = Annotated[str | None, Query(pattern=_NAME, description="name (lowercased)")]
+UidQuery = Annotated[str | None, Query(pattern=UID_PATTERN)]
+VersionQueryParam = Annotated[
+    str | None, Query(max_length=256, description="a version query: 1.*, ^1.2, >=1.2,<2")
+]
 FilePath = Annotated[str, Path(description="a path listed in the card's manifest")]
 
 
@@ -145,12 +154,12 @@ def login(st: StateDep, body: LoginRequest) -> TokenResponse:
 def list_cards(
     st: StateDep,
     registry: RegistryName,
-    uid: str | None = None,
-    space: str | None = None,
-    name: str | None = None,
-    version: str | None = None,
+    uid: UidQuery = None,
+    space: SpaceQuery = None,
+    name: NameQuery = None,
+    version: VersionQueryParam = None,
     max_date: date | None = None,
-    tags: Annotated[list[str] | None, Query()] = None,
+    tags: Annotated[list[Annotated[str, Query(max_length=255)]] | None, Query()] = None,
     sort_by_timestamp: bool = False,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 25,
 ) -> list[dict[str, Any]]:
@@ -172,10 +181,10 @@ def list_cards(
 def load_card(
     st: StateDep,
     registry: RegistryName,
-    uid: str | None = None,
-    space: str | None = None,
-    name: str | None = None,
-    version: str | None = None,
+    uid: UidQuery = None,
+    space: SpaceQuery = None,
+    name: NameQuery = None,
+    version: VersionQueryParam = None,
 ) -> dict[str, Any]:
     """The best matching card's JSON (highest final release when no version is given)."""
     if not (uid or space or name):
@@ -197,7 +206,7 @@ def update_card(
     st: StateDep, registry: RegistryName, uid: Uid, body: UpdateRequest
 ) -> dict[str, Any]:
     """Replace a card's metadata and tags (artifacts are immutable)."""
-    card = card_class(_registry(registry)).model_validate(body.card)
+    card = parse_card(_registry(registry), body.card)
     if card.uid != uid:
         raise InvalidArgumentError("the card's uid does not match the URL")
     st.backend.update_card(card)
@@ -260,7 +269,7 @@ def reserve(st: StateDep, registry: RegistryName, body: ReserveRequest) -> Reser
         return _reservation(st, reg, body.uid)
     except CardNotFoundError:
         pass
-    card = card_class(reg).model_validate(body.card)
+    card = parse_card(reg, body.card)
     check_new_card(card)
     st.backend.check_links(card)
     st.backend.reserve(
