@@ -577,7 +577,7 @@ def _profile_polars(data: Any, bin_size: int, correlations: bool, top_k: int) ->
             v.max().cast(pl.Float64).alias(f"{c}\x00max"),
             f.min().cast(pl.Float64).alias(f"{c}\x00fmin"),
             f.max().cast(pl.Float64).alias(f"{c}\x00fmax"),
-            f.len().alias(f"{c}\x00finite"),
+            f.count().alias(f"{c}\x00finite"),
             *[
                 v.quantile(q, interpolation="linear").alias(f"{c}\x00q{i}")
                 for i, q in enumerate(QUANTILES)
@@ -683,15 +683,15 @@ def _arrow_numeric_stats(
         column = column.cast(pa.float64())
     n_null = column.null_count
     valid = column.drop_null() if n_null else column
-    finite = valid
     if pa.types.is_floating(column.type):
         nan = pc.is_nan(valid)
         n_nan = pc.sum(nan).as_py() or 0
         if n_nan:
             valid = valid.filter(pc.invert(nan))
             n_null += n_nan
-        if pc.any(pc.is_inf(valid)).as_py():
-            finite = valid.filter(pc.is_finite(valid))
+    finite = valid
+    if pa.types.is_floating(column.type) and pc.any(pc.is_inf(valid)).as_py():
+        finite = valid.filter(pc.is_finite(valid))
     n = len(valid)
     if n == 0:
         return n_null, None
