@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+CORE_VENV ?= .venv-core
 
-.PHONY: install run test lint format bench services clean
+.PHONY: install run test test-core lint format bench services clean
 
 install: $(VENV)/.installed
 
@@ -20,9 +21,20 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: install
 	$(VENV)/bin/opsml server start --host $(HOST) --port $(PORT)
 
-## The whole test suite (starts PostgreSQL/MariaDB first if they are down).
+## The whole test suite (starts PostgreSQL/MariaDB first if they are down), then once more
+## against the core install (no optional extras).
 test: install services
 	$(PY) -m pytest -n auto -q $(PYTEST_ARGS)
+	$(MAKE) test-core
+
+$(CORE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CORE_VENV)/bin/python -m pip install --quiet -e . pytest pytest-xdist hypothesis
+	touch $@
+
+test-core: $(CORE_VENV)/.installed
+	OPSML_TEST_CORE_ONLY=1 $(CORE_VENV)/bin/python -m pytest -n auto -q tests/unit
 
 services:
 	bash scripts/services.sh
@@ -40,4 +52,4 @@ bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .bench-venvs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CORE_VENV) .bench-venvs .pytest_cache .mypy_cache .ruff_cache

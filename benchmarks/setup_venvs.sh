@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Create one virtualenv per benchmark peer under <repo>/.bench-venvs/ (idempotent).
+# Create one virtualenv per benchmark peer under <repo>/.bench-venvs/ (idempotent), and
+# install the HTTP load generator wrk (Debian package) when it is missing.
 #
-#   bash benchmarks/setup_venvs.sh            # all peers
+#   bash benchmarks/setup_venvs.sh            # all peers, and wrk
 #   bash benchmarks/setup_venvs.sh mlflow     # only the named ones
+#   bash benchmarks/setup_venvs.sh wrk        # only wrk
 #
 # A venv is (re)built only when its marker file is missing or records different
 # requirements, so re-running is a no-op once everything is installed.
@@ -14,7 +16,7 @@ PYTHON="${BENCH_PYTHON:-python3}"
 
 requirements() {
     case "$1" in
-        ours)   echo "-e $ROOT[sklearn,pandas]" ;;
+        ours)   echo "-e $ROOT[sklearn,pandas,server]" ;;
         opsml3) echo "--pre opsml==3.0.0rc16 scikit-learn pandas" ;;
         mlflow) echo "mlflow==3.17.2 scikit-learn" ;;
         *) echo "unknown peer: $1" >&2; return 1 ;;
@@ -46,9 +48,30 @@ setup_one() {
     echo "$key" > "$marker"
 }
 
+# wrk drives the requests/s case; without it (no apt-get, not root) the harness falls back
+# to its own Python load generator, so a failure here is a warning, not an error.
+setup_wrk() {
+    if command -v wrk > /dev/null; then
+        echo "[setup] wrk: up to date ($(command -v wrk))"
+        return 0
+    fi
+    local sudo=""
+    if [[ "$(id -u)" != 0 ]]; then
+        if sudo -n true 2> /dev/null; then sudo="sudo -n"; else sudo="none"; fi
+    fi
+    if [[ "$sudo" == "none" ]] || ! command -v apt-get > /dev/null; then
+        echo "[setup] wrk: missing and cannot apt-get install it; using the Python load generator"
+        return 0
+    fi
+    echo "[setup] wrk: installing the Debian package"
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk; } > /dev/null; then
+        echo "[setup] wrk: apt-get install failed; using the Python load generator"
+    fi
+}
+
 mkdir -p "$VENVS"
-peers=("$@")
-[[ ${#peers[@]} -gt 0 ]] || peers=(opsml3 mlflow ours)
-for peer in "${peers[@]}"; do
-    setup_one "$peer"
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(opsml3 mlflow ours wrk)
+for target in "${targets[@]}"; do
+    if [[ "$target" == "wrk" ]]; then setup_wrk; else setup_one "$target"; fi
 done

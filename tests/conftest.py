@@ -8,9 +8,12 @@ fails them, so a broken service can never pass silently.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import os
 import secrets
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,32 @@ PG_ADMIN_URL = os.environ.get(
 )
 MYSQL_ADMIN_URL = os.environ.get("OPSML_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CORE_ONLY = os.environ.get("OPSML_TEST_CORE_ONLY") == "1"
+"""Set by ``make test-core``: the suite runs against ``pip install opsml`` without extras."""
+
+
+@cache
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """In the core-only run, leave out test modules whose imports need an extra."""
+    if not CORE_ONLY or collection_path.suffix != ".py" or not collection_path.is_file():
+        return None
+    missing = [m for m in _top_level_imports(collection_path) if not _installed(m)]
+    return True if missing else None
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -57,6 +86,10 @@ def _unavailable(what: str, exc: BaseException) -> None:
 def _fresh_database(admin_url: str, kind: str) -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+
+    driver = {"PostgreSQL": "psycopg", "MariaDB": "pymysql"}[kind]
+    if CORE_ONLY and not _installed(driver):
+        pytest.skip(f"core-only run: the {driver} driver (an extra) is not installed")
 
     name = f"opsml_test_{secrets.token_hex(6)}"
     try:
@@ -155,6 +188,8 @@ def registry_env(
     if request.param != "client":
         yield _local_env(request, monkeypatch, tmp_path)
         return
+    if CORE_ONLY and not _installed("fastapi"):
+        pytest.skip("core-only run: the server extra is not installed")
     from opsml.mock import OpsmlTestServer
 
     server = OpsmlTestServer(base_path=tmp_path / "server")

@@ -130,3 +130,7 @@ def main() -> None:
     except OpsmlError as exc:
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

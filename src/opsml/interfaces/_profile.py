@@ -385,7 +385,7 @@ def _numpy_other_stats(np: Any, values: Any, top_k: int) -> tuple[int, StringSta
     char_stats = None
     if kind in "US":
         char_stats = _length_stats(np, np.char.str_len(uniques), counts)
-    top = [(uniques[i].item(), int(counts[i])) for i in order]
+    top = [(uniques[i], int(counts[i])) for i in order]
     return n_null, StringStats(
         distinct=_distinct(int(uniques.size), n), char_stats=char_stats, word_stats=_words(top, n)
     )
@@ -432,6 +432,8 @@ def _profile_numpy(data: Any, bin_size: int, correlations: bool, top_k: int) -> 
 def _profile_torch(data: Any, bin_size: int, correlations: bool, top_k: int) -> DataProfile:
     torch = sys.modules["torch"]
     tensor = data.detach().cpu()
+    if tensor.layout != torch.strided:
+        tensor = tensor.to_dense()
     if tensor.dtype.is_floating_point and tensor.dtype not in (torch.float16, torch.float32):
         tensor = tensor.to(torch.float64)  # bfloat16, float8: no numpy equivalent
     require("numpy", "torch")
@@ -445,8 +447,9 @@ def _pandas_numeric_values(np: Any, series: Any) -> tuple[Any, int]:
     """A numpy view (or copy) of a numeric series' values, and how many nulls were dropped."""
     if isinstance(series.dtype, np.dtype):
         return series.to_numpy(), 0
-    valid = series.dropna()  # nullable and pyarrow-backed dtypes
-    return valid.to_numpy(dtype=series.dtype.numpy_dtype), len(series) - len(valid)
+    valid = series.dropna()  # nullable, pyarrow-backed and sparse dtypes
+    dtype = getattr(series.dtype, "numpy_dtype", np.float64)
+    return valid.to_numpy(dtype=dtype), len(series) - len(valid)
 
 
 def _length_stats(np: Any, lengths: Any, counts: Any) -> CharStats:
@@ -496,7 +499,9 @@ def _profile_pandas(data: Any, bin_size: int, correlations: bool, top_k: int) ->
     numeric = [
         i
         for i, dtype in enumerate(data.dtypes)
-        if types.is_numeric_dtype(dtype) and not types.is_bool_dtype(dtype)
+        if types.is_numeric_dtype(dtype)
+        and not types.is_bool_dtype(dtype)
+        and not types.is_complex_dtype(dtype)
     ]
 
     def one(position: int) -> FeatureProfile:
@@ -679,7 +684,7 @@ def _arrow_numeric_stats(
     pa: Any, pc: Any, column: Any, bin_size: int
 ) -> tuple[int, NumericStats | None]:
     """Null count (NaN included) and stats of a numeric arrow column."""
-    if pa.types.is_decimal(column.type):
+    if pa.types.is_decimal(column.type) or pa.types.is_float16(column.type):
         column = column.cast(pa.float64())
     n_null = column.null_count
     valid = column.drop_null() if n_null else column

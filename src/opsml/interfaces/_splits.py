@@ -457,7 +457,8 @@ def _select(ops: _RowOps, data: Any, split: DataSplit) -> Any:
         return ops.take(data, split.indice_split.indices)
     except OpsmlError:
         raise
-    except (TypeError, ValueError) as exc:  # e.g. ">" on an unordered categorical
+    except (TypeError, ValueError, RuntimeError, NotImplementedError) as exc:
+        # e.g. ">" on an unordered categorical, or indexing a sparse tensor
         raise InvalidArgumentError(f"DataSplit {split.label!r} failed: {exc}") from exc
 
 
