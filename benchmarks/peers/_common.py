@@ -1,19 +1,26 @@
 """Helpers shared by the peer scripts.
 
 Each peer script runs inside its own virtualenv, so this module uses only the standard
-library (plus scikit-learn, which every peer venv has, in :func:`make_model`).
+library (plus scikit-learn, which every peer venv has, in :func:`make_model`, and numpy and
+pandas in :func:`make_frame`).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
+import re
+import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
+import threading
 import time
 import traceback
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +29,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 SPACE = "bench"
-ALL_CASES = ("register", "load", "query", "import")
+ALL_CASES = ("register", "load", "query", "import", "data", "profile", "client", "rps")
+FRAME_COLUMNS = 10
+FRAME_SEED = 42
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,13 @@ class BenchArgs:
     query_versions: int
     query_n: int
     import_n: int
+    data_rows: int = 2_000_000
+    data_n: int = 5
+    profile_n: int = 3
+    client_n: int = 30
+    client_data_n: int = 3
+    rps_seconds: float = 10.0
+    rps_connections: int = 16
 
 
 def parse_args(argv: list[str] | None = None) -> BenchArgs:
@@ -50,6 +66,13 @@ def parse_args(argv: list[str] | None = None) -> BenchArgs:
     parser.add_argument("--query-versions", type=int, default=100)
     parser.add_argument("--query-n", type=int, default=200)
     parser.add_argument("--import-n", type=int, default=10)
+    parser.add_argument("--data-rows", type=int, default=2_000_000)
+    parser.add_argument("--data-n", type=int, default=5)
+    parser.add_argument("--profile-n", type=int, default=3)
+    parser.add_argument("--client-n", type=int, default=30)
+    parser.add_argument("--client-data-n", type=int, default=3)
+    parser.add_argument("--rps-seconds", type=float, default=10.0)
+    parser.add_argument("--rps-connections", type=int, default=16)
     ns = parser.parse_args(argv)
     cases = tuple(c for c in ns.cases.split(",") if c)
     unknown = set(cases) - set(ALL_CASES)
@@ -64,6 +87,13 @@ def parse_args(argv: list[str] | None = None) -> BenchArgs:
         query_versions=ns.query_versions,
         query_n=ns.query_n,
         import_n=ns.import_n,
+        data_rows=ns.data_rows,
+        data_n=ns.data_n,
+        profile_n=ns.profile_n,
+        client_n=ns.client_n,
+        client_data_n=ns.client_data_n,
+        rps_seconds=ns.rps_seconds,
+        rps_connections=ns.rps_connections,
     )
 
 
@@ -111,6 +141,174 @@ def make_model() -> tuple[Any, Any]:
     x, y = make_classification(n_samples=1000, n_features=4, random_state=42)
     clf = RandomForestClassifier(n_estimators=5, random_state=42).fit(x, y)
     return clf, x
+
+
+def make_frame(rows: int) -> Any:
+    """The data cases' frame: ``rows`` x 10 standard-normal float64 values, fixed seed.
+
+    2 000 000 rows make 160 MB. The column labels are an object-dtype Index: OpsML 3's
+    profiler rejects pandas 3's default ``str`` column Index ("Column names must be
+    strings"), and both peers get the very same frame.
+    """
+    import numpy as np
+    import pandas as pd
+
+    values = np.random.default_rng(FRAME_SEED).standard_normal((rows, FRAME_COLUMNS))
+    columns = pd.Index([f"f{i}" for i in range(FRAME_COLUMNS)], dtype=object)
+    return pd.DataFrame(values, columns=columns, copy=False)
+
+
+def proc_status(field: str) -> int:
+    """A memory field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``, ...) in bytes."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (``VmHWM``) to its current RSS (Linux >= 4.0).
+
+    Returns:
+        False when the kernel refused; ``VmHWM`` then still holds the earlier peak.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one HTTP load run measured."""
+
+    tool: str
+    requests: int
+    seconds: float
+    rps: float
+    p50: float  # seconds
+    p99: float  # seconds
+    errors: int  # non-2xx responses and socket errors
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+_WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def _wrk_seconds(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        raise ValueError(f"unexpected wrk duration {text!r}")
+    return float(match.group(1)) * _WRK_UNITS[match.group(2)]
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """Requests, requests/s, p50/p99 latency (seconds) and errors from ``wrk --latency``."""
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
+    done = re.search(r"^\s+(\d+) requests in ([\d.]+\w+),", output, re.MULTILINE)
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    if not (done and rps and {"50", "99"} <= percentiles.keys()):
+        raise ValueError(f"cannot parse wrk output:\n{output}")
+    errors = sum(
+        int(n)
+        for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output)
+        + re.findall(r"(?:connect|read|write|timeout) (\d+)", output)
+    )
+    return {
+        "requests": int(done.group(1)),
+        "seconds": _wrk_seconds(done.group(2)),
+        "rps": float(rps.group(1)),
+        "p50": _wrk_seconds(percentiles["50"]),
+        "p99": _wrk_seconds(percentiles["99"]),
+        "errors": errors,
+    }
+
+
+def run_wrk(url: str, headers: dict[str, str], seconds: float, connections: int) -> LoadResult:
+    """Load ``url`` with GETs for ``seconds`` using wrk (2 threads, ``connections``)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise FileNotFoundError("wrk is not installed")
+    version = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False)
+    tool = " ".join(version.stdout.split()[:2]) or "wrk"
+    cmd = [wrk, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    # A short untimed run first: connections, caches and the server's first requests.
+    subprocess.run([*cmd[:3], "-d1s", *cmd[4:], url], capture_output=True, check=True)
+    proc = subprocess.run([*cmd, url], capture_output=True, text=True, check=True)
+    log(f"wrk output:\n{proc.stdout}")
+    return LoadResult(tool=f"{tool} ({' '.join(cmd[1:4])})", **parse_wrk(proc.stdout))
+
+
+def run_python_load(
+    url: str, headers: dict[str, str], seconds: float, connections: int
+) -> LoadResult:
+    """wrk's stand-in: ``connections`` threads, each a keep-alive connection issuing GETs.
+
+    Measures the same as wrk, but the client itself needs CPU (and the GIL), so on a
+    small machine it loads the server less than wrk does: a lower bound of requests/s.
+    """
+    parts = urllib.parse.urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        mine: list[float] = []
+        failed = 0
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            try:
+                conn.request("GET", target, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                ok = 200 <= response.status < 300
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+                ok = False
+            mine.append(time.perf_counter() - start)
+            failed += not ok
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return LoadResult(
+        tool=f"Python load generator ({connections} threads, keep-alive)",
+        requests=len(latencies),
+        seconds=elapsed,
+        rps=len(latencies) / elapsed,
+        p50=cuts[49],
+        p99=cuts[98],
+        errors=errors[0],
+    )
+
+
+def http_load(url: str, headers: dict[str, str], seconds: float, connections: int) -> LoadResult:
+    """GET ``url`` under load with wrk, or with :func:`run_python_load` without wrk."""
+    if shutil.which("wrk"):
+        return run_wrk(url, headers, seconds, connections)
+    log("wrk not found: using the Python load generator")
+    return run_python_load(url, headers, seconds, connections)
 
 
 def package_versions(names: list[str]) -> dict[str, str]:

@@ -1,11 +1,26 @@
 """The benchmark for registries with OpsML 3's Python API (ours and OpsML 3 itself).
 
-Both peers are driven by exactly the same calls; only the interpreter (virtualenv) differs.
+Both peers are driven by exactly the same calls; only the interpreter (virtualenv) differs,
+plus two things OpsML 3's Python API does not cover: the URL and login of the raw HTTP
+endpoint the requests/s case loads (:func:`metadata_request`).
+
+The orchestrator runs each heavy group of cases (``data``, ``profile``, ``client`` with
+``rps``) in a process of its own, so that one 160 MB frame at a time is in memory and the
+client cases start from a process that never used a local registry.
 """
 
 from __future__ import annotations
 
+import ctypes
+import json
 import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from _common import (
@@ -14,8 +29,10 @@ from _common import (
     case,
     claim_stdout,
     emit,
+    http_load,
     import_times,
     log,
+    make_frame,
     make_model,
     package_versions,
     repeat,
@@ -26,6 +43,10 @@ from _common import (
 
 NAME = "rf"
 QUERY_NAME = "rf-query"
+DATA_NAME = "frame"
+PROFILE_CHILD = Path(__file__).with_name("_profile_child.py")
+# OpsML 3's test server creates this user; its API wants a bearer token even then.
+OPSML3_LOGIN = {"Username": "admin", "Password": "admin"}
 
 
 def run(peer: str, args: BenchArgs, packages: list[str]) -> None:
@@ -38,9 +59,17 @@ def run(peer: str, args: BenchArgs, packages: list[str]) -> None:
             # either way: the helper runs the import once untimed).
             with case(results, "import") as entry:
                 entry.update(import_times("opsml", args.import_n))
-        cases = [c for c in args.cases if c != "import"]
+        cases = [c for c in args.cases if c in ("register", "load", "query")]
         if cases:
             _OpsmlBench(args).run(cases, results)
+        if "data" in args.cases:
+            with case(results, "data") as entry:
+                entry.update(_DataBench(args).local_cases(results))
+        if "profile" in args.cases:
+            with case(results, "profile") as entry:
+                entry.update(profile_case(args, results))
+        if "client" in args.cases or "rps" in args.cases:
+            client_cases(peer, args, results)
     finally:
         emit(out, {"peer": peer, "packages": package_versions(packages), "cases": results})
 
@@ -56,6 +85,7 @@ class _OpsmlBench:
         self.clf, self.x = make_model()
         self.registry = opsml.CardRegistry(opsml.RegistryType.Model)
         self.registered: list[str] = []
+        self.uids: list[str] = []
 
     def new_card(self, name: str, **kwargs: Any) -> Any:
         """A fresh, unregistered ModelCard for the benchmark model."""
@@ -67,28 +97,36 @@ class _OpsmlBench:
         card = self.new_card(NAME)
         seconds = timed(lambda: self.registry.register_card(card))
         self.registered.append(card.version)
+        self.uids.append(card.uid)
         return seconds
 
-    def run(self, cases: list[str], results: dict[str, Any]) -> None:
-        """Run ``cases`` in a fixed order, recording each into ``results``."""
+    def run(
+        self, cases: list[str], results: dict[str, Any], prefix: str = "", n: int | None = None
+    ) -> None:
+        """Run ``cases`` in a fixed order, recording each into ``results[prefix + case]``.
+
+        ``n`` overrides the sample counts of register and load (the client cases' count).
+        """
         args = self.args
+        register_n = args.register_n if n is None else n
+        load_n = args.load_n if n is None else n
         if "register" in cases:
-            with case(results, "register") as entry:
+            with case(results, f"{prefix}register") as entry:
                 for _ in range(args.warmup):
                     self.register()
-                entry["samples"] = [self.register() for _ in range(args.register_n)]
+                entry["samples"] = [self.register() for _ in range(register_n)]
                 # OpsML 3 hands out duplicate versions under quick successive registrations.
                 entry["registered"] = len(self.registered)
                 entry["distinct_versions"] = len(set(self.registered))
         if "load" in cases:
-            with case(results, "load") as entry:
+            with case(results, f"{prefix}load") as entry:
                 for _ in range(100):
-                    if len(self.loadable()) >= min(args.load_n, 10):
+                    if len(self.loadable()) >= min(load_n, 10):
                         break
                     self.register()
                 versions = self.loadable()
                 entry["samples"] = repeat(
-                    lambda i: self.load(versions[i % len(versions)]), args.load_n, args.warmup
+                    lambda i: self.load(versions[i % len(versions)]), load_n, args.warmup
                 )
                 entry["versions_cycled"] = len(versions)
         if "query" in cases:
@@ -147,3 +185,229 @@ class _OpsmlBench:
                 args.query_n,
                 args.warmup,
             )
+
+
+def timed_result(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds one call of ``fn`` takes, and its result.
+
+    The result outlives the timing, so freeing a large object is not timed (the same for
+    the registry call and its pandas baseline).
+    """
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+class _DataBench:
+    """Register and load one large DataFrame through ``PandasData`` (local or client mode)."""
+
+    def __init__(self, args: BenchArgs) -> None:
+        import opsml
+
+        self.args = args
+        self.opsml = opsml
+        log(f"building the {args.data_rows} x 10 frame")
+        self.frame = make_frame(args.data_rows)
+        self.registry = opsml.CardRegistry(opsml.RegistryType.Data)
+        self.uids: list[str] = []
+
+    def info(self) -> dict[str, Any]:
+        """The frame's shape and size, for the report."""
+        rows, columns = self.frame.shape
+        size = int(self.frame.memory_usage(index=True).sum())
+        return {"rows": rows, "columns": columns, "frame_bytes": size}
+
+    def register(self) -> float:
+        """Register one new DataCard of the frame; return the seconds ``register_card`` took."""
+        opsml = self.opsml
+        card = opsml.DataCard(
+            interface=opsml.PandasData(data=self.frame), space=SPACE, name=DATA_NAME
+        )
+        seconds = timed(lambda: self.registry.register_card(card))
+        self.uids.append(card.uid)
+        return seconds
+
+    def load(self, uid: str, check: bool = False) -> float:
+        """``load_card(uid=...)`` + ``card.load()``; with ``check``, compare to the frame."""
+
+        def load() -> Any:
+            card = self.registry.load_card(uid=uid)
+            card.load()
+            return card
+
+        seconds, card = timed_result(load)
+        if check:
+            self.check(card.interface.data)
+        return seconds
+
+    def read_parquet(self, pd: Any, path: Path, check: bool = False) -> float:
+        """``pd.read_parquet(path)``; with ``check``, compare to the frame."""
+        seconds, frame = timed_result(partial(pd.read_parquet, path))
+        if check:
+            self.check(frame)
+        return seconds
+
+    def check(self, loaded: Any) -> None:
+        """Raise unless ``loaded`` equals the frame (values, dtypes, index, labels)."""
+        if type(loaded) is not type(self.frame) or not loaded.equals(self.frame):
+            raise RuntimeError(f"the loaded data differs from the frame: {type(loaded)!r}")
+
+    def local_cases(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Register / load vs pandas' ``to_parquet`` / ``read_parquet``, paired per sample.
+
+        Each sample writes (reads) one baseline Parquet file next to the registry, on the
+        same disk; the order of the two calls alternates between samples.
+        """
+        import pandas as pd
+
+        n, warmup = self.args.data_n, 1
+        folder = Path.cwd() / "parquet-baseline"
+        folder.mkdir(exist_ok=True)
+        writes: list[float] = []
+        registers: list[float] = []
+        for i in range(warmup + n):
+            write_parquet = partial(self.frame.to_parquet, folder / f"frame-{i}.parquet")
+            if i % 2 == 0:
+                write = timed(write_parquet)
+                reg = self.register()
+            else:
+                reg = self.register()
+                write = timed(write_parquet)
+            if i >= warmup:
+                writes.append(write)
+                registers.append(reg)
+            log(f"data sample {i}: to_parquet {write:.3f} s, register {reg:.3f} s")
+        reads: list[float] = []
+        loads: list[float] = []
+        for i in range(warmup + n):
+            path = folder / f"frame-{i}.parquet"
+            check = i == 0
+            if i % 2 == 0:
+                read = self.read_parquet(pd, path, check)
+                load = self.load(self.uids[i], check)
+            else:
+                load = self.load(self.uids[i], check)
+                read = self.read_parquet(pd, path, check)
+            path.unlink()
+            if i >= warmup:
+                reads.append(read)
+                loads.append(load)
+            log(f"data sample {i}: read_parquet {read:.3f} s, load {load:.3f} s")
+        info = self.info()
+        results["data_register"] = {"samples": registers, **info}
+        results["data_to_parquet"] = {"samples": writes}
+        results["data_load"] = {"samples": loads}
+        results["data_read_parquet"] = {"samples": reads}
+        return info
+
+    def client_cases(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Register and load the frame through the server (the registry is in client mode)."""
+        n, warmup = self.args.client_data_n, 1
+        registers = [self.register() for _ in range(warmup + n)][warmup:]
+        loads = [self.load(uid, check=i == 0) for i, uid in enumerate(self.uids)][warmup:]
+        info = self.info()
+        results["client_data_register"] = {"samples": registers, **info}
+        results["client_data_load"] = {"samples": loads}
+        return info
+
+
+def profile_case(args: BenchArgs, results: dict[str, Any]) -> dict[str, Any]:
+    """``PandasData(data=df).create_data_profile()``: time and peak extra RSS.
+
+    Each sample is a fresh interpreter running ``_profile_child.py`` (see there).
+    """
+    runs: list[dict[str, Any]] = []
+    for i in range(args.profile_n):
+        cmd = [sys.executable, str(PROFILE_CHILD), str(args.data_rows)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        sys.stderr.write(proc.stderr)
+        lines = proc.stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(f"profile child exited {proc.returncode}: {tail[0]}")
+        runs.append(json.loads(lines[-1]))
+        log(f"profile sample {i}: {runs[-1]}")
+    results["profile_memory"] = {"samples": [r["peak_extra_bytes"] for r in runs]}
+    return {
+        "samples": [r["seconds"] for r in runs],
+        "rows": args.data_rows,
+        "hwm_reset": all(r["hwm_reset"] for r in runs),
+        "baseline_rss_bytes": [r["baseline_rss_bytes"] for r in runs],
+    }
+
+
+def client_env(name: str) -> str | None:
+    """An environment variable as the C library sees it.
+
+    OpsML 3's test server sets the client variables from Rust, which ``os.environ`` (a
+    snapshot taken at start-up) does not see; ours sets them through ``os.environ``.
+    """
+    libc = ctypes.CDLL(None)
+    libc.getenv.restype = ctypes.c_char_p
+    value = libc.getenv(name.encode())
+    return value.decode() if value else os.environ.get(name)
+
+
+def metadata_request(peer: str, uid: str) -> tuple[str, dict[str, str]]:
+    """URL and headers of the raw "GET one card's metadata" call of the running server.
+
+    Ours: ``GET /opsml/api/model/cards/{uid}`` (no auth configured: guest). OpsML 3:
+    ``GET /opsml/api/card/metadata?uid=...&registry_type=Model`` with a bearer token from
+    ``GET /opsml/api/auth/login`` (its test server's default user).
+    """
+    base = client_env("OPSML_TRACKING_URI")
+    if not base or not base.startswith("http"):
+        raise RuntimeError(f"OPSML_TRACKING_URI is not a server URL: {base!r}")
+    base = base.rstrip("/")
+    if peer != "opsml3":
+        return f"{base}/opsml/api/model/cards/{uid}", {}
+    login = urllib.request.Request(f"{base}/opsml/api/auth/login", headers=OPSML3_LOGIN)
+    with urllib.request.urlopen(login, timeout=30) as response:
+        token = json.loads(response.read())["token"]
+    url = f"{base}/opsml/api/card/metadata?uid={uid}&registry_type=Model"
+    return url, {"Authorization": f"Bearer {token}"}
+
+
+def client_cases(peer: str, args: BenchArgs, results: dict[str, Any]) -> None:
+    """Client mode against the peer's own ``opsml.mock.OpsmlTestServer``."""
+    from opsml.mock import OpsmlTestServer
+
+    with case(results, "client_setup") as setup:
+        start = time.perf_counter()
+        with OpsmlTestServer():
+            setup["startup_seconds"] = time.perf_counter() - start
+            bench = _OpsmlBench(args)
+            setup["mode"] = str(bench.registry.mode)
+            if "client" not in setup["mode"].lower():
+                raise RuntimeError(f"the registry is not in client mode: {setup['mode']}")
+            if "client" in args.cases:
+                bench.run(["register", "load"], results, prefix="client_", n=args.client_n)
+                with case(results, "client_data") as entry:
+                    entry.update(_DataBench(args).client_cases(results))
+            if "rps" in args.cases:
+                with case(results, "rps") as entry:
+                    if not bench.uids:
+                        bench.register()
+                    entry.update(rps_case(peer, args, bench.uids[-1], results))
+
+
+def rps_case(peer: str, args: BenchArgs, uid: str, results: dict[str, Any]) -> dict[str, Any]:
+    """Requests/s and latency of GET card metadata under load (wrk, else Python threads)."""
+    url, headers = metadata_request(peer, uid)
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = response.read()
+    if uid.encode() not in body:
+        raise RuntimeError(f"GET {url} did not return the card: {body[:200]!r}")
+    path = url.split("/opsml/api", 1)[1].replace(uid, "{uid}")
+    load = http_load(url, headers, args.rps_seconds, args.rps_connections)
+    if load.errors:
+        raise RuntimeError(f"{load.errors} failed requests under load ({load.tool})")
+    results["rps_p50"] = {"samples": [load.p50]}
+    results["rps_p99"] = {"samples": [load.p99]}
+    extra = {k: v for k, v in load.as_dict().items() if k not in ("rps", "p50", "p99")}
+    return {
+        "samples": [load.rps],
+        "endpoint": f"GET /opsml/api{path}",
+        "body_bytes": len(body),
+    } | extra

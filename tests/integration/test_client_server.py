@@ -81,7 +81,9 @@ def test_tampered_and_expired_tokens_are_refused(auth_server: OpsmlTestServer) -
     assert refused.status_code == 401
     assert refused.json()["error"] == "AuthenticationError"
     time.sleep(2.2)
-    expired = httpx.get(f"{base}/opsml/api/prompt/cards", headers={"authorization": f"Bearer {token}"})
+    expired = httpx.get(
+        f"{base}/opsml/api/prompt/cards", headers={"authorization": f"Bearer {token}"}
+    )
     assert expired.status_code == 401
     assert "expired" in expired.json()["detail"]
     assert httpx.get(f"{base}/opsml/api/healthcheck").status_code == 200
@@ -92,8 +94,13 @@ class _StopServerData(NumpyData):
 
     server: OpsmlTestServer
 
-    def save(self, path: Path, save_kwargs: DataSaveKwargs | None = None) -> DataInterfaceSaveMetadata:
-        self.server.stop_server()
+    def save(
+        self, path: Path, save_kwargs: DataSaveKwargs | None = None
+    ) -> DataInterfaceSaveMetadata:
+        process = self.server._process
+        assert process is not None
+        process.kill()  # the server dies; the client knows nothing of it
+        process.wait()
         return super().save(path, save_kwargs)
 
 
@@ -149,9 +156,18 @@ def test_file_routes_refuse_paths_outside_the_manifest(server: OpsmlTestServer) 
                 ("GET", f"{server.server_uri}/opsml/api/{evil}/cards"),
                 ("POST", f"{server.server_uri}/opsml/api/data/cards/{evil}/commit"),
             ]:
-                response = http.request(method, httpx.URL(url), content=b"x" if method == "PUT" else None)
-                assert response.status_code in (404, 405, 409, 422), (method, url, response.status_code)
-                assert response.headers["content-type"].startswith("application/json"), (method, url)
+                response = http.request(
+                    method, httpx.URL(url), content=b"x" if method == "PUT" else None
+                )
+                assert response.status_code in (404, 405, 409, 422), (
+                    method,
+                    url,
+                    response.status_code,
+                )
+                assert response.headers["content-type"].startswith("application/json"), (
+                    method,
+                    url,
+                )
                 assert "root:" not in response.text
     etc_passwd_copies = [p for p in Path(server.base_path or ".").rglob("passwd")]
     assert etc_passwd_copies == []
@@ -166,9 +182,7 @@ def test_two_servers_on_one_postgres_give_distinct_versions(
     tmp_path: Path, postgres_url: str
 ) -> None:
     shared = {"OPSML_TRACKING_URI": postgres_url, "OPSML_STORAGE_URI": str(tmp_path / "shared")}
-    servers = [
-        OpsmlTestServer(base_path=tmp_path / f"server{i}", env=shared) for i in range(2)
-    ]
+    servers = [OpsmlTestServer(base_path=tmp_path / f"server{i}", env=shared) for i in range(2)]
     for srv in servers:
         srv.start_server()
     try:

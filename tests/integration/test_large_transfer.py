@@ -46,7 +46,9 @@ def _worker(*args: str) -> subprocess.Popen[str]:
 def _kill_when(proc: subprocess.Popen[str], condition: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert proc.poll() is None, f"worker ended before it could be interrupted: {proc.communicate()}"
+        assert proc.poll() is None, (
+            f"worker ended before it could be interrupted: {proc.communicate()}"
+        )
         assert time.monotonic() < deadline, "transfer never reached the halfway mark"
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)

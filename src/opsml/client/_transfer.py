@@ -28,8 +28,10 @@ from opsml.storage._manifest import FileEntry, hash_file, safe_relpath
 
 __all__ = ["CHUNK_SIZE", "Transfer", "download_files", "upload_files"]
 
-CHUNK_SIZE = 64 * 1024 * 1024
-"""Bytes per upload request (streamed from the file in 1 MiB pieces)."""
+CHUNK_SIZE = 1024 * 1024 * 1024
+"""Most bytes per upload request, streamed from the file in 1 MiB pieces. Requests are
+large so the server can hash a file as it arrives; a request cut short loses nothing, since
+the server keeps every byte it received and the next request resumes there."""
 PIECE_SIZE = 1024 * 1024
 PROGRESS_THRESHOLD = 8 * 1024 * 1024
 PARALLEL_FILES = 4

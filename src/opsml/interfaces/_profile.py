@@ -319,7 +319,7 @@ def _sorted_numeric_stats(np: Any, values: Any, bin_size: int) -> tuple[int, Num
         squares = 0.0
         for start in range(0, n, _CHUNK):
             centred = ordered[start : start + _CHUNK].astype(np.float64) - mean
-            squares += float(np.dot(centred, centred))
+            squares += float(np.square(centred, out=centred).sum())  # no BLAS threads
         positions = np.asarray(QUANTILES) * (n - 1)
         low = np.floor(positions).astype(np.intp)
         fraction = positions - low

@@ -310,7 +310,7 @@ async def upload_file(
         async for chunk in request.stream():
             appender.write(chunk)
         if appender.received == entry.size:
-            await anyio.to_thread.run_sync(area.seal, entry)
+            await anyio.to_thread.run_sync(area.seal, entry, appender.sha256)
     return UploadStatus(
         path=path, received=appender.received, complete=appender.received == entry.size
     )

@@ -13,6 +13,7 @@ a file operation under an exclusive ``flock``.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import time
@@ -43,6 +44,13 @@ class Appender:
         self._entry = entry
         self._start = offset
         self.received = offset
+        # A request that carries the whole file is hashed as it arrives (no re-read).
+        self._digest = hashlib.sha256() if offset == 0 else None
+
+    @property
+    def sha256(self) -> str | None:
+        """Hex SHA-256 of the bytes, when this request carried the whole file from byte 0."""
+        return self._digest.hexdigest() if self._digest is not None else None
 
     def write(self, chunk: bytes) -> None:
         """Append ``chunk``.
@@ -57,6 +65,8 @@ class Appender:
                 f"upload is larger than the manifest's {self._entry.size} bytes"
             )
         self._fh.write(chunk)
+        if self._digest is not None:
+            self._digest.update(chunk)
         self.received += len(chunk)
 
 
@@ -116,14 +126,22 @@ class UploadArea:
             with self._part(entry.sha256).open("ab", buffering=0) as fh:
                 yield Appender(fh, entry, offset)
 
-    def seal(self, entry: FileEntry) -> None:
+    def seal(self, entry: FileEntry, sha256: str | None = None) -> None:
         """Verify a fully received part and make it the sealed file.
+
+        Args:
+            entry: The manifest entry the part must match.
+            sha256: The part's hash when it was computed on arrival (else it is re-read).
 
         Raises:
             IntegrityError: The bytes do not match the SHA-256 (the part is discarded).
         """
         part = self._part(entry.sha256)
-        actual = hash_file(part)
+        actual = (
+            hash_file(part)
+            if sha256 is None
+            else FileEntry(size=part.stat().st_size, sha256=sha256)
+        )
         if actual.sha256 != entry.sha256 or actual.size != entry.size:
             part.unlink(missing_ok=True)
             raise IntegrityError(
@@ -141,7 +159,7 @@ class UploadArea:
             for chunk in chunks:
                 appender.write(chunk)
             if appender.received == entry.size:
-                self.seal(entry)
+                self.seal(entry, appender.sha256)
         return appender.received
 
     def link_into(self, entry: FileEntry, dest: Path) -> None:

@@ -23,12 +23,17 @@ class FileData(DataInterface):
     def _validate_data(self, data: Any) -> None:
         return None
 
-    def save(self, path: Path, save_kwargs: DataSaveKwargs | None = None) -> DataInterfaceSaveMetadata:
+    def save(
+        self, path: Path, save_kwargs: DataSaveKwargs | None = None
+    ) -> DataInterfaceSaveMetadata:
         shutil.copyfile(self.data, path / "data.bin")
         return DataInterfaceSaveMetadata(data_uri="data.bin")
 
     def load(
-        self, path: Path, metadata: DataInterfaceSaveMetadata, load_kwargs: DataLoadKwargs | None = None
+        self,
+        path: Path,
+        metadata: DataInterfaceSaveMetadata,
+        load_kwargs: DataLoadKwargs | None = None,
     ) -> None:
         self.data = path / metadata.data_uri
 
