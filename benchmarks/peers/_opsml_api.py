@@ -294,7 +294,7 @@ class _DataBench:
                 loads.append(load)
             log(f"data sample {i}: read_parquet {read:.3f} s, load {load:.3f} s")
         info = self.info()
-        results["data_register"] = {"samples": registers, **info}
+        results["data_register"] = {"samples": registers}
         results["data_to_parquet"] = {"samples": writes}
         results["data_load"] = {"samples": loads}
         results["data_read_parquet"] = {"samples": reads}
@@ -306,7 +306,7 @@ class _DataBench:
         registers = [self.register() for _ in range(warmup + n)][warmup:]
         loads = [self.load(uid, check=i == 0) for i, uid in enumerate(self.uids)][warmup:]
         info = self.info()
-        results["client_data_register"] = {"samples": registers, **info}
+        results["client_data_register"] = {"samples": registers}
         results["client_data_load"] = {"samples": loads}
         return info
 

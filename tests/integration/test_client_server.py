@@ -87,6 +87,8 @@ def test_tampered_and_expired_tokens_are_refused(auth_server: OpsmlTestServer) -
     assert expired.status_code == 401
     assert "expired" in expired.json()["detail"]
     assert httpx.get(f"{base}/opsml/api/healthcheck").status_code == 200
+    for page in ("/", "/ui/prompt"):
+        assert httpx.get(f"{base}{page}").status_code == 401, "pages need a login too"
 
 
 class _StopServerData(NumpyData):

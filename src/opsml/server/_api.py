@@ -107,12 +107,18 @@ def _card_json(card: CardBase) -> dict[str, Any]:
 
 
 def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
-    """The caller: ``guest`` without auth, else the user a valid bearer token names."""
+    """The caller: ``guest`` without auth, else the user a valid token names.
+
+    The token comes from an ``Authorization: Bearer`` header, or for web pages from the
+    ``opsml_token`` cookie.
+    """
     st = state(request)
     if not st.config.auth:
         return GUEST
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
+        token = request.cookies.get("opsml_token", "")
+    if not token:
         raise AuthenticationError("log in first: missing bearer token")
     return verify_token(st.config, token.strip())
 

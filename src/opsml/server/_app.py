@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -14,7 +14,7 @@ from opsml._version import __version__
 from opsml.cards import validate_name
 from opsml.errors import InvalidArgumentError, OpsmlError
 from opsml.registry import LocalBackend
-from opsml.server._api import ServerState, api, public
+from opsml.server._api import ServerState, api, current_user, public
 from opsml.server._config import ServerConfig
 from opsml.server._errors import status_for
 from opsml.server._pages import card_page, index_page, registry_page
@@ -93,14 +93,18 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(public)
     app.include_router(api)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    ui = Depends(current_user)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False, dependencies=[ui])
     def index() -> str:
         counts = {
             r.value: len(backend.list_cards(r, CardQuery(limit=1000))) for r in CARD_REGISTRIES
         }
         return index_page(counts)
 
-    @app.get("/ui/{registry}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get(
+        "/ui/{registry}", response_class=HTMLResponse, include_in_schema=False, dependencies=[ui]
+    )
     def registry_ui(registry: str, space: str = "", name: str = "", version: str = "") -> str:
         reg = _ui_registry(registry)
         query = CardQuery(
@@ -112,7 +116,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         records = backend.list_cards(reg, query)
         return registry_page(reg.value, records, {"space": space, "name": name, "version": version})
 
-    @app.get("/ui/{registry}/{uid}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get(
+        "/ui/{registry}/{uid}",
+        response_class=HTMLResponse,
+        include_in_schema=False,
+        dependencies=[ui],
+    )
     def card_ui(registry: str, uid: str) -> str:
         reg = _ui_registry(registry)
         card = backend.load_card(reg, CardQuery(uid=uid, limit=1))

@@ -37,7 +37,8 @@ def test_list_and_get_cards(client: TestClient) -> None:
         ("/opsml/api/prompt/cards/not-a-uid", 422, "InvalidArgumentError"),
         ("/opsml/api/nope/cards", 422, "InvalidArgumentError"),
         ("/opsml/api/prompt/cards?version=^", 422, "InvalidVersionError"),
-        ("/opsml/api/prompt/cards?space=../etc", 422, "InvalidNameError"),
+        ("/opsml/api/prompt/cards?space=../etc", 422, "InvalidArgumentError"),
+        ("/opsml/api/prompt/card?space=x%20y", 422, "InvalidArgumentError"),
         ("/opsml/api/prompt/cards?limit=0", 422, "InvalidArgumentError"),
     ],
 )
