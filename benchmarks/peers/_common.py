@@ -304,7 +304,12 @@ def run_python_load(
 
 
 def http_load(url: str, headers: dict[str, str], seconds: float, connections: int) -> LoadResult:
-    """GET ``url`` under load with wrk, or with :func:`run_python_load` without wrk."""
+    """GET ``url`` under load with wrk, or with :func:`run_python_load` without wrk.
+
+    Every request carries a ``User-Agent`` (wrk sends none, and OpsML 3's server answers
+    400 without one).
+    """
+    headers = {"User-Agent": "opsml-bench", **headers}
     if shutil.which("wrk"):
         return run_wrk(url, headers, seconds, connections)
     log("wrk not found: using the Python load generator")
@@ -462,7 +467,9 @@ def case(results: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
     start = time.perf_counter()
     try:
         yield entry
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # also pyo3's PanicException (OpsML 3's Rust panics)
         entry["error"] = f"{type(exc).__name__}: {exc}"
         traceback.print_exc(file=sys.stderr)
     log(f"case {name}: done in {time.perf_counter() - start:.1f} s")

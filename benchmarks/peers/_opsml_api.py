@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -47,6 +48,7 @@ DATA_NAME = "frame"
 PROFILE_CHILD = Path(__file__).with_name("_profile_child.py")
 # OpsML 3's test server creates this user; its API wants a bearer token even then.
 OPSML3_LOGIN = {"Username": "admin", "Password": "admin"}
+OPSML3_PORT = 3000  # fixed in OpsML 3's OpsmlTestServer
 
 
 def run(peer: str, args: BenchArgs, packages: list[str]) -> None:
@@ -336,6 +338,12 @@ def profile_case(args: BenchArgs, results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something listens on ``127.0.0.1:port``."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def client_env(name: str) -> str | None:
     """An environment variable as the C library sees it.
 
@@ -373,6 +381,8 @@ def client_cases(peer: str, args: BenchArgs, results: dict[str, Any]) -> None:
     from opsml.mock import OpsmlTestServer
 
     with case(results, "client_setup") as setup:
+        if peer == "opsml3" and port_in_use(OPSML3_PORT):
+            raise RuntimeError(f"OpsML 3's test server needs port {OPSML3_PORT}, which is busy")
         start = time.perf_counter()
         with OpsmlTestServer():
             setup["startup_seconds"] = time.perf_counter() - start

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from opsml.cards._base import CARD_FILE, CardBase
-from opsml.cards._source import DirectorySource
+from opsml.cards._source import ArtifactSource, DirectorySource
 from opsml.errors import CardStateError, InvalidArgumentError, OpsmlError, SerializationError
 from opsml.storage import Manifest
 
@@ -110,8 +111,11 @@ class InterfaceCard(CardBase):
     def load(self, path: Path | None = None, load_kwargs: Any = None) -> None:
         """Fetch and deserialise the card's artifacts into its interface.
 
-        Every file is checked against the card's manifest (size and SHA-256) before any of
-        them is deserialised.
+        Every file is checked against the card's manifest (size and SHA-256): before any of
+        them is read for interfaces whose files can run code when read (pickles, torch), and
+        at the same time as the read for plain data formats (Parquet, ``.npy`` without
+        pickles, SQL text), whose result is discarded unless every file verifies. Either way
+        nothing unverified is ever handed back.
 
         Args:
             path: Download the artifacts into this folder first (else read them in place
@@ -122,12 +126,40 @@ class InterfaceCard(CardBase):
             CardStateError: The card has no stored artifacts.
             IntegrityError: A stored file differs from the manifest.
         """
+        from opsml.interfaces import resolve_interface
+
         source = self._require_source()
         if path is not None:
             self._load_interface(source.materialize(Path(path)), load_kwargs)
             return
+        target = self._interface_obj()
+        metadata = self._interface_metadata()
+        if target is None and metadata is not None:
+            target = resolve_interface(metadata)
+            if not getattr(target, "verify_before_read", True):
+                self._load_verifying_alongside(source, load_kwargs, target)
+                return
         with source.local_folder() as folder:
-            self._load_interface(folder, load_kwargs)
+            self._load_interface(folder, load_kwargs, target)
+
+    def _load_verifying_alongside(
+        self, source: ArtifactSource, load_kwargs: Any, target: Any
+    ) -> None:
+        with (
+            source.local_folder(verify=False) as folder,
+            ThreadPoolExecutor(max_workers=1) as pool,
+        ):
+            check = pool.submit(source.verify, folder)
+            try:
+                self._load_interface(folder, load_kwargs, target)
+            except BaseException:
+                check.result()  # a corrupt file explains a failed read best
+                raise
+            try:
+                check.result()
+            except BaseException:
+                self._set_interface(None)
+                raise
 
     def download_artifacts(self, path: Path | str | None = None) -> Path:
         """Copy the card's verified artifacts and its ``card.json`` into ``path``.

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from opsml.storage import Manifest
-from opsml.storage._manifest import copy_tree_verified, safe_relpath, verify_file
+from opsml.storage._manifest import copy_tree_verified, safe_relpath, verify_file, verify_tree
 
 __all__ = ["ArtifactSource", "DirectorySource"]
 
@@ -29,10 +29,23 @@ class ArtifactSource(Protocol):
         """
         ...
 
-    def local_folder(self) -> AbstractContextManager[Path]:
-        """A local folder with the verified files for the duration of the ``with`` block.
+    def local_folder(self, verify: bool = True) -> AbstractContextManager[Path]:
+        """A local folder with the files for the duration of the ``with`` block.
+
+        Args:
+            verify: Check every file against the manifest before handing the folder over.
+                With ``False`` the caller must call :meth:`verify` itself before trusting
+                anything it read (sources that verify while downloading always verify).
 
         Sources that must download first use a temporary folder, removed afterwards.
+        """
+        ...
+
+    def verify(self, folder: Path) -> None:
+        """Check every manifest file in ``folder``.
+
+        Raises:
+            IntegrityError: A file is missing or differs from the manifest.
         """
         ...
 
@@ -57,6 +70,11 @@ class DirectorySource:
         return dest
 
     @contextmanager
-    def local_folder(self) -> Iterator[Path]:
-        """The folder itself, verified in place."""
-        yield self.materialize()
+    def local_folder(self, verify: bool = True) -> Iterator[Path]:
+        """The folder itself, verified in place (unless ``verify=False``)."""
+        yield self.materialize() if verify else self.root
+
+    def verify(self, folder: Path) -> None:
+        """Check every manifest file in ``folder``."""
+        if self.manifest is not None:
+            verify_tree(folder, self.manifest)

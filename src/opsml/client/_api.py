@@ -25,6 +25,7 @@ _FALLBACK = {
     403: errors.PermissionDeniedError,
     404: errors.CardNotFoundError,
     409: errors.CardStateError,
+    416: errors.IntegrityError,  # a resumed download asked past the end: the file shrank
     422: errors.InvalidArgumentError,
     501: errors.MissingDependencyError,
 }

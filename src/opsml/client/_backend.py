@@ -24,6 +24,7 @@ from opsml.client._transfer import download_files, transfers_from, upload_files
 from opsml.errors import CardStateError
 from opsml.settings import OpsmlConfig
 from opsml.storage import Manifest
+from opsml.storage._manifest import verify_tree
 from opsml.store import CardQuery
 from opsml.types import RegistryMode, RegistryType, VersionType
 
@@ -57,10 +58,17 @@ class HttpSource:
         return folder
 
     @contextmanager
-    def local_folder(self) -> Iterator[Path]:
-        """The files in a temporary folder, removed after the ``with`` block."""
+    def local_folder(self, verify: bool = True) -> Iterator[Path]:
+        """The files in a temporary folder, removed after the ``with`` block.
+
+        Downloads are always verified as they arrive, whatever ``verify`` says.
+        """
         with tempfile.TemporaryDirectory(prefix="opsml-") as tmp:
             yield self.materialize(Path(tmp))
+
+    def verify(self, folder: Path) -> None:
+        """Check every manifest file in ``folder``."""
+        verify_tree(folder, self.manifest)
 
 
 class HttpBackend:

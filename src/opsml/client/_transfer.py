@@ -216,6 +216,7 @@ def _download_one(api: ApiClient, transfer: Transfer, dest: Path, advance: Advan
     failures = 0
     for _ in range(4 * _RESUMES):
         headers = {"range": f"bytes={have}-"} if have else {}
+        before = have
         try:
             with api.stream(transfer.url, headers=headers) as response, part.open("ab") as out:
                 if have and response.status_code != 206:
@@ -227,6 +228,12 @@ def _download_one(api: ApiClient, transfer: Transfer, dest: Path, advance: Advan
                     digest.update(block)
                     have += len(block)
                     advance(len(block))
+        except IntegrityError as exc:
+            part.unlink(missing_ok=True)
+            raise IntegrityError(
+                f"file {transfer.path!r} on the server is shorter than its manifest "
+                f"({have} of {transfer.entry.size} bytes)"
+            ) from exc
         except ServerUnavailableError:
             failures += 1
             if failures > _RESUMES:
@@ -235,6 +242,8 @@ def _download_one(api: ApiClient, transfer: Transfer, dest: Path, advance: Advan
             continue
         if have >= transfer.entry.size:
             break
+        if have == before:
+            break  # the server has no more bytes: the check below reports the short file
     else:
         raise ServerUnavailableError(f"download of {transfer.path!r} kept stopping short")
     if have != transfer.entry.size or digest.hexdigest() != transfer.entry.sha256:

@@ -275,6 +275,12 @@ class DataInterface:
     data_type: ClassVar[DataType] = DataType.Base
     """The kind of data this interface holds."""
 
+    verify_before_read: ClassVar[bool] = True
+    """Whether the card must verify the files before this interface reads them. Formats that
+    can run code when read (pickles) need it; interfaces whose files are plain data set it
+    to ``False`` so verification runs alongside the read (still before anything is
+    returned)."""
+
     _suffix: ClassVar[Suffix | None] = None
     """File suffix of the built-in file format; ``None`` for interfaces that override save/load."""
 

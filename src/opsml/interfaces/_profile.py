@@ -781,7 +781,7 @@ def _profile_arrow(data: Any, bin_size: int, correlations: bool, top_k: int) -> 
 
     features = {f.id: f for f in _map_columns(one, list(data.column_names))}
     if correlations:
-        np = require("numpy", "arrow")
+        np = require("numpy", "numpy")
         columns = {name: data[name].to_numpy().astype(np.float64) for name in numeric}
         _add_correlations(features, _numpy_correlations(np, columns))
     return DataProfile(features=features)

@@ -34,6 +34,7 @@ __all__ = [
     "Data",
     "DataSplit",
     "DataSplits",
+    "DataSplitter",
     "DependentVars",
     "IndiceSplit",
     "Inequality",
@@ -445,6 +446,33 @@ class DataSplits(BaseModel):
         return {
             split.label: ops.xy(data, _select(ops, data, split), dependent_vars) for split in self
         }
+
+
+class DataSplitter:
+    """Apply a single :class:`DataSplit` (OpsML 3's helper; ``DataSplits`` applies several)."""
+
+    @staticmethod
+    def split_data(
+        split: DataSplit,
+        data: Any,
+        data_type: DataType | None = None,
+        dependent_vars: DependentVars | None = None,
+    ) -> Data:
+        """Return the rows ``split`` selects from ``data``, as ``Data(x, y)``.
+
+        Args:
+            split: The split.
+            data: A pandas/polars DataFrame, a pyarrow Table, a numpy array or a torch tensor.
+            data_type: Accepted for OpsML 3 compatibility; the object's type decides.
+            dependent_vars: The columns that go to ``y``.
+
+        Returns:
+            The split's rows.
+
+        Raises:
+            InvalidArgumentError: ``data`` cannot be split, or the split does not fit it.
+        """
+        return DataSplits([split]).split_data(data, data_type, dependent_vars)[split.label]
 
 
 def _select(ops: _RowOps, data: Any, split: DataSplit) -> Any:

@@ -29,6 +29,7 @@ from opsml.errors import (
 )
 from opsml.settings import OpsmlConfig
 from opsml.storage import ArtifactStorage, Manifest, open_storage, owner_token
+from opsml.storage._manifest import verify_tree
 from opsml.store import PENDING, CardQuery, SqlStore
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import Version, allocate_version, parse_requested_version
@@ -54,10 +55,15 @@ class StoredSource:
         return self.storage.materialize(self.prefix, self.manifest, dest)
 
     @contextmanager
-    def local_folder(self) -> Iterator[Path]:
-        """The verified files, in place when the storage is local, else in a temporary folder."""
-        with self.storage.local_copy(self.prefix, self.manifest) as folder:
+    def local_folder(self, verify: bool = True) -> Iterator[Path]:
+        """The files, in place when the storage is local (verified unless ``verify=False``),
+        else in a verified temporary download."""
+        with self.storage.local_copy(self.prefix, self.manifest, verify) as folder:
             yield folder
+
+    def verify(self, folder: Path) -> None:
+        """Check every manifest file in ``folder``."""
+        verify_tree(folder, self.manifest)
 
 
 class LocalBackend:

@@ -89,11 +89,12 @@ class ArtifactStorage(ABC):
         """
 
     @contextmanager
-    def local_copy(self, prefix: str, manifest: Manifest) -> Iterator[Path]:
-        """A local folder with the card's verified files for the ``with`` block.
+    def local_copy(self, prefix: str, manifest: Manifest, verify: bool = True) -> Iterator[Path]:
+        """A local folder with the card's files for the ``with`` block.
 
-        The default downloads into a temporary folder that is removed afterwards; local
-        storage overrides this to verify the files in place.
+        The default downloads into a temporary folder (verifying every file as it is
+        copied, whatever ``verify`` says) that is removed afterwards; local storage
+        overrides this to use the files in place, verified unless ``verify=False``.
         """
         with tempfile.TemporaryDirectory(prefix="opsml-") as tmp:
             yield self.materialize(prefix, manifest, Path(tmp))

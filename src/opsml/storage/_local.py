@@ -16,7 +16,7 @@ from opsml.storage._manifest import (
     copy_tree_verified,
     rmtree_quiet,
     safe_relpath,
-    verify_file,
+    verify_tree,
 )
 from opsml.storage._uploads import UploadArea
 
@@ -80,17 +80,16 @@ class LocalStorage(ArtifactStorage):
         """Verify the card's files in place, or copy them verified into ``dest``."""
         src = self._path(prefix)
         if dest is None:
-            for rel, entry in manifest.files.items():
-                verify_file(src / safe_relpath(rel), entry, rel)
+            verify_tree(src, manifest)
             return src
         dest.mkdir(parents=True, exist_ok=True)
         copy_tree_verified(src, dest, manifest)
         return dest
 
     @contextmanager
-    def local_copy(self, prefix: str, manifest: Manifest) -> Iterator[Path]:
-        """The card folder itself, verified in place (no copy)."""
-        yield self.materialize(prefix, manifest)
+    def local_copy(self, prefix: str, manifest: Manifest, verify: bool = True) -> Iterator[Path]:
+        """The card folder itself (no copy), verified in place unless ``verify=False``."""
+        yield self.materialize(prefix, manifest) if verify else self._path(prefix)
 
     def delete(self, prefix: str) -> None:
         """Move the card folder to the trash, then remove it."""

@@ -20,6 +20,7 @@ __all__ = [
     "rmtree_quiet",
     "safe_relpath",
     "verify_file",
+    "verify_tree",
 ]
 
 _CHUNK = 4 * 1024 * 1024
@@ -129,6 +130,16 @@ def verify_file(path: Path, expected: FileEntry, rel: str) -> None:
             f"(expected {expected.size} bytes sha256={expected.sha256[:12]}…, "
             f"found {actual.size} bytes sha256={actual.sha256[:12]}…)"
         )
+
+
+def verify_tree(root: Path, manifest: Manifest) -> None:
+    """Check every manifest file under ``root``.
+
+    Raises:
+        IntegrityError: A file is missing or differs from the manifest.
+    """
+    for rel, entry in manifest.files.items():
+        verify_file(root / safe_relpath(rel), entry, rel)
 
 
 def copy_verified(src: Path, dest: Path, expected: FileEntry, rel: str) -> None:

@@ -336,3 +336,25 @@ def test_card_registries_share_configuration(registry_env: Path) -> None:
 def test_unknown_registry_type(registry_env: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="unknown registry"):
         CardRegistry("nope")
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_corrupt_data_file_fails_load_and_returns_nothing(
+    registry_env: Path, damage: str
+) -> None:
+    registry = CardRegistry(RegistryType.Data)
+    frame = pd.DataFrame({"x": np.arange(1000, dtype=np.float64), "y": ["a", "b"] * 500})
+    card = DataCard(interface=PandasData(data=frame), space="s", name="frame")
+    registry.register_card(card)
+    stored = registry_env / "opsml_data_registry/s/frame/v0.1.0/data.parquet"
+    data = bytearray(stored.read_bytes())
+    if damage == "flip":
+        data[len(data) // 3] ^= 0x01
+    else:
+        del data[len(data) // 2 :]
+    stored.write_bytes(bytes(data))
+
+    loaded = registry.load_card(uid=card.uid)
+    with pytest.raises(IntegrityError, match=r"data\.parquet"):
+        loaded.load()
+    assert loaded.interface is None, "nothing read from a corrupt file may be returned"

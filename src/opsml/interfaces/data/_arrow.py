@@ -43,6 +43,7 @@ class ArrowData(DataInterface):
     """
 
     data_type: ClassVar[DataType] = DataType.Arrow
+    verify_before_read: ClassVar[bool] = False
     _suffix: ClassVar[Suffix | None] = Suffix.Parquet
 
     @staticmethod

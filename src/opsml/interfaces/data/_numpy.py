@@ -45,6 +45,7 @@ class NumpyData(DataInterface):
     """
 
     data_type: ClassVar[DataType] = DataType.Numpy
+    verify_before_read: ClassVar[bool] = False
     _suffix: ClassVar[Suffix | None] = Suffix.Numpy
 
     @staticmethod

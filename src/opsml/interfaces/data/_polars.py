@@ -39,6 +39,7 @@ class PolarsData(DataInterface):
     """
 
     data_type: ClassVar[DataType] = DataType.Polars
+    verify_before_read: ClassVar[bool] = False
     _suffix: ClassVar[Suffix | None] = Suffix.Parquet
 
     @staticmethod

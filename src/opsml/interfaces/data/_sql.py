@@ -38,6 +38,7 @@ class SqlData(DataInterface):
     """
 
     data_type: ClassVar[DataType] = DataType.Sql
+    verify_before_read: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from opsml.data import (
     DataInterface,
     DataSplit,
     DataSplits,
+    DataSplitter,
     DependentVars,
     IndiceSplit,
     Inequality,
@@ -437,3 +438,13 @@ def test_arrays_have_no_named_columns(library: str) -> None:
         interface_cls(data=data, dependent_vars=["a"])
     with pytest.raises(InvalidArgumentError, match="is not 2-D"):
         interface_cls(data=module.zeros(4), dependent_vars=[0])
+
+
+def test_data_splitter_applies_one_split(frame: Any) -> None:
+    data, _ = frame
+    split = DataSplit(label="s", column_split=ColumnSplit("id", 8, inequality=">="))
+
+    part = DataSplitter.split_data(split, data, dependent_vars=DependentVars(["target"]))
+
+    assert _column(part.x, "id") == [8, 9]
+    assert _column(part.y, "target") == [0, 1]
