@@ -202,6 +202,32 @@ def registry_env(
         server.stop_server()
 
 
+@pytest.fixture(params=["local", pytest.param("client", marks=pytest.mark.client)])
+def both_modes_registry_env(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Path]:
+    """Local mode on SQLite, then client mode against a real server process: for the
+    interface round trips, whose semantics must not depend on the mode."""
+    if request.param == "local":
+        storage = tmp_path / "registries"
+        monkeypatch.setenv("OPSML_TRACKING_URI", f"sqlite:///{(tmp_path / 'opsml.db').as_posix()}")
+        monkeypatch.setenv("OPSML_STORAGE_URI", str(storage))
+        yield storage
+        return
+    if CORE_ONLY and not _installed("fastapi"):
+        pytest.skip("core-only run: the server extra is not installed")
+    from opsml.mock import OpsmlTestServer
+
+    server = OpsmlTestServer(base_path=tmp_path / "server")
+    server.start_server()
+    monkeypatch.setenv("OPSML_TRACKING_URI", server.server_uri)
+    monkeypatch.delenv("OPSML_STORAGE_URI", raising=False)
+    try:
+        yield tmp_path / "server" / "opsml_registries"
+    finally:
+        server.stop_server()
+
+
 @pytest.fixture
 def sqlite_registry_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) -> Path:
     """Like ``registry_env`` but SQLite only (for tests about cards, not databases)."""

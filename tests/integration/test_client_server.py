@@ -121,7 +121,8 @@ def test_server_stopped_mid_call_raises_and_leaves_nothing(
         with pytest.raises(ServerUnavailableError, match="cannot reach the opsml server"):
             registry.register_card(card)
         assert time.monotonic() - started < 30
-        assert card.uid is None and card.version is None
+        assert card.uid is None
+        assert card.version is None
     with OpsmlTestServer(base_path=base, cleanup=False):
         assert len(CardRegistry(RegistryType.Data).list_cards(space="team")) == 0
 
@@ -171,7 +172,7 @@ def test_file_routes_refuse_paths_outside_the_manifest(server: OpsmlTestServer) 
                     url,
                 )
                 assert "root:" not in response.text
-    etc_passwd_copies = [p for p in Path(server.base_path or ".").rglob("passwd")]
+    etc_passwd_copies = list(Path(server.base_path or ".").rglob("passwd"))
     assert etc_passwd_copies == []
 
 

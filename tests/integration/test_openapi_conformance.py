@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from opsml import CardRegistry, DataCard, NumpyData, Prompt, PromptCard, RegistryType

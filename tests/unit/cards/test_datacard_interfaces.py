@@ -108,7 +108,7 @@ def _card_folder(storage: Path, card: DataCard) -> Path:
     return storage / RegistryType.Data.table_name / card.space / card.name / f"v{card.version}"
 
 
-def test_register_load_round_trip(case: Case, sqlite_registry_env: Path) -> None:
+def test_register_load_round_trip(case: Case, both_modes_registry_env: Path) -> None:
     interface, assert_same = case
     registry = CardRegistry(RegistryType.Data)
     card = DataCard(interface=interface, space="team-a", name="dataset")
@@ -125,7 +125,7 @@ def test_register_load_round_trip(case: Case, sqlite_registry_env: Path) -> None
 
 
 def test_splits_dependent_vars_sql_and_profile_come_back(
-    case: Case, sqlite_registry_env: Path
+    case: Case, both_modes_registry_env: Path
 ) -> None:
     interface, _ = case
     interface.data_splits = [
@@ -142,7 +142,7 @@ def test_splits_dependent_vars_sql_and_profile_come_back(
     loaded = registry.load_card(uid=card.uid)
     loaded.load()
 
-    folder = _card_folder(sqlite_registry_env, card)
+    folder = _card_folder(both_modes_registry_env, card)
     assert (folder / "data-profile.json").is_file()
     assert (folder / "sql" / "source.sql").read_text() == "select * from events"
     restored = loaded.interface
@@ -158,7 +158,7 @@ def test_splits_dependent_vars_sql_and_profile_come_back(
     assert len(parts["test"].y) == 1
 
 
-def test_a_given_interface_receives_the_stored_splits(sqlite_registry_env: Path) -> None:
+def test_a_given_interface_receives_the_stored_splits(both_modes_registry_env: Path) -> None:
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"a": [1, 2, 3]})
     split = DataSplit(label="big", column_split=ColumnSplit("a", 2, inequality=">="))
@@ -172,7 +172,7 @@ def test_a_given_interface_receives_the_stored_splits(sqlite_registry_env: Path)
     assert loaded.split_data()["big"].x["a"].tolist() == [2, 3]
 
 
-def test_save_and_load_kwargs_reach_the_library(sqlite_registry_env: Path) -> None:
+def test_save_and_load_kwargs_reach_the_library(both_modes_registry_env: Path) -> None:
     pl = pytest.importorskip("polars")
     pq = pytest.importorskip("pyarrow.parquet")
     frame = pl.DataFrame({"a": [1, 2], "b": ["x", "y"]})
@@ -183,13 +183,13 @@ def test_save_and_load_kwargs_reach_the_library(sqlite_registry_env: Path) -> No
     loaded = registry.load_card(uid=card.uid)
     loaded.load(load_kwargs=DataLoadKwargs({"columns": ["b"]}))
 
-    parquet = pq.ParquetFile(_card_folder(sqlite_registry_env, card) / "data.parquet")
+    parquet = pq.ParquetFile(_card_folder(both_modes_registry_env, card) / "data.parquet")
     assert parquet.metadata.row_group(0).column(0).compression == "SNAPPY"
     parquet.close()
     assert loaded.data.columns == ["b"]
 
 
-def test_sql_data_card_holds_only_queries(sqlite_registry_env: Path, tmp_path: Path) -> None:
+def test_sql_data_card_holds_only_queries(both_modes_registry_env: Path, tmp_path: Path) -> None:
     (tmp_path / "daily.sql").write_text("select day from events")
     registry = CardRegistry(RegistryType.Data)
     card = DataCard(
@@ -202,7 +202,7 @@ def test_sql_data_card_holds_only_queries(sqlite_registry_env: Path, tmp_path: P
     loaded = registry.load_card(uid=card.uid)
     loaded.load()
 
-    files = sorted(p.name for p in _card_folder(sqlite_registry_env, card).rglob("*.sql"))
+    files = sorted(p.name for p in _card_folder(both_modes_registry_env, card).rglob("*.sql"))
     assert files == ["daily.sql", "users.sql"]
     assert loaded.interface is not None
     assert loaded.interface.sql_logic["daily"] == "select day from events"
@@ -228,7 +228,9 @@ class DictData(DataInterface):
         self.data = json.loads((path / metadata.data_uri).read_text(encoding="utf-8"))
 
 
-def test_the_card_stores_profile_and_sql_of_custom_interfaces(sqlite_registry_env: Path) -> None:
+def test_the_card_stores_profile_and_sql_of_custom_interfaces(
+    both_modes_registry_env: Path,
+) -> None:
     np = pytest.importorskip("numpy")
     from opsml.data import DataProfile
     from opsml.interfaces._profile import create_data_profile

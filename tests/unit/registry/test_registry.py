@@ -339,9 +339,7 @@ def test_unknown_registry_type(registry_env: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
-def test_corrupt_data_file_fails_load_and_returns_nothing(
-    registry_env: Path, damage: str
-) -> None:
+def test_corrupt_data_file_fails_load_and_returns_nothing(registry_env: Path, damage: str) -> None:
     registry = CardRegistry(RegistryType.Data)
     frame = pd.DataFrame({"x": np.arange(1000, dtype=np.float64), "y": ["a", "b"] * 500})
     card = DataCard(interface=PandasData(data=frame), space="s", name="frame")

@@ -142,7 +142,7 @@ def test_missing_catboost_names_the_extra(
 
 
 def test_registry_round_trip(
-    sqlite_registry_env: Path, classifier: Any, features: Any, tmp_path: Path
+    both_modes_registry_env: Path, classifier: Any, features: Any, tmp_path: Path
 ) -> None:
     registry = CardRegistry(RegistryType.Model)
     card = ModelCard(interface=CatBoostModel(model=classifier), space="team-a", name="cat")

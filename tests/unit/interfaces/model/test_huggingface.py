@@ -189,7 +189,7 @@ def test_a_class_outside_transformers_is_passed_at_load(batch: Any, tmp_path: Pa
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
 @pytest.mark.filterwarnings("ignore:Exporting aten.+ operator of advanced indexing:UserWarning")
 def test_registered_model_loads_back_with_onnx(
-    sqlite_registry_env: Path, model: Any, tokenizer: Any, batch: Any
+    both_modes_registry_env: Path, model: Any, tokenizer: Any, batch: Any
 ) -> None:
     registry = CardRegistry(RegistryType.Model)
     interface = HuggingFaceModel(model=model, tokenizer=tokenizer, sample_data=TEXTS[0])

@@ -239,7 +239,7 @@ def test_missing_lightgbm_names_the_extra(
 
 
 def test_registry_round_trip_with_onnx(
-    sqlite_registry_env: Path, booster: Any, features: Any, tmp_path: Path
+    both_modes_registry_env: Path, booster: Any, features: Any, tmp_path: Path
 ) -> None:
     pytest.importorskip("onnxmltools")
     registry = CardRegistry(RegistryType.Model)

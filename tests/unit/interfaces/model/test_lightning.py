@@ -153,7 +153,7 @@ def test_checkpoint_is_read_weights_only_unless_the_user_opts_in(
 
 
 def test_registered_model_loads_back_with_onnx(
-    sqlite_registry_env: Path, trainer: Any, data: tuple[Any, Any]
+    both_modes_registry_env: Path, trainer: Any, data: tuple[Any, Any]
 ) -> None:
     x, _ = data
     registry = CardRegistry(RegistryType.Model)

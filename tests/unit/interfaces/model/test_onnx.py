@@ -247,7 +247,7 @@ def test_load_onnx_when_none_was_saved(frame: Any, tmp_path: Path) -> None:
 
 
 def test_registered_pipeline_shows_its_schema_before_loading(
-    sqlite_registry_env: Path, mixed_frame: Any
+    both_modes_registry_env: Path, mixed_frame: Any
 ) -> None:
     target = (mixed_frame["age"] > 40).astype(int)
     pipeline = Pipeline(

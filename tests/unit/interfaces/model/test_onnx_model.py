@@ -153,7 +153,7 @@ def test_missing_onnx_names_the_extra(monkeypatch: pytest.MonkeyPatch, proto: An
 
 
 def test_registry_round_trip(
-    sqlite_registry_env: Path, proto: Any, classifier: Any, x: Any, tmp_path: Path
+    both_modes_registry_env: Path, proto: Any, classifier: Any, x: Any, tmp_path: Path
 ) -> None:
     registry = CardRegistry(RegistryType.Model)
     card = ModelCard(interface=OnnxModel(model=proto, sample_data=x[:5]), space="a", name="m")

@@ -245,7 +245,7 @@ def test_onnx_needs_tensor_sample_data(model: Net, tmp_path: Path) -> None:
 
 
 def test_registered_model_loads_back_with_onnx(
-    sqlite_registry_env: Path, model: Net, x: Any
+    both_modes_registry_env: Path, model: Net, x: Any
 ) -> None:
     registry = CardRegistry(RegistryType.Model)
     card = ModelCard(

@@ -257,7 +257,7 @@ def test_missing_xgboost_names_the_extra(
 
 
 def test_registry_round_trip(
-    sqlite_registry_env: Path, features: Any, labels: Any, tmp_path: Path
+    both_modes_registry_env: Path, features: Any, labels: Any, tmp_path: Path
 ) -> None:
     model = xgb.XGBClassifier(n_estimators=5, max_depth=3, n_jobs=1).fit(features, labels)
     registry = CardRegistry(RegistryType.Model)
