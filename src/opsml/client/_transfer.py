@@ -206,7 +206,7 @@ def _download_one(api: ApiClient, transfer: Transfer, dest: Path, advance: Advan
     have = 0
     if part.exists():
         with part.open("rb") as fh:
-            while block := fh.read(CHUNK_SIZE):
+            while block := fh.read(4 * PIECE_SIZE):
                 digest.update(block)
                 have += len(block)
         if have > transfer.entry.size:
