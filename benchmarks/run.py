@@ -79,10 +79,12 @@ _OPSML_FULL = {
     "client-data-n": 3,
     "rps-seconds": 10,
     "rps-connections": 16,
+    "rps-runs": 3,
 }
 _OPSML_QUICK = {**_OPSML_FULL, "register-n": 10, "load-n": 10, "warmup": 1}
 _OPSML_QUICK |= {"seed-cards": 10_000, "query-n": 50, "import-n": 5}
-_OPSML_QUICK |= {"data-rows": 200_000, "data-n": 3, "client-n": 10, "rps-seconds": 3}
+_OPSML_QUICK |= {"data-rows": 200_000, "data-n": 3, "client-n": 10}
+_OPSML_QUICK |= {"rps-seconds": 3, "rps-runs": 1}
 
 PEERS: dict[str, Peer] = {
     "ours": Peer("ours", "ours", "ours_bench.py", _OPSML_FULL, _OPSML_QUICK),
@@ -711,9 +713,13 @@ def peer_facts(run: PeerRun) -> list[str]:
         )
     rps = run.cases.get("rps", {})
     if "tool" in rps:
+        per_run = ", ".join(
+            f"{r['rps']:.0f} req/s (p50 {r['p50'] * 1000:.1f} ms, p99 {r['p99'] * 1000:.1f} ms)"
+            for r in rps["runs"]
+        )
         out.append(
-            f"{label} load: `{rps['endpoint']}` ({rps['body_bytes']} bytes), {rps['tool']}: "
-            f"{rps['requests']} requests in {rps['seconds']:.1f} s, {rps['errors']} errors."
+            f"{label} load: `{rps['endpoint']}` ({rps['body_bytes']} bytes), {rps['tool']}, "
+            f"{len(rps['runs'])} runs, medians in the table: {per_run}."
         )
     return out
 

@@ -53,6 +53,7 @@ class BenchArgs:
     client_data_n: int = 3
     rps_seconds: float = 10.0
     rps_connections: int = 16
+    rps_runs: int = 3
 
 
 def parse_args(argv: list[str] | None = None) -> BenchArgs:
@@ -73,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> BenchArgs:
     parser.add_argument("--client-data-n", type=int, default=3)
     parser.add_argument("--rps-seconds", type=float, default=10.0)
     parser.add_argument("--rps-connections", type=int, default=16)
+    parser.add_argument("--rps-runs", type=int, default=3)
     ns = parser.parse_args(argv)
     cases = tuple(c for c in ns.cases.split(",") if c)
     unknown = set(cases) - set(ALL_CASES)
@@ -94,6 +96,7 @@ def parse_args(argv: list[str] | None = None) -> BenchArgs:
         client_data_n=ns.client_data_n,
         rps_seconds=ns.rps_seconds,
         rps_connections=ns.rps_connections,
+        rps_runs=ns.rps_runs,
     )
 
 
@@ -240,8 +243,6 @@ def run_wrk(url: str, headers: dict[str, str], seconds: float, connections: int)
     cmd = [wrk, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
-    # A short untimed run first: connections, caches and the server's first requests.
-    subprocess.run([*cmd[:3], "-d1s", *cmd[4:], url], capture_output=True, check=True)
     proc = subprocess.run([*cmd, url], capture_output=True, text=True, check=True)
     log(f"wrk output:\n{proc.stdout}")
     return LoadResult(tool=f"{tool} ({' '.join(cmd[1:4])})", **parse_wrk(proc.stdout))
@@ -303,17 +304,20 @@ def run_python_load(
     )
 
 
-def http_load(url: str, headers: dict[str, str], seconds: float, connections: int) -> LoadResult:
-    """GET ``url`` under load with wrk, or with :func:`run_python_load` without wrk.
+def http_load(
+    url: str, headers: dict[str, str], seconds: float, connections: int, runs: int
+) -> list[LoadResult]:
+    """GET ``url`` under load, ``runs`` times for ``seconds`` each, after a 1 s warm-up.
 
-    Every request carries a ``User-Agent`` (wrk sends none, and OpsML 3's server answers
-    400 without one).
+    Uses wrk, or :func:`run_python_load` when wrk is not installed. Every request carries a
+    ``User-Agent`` (wrk sends none, and OpsML 3's server answers 400 without one).
     """
     headers = {"User-Agent": "opsml-bench", **headers}
-    if shutil.which("wrk"):
-        return run_wrk(url, headers, seconds, connections)
-    log("wrk not found: using the Python load generator")
-    return run_python_load(url, headers, seconds, connections)
+    runner = run_wrk if shutil.which("wrk") else run_python_load
+    if runner is run_python_load:
+        log("wrk not found: using the Python load generator")
+    runner(url, headers, 1.0, connections)  # connections, caches, the server's first calls
+    return [runner(url, headers, seconds, connections) for _ in range(runs)]
 
 
 def package_versions(names: list[str]) -> dict[str, str]:

@@ -201,3 +201,21 @@ def test_from_metadata_refuses_metadata_of_another_interface(tmp_path: Path) -> 
 
     with pytest.raises(SerializationError, match="saved by 'NumpyData'"):
         PandasData.from_metadata(metadata)
+
+
+def test_float_columns_skip_dictionary_encoding_unless_asked(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": np.linspace(0.0, 1.0, 50), "city": ["Oslo", "Lima"] * 25})
+    PandasData(data=frame).save(tmp_path / "default")
+    PandasData(data=frame).save(tmp_path / "asked", DataSaveKwargs(data={"use_dictionary": True}))
+
+    def encodings(folder: Path) -> dict[str, set[str]]:
+        meta = pq.ParquetFile(folder / "data.parquet").metadata.row_group(0)
+        return {
+            meta.column(i).path_in_schema: set(meta.column(i).encodings)
+            for i in range(meta.num_columns)
+        }
+
+    default, asked = encodings(tmp_path / "default"), encodings(tmp_path / "asked")
+    assert "RLE_DICTIONARY" not in default["x"]
+    assert "RLE_DICTIONARY" in default["city"]
+    assert "RLE_DICTIONARY" in asked["x"]
