@@ -64,7 +64,10 @@ setup_wrk() {
         return 0
     fi
     echo "[setup] wrk: installing the Debian package"
-    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk; } > /dev/null; then
+    # $sudo is empty or "sudo -n": word splitting intended.
+    # shellcheck disable=SC2086
+    if ! { $sudo apt-get update -qq \
+        && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } > /dev/null; then
         echo "[setup] wrk: apt-get install failed; using the Python load generator"
     fi
 }

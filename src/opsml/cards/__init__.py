@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from opsml.cards._base import CARD_FILE, CardBase, translate_validation_error
+from opsml._validation import translate_validation_error
+from opsml.cards._base import CARD_FILE, CardBase
 from opsml.cards._data import DataCard, DataCardMetadata
 from opsml.cards._experiment import ComputeEnvironment, ExperimentCard, UidMetadata
 from opsml.cards._model import ModelCard, ModelCardMetadata

@@ -9,10 +9,11 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from opsml._validation import translate_validation_error
 from opsml._version import __version__
 from opsml.cards._names import validate_name
 from opsml.cards._source import ArtifactSource
-from opsml.errors import CardStateError, InvalidArgumentError, OpsmlError
+from opsml.errors import CardStateError, InvalidArgumentError
 from opsml.storage import Manifest
 from opsml.types import RegistryType
 from opsml.version import parse_requested_version
@@ -42,20 +43,6 @@ def normalize_tags(value: object) -> list[str]:
             raise InvalidArgumentError(f"invalid tag {item!r}: tags are 1-255 character strings")
         tags.append(item)
     return tags
-
-
-def translate_validation_error(exc: ValidationError, what: str) -> OpsmlError:
-    """Turn pydantic's ValidationError into the opsml error a validator raised, or an
-    :class:`InvalidArgumentError` describing every invalid field."""
-    for error in exc.errors():
-        original = (error.get("ctx") or {}).get("error")
-        if isinstance(original, OpsmlError):
-            return original
-    details = "; ".join(
-        f"{'.'.join(str(p) for p in error.get('loc', ())) or 'value'}: {error.get('msg', '')}"
-        for error in exc.errors()
-    )
-    return InvalidArgumentError(f"invalid {what}: {details}")
 
 
 class CardBase(BaseModel):

@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from opsml.cards._base import CardBase, translate_validation_error
+from opsml._validation import translate_validation_error
+from opsml.cards._base import CardBase
 from opsml.cards._names import validate_name
 from opsml.errors import InvalidArgumentError
 from opsml.types import RegistryType

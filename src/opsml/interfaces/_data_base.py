@@ -23,6 +23,7 @@ from typing import Annotated, Any, ClassVar, final
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from opsml._validation import translate_validation_error
 from opsml.errors import InvalidArgumentError, OpsmlError, SerializationError
 from opsml.interfaces._enums import DataType
 from opsml.interfaces._kwargs import DataLoadKwargs, DataSaveKwargs
@@ -34,7 +35,6 @@ from opsml.interfaces._splits import (
     DataSplits,
     DependentVars,
     check_splits,
-    invalid_argument,
 )
 from opsml.types import SaveName, Suffix
 
@@ -140,7 +140,7 @@ class SqlLogic(BaseModel):
         try:
             super().__init__(queries=resolved)
         except ValidationError as exc:
-            raise invalid_argument(exc, "SqlLogic") from exc
+            raise translate_validation_error(exc, "SqlLogic") from exc
 
     @model_validator(mode="after")
     def _check_names(self) -> SqlLogic:

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from opsml._compat import require
+from opsml._validation import translate_validation_error
 from opsml.errors import InvalidArgumentError, OpsmlError
 from opsml.interfaces._enums import DataType
 from opsml.types._enums import _StrEnum
@@ -40,29 +41,10 @@ __all__ = [
     "Inequality",
     "StartStopSplit",
     "check_splits",
-    "invalid_argument",
 ]
 
 SplitValue = bool | int | float | str
 """A value a column is compared with."""
-
-
-def invalid_argument(exc: ValidationError, what: str) -> OpsmlError:
-    """Return the opsml error a validator raised, else an InvalidArgumentError listing the fields.
-
-    Args:
-        exc: The pydantic error raised while building ``what``.
-        what: The class being built, named in the message.
-    """
-    for error in exc.errors():
-        original = (error.get("ctx") or {}).get("error")
-        if isinstance(original, OpsmlError):
-            return original
-    details = "; ".join(
-        f"{'.'.join(str(p) for p in error.get('loc', ())) or 'value'}: {error.get('msg', '')}"
-        for error in exc.errors()
-    )
-    return InvalidArgumentError(f"invalid {what}: {details}")
 
 
 class Inequality(_StrEnum):
@@ -197,7 +179,7 @@ class ColumnSplit(BaseModel):
                 ),
             )
         except ValidationError as exc:
-            raise invalid_argument(exc, "ColumnSplit") from exc
+            raise translate_validation_error(exc, "ColumnSplit") from exc
 
     @model_validator(mode="after")
     def _check(self) -> ColumnSplit:
@@ -234,7 +216,7 @@ class StartStopSplit(BaseModel):
         try:
             super().__init__(start=start, stop=stop)
         except ValidationError as exc:
-            raise invalid_argument(exc, "StartStopSplit") from exc
+            raise translate_validation_error(exc, "StartStopSplit") from exc
 
     @model_validator(mode="after")
     def _check(self) -> StartStopSplit:
@@ -263,7 +245,7 @@ class IndiceSplit(BaseModel):
         try:
             super().__init__(indices=indices)
         except ValidationError as exc:
-            raise invalid_argument(exc, "IndiceSplit") from exc
+            raise translate_validation_error(exc, "IndiceSplit") from exc
 
     @model_validator(mode="after")
     def _check(self) -> IndiceSplit:
@@ -307,7 +289,7 @@ class DataSplit(BaseModel):
                 indice_split=indice_split,
             )
         except ValidationError as exc:
-            raise invalid_argument(exc, "DataSplit") from exc
+            raise translate_validation_error(exc, "DataSplit") from exc
 
     @model_validator(mode="after")
     def _check(self) -> DataSplit:
@@ -346,7 +328,7 @@ class DependentVars(BaseModel):
         try:
             super().__init__(column_names=column_names or [], column_indices=column_indices or [])
         except ValidationError as exc:
-            raise invalid_argument(exc, "DependentVars") from exc
+            raise translate_validation_error(exc, "DependentVars") from exc
 
     @model_validator(mode="after")
     def _check(self) -> DependentVars:
@@ -403,7 +385,7 @@ class DataSplits(BaseModel):
         try:
             super().__init__(splits=splits or [])
         except ValidationError as exc:
-            raise invalid_argument(exc, "DataSplits") from exc
+            raise translate_validation_error(exc, "DataSplits") from exc
 
     @model_validator(mode="after")
     def _check(self) -> DataSplits:
