@@ -50,7 +50,7 @@ class BenchArgs:
     data_n: int = 5
     profile_n: int = 3
     client_n: int = 30
-    client_data_n: int = 3
+    client_data_n: int = 5
     rps_seconds: float = 10.0
     rps_connections: int = 16
     rps_runs: int = 3
@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> BenchArgs:
     parser.add_argument("--data-n", type=int, default=5)
     parser.add_argument("--profile-n", type=int, default=3)
     parser.add_argument("--client-n", type=int, default=30)
-    parser.add_argument("--client-data-n", type=int, default=3)
+    parser.add_argument("--client-data-n", type=int, default=5)
     parser.add_argument("--rps-seconds", type=float, default=10.0)
     parser.add_argument("--rps-connections", type=int, default=16)
     parser.add_argument("--rps-runs", type=int, default=3)

@@ -5,8 +5,8 @@ plus two things OpsML 3's Python API does not cover: the URL and login of the ra
 endpoint the requests/s case loads (:func:`metadata_request`).
 
 The orchestrator runs each heavy group of cases (``data``, ``profile``, ``client`` with
-``rps``) in a process of its own, so that one 160 MB frame at a time is in memory and the
-client cases start from a process that never used a local registry.
+``rps``) in a process of its own, so that one 160 MB frame at a time is in memory and each
+group starts from a fresh process.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def run(peer: str, args: BenchArgs, packages: list[str]) -> None:
             _OpsmlBench(args).run(cases, results)
         if "data" in args.cases:
             with case(results, "data") as entry:
-                entry.update(_DataBench(args).local_cases(results))
+                entry.update(_DataBench.create(args).local_cases(results))
         if "profile" in args.cases:
             with case(results, "profile") as entry:
                 entry.update(profile_case(args, results))
@@ -201,17 +201,26 @@ def timed_result(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 class _DataBench:
-    """Register and load one large DataFrame through ``PandasData`` (local or client mode)."""
+    """Register and load one large DataFrame through ``PandasData`` with one registry."""
 
-    def __init__(self, args: BenchArgs) -> None:
+    def __init__(self, args: BenchArgs, frame: Any, registry: Any, name: str = DATA_NAME) -> None:
         import opsml
 
         self.args = args
         self.opsml = opsml
-        log(f"building the {args.data_rows} x 10 frame")
-        self.frame = make_frame(args.data_rows)
-        self.registry = opsml.CardRegistry(opsml.RegistryType.Data)
+        self.frame = frame
+        self.registry = registry
+        self.name = name
         self.uids: list[str] = []
+
+    @classmethod
+    def create(cls, args: BenchArgs) -> _DataBench:
+        """Build the frame and a new data registry (its mode from the environment)."""
+        import opsml
+
+        log(f"building the {args.data_rows} x 10 frame")
+        frame = make_frame(args.data_rows)
+        return cls(args, frame, opsml.CardRegistry(opsml.RegistryType.Data))
 
     def info(self) -> dict[str, Any]:
         """The frame's shape and size, for the report."""
@@ -220,11 +229,14 @@ class _DataBench:
         return {"rows": rows, "columns": columns, "frame_bytes": size}
 
     def register(self) -> float:
-        """Register one new DataCard of the frame; return the seconds ``register_card`` took."""
+        """Register one new DataCard of the frame; return the seconds ``register_card`` took.
+
+        Every card gets a name of its own: OpsML 3 can give two quick registrations of one
+        name the same version, and loading either then fails with "Failed to decrypt file".
+        """
         opsml = self.opsml
-        card = opsml.DataCard(
-            interface=opsml.PandasData(data=self.frame), space=SPACE, name=DATA_NAME
-        )
+        name = f"{self.name}-{len(self.uids)}"
+        card = opsml.DataCard(interface=opsml.PandasData(data=self.frame), space=SPACE, name=name)
         seconds = timed(lambda: self.registry.register_card(card))
         self.uids.append(card.uid)
         return seconds
@@ -302,14 +314,43 @@ class _DataBench:
         results["data_read_parquet"] = {"samples": reads}
         return info
 
-    def client_cases(self, results: dict[str, Any]) -> dict[str, Any]:
-        """Register and load the frame through the server (the registry is in client mode)."""
+    def client_cases(self, local_registry: Any, results: dict[str, Any]) -> dict[str, Any]:
+        """Register / load through the server, each paired with the same in local mode.
+
+        ``self.registry`` is in client mode; ``local_registry`` (None: no pairing) was
+        created before the test server started, so it is in local mode. Each sample runs
+        both back to back (order alternating) in this one process, so the client / local
+        ratio does not depend on when the ``data`` group ran or on what else the machine
+        was doing then.
+        """
+        benches = {"client_data": self}
+        if local_registry is not None:
+            # Other names than the client's cards, in case both end up in one storage.
+            name = f"{DATA_NAME}-local"
+            benches["client_local"] = _DataBench(self.args, self.frame, local_registry, name)
         n, warmup = self.args.client_data_n, 1
-        registers = [self.register() for _ in range(warmup + n)][warmup:]
-        loads = [self.load(uid, check=i == 0) for i, uid in enumerate(self.uids)][warmup:]
+        samples: dict[str, list[float]] = {}
+        for step in ("register", "load"):
+            for i in range(warmup + n):
+                times: dict[str, float] = {}
+                for key in list(benches) if i % 2 == 0 else list(benches)[::-1]:
+                    bench = benches[key]
+                    if step == "register":
+                        times[key] = bench.register()
+                    else:
+                        times[key] = bench.load(bench.uids[i], check=i == 0)
+                if i >= warmup:
+                    for key, seconds in times.items():
+                        samples.setdefault(f"{key}_{step}", []).append(seconds)
+                shown = ", ".join(f"{key} {seconds:.3f} s" for key, seconds in times.items())
+                log(f"client data sample {i}, {step}: {shown}")
+        results.update({key: {"samples": values} for key, values in samples.items()})
         info = self.info()
-        results["client_data_register"] = {"samples": registers}
-        results["client_data_load"] = {"samples": loads}
+        if local_registry is None:
+            skipped = {"skipped": "no local registry in the client process"}
+            results.update(client_local_register=skipped, client_local_load=skipped)
+        else:
+            info["local_mode"] = str(local_registry.mode)
         return info
 
 
@@ -378,11 +419,17 @@ def metadata_request(peer: str, uid: str) -> tuple[str, dict[str, str]]:
 
 def client_cases(peer: str, args: BenchArgs, results: dict[str, Any]) -> None:
     """Client mode against the peer's own ``opsml.mock.OpsmlTestServer``."""
+    import opsml
     from opsml.mock import OpsmlTestServer
 
     with case(results, "client_setup") as setup:
         if peer == "opsml3" and port_in_use(OPSML3_PORT):
             raise RuntimeError(f"OpsML 3's test server needs port {OPSML3_PORT}, which is busy")
+        # Created before the server sets the client variables: stays in local mode. Not for
+        # OpsML 3: such a registry of it uses its test server's storage once that runs (its
+        # timings equal the client ones, and same-name cards of the two overwrite each
+        # other's files), so it is no local baseline there.
+        local_data = opsml.CardRegistry(opsml.RegistryType.Data) if peer != "opsml3" else None
         start = time.perf_counter()
         with OpsmlTestServer():
             setup["startup_seconds"] = time.perf_counter() - start
@@ -393,7 +440,7 @@ def client_cases(peer: str, args: BenchArgs, results: dict[str, Any]) -> None:
             if "client" in args.cases:
                 bench.run(["register", "load"], results, prefix="client_", n=args.client_n)
                 with case(results, "client_data") as entry:
-                    entry.update(_DataBench(args).client_cases(results))
+                    entry.update(_DataBench.create(args).client_cases(local_data, results))
             if "rps" in args.cases:
                 with case(results, "rps") as entry:
                     if not bench.uids:

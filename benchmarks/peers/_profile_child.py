@@ -15,11 +15,11 @@ import json
 import sys
 import time
 
-from _common import make_frame, proc_status, reset_peak_rss
+from _common import FRAME_COLUMNS, make_frame, proc_status, reset_peak_rss
 
 
 def main(rows: int) -> None:
-    """Measure one profile of a ``rows`` x 10 frame; print the JSON result."""
+    """Measure one profile of the ``rows``-row benchmark frame; print the JSON result."""
     import opsml
 
     interface = opsml.PandasData(data=make_frame(rows))
@@ -32,8 +32,8 @@ def main(rows: int) -> None:
     seconds = time.perf_counter() - start
     peak = proc_status("VmHWM")
     features = len(profile.features)
-    if features != 10:
-        raise RuntimeError(f"the profile describes {features} columns, expected 10")
+    if features != FRAME_COLUMNS:
+        raise RuntimeError(f"the profile describes {features} columns, not {FRAME_COLUMNS}")
     result = {
         "seconds": seconds,
         "peak_extra_bytes": max(peak - baseline, 0),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
+import threading
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
@@ -110,8 +112,31 @@ def hash_file(path: Path) -> FileEntry:
     return FileEntry(size=size, sha256=digest.hexdigest())
 
 
+_VerifiedKey = tuple[str, int, int, int, int, int]
+_VERIFIED: dict[_VerifiedKey, str] = {}
+_VERIFIED_LOCK = threading.Lock()
+_VERIFIED_MAX = 10_000
+
+
+def _fingerprint(path: Path, st: os.stat_result) -> _VerifiedKey | None:
+    """What identifies this exact file version: path, device, inode, size, mtime, ctime.
+
+    Writing to a file changes its mtime and ctime (ctime cannot be set back from user
+    space), so an unchanged fingerprint means unchanged bytes. ``None`` on filesystems with
+    whole-second timestamps, where a quick rewrite could keep the fingerprint.
+    """
+    if st.st_mtime_ns % 1_000_000_000 == 0 and st.st_ctime_ns % 1_000_000_000 == 0:
+        return None
+    return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def verify_file(path: Path, expected: FileEntry, rel: str) -> None:
     """Raise :class:`IntegrityError` unless ``path`` matches ``expected``.
+
+    The SHA-256 is computed over the whole file. This process remembers files it verified
+    (by path, device, inode, size, mtime and ctime), so reading an unchanged file again does
+    not hash it again; any write to the file changes that fingerprint and brings the full
+    check back.
 
     Args:
         path: The file on disk.
@@ -119,8 +144,14 @@ def verify_file(path: Path, expected: FileEntry, rel: str) -> None:
         rel: Its manifest path, for the error message.
     """
     try:
-        if path.is_symlink():
+        st = os.stat(path, follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
             raise IntegrityError(f"artifact {rel!r} is a symlink")
+        key = _fingerprint(path, st)
+        if key is not None and st.st_size == expected.size:
+            with _VERIFIED_LOCK:
+                if _VERIFIED.get(key) == expected.sha256:
+                    return
         actual = hash_file(path)
     except FileNotFoundError as exc:
         raise IntegrityError(f"artifact {rel!r} is missing from storage") from exc
@@ -130,6 +161,11 @@ def verify_file(path: Path, expected: FileEntry, rel: str) -> None:
             f"(expected {expected.size} bytes sha256={expected.sha256[:12]}…, "
             f"found {actual.size} bytes sha256={actual.sha256[:12]}…)"
         )
+    if key is not None:
+        with _VERIFIED_LOCK:
+            if len(_VERIFIED) >= _VERIFIED_MAX:
+                _VERIFIED.clear()
+            _VERIFIED[key] = expected.sha256
 
 
 def verify_tree(root: Path, manifest: Manifest) -> None:

@@ -356,3 +356,18 @@ def test_corrupt_data_file_fails_load_and_returns_nothing(registry_env: Path, da
     with pytest.raises(IntegrityError, match=r"data\.parquet"):
         loaded.load()
     assert loaded.interface is None, "nothing read from a corrupt file may be returned"
+
+
+def test_corruption_after_a_good_load_is_caught_on_the_next_load(registry_env: Path) -> None:
+    registry = CardRegistry(RegistryType.Data)
+    frame = pd.DataFrame({"x": np.arange(1000, dtype=np.float64)})
+    card = DataCard(interface=PandasData(data=frame), space="s", name="frame")
+    registry.register_card(card)
+    registry.load_card(uid=card.uid).load()
+
+    stored = registry_env / "opsml_data_registry/s/frame/v0.1.0/data.parquet"
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    stored.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match=r"data\.parquet"):
+        registry.load_card(uid=card.uid).load()

@@ -116,3 +116,18 @@ def test_staging_of_a_dead_process_is_cleaned(tmp_path: Path) -> None:
 def test_staging_folder_is_private(tmp_path: Path) -> None:
     staging = LocalStorage(tmp_path / "root").new_staging()
     assert os.stat(staging).st_mode & 0o077 == 0
+
+
+def test_a_file_changed_after_a_successful_read_is_caught_on_the_next(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "root")
+    staging, manifest = _stage(storage, {"data.bin": b"0123456789" * 1000})
+    storage.commit(staging, "t/s/n/v1.0.0")
+    storage.materialize("t/s/n/v1.0.0", manifest)  # verified, and remembered as verified
+    storage.materialize("t/s/n/v1.0.0", manifest)
+
+    stored = tmp_path / "root/t/s/n/v1.0.0/data.bin"
+    data = bytearray(stored.read_bytes())
+    data[5] ^= 0x01
+    stored.write_bytes(bytes(data))  # same size, same inode
+    with pytest.raises(IntegrityError, match=r"data\.bin"):
+        storage.materialize("t/s/n/v1.0.0", manifest)
