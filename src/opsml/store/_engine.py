@@ -97,6 +97,7 @@ def _create(url: str) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
+        kwargs.update(pool_size=8, max_overflow=24)
     else:
         kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
     try:
@@ -113,7 +114,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     pysqlite's own transaction handling defers BEGIN and upgrades read locks to write locks
     lazily, which deadlocks concurrent writers; we take over BEGIN and let a write
-    transaction ask for the write lock up front (execution option ``sqlite_immediate``).
+    transaction ask for the write lock up front (execution option ``sqlite_immediate``);
+    single-statement reads (``sqlite_read``) skip the explicit transaction.
     """
 
     @event.listens_for(engine, "connect")
@@ -128,10 +130,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        if conn.get_execution_options().get("sqlite_immediate"):
+        options = conn.get_execution_options()
+        if options.get("sqlite_immediate"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        elif not options.get("sqlite_read"):
             conn.exec_driver_sql("BEGIN")
+        # Reads (one SELECT each) run without an explicit transaction: in WAL mode every
+        # statement sees a consistent snapshot on its own.
 
 
 def _current_revision(engine: Engine) -> str | None:

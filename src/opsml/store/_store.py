@@ -94,6 +94,9 @@ class SqlStore:
     def _write(self) -> Connection:
         return self.engine.connect().execution_options(sqlite_immediate=True)
 
+    def _read(self) -> Connection:
+        return self.engine.connect().execution_options(sqlite_read=True)
+
     # -- registration ---------------------------------------------------------------------
 
     def reserve(
@@ -226,7 +229,7 @@ class SqlStore:
         """
         stmt = self._select(registry, q, summary=summary)
         try:
-            with self.engine.connect() as conn:
+            with self._read() as conn:
                 return list(conn.execute(stmt))
         except SQLAlchemyError as exc:
             raise MetadataStoreError(f"querying {registry.table_name} failed: {exc}") from exc
@@ -287,7 +290,7 @@ class SqlStore:
         if not include_pending:
             stmt = stmt.where(table.c.status == OK)
         try:
-            with self.engine.connect() as conn:
+            with self._read() as conn:
                 row = conn.execute(stmt).first()
         except SQLAlchemyError as exc:
             raise MetadataStoreError(f"reading card {uid} failed: {exc}") from exc
@@ -298,7 +301,7 @@ class SqlStore:
     def exists(self, registry: RegistryType, uid: str) -> bool:
         """Whether an ``ok`` card with this uid exists in ``registry``."""
         table = card_table(registry)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return (
                 conn.execute(
                     select(table.c.uid).where(table.c.uid == uid, table.c.status == OK)
@@ -358,7 +361,7 @@ class SqlStore:
     def pending(self, registry: RegistryType) -> list[Row[Any]]:
         """Every pending record of a registry (for garbage collection)."""
         table = card_table(registry)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return list(
                 conn.execute(
                     select(
@@ -370,7 +373,7 @@ class SqlStore:
     def storage_paths(self, registry: RegistryType) -> set[str]:
         """Storage prefixes of every record, pending or ok."""
         table = card_table(registry)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return {path for (path,) in conn.execute(select(table.c.storage_path))}
 
 
