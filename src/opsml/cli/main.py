@@ -111,6 +111,14 @@ def server_start(
     port: Annotated[
         int, typer.Option(envvar="OPSML_SERVER_PORT", help="Port to listen on.")
     ] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="OPSML_SERVER_WORKERS",
+            help="Worker processes (replicas sharing the database and storage).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API under /opsml/api and the web UI at / (uses OPSML_TRACKING_URI
     and OPSML_STORAGE_URI as the server's own database and storage)."""
@@ -118,7 +126,7 @@ def server_start(
     def run() -> None:
         from opsml.server import serve
 
-        serve(host=host, port=port)
+        serve(host=host, port=port, workers=workers)
 
     _guard(run)
 

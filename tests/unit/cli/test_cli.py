@@ -48,3 +48,12 @@ def test_help_explains_commands() -> None:
     assert result.exit_code == 0
     for command in ("list", "gc", "server", "version"):
         assert command in result.stdout
+
+
+def test_server_start_options_are_documented() -> None:
+    result = runner.invoke(app, ["server", "start", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--workers", "OPSML_SERVER_PORT"):
+        assert option in result.stdout
+    refused = runner.invoke(app, ["server", "start", "--workers", "0"])
+    assert refused.exit_code != 0
