@@ -107,14 +107,10 @@ def _fresh_database(admin_url: str, kind: str) -> Iterator[str]:
         dispose_engines()
         with admin.connect() as conn:
             if kind == "PostgreSQL":
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = :name AND pid <> pg_backend_pid()"
-                    ),
-                    {"name": name},
-                )
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+                # FORCE ends sessions still open (e.g. of a killed worker) in the same step.
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            else:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         admin.dispose()
 
 
