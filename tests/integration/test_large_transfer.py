@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,13 +34,15 @@ def _make_source(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _worker(*args: str) -> subprocess.Popen[str]:
+def _worker(tmp: Path, *args: str) -> subprocess.Popen[str]:
+    # A killed worker cannot remove its temporary folders: keep them in the test's folder.
+    (tmp / "worker-tmp").mkdir(exist_ok=True)
     return subprocess.Popen(
         [sys.executable, str(WORKER), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=os.environ.copy(),
+        env={**os.environ, "TMPDIR": str(tmp / "worker-tmp")},
     )
 
 
@@ -82,16 +85,28 @@ def _server_peak_rss_mb(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-def test_two_gigabytes_upload_and_download_resume_with_flat_memory(tmp_path: Path) -> None:
+@pytest.fixture
+def big_tmp(tmp_path: Path) -> Iterator[Path]:
+    """The test's folder, emptied afterwards (it holds several 2 GB files)."""
+    yield tmp_path
+    for child in tmp_path.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def test_two_gigabytes_upload_and_download_resume_with_flat_memory(big_tmp: Path) -> None:
+    tmp_path = big_tmp
     source = tmp_path / "source.bin"
     expected = _make_source(source)
     with OpsmlTestServer(base_path=tmp_path / "server") as server:
         uploads = tmp_path / "server" / "opsml_registries" / ".uploads"
 
-        first = _worker("register", str(source))
+        first = _worker(tmp_path, "register", str(source))
         _kill_when(first, lambda: _size_of(lambda: list(uploads.glob("*.part"))) >= SIZE // 2, 600)
 
-        second = _worker("register", str(source))
+        second = _worker(tmp_path, "register", str(source))
         lines = _finish(second)
         assert int(_value(lines, "offset")) >= SIZE // 2, "the second run must resume, not restart"
         assert int(_value(lines, "maxrss_mb")) < 300
@@ -99,11 +114,11 @@ def test_two_gigabytes_upload_and_download_resume_with_flat_memory(tmp_path: Pat
 
         dest = tmp_path / "download"
         part = dest / ".data.bin.part"
-        third = _worker("download", uid, str(dest))
+        third = _worker(tmp_path, "download", uid, str(dest))
         _kill_when(third, lambda: _size_of(lambda: [part]) >= SIZE // 2, 600)
         resumed_from = part.stat().st_size
 
-        fourth = _worker("download", uid, str(dest))
+        fourth = _worker(tmp_path, "download", uid, str(dest))
         lines = _finish(fourth)
         assert int(_value(lines, "maxrss_mb")) < 300
         assert resumed_from >= SIZE // 2
