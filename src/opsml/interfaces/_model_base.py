@@ -323,18 +323,28 @@ class ModelInterface:
         )
         model_uri = self._save_model(model, path, dict(kwargs.model or {}))
         sample_uri: str | None = None
-        extra: dict[str, Any] | None = None
+        extra: dict[str, Any] = self._save_extra(model, save_kwargs)
         if self._sample is not None:
             sample_uri = self._sample._save_as(path, SaveName.SampleModelData, None).data_uri
-            extra = {_SAMPLE_DATA_KEY: self._sample.interface_type}
+            extra[_SAMPLE_DATA_KEY] = self._sample.interface_type
         return ModelInterfaceSaveMetadata(
             model_uri=model_uri,
             data_processor_map=self._save_preprocessor(path, dict(kwargs.preprocessor or {})),
             sample_data_uri=sample_uri,
             onnx_model_uri=onnx_uri,
-            extra=extra,
+            extra=extra or None,
             save_kwargs=save_kwargs,
         )
+
+    def _save_extra(self, model: Any, save_kwargs: ModelSaveKwargs | None) -> dict[str, Any]:
+        """What this interface records in ``save_metadata.extra`` to load the model back
+        (e.g. its class or serializer); read again by :meth:`_use_extra`."""
+        del model, save_kwargs
+        return {}
+
+    def _use_extra(self, extra: dict[str, Any]) -> None:
+        """Take in what :meth:`_save_extra` recorded, before the model is loaded."""
+        del extra
 
     def load(
         self,
@@ -363,6 +373,7 @@ class ModelInterface:
                 f"load_onnx=True but this {type(self).__name__} was saved without ONNX "
                 "(ModelSaveKwargs(save_onnx=True) stores it)"
             )
+        self._use_extra(dict(metadata.extra or {}))
         model = self._load_model(path / metadata.model_uri, dict(kwargs.model or {}))
         self._validate_model(model)
         preprocessor = self._load_preprocessor(

@@ -11,8 +11,8 @@ from opsml._compat import require
 from opsml.errors import InvalidArgumentError, SerializationError
 from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._enums import ModelType, TaskType
-from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
-from opsml.interfaces._model_base import ModelInterface, ModelInterfaceSaveMetadata
+from opsml.interfaces._kwargs import ModelSaveKwargs
+from opsml.interfaces._model_base import ModelInterface
 from opsml.interfaces._onnx import ONNX_EXTRA
 from opsml.interfaces.model._onnx_convert import without_zipmap
 from opsml.interfaces.model._sklearn import json_safe
@@ -114,29 +114,16 @@ class CatBoostModel(ModelInterface):
         task = _CLASS_TASKS.get(_class_name(model))
         return task if task is not None else _loss_task_type(model)
 
-    def save(
-        self, path: Path, save_kwargs: ModelSaveKwargs | None = None
-    ) -> ModelInterfaceSaveMetadata:
-        """Save as the base class does, recording the class to rebuild on load."""
-        class_name = _class_name(self._require_model())
-        metadata = super().save(path, save_kwargs)
-        metadata.extra = {**(metadata.extra or {}), _CLASS_KEY: class_name}
-        return metadata
+    def _save_extra(self, model: Any, save_kwargs: ModelSaveKwargs | None) -> dict[str, Any]:
+        """Record the class to rebuild on load."""
+        return {_CLASS_KEY: _class_name(model)}
 
-    def load(
-        self,
-        path: Path,
-        metadata: ModelInterfaceSaveMetadata,
-        load_kwargs: ModelLoadKwargs | None = None,
-    ) -> None:
-        """Load as the base class does, rebuilding the recorded class."""
-        class_name = (metadata.extra or {}).get(_CLASS_KEY, "CatBoost")
+    def _use_extra(self, extra: dict[str, Any]) -> None:
+        """Rebuild the recorded class (only CatBoost's own)."""
+        class_name = extra.get(_CLASS_KEY, "CatBoost")
         if class_name not in _CLASSES:
-            raise SerializationError(
-                f"cannot load {metadata.model_uri}: unknown CatBoost class {class_name!r}"
-            )
+            raise SerializationError(f"cannot load: unknown CatBoost class {class_name!r}")
         self._class_name = class_name
-        super().load(path, metadata, load_kwargs)
 
     def _save_model(self, model: Any, path: Path, kwargs: dict[str, Any]) -> str:
         file = path / _FILE_NAME

@@ -10,8 +10,8 @@ from opsml._compat import require
 from opsml.errors import InvalidArgumentError
 from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._enums import ModelType, TaskType
-from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
-from opsml.interfaces._model_base import ModelInterface, ModelInterfaceSaveMetadata
+from opsml.interfaces._kwargs import ModelSaveKwargs
+from opsml.interfaces._model_base import ModelInterface
 from opsml.interfaces.model._onnx_convert import lightgbm_booster_to_onnx, sklearn_to_onnx
 from opsml.interfaces.model._sklearn import (
     SERIALIZER_KEY,
@@ -125,25 +125,15 @@ class LightGBMModel(ModelInterface):
             return TaskType.Ranking
         return sklearn_task_type(model)
 
-    def save(
-        self, path: Path, save_kwargs: ModelSaveKwargs | None = None
-    ) -> ModelInterfaceSaveMetadata:
-        """Save as the base class does; a scikit-learn-API model records its serializer."""
-        metadata = super().save(path, save_kwargs)
-        if not self._is_booster(self._require_model()):
-            extra = {**(metadata.extra or {}), SERIALIZER_KEY: serializer_for(save_kwargs)}
-            metadata.extra = extra
-        return metadata
+    def _save_extra(self, model: Any, save_kwargs: ModelSaveKwargs | None) -> dict[str, Any]:
+        """A scikit-learn-API model records its serializer (a Booster is ``model.txt``)."""
+        if self._is_booster(model):
+            return {}
+        return {SERIALIZER_KEY: serializer_for(save_kwargs)}
 
-    def load(
-        self,
-        path: Path,
-        metadata: ModelInterfaceSaveMetadata,
-        load_kwargs: ModelLoadKwargs | None = None,
-    ) -> None:
-        """Load as the base class does: ``model.txt`` as a Booster, else the estimator."""
-        self._serializer = (metadata.extra or {}).get(SERIALIZER_KEY)
-        super().load(path, metadata, load_kwargs)
+    def _use_extra(self, extra: dict[str, Any]) -> None:
+        """``model.txt`` loads as a Booster, else with the recorded serializer."""
+        self._serializer = extra.get(SERIALIZER_KEY)
 
     def _save_model(self, model: Any, path: Path, kwargs: dict[str, Any]) -> str:
         if not self._is_booster(model):

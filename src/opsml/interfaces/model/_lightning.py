@@ -143,14 +143,13 @@ class LightningModel(TorchInterface):
             )
         return model
 
-    def save(
-        self, path: Path, save_kwargs: ModelSaveKwargs | None = None
-    ) -> ModelInterfaceSaveMetadata:
-        """Save as the base class does, recording the module's class for loading."""
-        metadata = super().save(path, save_kwargs)
-        model_class = class_path(type(self._require_model()))
-        metadata.extra = {**(metadata.extra or {}), MODEL_CLASS_KEY: model_class}
-        return metadata
+    def _save_extra(self, model: Any, save_kwargs: ModelSaveKwargs | None) -> dict[str, Any]:
+        """Record the module's class for loading."""
+        return {MODEL_CLASS_KEY: class_path(type(model))}
+
+    def _use_extra(self, extra: dict[str, Any]) -> None:
+        """Remember the module's class for loading."""
+        self._saved_class = extra.get(MODEL_CLASS_KEY)
 
     def load(
         self,
@@ -159,7 +158,6 @@ class LightningModel(TorchInterface):
         load_kwargs: ModelLoadKwargs | None = None,
     ) -> None:
         """Load as the base class does; afterwards the interface holds no trainer."""
-        self._saved_class = (metadata.extra or {}).get(MODEL_CLASS_KEY)
         super().load(path, metadata, load_kwargs)
         self._trainer = None
 

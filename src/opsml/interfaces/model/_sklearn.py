@@ -16,8 +16,8 @@ from opsml._compat import require
 from opsml.errors import InvalidArgumentError
 from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._enums import ModelType, TaskType
-from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
-from opsml.interfaces._model_base import ModelInterface, ModelInterfaceSaveMetadata
+from opsml.interfaces._kwargs import ModelSaveKwargs
+from opsml.interfaces._model_base import ModelInterface
 from opsml.interfaces.model._onnx_convert import sklearn_to_onnx
 from opsml.types import SaveName, Suffix
 
@@ -195,23 +195,13 @@ class SklearnModel(ModelInterface):
     def _infer_task_type(self, model: Any) -> TaskType:
         return sklearn_task_type(model)
 
-    def save(
-        self, path: Path, save_kwargs: ModelSaveKwargs | None = None
-    ) -> ModelInterfaceSaveMetadata:
-        """Save as the base class does, recording which serializer wrote ``model.joblib``."""
-        metadata = super().save(path, save_kwargs)
-        metadata.extra = {**(metadata.extra or {}), SERIALIZER_KEY: serializer_for(save_kwargs)}
-        return metadata
+    def _save_extra(self, model: Any, save_kwargs: ModelSaveKwargs | None) -> dict[str, Any]:
+        """Record which serializer wrote ``model.joblib``."""
+        return {SERIALIZER_KEY: serializer_for(save_kwargs)}
 
-    def load(
-        self,
-        path: Path,
-        metadata: ModelInterfaceSaveMetadata,
-        load_kwargs: ModelLoadKwargs | None = None,
-    ) -> None:
-        """Load as the base class does, with the reader matching the recorded serializer."""
-        self._serializer = (metadata.extra or {}).get(SERIALIZER_KEY)
-        super().load(path, metadata, load_kwargs)
+    def _use_extra(self, extra: dict[str, Any]) -> None:
+        """Read ``model.joblib`` with the reader matching the recorded serializer."""
+        self._serializer = extra.get(SERIALIZER_KEY)
 
     def _save_model(self, model: Any, path: Path, kwargs: dict[str, Any]) -> str:
         return dump_estimator(model, path, kwargs)

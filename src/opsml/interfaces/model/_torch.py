@@ -19,7 +19,7 @@ from opsml._compat import require
 from opsml.errors import InvalidArgumentError, SerializationError
 from opsml.interfaces._data_base import DataInterface, translate_errors, type_name
 from opsml.interfaces._enums import DataType, ModelType, TaskType
-from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
+from opsml.interfaces._kwargs import ModelSaveKwargs
 from opsml.interfaces._model_base import (
     _SAMPLE_DATA_INTERFACES,
     _SAMPLE_DATA_KEY,
@@ -374,24 +374,13 @@ class TorchModel(TorchInterface):
         """Always ``ModelType.Pytorch``."""
         return ModelType.Pytorch
 
-    def save(
-        self, path: Path, save_kwargs: ModelSaveKwargs | None = None
-    ) -> ModelInterfaceSaveMetadata:
-        """Save as the base class does, recording the model's class for loading."""
-        metadata = super().save(path, save_kwargs)
-        model_class = class_path(type(self._require_model()))
-        metadata.extra = {**(metadata.extra or {}), MODEL_CLASS_KEY: model_class}
-        return metadata
+    def _save_extra(self, model: Any, save_kwargs: ModelSaveKwargs | None) -> dict[str, Any]:
+        """Record the model's class (named in errors when the architecture is missing)."""
+        return {MODEL_CLASS_KEY: class_path(type(model))}
 
-    def load(
-        self,
-        path: Path,
-        metadata: ModelInterfaceSaveMetadata,
-        load_kwargs: ModelLoadKwargs | None = None,
-    ) -> None:
-        """Load as the base class does; the weights go into the given architecture."""
-        self._saved_class = (metadata.extra or {}).get(MODEL_CLASS_KEY)
-        super().load(path, metadata, load_kwargs)
+    def _use_extra(self, extra: dict[str, Any]) -> None:
+        """The weights go into the given architecture; remember what they came from."""
+        self._saved_class = extra.get(MODEL_CLASS_KEY)
 
     def _save_model(self, model: Any, path: Path, kwargs: dict[str, Any]) -> str:
         torch = torch_module()

@@ -11,8 +11,8 @@ from opsml._compat import require
 from opsml.errors import InvalidArgumentError, SerializationError
 from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._enums import ModelType, TaskType
-from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
-from opsml.interfaces._model_base import ModelInterface, ModelInterfaceSaveMetadata
+from opsml.interfaces._kwargs import ModelSaveKwargs
+from opsml.interfaces._model_base import ModelInterface
 from opsml.interfaces.model._onnx_convert import sklearn_to_onnx, xgboost_booster_to_onnx
 from opsml.interfaces.model._sklearn import json_safe, sklearn_task_type
 from opsml.types import SaveName, Suffix
@@ -137,29 +137,16 @@ class XGBoostModel(ModelInterface):
             return TaskType.Ranking
         return sklearn_task_type(model)
 
-    def save(
-        self, path: Path, save_kwargs: ModelSaveKwargs | None = None
-    ) -> ModelInterfaceSaveMetadata:
-        """Save as the base class does, recording the class to rebuild on load."""
-        class_name = _class_name(self._require_model())
-        metadata = super().save(path, save_kwargs)
-        metadata.extra = {**(metadata.extra or {}), _CLASS_KEY: class_name}
-        return metadata
+    def _save_extra(self, model: Any, save_kwargs: ModelSaveKwargs | None) -> dict[str, Any]:
+        """Record the class to rebuild on load."""
+        return {_CLASS_KEY: _class_name(model)}
 
-    def load(
-        self,
-        path: Path,
-        metadata: ModelInterfaceSaveMetadata,
-        load_kwargs: ModelLoadKwargs | None = None,
-    ) -> None:
-        """Load as the base class does, rebuilding the recorded class."""
-        class_name = (metadata.extra or {}).get(_CLASS_KEY, _BOOSTER)
+    def _use_extra(self, extra: dict[str, Any]) -> None:
+        """Rebuild the recorded class (only XGBoost's own)."""
+        class_name = extra.get(_CLASS_KEY, _BOOSTER)
         if class_name != _BOOSTER and class_name not in _SKLEARN_CLASSES:
-            raise SerializationError(
-                f"cannot load {metadata.model_uri}: unknown XGBoost class {class_name!r}"
-            )
+            raise SerializationError(f"cannot load: unknown XGBoost class {class_name!r}")
         self._class_name = class_name
-        super().load(path, metadata, load_kwargs)
 
     def _save_model(self, model: Any, path: Path, kwargs: dict[str, Any]) -> str:
         file = path / _FILE_NAME
