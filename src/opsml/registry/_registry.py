@@ -19,7 +19,14 @@ from opsml.store._schema import CARD_REGISTRIES
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import VersionQuery
 
-__all__ = ["CardRegistries", "CardRegistry", "backend_for", "close_backends"]
+__all__ = [
+    "CardRegistries",
+    "CardRegistry",
+    "backend_for",
+    "card_query",
+    "card_registry_type",
+    "close_backends",
+]
 
 _BACKENDS: dict[tuple[int, OpsmlConfig], RegistryBackend] = {}
 _BACKENDS_LOCK = threading.Lock()
@@ -69,7 +76,12 @@ def _create_backend(config: OpsmlConfig) -> RegistryBackend:
     return LocalBackend.from_config(config)
 
 
-def _registry_type(value: RegistryType | str) -> RegistryType:
+def card_registry_type(value: RegistryType | str) -> RegistryType:
+    """The card registry named by ``value`` (a ``RegistryType`` or its name).
+
+    Raises:
+        InvalidArgumentError: Not a card registry.
+    """
     try:
         registry = RegistryType(value)
     except ValueError as exc:
@@ -82,6 +94,29 @@ def _registry_type(value: RegistryType | str) -> RegistryType:
 
 def _optional_name(value: str | None, field: str) -> str | None:
     return None if value is None else validate_name(value, field)
+
+
+def card_query(
+    uid: str | None = None,
+    space: str | None = None,
+    name: str | None = None,
+    version: str | None = None,
+    **extra: Any,
+) -> CardQuery:
+    """Filters from user input: space and name validated and lowercased, the version query
+    parsed (``None`` or an empty version means any); ``extra`` are further CardQuery fields.
+
+    Raises:
+        InvalidNameError: ``space`` or ``name`` cannot match any card.
+        InvalidVersionError: The version query is malformed.
+    """
+    return CardQuery(
+        uid=uid,
+        space=_optional_name(space, "space"),
+        name=_optional_name(name, "name"),
+        version=VersionQuery.parse(version) if version else None,
+        **extra,
+    )
 
 
 class CardRegistry:
@@ -111,7 +146,7 @@ class CardRegistry:
             InvalidArgumentError: Unknown registry type or tracking URI.
             MetadataStoreError: The database cannot be reached.
         """
-        self._registry_type = _registry_type(registry_type)
+        self._registry_type = card_registry_type(registry_type)
         self._config = config if config is not None else OpsmlConfig.from_env()
         self._backend = backend_for(self._config)
 
@@ -199,11 +234,11 @@ class CardRegistry:
         """
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
             raise InvalidArgumentError(f"limit must be an integer from 1 to 10000, got {limit!r}")
-        query = CardQuery(
-            uid=uid,
-            space=_optional_name(space, "space"),
-            name=_optional_name(name, "name"),
-            version=VersionQuery.parse(version) if version else None,
+        query = card_query(
+            uid,
+            space,
+            name,
+            version,
             max_date=parse_max_date(max_date),
             tags=tuple(tags or ()),
             sort_by_timestamp=bool(sort_by_timestamp),
@@ -240,12 +275,9 @@ class CardRegistry:
         """
         if uid is None and space is None and name is None:
             raise InvalidArgumentError("load_card needs a uid, or a space and/or name")
-        query = CardQuery(
-            uid=uid,
-            space=None if uid is not None else _optional_name(space, "space"),
-            name=None if uid is not None else _optional_name(name, "name"),
-            version=VersionQuery.parse(version) if version and uid is None else None,
-        )
+        if uid is not None:  # the uid takes precedence over space, name and version
+            space = name = version = None
+        query = card_query(uid, space, name, version)
         card = self._backend.load_card(self._registry_type, query)
         if interface is not None:
             if not isinstance(card, InterfaceCard):

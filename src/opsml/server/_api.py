@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import FileResponse
 
 from opsml._version import __version__
-from opsml.cards import CARD_FILE, CardBase, card_class, parse_card, validate_name
+from opsml.cards import CARD_FILE, CardBase, card_class, parse_card
 from opsml.cards._lifecycle import check_new_card
 from opsml.errors import (
     AuthenticationError,
@@ -27,6 +27,7 @@ from opsml.errors import (
     StorageError,
 )
 from opsml.registry import LocalBackend
+from opsml.registry._registry import card_query
 from opsml.server._auth import GUEST, check_login, issue_token, verify_token
 from opsml.server._config import ServerConfig
 from opsml.server._models import (
@@ -46,9 +47,8 @@ from opsml.server._models import (
 from opsml.storage import LocalStorage, Manifest, safe_relpath
 from opsml.store import OK, CardQuery, parse_max_date
 from opsml.types import RegistryType
-from opsml.version import VersionQuery
 
-__all__ = ["ServerState", "api", "public", "state"]
+__all__ = ["ServerState", "api", "current_user", "public", "state"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 500, 503)
@@ -78,20 +78,11 @@ def _registry(name: RegistryName) -> RegistryType:
     return RegistryType(name.value)
 
 
-def _card_query(
-    uid: str | None,
-    space: str | None,
-    name: str | None,
-    version: str | None,
-    **extra: Any,
+def _query(
+    uid: str | None, space: str | None, name: str | None, version: str | None, **extra: Any
 ) -> CardQuery:
-    return CardQuery(
-        uid=uid or None,
-        space=validate_name(space, "space") if space else None,
-        name=validate_name(name, "name") if name else None,
-        version=VersionQuery.parse(version) if version else None,
-        **extra,
-    )
+    """Query parameters to a CardQuery (an empty parameter means "any")."""
+    return card_query(uid or None, space or None, name or None, version or None, **extra)
 
 
 class ServerState:
@@ -177,7 +168,7 @@ def list_cards(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 25,
 ) -> list[dict[str, Any]]:
     """Card records, highest version first (or newest first)."""
-    query = _card_query(
+    query = _query(
         uid,
         space,
         name,
@@ -202,9 +193,7 @@ def load_card(
     """The best matching card's JSON (highest final release when no version is given)."""
     if not (uid or space or name):
         raise InvalidArgumentError("give a uid, or a space and/or name")
-    query = _card_query(
-        uid, None if uid else space, None if uid else name, version if not uid else None
-    )
+    query = _query(uid, None if uid else space, None if uid else name, version if not uid else None)
     return _card_json(st.backend.load_card(_registry(registry), query))
 
 

@@ -11,17 +11,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsml._version import __version__
-from opsml.cards import validate_name
-from opsml.errors import InvalidArgumentError, OpsmlError
+from opsml.errors import OpsmlError
 from opsml.registry import LocalBackend
+from opsml.registry._registry import card_query, card_registry_type
 from opsml.server._api import ServerState, api, current_user, public
 from opsml.server._config import ServerConfig
 from opsml.server._errors import status_for
 from opsml.server._pages import card_page, index_page, registry_page
 from opsml.store import CardQuery
 from opsml.store._schema import CARD_REGISTRIES
-from opsml.types import RegistryType
-from opsml.version import VersionQuery
 
 __all__ = ["create_app"]
 
@@ -33,16 +31,6 @@ _STATUS_ERRORS = {
     404: "NotFoundError",
     405: "MethodNotAllowedError",
 }
-
-
-def _ui_registry(value: str) -> RegistryType:
-    try:
-        registry = RegistryType(value)
-    except ValueError as exc:
-        raise InvalidArgumentError(f"unknown registry {value!r}") from exc
-    if registry not in CARD_REGISTRIES:
-        raise InvalidArgumentError(f"unknown registry {value!r}")
-    return registry
 
 
 def _error(status: int, error: str, detail: str) -> JSONResponse:
@@ -106,13 +94,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         "/ui/{registry}", response_class=HTMLResponse, include_in_schema=False, dependencies=[ui]
     )
     def registry_ui(registry: str, space: str = "", name: str = "", version: str = "") -> str:
-        reg = _ui_registry(registry)
-        query = CardQuery(
-            space=validate_name(space, "space") if space else None,
-            name=validate_name(name, "name") if name else None,
-            version=VersionQuery.parse(version) if version else None,
-            limit=100,
-        )
+        reg = card_registry_type(registry)
+        query = card_query(None, space or None, name or None, version or None, limit=100)
         records = backend.list_cards(reg, query)
         return registry_page(reg.value, records, {"space": space, "name": name, "version": version})
 
@@ -123,7 +106,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         dependencies=[ui],
     )
     def card_ui(registry: str, uid: str) -> str:
-        reg = _ui_registry(registry)
+        reg = card_registry_type(registry)
         card = backend.load_card(reg, CardQuery(uid=uid, limit=1))
         data: dict[str, Any] = card.model_dump(mode="json")
         files = (data.get("manifest") or {}).get("files", {})
