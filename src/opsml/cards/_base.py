@@ -117,11 +117,6 @@ class CardBase(BaseModel):
     def _check_tags(cls, value: object) -> list[str]:
         return normalize_tags(value)
 
-    @property
-    def is_registered(self) -> bool:
-        """Whether the card came from (or was registered in) a registry."""
-        return self.uid is not None and self.created_at is not None
-
     def model_dump_json(self, **kwargs: Any) -> str:
         """Serialise the card's metadata (never the in-memory model or data) to JSON."""
         data = json.loads(super().model_dump_json(**kwargs))

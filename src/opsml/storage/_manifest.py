@@ -68,11 +68,6 @@ class Manifest(BaseModel):
                 files[rel] = hash_file(full)
         return cls(files=dict(sorted(files.items())))
 
-    @property
-    def total_size(self) -> int:
-        """Sum of all file sizes in bytes."""
-        return sum(entry.size for entry in self.files.values())
-
 
 def safe_relpath(rel: str) -> str:
     """Validate a manifest path: relative, POSIX, no ``..``, no empty parts, no NUL.

@@ -17,7 +17,7 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -148,19 +148,6 @@ class UploadArea:
                 "uploaded bytes do not match the manifest's SHA-256; the upload was discarded"
             )
         os.replace(part, self._blob(entry.sha256))
-
-    def write(self, entry: FileEntry, offset: int, chunks: Iterable[bytes]) -> int:
-        """Append ``chunks`` at ``offset`` and seal the file once complete.
-
-        Returns:
-            Bytes received so far.
-        """
-        with self.appending(entry, offset) as appender:
-            for chunk in chunks:
-                appender.write(chunk)
-            if appender.received == entry.size:
-                self.seal(entry, appender.sha256)
-        return appender.received
 
     def link_into(self, entry: FileEntry, dest: Path) -> None:
         """Place the verified file at ``dest`` (a hard link when possible, else a copy)."""
