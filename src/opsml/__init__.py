@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         RegistryMode,
         RegistryType,
         ServiceCard,
+        download_service,
     )
     from opsml.data import (
         ArrowData,
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
     from opsml.types import (
         CommonKwargs,
         SaveName,
+        ServiceType,
         Suffix,
         VersionType,
     )
@@ -95,8 +97,10 @@ _EXPORTS: dict[str, str] = {
     "RegistryMode": "opsml.card",
     "RegistryType": "opsml.card",
     "ServiceCard": "opsml.card",
+    "download_service": "opsml.card",
     "CommonKwargs": "opsml.types",
     "SaveName": "opsml.types",
+    "ServiceType": "opsml.types",
     "Suffix": "opsml.types",
     "VersionType": "opsml.types",
     "ArrowData": "opsml.data",
@@ -184,6 +188,7 @@ __all__ = [
     "RustyLogger",
     "SaveName",
     "ServiceCard",
+    "ServiceType",
     "SklearnModel",
     "SqlData",
     "Suffix",
@@ -194,6 +199,7 @@ __all__ = [
     "WriteLevel",
     "XGBoostModel",
     "__version__",
+    "download_service",
     "get_opsml_version",
 ]
 

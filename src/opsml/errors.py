@@ -10,12 +10,14 @@ boundary with ``raise ... from exc`` so callers need to catch only this tree::
     │   ├── InvalidVersionError                        malformed version or version query
     │   └── CardTypeError                              card of the wrong type for a registry
     ├── CardNotFoundError           (also LookupError) no registered card matches
+    │   └── AliasNotFoundError      (also KeyError)    a ServiceCard has no card of that alias
     ├── CardStateError                                 e.g. registering an already registered card
     ├── VersionConflictError                           (space, name, version) is taken
     ├── IntegrityError                                 stored bytes differ from the manifest
     ├── StorageError                                   artifact storage failed
     ├── MetadataStoreError                             the SQL metadata store failed
     ├── SerializationError                             an interface could not save or load
+    ├── LockfileError                                  opsml.lock missing, malformed or stale
     ├── MissingDependencyError      (also ImportError) an optional extra is not installed
     ├── AuthenticationError                            bad or missing credentials
     ├── PermissionDeniedError                          authenticated, but not allowed
@@ -27,6 +29,7 @@ Domain errors carry no HTTP details: the server maps them to status codes in one
 from __future__ import annotations
 
 __all__ = [
+    "AliasNotFoundError",
     "AuthenticationError",
     "CardNotFoundError",
     "CardStateError",
@@ -35,6 +38,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidNameError",
     "InvalidVersionError",
+    "LockfileError",
     "MetadataStoreError",
     "MissingDependencyError",
     "OpsmlError",
@@ -70,6 +74,13 @@ class CardNotFoundError(OpsmlError, LookupError):
     """No registered card matches the request."""
 
 
+class AliasNotFoundError(CardNotFoundError, KeyError):
+    """A ServiceCard has no card under the requested alias (the message lists the known ones)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class CardStateError(OpsmlError):
     """The card is in the wrong state for the operation (e.g. registered twice)."""
 
@@ -92,6 +103,10 @@ class MetadataStoreError(OpsmlError):
 
 class SerializationError(OpsmlError):
     """An interface failed to save or load its object."""
+
+
+class LockfileError(OpsmlError):
+    """``opsml.lock`` is missing, malformed, or no longer matches ``opsmlspec.yaml``."""
 
 
 class MissingDependencyError(OpsmlError, ImportError):

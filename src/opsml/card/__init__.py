@@ -17,6 +17,7 @@ from opsml.cards import (
     UidMetadata,
 )
 from opsml.registry import CardRegistries, CardRegistry
+from opsml.service import download_service
 from opsml.types import RegistryMode, RegistryType
 
 CardDeck = ServiceCard
@@ -40,4 +41,5 @@ __all__ = [
     "RegistryType",
     "ServiceCard",
     "UidMetadata",
+    "download_service",
 ]

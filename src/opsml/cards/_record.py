@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import overload
+from typing import Any, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,25 +36,32 @@ class CardRecord(BaseModel):
         return f"{self.registry_type} card {self.space}/{self.name} v{self.version} ({self.uid})"
 
 
-class CardList:
-    """An ordered list of :class:`CardRecord` with ``len``, iteration, indexing and a table."""
+T = TypeVar("T")
 
-    def __init__(self, cards: Sequence[CardRecord]) -> None:
-        self.cards: list[CardRecord] = list(cards)
+
+class CardList(Generic[T]):
+    """An ordered list of cards with ``len``, iteration, indexing and a table.
+
+    ``list_cards`` returns one of :class:`CardRecord`; ``ServiceCard.cards`` one of the
+    service's cards.
+    """
+
+    def __init__(self, cards: Sequence[T]) -> None:
+        self.cards: list[T] = list(cards)
 
     def __len__(self) -> int:
         return len(self.cards)
 
-    def __iter__(self) -> Iterator[CardRecord]:
+    def __iter__(self) -> Iterator[T]:
         return iter(self.cards)
 
     @overload
-    def __getitem__(self, key: int) -> CardRecord: ...
+    def __getitem__(self, key: int) -> T: ...
 
     @overload
-    def __getitem__(self, key: slice) -> CardList: ...
+    def __getitem__(self, key: slice) -> CardList[T]: ...
 
-    def __getitem__(self, key: int | slice) -> CardRecord | CardList:
+    def __getitem__(self, key: int | slice) -> T | CardList[T]:
         if isinstance(key, slice):
             return CardList(self.cards[key])
         return self.cards[key]
@@ -72,11 +79,13 @@ class CardList:
             table.add_column(column, overflow="fold")
         for card in self.cards:
             table.add_row(
-                card.created_at[:19].replace("T", " "),
-                card.space,
-                card.name,
-                card.version,
-                card.uid,
-                ", ".join(card.tags),
+                str(_field(card, "created_at"))[:19].replace("T", " "),
+                *(str(_field(card, name)) for name in ("space", "name", "version", "uid")),
+                ", ".join(_field(card, "tags") or []),
             )
         Console().print(table)
+
+
+def _field(card: Any, name: str) -> Any:
+    value = getattr(card, name, None)
+    return "" if value is None else value

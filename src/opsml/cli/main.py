@@ -1,4 +1,5 @@
-"""``opsml`` command line: list cards, collect garbage, run the server.
+"""``opsml`` command line: list and get cards, lock and install services, collect garbage,
+run the server.
 
 Every command exits non-zero with a one-line error on failure.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -25,6 +27,12 @@ app = typer.Typer(
 )
 server_app = typer.Typer(help="Run the opsml server (HTTP API and web UI).", no_args_is_help=True)
 app.add_typer(server_app, name="server")
+install_app = typer.Typer(
+    help="Install what a lock file names (opsml install service).", no_args_is_help=True
+)
+app.add_typer(install_app, name="install")
+
+_PATH_HELP = "Folder holding opsmlspec.yaml (and opsml.lock), or the spec file itself."
 
 T = TypeVar("T")
 
@@ -71,6 +79,90 @@ def list_cards(
         )
 
     _guard(run).as_table()
+
+
+@app.command()
+def get(
+    registry: Annotated[str, typer.Argument(help="model, data, prompt, experiment or service")],
+    space: Annotated[str | None, typer.Option(help="Card space.")] = None,
+    name: Annotated[str | None, typer.Option(help="Card name.")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Version or version query (highest match wins).")
+    ] = None,
+    uid: Annotated[str | None, typer.Option(help="Card uid (wins over space/name).")] = None,
+    write_dir: Annotated[Path, typer.Option(help="Folder to write the card into.")] = Path(
+        "artifacts"
+    ),
+) -> None:
+    """Download a card's card.json and verified artifacts (a service with all its cards)."""
+    from opsml.service import download_card
+
+    folder = _guard(
+        lambda: download_card(
+            registry, write_dir=write_dir, space=space, name=name, version=version, uid=uid
+        )
+    )
+    typer.echo(f"wrote {folder}")
+
+
+@app.command()
+def lock(
+    path: Annotated[Path, typer.Option(help=_PATH_HELP)] = Path("."),
+) -> None:
+    """Pin every card of opsmlspec.yaml to an exact version and write opsml.lock.
+
+    Version queries resolve to the highest matching final release. The ServiceCard is
+    registered only when its cards changed since the last lock.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from opsml.service import LOCK_FILE, lock_service
+
+    result = _guard(lambda: lock_service(path))
+    table = Table(title=f"{LOCK_FILE}: {len(result.cards)} cards")
+    for column in ("alias", "type", "space", "name", "version", "uid"):
+        table.add_column(column, overflow="fold")
+    for entry in result.artifact:
+        table.add_row(
+            entry.alias,
+            entry.registry_type.value,
+            entry.space,
+            entry.name,
+            entry.version,
+            entry.uid,
+        )
+    Console().print(table)
+
+
+@install_app.command("service")
+def install_service(
+    path: Annotated[Path, typer.Option(help=_PATH_HELP)] = Path("."),
+    write_path: Annotated[
+        Path | None,
+        typer.Option(help="Base folder for the spec's write_dir (default: the spec's folder)."),
+    ] = None,
+    frozen: Annotated[
+        bool,
+        typer.Option(
+            "--frozen", help="Never (re)write opsml.lock: fail if it is missing or out of date."
+        ),
+    ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option("--repair", help="Re-download cards whose installed files were modified."),
+    ] = False,
+) -> None:
+    """Download exactly the cards opsml.lock names into the spec's write_dir, verifying the
+    SHA-256 of every file. Cards already installed and intact are not fetched again."""
+    from opsml.service import install_service as install
+
+    report = _guard(lambda: install(path, write_path=write_path, frozen=frozen, repair=repair))
+    typer.echo(
+        f"installed into {report.write_dir}: {len(report.downloaded)} downloaded "
+        f"({report.bytes_downloaded} bytes), {len(report.up_to_date)} up to date"
+        + (" (opsml.lock written)" if report.locked else "")
+    )
 
 
 @app.command()

@@ -7,12 +7,13 @@ import threading
 from datetime import date
 from typing import Any
 
-from opsml.cards import CardBase, CardList
+from opsml.cards import CardBase, CardList, CardRecord, ServiceCard
 from opsml.cards._artifact_card import InterfaceCard
 from opsml.cards._names import validate_name
 from opsml.errors import CardTypeError, InvalidArgumentError
 from opsml.registry._backend import RegistryBackend
 from opsml.registry._local import LocalBackend
+from opsml.registry._service import attach_references, resolve_references
 from opsml.settings import OpsmlConfig
 from opsml.store import CardQuery, parse_max_date
 from opsml.store._schema import CARD_REGISTRIES
@@ -190,6 +191,9 @@ class CardRegistry:
             CardStateError: The card is already registered.
             VersionConflictError: ``card.version`` is a full version that exists.
             CardNotFoundError: The card references a card that is not registered.
+
+        A ServiceCard's references are resolved first (version queries to the highest
+        matching final release); only the pinned references are stored.
         """
         if not isinstance(card, CardBase) or card.registry_type is not self._registry_type:
             raise CardTypeError(
@@ -200,7 +204,16 @@ class CardRegistry:
             bump = VersionType(version_type)
         except ValueError as exc:
             raise InvalidArgumentError(f"unknown version_type {version_type!r}") from exc
-        self._backend.register_card(card, bump, pre_tag, build_tag, save_kwargs)
+        if not isinstance(card, ServiceCard):
+            self._backend.register_card(card, bump, pre_tag, build_tag, save_kwargs)
+            return
+        declared = card.card_refs
+        card.card_refs = resolve_references(self._backend, card)
+        try:
+            self._backend.register_card(card, bump, pre_tag, build_tag, save_kwargs)
+        except BaseException:
+            card.card_refs = declared
+            raise
 
     def list_cards(
         self,
@@ -212,7 +225,7 @@ class CardRegistry:
         tags: list[str] | None = None,
         sort_by_timestamp: bool = False,
         limit: int = 25,
-    ) -> CardList:
+    ) -> CardList[CardRecord]:
         """List registered cards, highest version first (or newest first).
 
         Args:
@@ -256,6 +269,9 @@ class CardRegistry:
     ) -> Any:
         """Load a card's metadata; call ``card.load()`` to fetch its artifacts.
 
+        A ServiceCard comes with every referenced card's metadata attached
+        (``service["alias"]``); its ``load()`` fetches the Model and Data cards' artifacts.
+
         With a space and name and no version, the highest final release is returned (the
         highest prerelease only if there is no final release).
 
@@ -279,6 +295,8 @@ class CardRegistry:
             space = name = version = None
         query = card_query(uid, space, name, version)
         card = self._backend.load_card(self._registry_type, query)
+        if isinstance(card, ServiceCard):
+            attach_references(self._backend, card)
         if interface is not None:
             if not isinstance(card, InterfaceCard):
                 raise InvalidArgumentError(f"{type(card).__name__} does not take an interface")

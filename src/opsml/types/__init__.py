@@ -5,8 +5,17 @@ from opsml.types._enums import (
     RegistryMode,
     RegistryType,
     SaveName,
+    ServiceType,
     Suffix,
     VersionType,
 )
 
-__all__ = ["CommonKwargs", "RegistryMode", "RegistryType", "SaveName", "Suffix", "VersionType"]
+__all__ = [
+    "CommonKwargs",
+    "RegistryMode",
+    "RegistryType",
+    "SaveName",
+    "ServiceType",
+    "Suffix",
+    "VersionType",
+]

@@ -52,6 +52,14 @@ class VersionType(_StrEnum):
     PreBuild = "pre_build"
 
 
+class ServiceType(_StrEnum):
+    """What a ServiceCard deploys: an HTTP API, an MCP server or an agent."""
+
+    Api = "Api"
+    Mcp = "Mcp"
+    Agent = "Agent"
+
+
 class RegistryType(_StrEnum):
     """The registry a card belongs to. ``Deck`` is the former name of ``Service``."""
 

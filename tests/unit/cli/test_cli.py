@@ -46,7 +46,7 @@ def test_gc_on_a_clean_registry(sqlite_registry_env: Path) -> None:
 def test_help_explains_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("list", "gc", "server", "version"):
+    for command in ("list", "get", "lock", "install", "gc", "server", "version"):
         assert command in result.stdout
 
 
@@ -57,3 +57,49 @@ def test_server_start_options_are_documented() -> None:
         assert option in result.stdout
     refused = runner.invoke(app, ["server", "start", "--workers", "0"])
     assert refused.exit_code != 0
+
+
+def test_get_lock_and_install(sqlite_registry_env: Path, tmp_path: Path) -> None:
+    prompt = PromptCard(prompt=Prompt(message="hi ${who}"), space="team-a", name="greeting")
+    CardRegistry(RegistryType.Prompt).register_card(prompt)
+
+    result = runner.invoke(
+        app, ["get", "prompt", "--space", "team-a", "--name", "greeting", "--write-dir", "got"]
+    )
+    assert result.exit_code == 0, result.output
+    assert PromptCard.from_path(Path("got")).uid == prompt.uid
+
+    project = tmp_path / "svc"
+    project.mkdir()
+    (project / "opsmlspec.yaml").write_text(
+        "name: bot\nspace: team-a\nservice:\n  cards:\n"
+        "    - {alias: hello, name: greeting, type: prompt}\n"
+    )
+    result = runner.invoke(app, ["install", "service", "--path", str(project), "--frozen"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith("error: LockfileError: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    result = runner.invoke(app, ["lock", "--path", str(project)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "hello" in result.stdout
+    assert prompt.uid in result.stdout
+    result = runner.invoke(app, ["install", "service", "--path", str(project), "--frozen"])
+    assert result.exit_code == 0, result.output
+    assert "1 downloaded" in result.stdout
+    assert (project / "opsml_service" / "hello" / "card.json").is_file()
+
+    result = runner.invoke(app, ["get", "model", "--name", "missing"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: CardNotFoundError: ")
+
+
+def test_service_commands_have_help() -> None:
+    for args, words in (
+        (["get", "--help"], "--write-dir"),
+        (["lock", "--help"], "opsml.lock"),
+        (["install", "service", "--help"], "--frozen"),
+    ):
+        result = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0
+        assert words in result.stdout
