@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import statistics
@@ -809,7 +810,19 @@ def write_report(
     if problems:
         lines += ["", "## Errors", ""] + [f"- {p}" for p in problems]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    kept = kept_sections(path)
+    path.write_text("\n".join(lines) + "\n" + "".join(f"\n{section}\n" for section in kept))
+
+
+_SECTION = re.compile(r"<!-- ([\w-]+):begin -->.*?<!-- \1:end -->", re.DOTALL)
+
+
+def kept_sections(path: Path) -> list[str]:
+    """Sections other benchmark scripts wrote into the report (between ``<!-- NAME:begin -->``
+    and ``<!-- NAME:end -->``), kept when this script rewrites it."""
+    if not path.exists():
+        return []
+    return [m.group(0) for m in _SECTION.finditer(path.read_text(encoding="utf-8"))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import json
 import secrets
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,10 @@ __all__ = [
     "install_service",
     "lock_service",
 ]
+
+
+_FETCH_THREADS = 4
+"""Cards downloaded at once (each also fetches its files in parallel)."""
 
 
 def _backend() -> RegistryBackend:
@@ -205,13 +210,18 @@ def install_service(
 
     write_dir = report.write_dir
     write_dir.mkdir(parents=True, exist_ok=True)
+    missing: list[LockArtifact] = []
     for entry in lock.cards:
-        dest = write_dir / entry.alias
-        if _installed(dest, entry, repair):
+        if _installed(write_dir / entry.alias, entry, repair):
             report.up_to_date.append(entry.alias)
-            continue
-        report.bytes_downloaded += _fetch(get_backend, entry, dest)
-        report.downloaded.append(entry.alias)
+        else:
+            missing.append(entry)
+    if missing:
+        get_backend()  # created once, before the threads share it
+        with ThreadPoolExecutor(max_workers=min(len(missing), _FETCH_THREADS)) as pool:
+            fetched = pool.map(lambda e: _fetch(get_backend, e, write_dir / e.alias), missing)
+            report.bytes_downloaded = sum(fetched)
+        report.downloaded = [entry.alias for entry in missing]
     service = lock.service
     if _card_file_uid(write_dir) != service.uid:
         card = get_backend().load_card(RegistryType.Service, CardQuery(uid=service.uid))
