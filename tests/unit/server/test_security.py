@@ -1,0 +1,180 @@
+"""Users, passwords, tokens and permissions on SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from opsml.errors import (
+    AuthenticationError,
+    CardStateError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+)
+from opsml.server._security import Permission, Principal, Security, parse_grants
+from opsml.store import SqlStore
+from opsml.store._auth import AuditEntry, AuthStore, PermissionRow
+
+ACCESS, REFRESH = "access-secret-0123456789abcdef-0123", "refresh-secret-0123456789abcdef-01"
+NEW_ACCESS, NEW_REFRESH = "new-access-secret-0123456789abcdef", "new-refresh-secret-0123456789abcde"
+
+
+@pytest.fixture
+def security(db_url: str) -> Security:
+    return Security(AuthStore(SqlStore.from_url(db_url)), ACCESS, REFRESH)
+
+
+def test_login_authenticate_and_permissions(security: Security) -> None:
+    assert security.ensure_admin("root", "correct horse")
+    assert not security.ensure_admin("other", "correct horse")  # only when there are none
+    security.create_user("ada", "s3cret-pass", grants=parse_grants(["team-a:read,write"]))
+
+    pair = security.login("ada", "s3cret-pass")
+    ada = security.authenticate(pair.access_token)
+    assert (ada.username, ada.is_admin) == ("ada", False)
+    assert ada.allows(Permission.Write, "team-a")
+    assert not ada.allows(Permission.Delete, "team-a")
+    assert not ada.allows(Permission.Read, "team-b")
+    assert ada.readable_spaces() == {"team-a"}
+    with pytest.raises(PermissionDeniedError, match="lacks the delete permission in space"):
+        ada.require(Permission.Delete, "team-a")
+    root = security.authenticate(security.login("root", "correct horse").access_token)
+    assert root.allows(Permission.Admin, None)
+    assert root.readable_spaces() is None
+
+    for user, password in (("ada", "wrong-password"), ("nobody", "s3cret-pass"), ("../x", "p")):
+        with pytest.raises(AuthenticationError, match=r"^invalid username or password$"):
+            security.login(user, password)
+
+
+def test_password_reset_revokes_every_earlier_token(security: Security) -> None:
+    security.create_user("ada", "s3cret-pass")
+    pair = security.login("ada", "s3cret-pass")
+    security.reset_password("ada", "new-s3cret-pass")
+    with pytest.raises(AuthenticationError, match="revoked"):
+        security.authenticate(pair.access_token)
+    with pytest.raises(AuthenticationError, match="revoked"):
+        security.refresh(pair.refresh_token)
+    with pytest.raises(AuthenticationError):
+        security.login("ada", "s3cret-pass")
+    security.authenticate(security.login("ada", "new-s3cret-pass").access_token)
+    with pytest.raises(InvalidArgumentError, match="8 to 1024"):
+        security.reset_password("ada", "short")
+
+
+def test_refresh_tokens_rotate_and_a_replay_revokes_them(security: Security) -> None:
+    security.create_user("ada", "s3cret-pass")
+    first = security.login("ada", "s3cret-pass")
+    second = security.refresh(first.refresh_token)
+    assert security.authenticate(second.access_token).username == "ada"
+    with pytest.raises(AuthenticationError, match="already used"):
+        security.refresh(first.refresh_token)  # replayed: treat as stolen
+    with pytest.raises(AuthenticationError, match="already used"):
+        security.refresh(second.refresh_token)  # ... so the whole family is revoked
+    with pytest.raises(AuthenticationError, match="invalid refresh token"):
+        security.refresh(second.access_token)  # signed with the other secret
+    with pytest.raises(AuthenticationError, match="invalid access token"):
+        security.authenticate(second.refresh_token)  # a refresh token is no access token
+
+
+def test_expired_tampered_and_foreign_tokens_are_refused(security: Security) -> None:
+    security.create_user("ada", "s3cret-pass")
+    past = datetime.now(UTC) - timedelta(hours=1)
+    claims = {"sub": "ada", "typ": "access", "ver": 0, "iat": past, "exp": past}
+    with pytest.raises(AuthenticationError, match="expired"):
+        security.authenticate(jwt.encode(claims, ACCESS, algorithm="HS256"))
+    token = security.login("ada", "s3cret-pass").access_token
+    head, body, sig = token.split(".")
+    with pytest.raises(AuthenticationError, match="invalid access token"):
+        security.authenticate(f"{head}.{body}.{sig[:-2]}AA")
+    forged = jwt.encode({**claims, "exp": past + timedelta(days=1)}, "g" * 40, algorithm="HS256")
+    with pytest.raises(AuthenticationError, match="invalid access token"):
+        security.authenticate(forged)
+    none_alg = jwt.encode({**claims, "exp": past + timedelta(days=1)}, None, algorithm="none")
+    with pytest.raises(AuthenticationError):
+        security.authenticate(none_alg)
+    for garbage in ("", "a.b", "not a token", "opsml_", "opsml_x_y"):
+        with pytest.raises(AuthenticationError):
+            security.authenticate(garbage)
+
+
+def test_secret_rotation_keeps_old_tokens_valid(security: Security) -> None:
+    security.create_user("ada", "s3cret-pass")
+    old = security.login("ada", "s3cret-pass")
+    rotated = Security(security.store, f"{NEW_ACCESS},{ACCESS}", f"{NEW_REFRESH},{REFRESH}")
+    assert rotated.authenticate(old.access_token).username == "ada"
+    fresh = rotated.refresh(old.refresh_token)
+    with pytest.raises(AuthenticationError):
+        security.authenticate(fresh.access_token)  # signed with the new secret only
+    with pytest.raises(InvalidArgumentError, match="different secrets"):
+        Security(security.store, ACCESS, ACCESS)
+    with pytest.raises(InvalidArgumentError, match="at least 32 bytes"):
+        Security(security.store, "short", REFRESH)
+
+
+def test_api_tokens_work_until_revoked(security: Security) -> None:
+    security.create_user("ci", "s3cret-pass", grants=parse_grants(["*:read"]))
+    token, row = security.create_api_token("ci", "nightly build")
+    assert token.startswith("opsml_")
+    assert row.token_hash not in token  # only the digest is stored
+    assert security.authenticate(token).allows(Permission.Read, "anything")
+    assert security.store.revoke_api_token(row.token_id)
+    with pytest.raises(AuthenticationError, match="revoked"):
+        security.authenticate(token)
+    assert not security.store.revoke_api_token(row.token_id)
+    short, _ = security.create_api_token("ci", "short", ttl_days=1)
+    with pytest.raises(AuthenticationError, match="invalid API token"):
+        security.authenticate(short[:-1] + ("A" if short[-1] != "A" else "B"))
+    with pytest.raises(InvalidArgumentError, match="no user"):
+        security.create_api_token("nobody", "x")
+
+
+def test_users_management_rules(security: Security) -> None:
+    security.ensure_admin("root", "correct horse")
+    with pytest.raises(CardStateError, match="last admin"):
+        security.store.delete_user("root")
+    with pytest.raises(CardStateError, match="already exists"):
+        security.create_user("root", "correct horse")
+    with pytest.raises(InvalidArgumentError, match="invalid username"):
+        security.create_user("bad/name", "correct horse")
+    security.create_user("second", "correct horse", is_admin=True)
+    security.store.delete_user("root")  # no longer the last admin
+    assert [u.username for u in security.store.list_users()] == ["second"]
+    with pytest.raises(InvalidArgumentError, match="no user"):
+        security.store.delete_user("root")
+    with pytest.raises(AuthenticationError, match="no longer exists"):
+        security.principal("root")
+
+
+def test_grants_parse_and_merge() -> None:
+    assert parse_grants(["team-a:read", "Team-A:write", "*:read"]) == [
+        PermissionRow("*", True, False, False),
+        PermissionRow("team-a", True, True, False),
+    ]
+    for bad in ("team-a", "team-a:fly", "../x:read", "team-a:"):
+        with pytest.raises(InvalidArgumentError, match="invalid grant"):
+            parse_grants([bad])
+    guest = Principal("guest", unrestricted=True)
+    assert guest.allows(Permission.Delete, "x")
+    assert guest.readable_spaces() is None
+    nobody = Principal("nobody")
+    assert not nobody.allows(Permission.Read, None)
+    assert nobody.readable_spaces() == set()
+
+
+def test_audit_log_and_failure_count(security: Security) -> None:
+    store = security.store
+    now = datetime.now(UTC)
+    for outcome in ("denied", "denied", "allowed"):
+        store.audit(AuditEntry(now, "ada", "login", "auth", outcome, 401, "10.0.0.1"))
+    store.audit(AuditEntry(now, "bob", "register", "model/team-a/x", "allowed", 200, "10.0.0.2"))
+    entries = store.audit_entries()
+    assert [e.operation for e in entries] == ["register", "login", "login", "login"]
+    assert entries[0].created_at.tzinfo is not None
+    assert len(store.audit_entries(username="ada", outcome="denied")) == 2
+    since = now - timedelta(minutes=1)
+    assert store.recent_failures("login", "10.0.0.1", "nobody", since) == 2
+    assert store.recent_failures("login", "10.9.9.9", "ada", since) == 2
+    assert store.recent_failures("login", "10.9.9.9", "carol", since) == 0
