@@ -7,7 +7,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 CORE_VENV ?= .venv-core
 
-.PHONY: install run test test-core lint format bench services clean
+.PHONY: install run test test-core lint format bench services browser clean
 
 install: $(VENV)/.installed
 
@@ -23,7 +23,7 @@ run: install
 
 ## The whole test suite (starts PostgreSQL/MariaDB first if they are down), then once more
 ## against the core install (no optional extras).
-test: install services
+test: install services browser
 	$(PY) -m pytest -n auto -q $(PYTEST_ARGS)
 	$(MAKE) test-core
 
@@ -38,6 +38,10 @@ test-core: $(CORE_VENV)/.installed
 
 services:
 	bash scripts/services.sh
+
+## Chromium for the web UI's browser tests (tests/e2e), from the distribution's packages.
+browser:
+	bash scripts/install-browser.sh
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -1,25 +1,21 @@
-"""The FastAPI application: the JSON API under ``/opsml/api`` and HTML pages at ``/``."""
+"""The FastAPI application: the JSON API under ``/opsml/api`` and the web UI at ``/``."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsml._version import __version__
 from opsml.errors import OpsmlError
 from opsml.registry import LocalBackend
-from opsml.registry._registry import card_query, card_registry_type
-from opsml.server._api import ServerState, api, current_user, public
+from opsml.server._api import ServerState, api, public
 from opsml.server._config import ServerConfig
 from opsml.server._errors import status_for
-from opsml.server._pages import card_page, index_page, registry_page
-from opsml.store import CardQuery
-from opsml.store._schema import CARD_REGISTRIES
+from opsml.server.ui._routes import install_ui
 
 __all__ = ["create_app"]
 
@@ -81,39 +77,6 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(public)
     app.include_router(api)
 
-    ui = Depends(current_user)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False, dependencies=[ui])
-    def index() -> str:
-        counts = {
-            r.value: len(backend.list_cards(r, CardQuery(limit=1000))) for r in CARD_REGISTRIES
-        }
-        return index_page(counts)
-
-    @app.get(
-        "/ui/{registry}", response_class=HTMLResponse, include_in_schema=False, dependencies=[ui]
-    )
-    def registry_ui(registry: str, space: str = "", name: str = "", version: str = "") -> str:
-        reg = card_registry_type(registry)
-        query = card_query(None, space or None, name or None, version or None, limit=100)
-        records = backend.list_cards(reg, query)
-        return registry_page(reg.value, records, {"space": space, "name": name, "version": version})
-
-    @app.get(
-        "/ui/{registry}/{uid}",
-        response_class=HTMLResponse,
-        include_in_schema=False,
-        dependencies=[ui],
-    )
-    def card_ui(registry: str, uid: str) -> str:
-        reg = card_registry_type(registry)
-        card = backend.load_card(reg, CardQuery(uid=uid, limit=1))
-        data: dict[str, Any] = card.model_dump(mode="json")
-        files = (data.get("manifest") or {}).get("files", {})
-        return card_page(reg.value, data, files)
-
-    @app.get("/ui", include_in_schema=False)
-    def ui_root() -> RedirectResponse:
-        return RedirectResponse("/")
+    install_ui(app)
 
     return app

@@ -1,0 +1,232 @@
+"""Charts drawn on the server as inline SVG: they read without JavaScript and need no
+external service. Every point carries a ``<title>`` (the browser shows it on hover) and
+``data-x``/``data-y`` attributes (the page script and the tests read them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+
+from markupsafe import Markup
+
+__all__ = ["PALETTE", "Node", "Series", "histogram_svg", "line_chart_svg", "lineage_svg"]
+
+# Series colours (classes c0..c6 in opsml.css, at least 4.5:1 contrast on white).
+PALETTE = ("#1f5fbf", "#b34700", "#1b7a3a", "#8a2be2", "#a0153e", "#006d77", "#5c4d00")
+
+_W, _H = 640, 260
+_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 16, 40
+
+
+@dataclass
+class Series:
+    """One line of a chart: a label (a run, a metric) and its ``(x, y)`` points."""
+
+    label: str
+    points: list[tuple[float, float]] = field(default_factory=list)
+
+
+def _fmt(value: float) -> str:
+    if value == 0 or (1e-3 <= abs(value) < 1e6):
+        return f"{value:.4g}"
+    return f"{value:.3e}"
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    if high <= low:
+        return [low]
+    raw = (high - low) / max(count - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    ticks: list[float] = []
+    value = first
+    while value <= high + step * 1e-9 and len(ticks) < 12:
+        ticks.append(round(value, 12))
+        value += step
+    return ticks
+
+
+def _span(values: Sequence[float]) -> tuple[float, float]:
+    low, high = min(values), max(values)
+    if low == high:
+        pad = abs(low) * 0.1 or 1.0
+        return low - pad, high + pad
+    return low, high
+
+
+def _axes(
+    x_range: tuple[float, float], y_range: tuple[float, float], x_label: str, y_label: str
+) -> list[str]:
+    (x0, x1), (y0, y1) = x_range, y_range
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    parts = [
+        f"<line class='axis' x1='{_LEFT}' y1='{_TOP + plot_h}' x2='{_LEFT + plot_w}' "
+        f"y2='{_TOP + plot_h}'/>",
+        f"<line class='axis' x1='{_LEFT}' y1='{_TOP}' x2='{_LEFT}' y2='{_TOP + plot_h}'/>",
+    ]
+    for tick in _ticks(y0, y1):
+        y = _TOP + plot_h - (tick - y0) / (y1 - y0) * plot_h
+        parts.append(
+            f"<line class='grid' x1='{_LEFT}' y1='{y:.1f}' x2='{_LEFT + plot_w}' y2='{y:.1f}'/>"
+            f"<text class='tick' x='{_LEFT - 6}' y='{y + 4:.1f}' text-anchor='end'>"
+            f"{escape(_fmt(tick))}</text>"
+        )
+    for tick in _ticks(x0, x1):
+        x = _LEFT + (tick - x0) / (x1 - x0) * plot_w
+        parts.append(
+            f"<text class='tick' x='{x:.1f}' y='{_TOP + plot_h + 16}' text-anchor='middle'>"
+            f"{escape(_fmt(tick))}</text>"
+        )
+    parts.append(
+        f"<text class='label' x='{_LEFT + plot_w / 2:.0f}' y='{_H - 4}' text-anchor='middle'>"
+        f"{escape(x_label)}</text>"
+        f"<text class='label' x='12' y='{_TOP + plot_h / 2:.0f}' text-anchor='middle' "
+        f"transform='rotate(-90 12 {_TOP + plot_h / 2:.0f})'>{escape(y_label)}</text>"
+    )
+    return parts
+
+
+def line_chart_svg(title: str, series: Sequence[Series], x_label: str, y_label: str) -> Markup:
+    """A line chart with one coloured line per series (several runs overlaid).
+
+    Args:
+        title: What the chart shows (its accessible name).
+        series: The lines; empty series are left out.
+        x_label: Axis label, e.g. ``"step"``.
+        y_label: Axis label, e.g. the metric name.
+
+    Returns:
+        An ``<svg>`` element (safe markup; every text in it is escaped).
+    """
+    drawn = [s for s in series if s.points]
+    if not drawn:
+        return Markup("<p class='muted'>No points.</p>")
+    xs = [x for s in drawn for x, _ in s.points]
+    ys = [y for s in drawn for _, y in s.points if math.isfinite(y)] or [0.0]
+    (x0, x1), (y0, y1) = _span(xs), _span(ys)
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    parts = [
+        f"<svg class='chart' viewBox='0 0 {_W} {_H}' role='img' "
+        f"aria-label='{escape(title)}' xmlns='http://www.w3.org/2000/svg'>"
+        f"<title>{escape(title)}</title>",
+        *_axes((x0, x1), (y0, y1), x_label, y_label),
+    ]
+    for index, line in enumerate(drawn):
+        coords = [
+            (
+                _LEFT + (x - x0) / (x1 - x0) * plot_w,
+                _TOP + plot_h - ((y if math.isfinite(y) else y0) - y0) / (y1 - y0) * plot_h,
+            )
+            for x, y in line.points
+        ]
+        path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+        parts.append(
+            f"<g class='series c{index % len(PALETTE)}' data-series='{escape(line.label)}'>"
+            f"<polyline points='{path}' fill='none' stroke='currentColor' stroke-width='2'/>"
+        )
+        for (x, y), (cx, cy) in zip(line.points, coords, strict=True):
+            parts.append(
+                f"<circle class='point' cx='{cx:.1f}' cy='{cy:.1f}' r='3' fill='currentColor' "
+                f"data-x='{x:g}' data-y='{y:g}'><title>{escape(line.label)}: "
+                f"{escape(x_label)} {_fmt(x)}, {escape(y_label)} {_fmt(y)}</title></circle>"
+            )
+        parts.append("</g>")
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def histogram_svg(title: str, edges: Sequence[float], counts: Sequence[int]) -> Markup:
+    """A histogram from bin edges (``len(counts) + 1`` of them) and counts.
+
+    Returns:
+        An ``<svg>`` element with one ``<rect class='bar'>`` per bin.
+    """
+    if not counts or len(edges) != len(counts) + 1:
+        return Markup("<p class='muted'>No histogram.</p>")
+    x0, x1 = _span(edges)
+    y0, y1 = 0.0, float(max(*counts, 1))
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    parts = [
+        f"<svg class='chart histogram' viewBox='0 0 {_W} {_H}' role='img' "
+        f"aria-label='{escape(title)}' xmlns='http://www.w3.org/2000/svg'>"
+        f"<title>{escape(title)}</title>",
+        *_axes((x0, x1), (y0, y1), "value", "count"),
+    ]
+    for low, high, count in zip(edges, edges[1:], counts, strict=False):
+        left = _LEFT + (low - x0) / (x1 - x0) * plot_w
+        width = max((high - low) / (x1 - x0) * plot_w - 1, 1)
+        height = count / y1 * plot_h
+        parts.append(
+            f"<rect class='bar' x='{left:.1f}' y='{_TOP + plot_h - height:.1f}' "
+            f"width='{width:.1f}' height='{height:.1f}' data-x='{low:g}' data-y='{count}'>"
+            f"<title>[{_fmt(low)}, {_fmt(high)}): {count}</title></rect>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+@dataclass(frozen=True)
+class Node:
+    """A card in a lineage graph."""
+
+    key: str
+    kind: str
+    label: str
+    href: str
+
+
+# Column of each card kind, left to right; models and prompts share one.
+_COLUMNS = {"data": 0, "experiment": 1, "model": 2, "prompt": 2, "service": 3}
+
+
+def lineage_svg(title: str, nodes: Sequence[Node], edges: Sequence[tuple[str, str]]) -> Markup:
+    """A left-to-right graph: data → experiment → model/prompt → service.
+
+    Args:
+        title: The graph's accessible name.
+        nodes: The cards (``kind`` picks the column); each node links to its card page.
+        edges: ``(from_key, to_key)`` pairs; edges naming unknown nodes are left out.
+    """
+    if not nodes:
+        return Markup("<p class='muted'>No linked cards.</p>")
+    used = sorted({_COLUMNS.get(n.kind, 3) for n in nodes})
+    columns = [[n for n in nodes if _COLUMNS.get(n.kind, 3) == c] for c in used]
+    box_w, box_h, gap_x, gap_y = 170, 44, 60, 16
+    rows = max(len(column) for column in columns)
+    width = len(columns) * box_w + (len(columns) - 1) * gap_x + 20
+    height = rows * box_h + (rows - 1) * gap_y + 20
+    where: dict[str, tuple[float, float]] = {}
+    for ci, column in enumerate(columns):
+        for ri, node in enumerate(column):
+            where[node.key] = (10 + ci * (box_w + gap_x), 10 + ri * (box_h + gap_y))
+    parts = [
+        f"<svg class='lineage' viewBox='0 0 {width} {height}' width='{width}' role='group' "
+        f"aria-label='{escape(title)}' xmlns='http://www.w3.org/2000/svg'>"
+        f"<title>{escape(title)}</title><defs><marker id='arrow' viewBox='0 0 10 10' refX='10' "
+        "refY='5' markerWidth='8' markerHeight='8' orient='auto-start-reverse'>"
+        "<path d='M 0 0 L 10 5 L 0 10 z' class='arrowhead'/></marker></defs>"
+    ]
+    for source, target in edges:
+        if source not in where or target not in where:
+            continue
+        (sx, sy), (tx, ty) = where[source], where[target]
+        parts.append(
+            f"<line class='edge' x1='{sx + box_w:.0f}' y1='{sy + box_h / 2:.0f}' "
+            f"x2='{tx:.0f}' y2='{ty + box_h / 2:.0f}' marker-end='url(#arrow)'/>"
+        )
+    for node in nodes:
+        x, y = where[node.key]
+        label = node.label if len(node.label) <= 24 else node.label[:23] + "…"
+        parts.append(
+            f"<a href='{escape(node.href)}' class='node {escape(node.kind)}'>"
+            f"<rect x='{x:.0f}' y='{y:.0f}' width='{box_w}' height='{box_h}' rx='6'/>"
+            f"<text x='{x + 8:.0f}' y='{y + 17:.0f}' class='kind'>{escape(node.kind)}</text>"
+            f"<text x='{x + 8:.0f}' y='{y + 35:.0f}'>{escape(label)}</text>"
+            f"<title>{escape(node.kind)} {escape(node.label)}</title></a>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

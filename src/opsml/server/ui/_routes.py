@@ -1,0 +1,477 @@
+"""The web UI's routes: server-rendered pages (Jinja2) over the same local backend as the API.
+
+Pages read without JavaScript; ``static/opsml.js`` only adds hover read-outs and series
+toggles. Everything shipped lives in this package (templates and static files are package
+data), so the UI works offline and needs no Node.js.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote, urlencode
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from opsml.errors import AuthenticationError, OpsmlError
+from opsml.registry import LocalBackend
+from opsml.registry._local import _record as card_record
+from opsml.registry._registry import card_query, card_registry_type
+from opsml.server._api import ServerState, current_user, state
+from opsml.server._auth import GUEST, check_login, issue_token
+from opsml.server._errors import status_for
+from opsml.server.ui._files import (
+    PREVIEW_BYTES,
+    file_kind,
+    iter_file,
+    media_type,
+    open_verified,
+    pretty_json,
+    read_preview,
+    render_markdown,
+)
+from opsml.server.ui._views import card_context
+from opsml.store import CardQuery
+from opsml.store._browse import card_names, card_page, space_summaries
+from opsml.store._schema import CARD_REGISTRIES
+
+__all__ = ["install_ui"]
+
+PAGE_SIZE = 50
+COOKIE = "opsml_token"
+
+# Pages load nothing from elsewhere: no CDN, no remote images, no inline scripts.
+_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# Raw artifact bytes are never a document that can run script on this origin.
+_RAW_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+class LoginRequiredError(Exception):
+    """A page was asked for without a valid login (auth is on)."""
+
+
+def _filesize(value: Any) -> str:
+    size = float(value or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    return str(value or "")[:19].replace("T", " ")
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, int | float) and math.isfinite(value):
+        return f"{value:.4g}"
+    return "—" if value is None else str(value)
+
+
+def _shape(value: Any) -> str:
+    if not isinstance(value, list):
+        return str(value)
+    return "(" + ", ".join("?" if v is None else str(v) for v in value) + ")"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("opsml.server.ui", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        filesize=_filesize,
+        when=_when,
+        num=_num,
+        shape=_shape,
+        urlpath=lambda p: quote(str(p)),
+    )
+    return env
+
+
+def _safe_next(value: str) -> str:
+    """Only same-site paths: ``/…`` but not ``//host`` or ``/\\host``."""
+    if value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return "/"
+
+
+class _Ui:
+    """What every page handler shares: templates, rendering, the login check."""
+
+    def __init__(self) -> None:
+        self.env = _environment()
+        self.registries = [r.value for r in CARD_REGISTRIES]
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        status: int = 200,
+        user: str | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        """Render a template into a response with the UI's security headers."""
+        st = state(request)
+        html = self.env.get_template(template).render(
+            registries=self.registries,
+            registry_types=CARD_REGISTRIES,
+            user=user,
+            auth=st.config.auth,
+            crumbs=context.pop("crumbs", None),
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status)
+        response.headers["Content-Security-Policy"] = _CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Cache-Control"] = "no-store"
+        if st.config.auth and user and user != GUEST:
+            # Sliding session: each page view renews the short-lived token.
+            _set_cookie(request, response, st, issue_token(st.config, user))
+        return response
+
+    def login_page(self, request: Request, error: str = "", status: int = 401) -> HTMLResponse:
+        """The login form, sending the user back to the page they asked for."""
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        nxt = request.query_params.get("next") or target
+        return self.render(
+            request,
+            "login.html",
+            status,
+            title="Log in",
+            error=error,
+            next=_safe_next("/" if nxt.startswith("/ui/login") else nxt),
+        )
+
+    def page(self, fn: Callable[..., Response]) -> Callable[..., Response]:
+        """Run a page handler with the caller's login; domain errors become an HTML page."""
+
+        @functools.wraps(fn)
+        def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
+            try:
+                user = current_user(request, request.headers.get("authorization"))
+            except AuthenticationError as exc:
+                raise LoginRequiredError from exc
+            try:
+                return fn(request, user, *args, **kwargs)
+            except OpsmlError as exc:
+                return self.render(
+                    request,
+                    "error.html",
+                    status_for(exc),
+                    user=user,
+                    title="Not available",
+                    error=type(exc).__name__,
+                    detail=str(exc),
+                )
+
+        # FastAPI reads the handler's parameters: ``user`` comes from the login, not the URL.
+        signature = inspect.signature(fn)
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p for p in signature.parameters.values() if p.name != "user"]
+        )
+        return wrapper
+
+
+def _backend(request: Request) -> LocalBackend:
+    st: ServerState = state(request)
+    return st.backend
+
+
+def install_ui(app: FastAPI) -> None:
+    """Add the web UI (pages, login, static files) to the server app.
+
+    Args:
+        app: The app; its ``state.opsml`` is the :class:`ServerState`.
+    """
+    ui = _Ui()
+    app.mount(
+        "/ui/static", StaticFiles(directory=Path(__file__).parent / "static"), name="ui-static"
+    )
+
+    @app.exception_handler(LoginRequiredError)
+    async def _login_required(request: Request, _exc: LoginRequiredError) -> Response:
+        # A browser goes to the login form; any other client gets a plain 401.
+        if "text/html" in request.headers.get("accept", ""):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/ui/login?{urlencode({'next': target})}", status_code=303)
+        return ui.login_page(request)
+
+    _auth_routes(app, ui)
+    _browse_routes(app, ui)
+    _card_routes(app, ui)
+
+
+def _auth_routes(app: FastAPI, ui: _Ui) -> None:
+    @app.get("/ui/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form(request: Request) -> Response:
+        if not state(request).config.auth:
+            return RedirectResponse("/", status_code=303)
+        return ui.login_page(request, status=200)
+
+    @app.post("/ui/login", include_in_schema=False)
+    async def login_submit(request: Request) -> Response:
+        st = state(request)
+        if not st.config.auth:
+            return RedirectResponse("/", status_code=303)
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        username = (form.get("username") or [""])[0]
+        password = (form.get("password") or [""])[0]
+        target = _safe_next((form.get("next") or ["/"])[0])
+        try:
+            check_login(st.config, username, password)
+        except AuthenticationError as exc:
+            return ui.render(request, "login.html", title="Log in", error=str(exc), next=target)
+        response = RedirectResponse(target, status_code=303)
+        _set_cookie(request, response, st, issue_token(st.config, username))
+        return response
+
+    @app.post("/ui/logout", include_in_schema=False)
+    def logout(request: Request) -> Response:
+        response = RedirectResponse(
+            "/ui/login" if state(request).config.auth else "/", status_code=303
+        )
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+
+def _browse_routes(app: FastAPI, ui: _Ui) -> None:
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @ui.page
+    def home(request: Request, user: str, after: str | None = None) -> Response:
+        spaces = space_summaries(_backend(request).store, after or None, PAGE_SIZE + 1)
+        more = len(spaces) > PAGE_SIZE
+        spaces = spaces[:PAGE_SIZE]
+        return ui.render(
+            request,
+            "home.html",
+            user=user,
+            title="Spaces",
+            spaces=spaces,
+            next_after=spaces[-1].space if more else None,
+        )
+
+    @app.get("/ui", include_in_schema=False)
+    def ui_root() -> RedirectResponse:
+        return RedirectResponse("/", status_code=303)
+
+    @app.get("/ui/search", include_in_schema=False)
+    def search(request: Request, registry: str = "model") -> RedirectResponse:
+        params = {k: v for k, v in request.query_params.items() if k != "registry" and v}
+        name = registry if registry in ui.registries else "model"
+        query = f"?{urlencode(params)}" if params else ""
+        return RedirectResponse(f"/ui/{name}{query}", status_code=303)
+
+    @app.get("/ui/spaces/{space}", response_class=HTMLResponse, include_in_schema=False)
+    @ui.page
+    def space_page(
+        request: Request,
+        user: str,
+        space: str,
+        registry: str | None = None,
+        after: str | None = None,
+    ) -> Response:
+        name = card_query(space=space).space or ""
+        shown = [card_registry_type(registry)] if registry else list(CARD_REGISTRIES)
+        store = _backend(request).store
+        sections = [
+            (r.value, card_names(store, r, name, after if registry else None, PAGE_SIZE))
+            for r in shown
+        ]
+        return ui.render(
+            request,
+            "space.html",
+            user=user,
+            title=f"Space {name}",
+            space=name,
+            sections=sections,
+            limit=PAGE_SIZE,
+            crumbs=[("Spaces", "/"), (name, None)],
+        )
+
+    @app.get("/ui/{registry}", response_class=HTMLResponse, include_in_schema=False)
+    @ui.page
+    def registry_page(
+        request: Request,
+        user: str,
+        registry: str,
+        space: str = "",
+        name: str = "",
+        tag: str = "",
+        version: str = "",
+        after: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Response:
+        reg = card_registry_type(registry)
+        filters = {"space": space, "name": name, "tag": tag, "version": version}
+        tags = tuple(t.strip() for t in tag.split(",") if t.strip())
+        by_version = bool(space and name)
+        # A malformed filter is shown next to the form (the page itself is fine).
+        error, records = "", []
+        try:
+            query = card_query(
+                None,
+                space or None,
+                name or None,
+                version or None,
+                tags=tags,
+                sort_by_timestamp=not by_version,
+                limit=PAGE_SIZE + 1,
+            )
+            rows = card_page(_backend(request).store, reg, query, after or None)
+            records = [card_record(reg, row) for row in rows]
+        except OpsmlError as exc:
+            error = str(exc)
+        base = {k: v for k, v in filters.items() if v}
+        more = len(records) > PAGE_SIZE
+        records = records[:PAGE_SIZE]
+        crumbs: list[tuple[str, str | None]] = [("Spaces", "/")]
+        if space and not error:
+            crumbs.append((space.lower(), f"/ui/spaces/{quote(space.lower())}"))
+        crumbs.append((reg.value, None))
+        return ui.render(
+            request,
+            "registry.html",
+            user=user,
+            title=(f"{space}/{name}" if by_version else f"{reg.value} cards").lower(),
+            registry=reg.value,
+            filters=filters,
+            records=records,
+            error=error,
+            order="Highest version first." if by_version else "Newest first.",
+            first_href=f"/ui/{reg.value}?{urlencode(base)}" if after else None,
+            next_href=(
+                f"/ui/{reg.value}?{urlencode({**base, 'after': records[-1].uid})}" if more else None
+            ),
+            crumbs=crumbs,
+        )
+
+
+def _card_routes(app: FastAPI, ui: _Ui) -> None:
+    @app.get("/ui/{registry}/{uid}", response_class=HTMLResponse, include_in_schema=False)
+    @ui.page
+    def card_page(
+        request: Request,
+        user: str,
+        registry: str,
+        uid: str,
+        compare: Annotated[list[str] | None, Query(max_length=10)] = None,
+    ) -> Response:
+        reg = card_registry_type(registry)
+        context = card_context(_backend(request), reg, uid, list(compare or []))
+        card = context["card"]
+        space, name = card["space"], card["name"]
+        return ui.render(
+            request,
+            "card.html",
+            user=user,
+            title=f"{space}/{name} v{card['version']}",
+            crumbs=[
+                ("Spaces", "/"),
+                (space, f"/ui/spaces/{space}"),
+                (reg.value, f"/ui/{reg.value}?space={space}"),
+                (name, f"/ui/{reg.value}?space={space}&name={name}"),
+                (f"v{card['version']}", None),
+            ],
+            **context,
+        )
+
+    @app.get(
+        "/ui/{registry}/{uid}/files/{path:path}",
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )
+    @ui.page
+    def file_page(request: Request, user: str, registry: str, uid: str, path: str) -> Response:
+        reg = card_registry_type(registry)
+        backend = _backend(request)
+        card = backend.load_card(reg, CardQuery(uid=uid, limit=1))
+        kind = file_kind(path)
+        text, truncated, html = "", False, None
+        with ExitStack() as stack:
+            local, size = open_verified(backend, reg, uid, path, stack)
+            if kind in ("markdown", "json", "text"):
+                text, truncated = read_preview(local)
+        if kind == "json" and not truncated:
+            text = pretty_json(text)
+        if kind == "markdown":
+            html = render_markdown(text)
+        sha256 = card.manifest.files[path].sha256 if card.manifest else ""
+        return ui.render(
+            request,
+            "file.html",
+            user=user,
+            title=path,
+            registry=reg.value,
+            uid=uid,
+            path=path,
+            kind=kind,
+            size=size,
+            sha256=sha256,
+            text=text,
+            html=html,
+            truncated=truncated,
+            preview_bytes=PREVIEW_BYTES,
+            crumbs=[
+                ("Spaces", "/"),
+                (card.space, f"/ui/spaces/{card.space}"),
+                (f"{card.name} v{card.version}", f"/ui/{reg.value}/{uid}#files"),
+                (path, None),
+            ],
+        )
+
+    @app.get("/ui/{registry}/{uid}/raw/{path:path}", include_in_schema=False)
+    @ui.page
+    def raw_file(
+        request: Request, user: str, registry: str, uid: str, path: str, download: bool = False
+    ) -> Response:
+        reg = card_registry_type(registry)
+        stack = ExitStack()
+        try:
+            local, size = open_verified(_backend(request), reg, uid, path, stack)
+        except BaseException:
+            stack.close()
+            raise
+        inline = not download and file_kind(path) == "image"
+        filename = quote(path.rsplit("/", 1)[-1])
+        return StreamingResponse(
+            iter_file(local, stack),
+            media_type=media_type(path) if inline else "application/octet-stream",
+            headers={
+                "Content-Length": str(size),
+                "Content-Disposition": (
+                    f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{filename}"
+                ),
+                "Content-Security-Policy": _RAW_CSP,
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+
+def _set_cookie(request: Request, response: Response, st: ServerState, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=st.config.token_ttl_seconds,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )

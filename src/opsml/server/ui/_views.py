@@ -1,0 +1,326 @@
+"""What each page shows, gathered from the local backend into plain template values.
+
+Pages read cards as JSON (``card.model_dump(mode="json")``), so a field added to a card
+later shows up in the metadata table without changes here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+
+from opsml.errors import CardNotFoundError, OpsmlError
+from opsml.registry import LocalBackend
+from opsml.server.ui._charts import Node, Series, histogram_svg, line_chart_svg, lineage_svg
+from opsml.server.ui._files import (
+    file_tree,
+    open_verified,
+    read_preview,
+    render_markdown,
+)
+from opsml.store import CardQuery
+from opsml.types import RegistryType
+
+__all__ = ["CardLink", "card_context", "card_href", "resolve_link"]
+
+_PROFILE_LIMIT = 32 * 1024 * 1024
+_HISTORY = 20
+
+
+def card_href(registry: RegistryType | str, uid: str) -> str:
+    """The URL of a card's page."""
+    value = registry.value if isinstance(registry, RegistryType) else registry
+    return f"/ui/{value}/{uid}"
+
+
+@dataclass(frozen=True)
+class CardLink:
+    """A reference to another card, resolved for display (``found`` is False if deleted)."""
+
+    registry: str
+    uid: str
+    space: str = ""
+    name: str = ""
+    version: str = ""
+    found: bool = True
+    alias: str = ""
+
+    @property
+    def href(self) -> str:
+        """The linked card's page."""
+        return card_href(self.registry, self.uid)
+
+    @property
+    def label(self) -> str:
+        """``space/name vX`` or the uid of a card that no longer exists."""
+        return f"{self.space}/{self.name} v{self.version}" if self.found else self.uid
+
+
+def resolve_link(
+    backend: LocalBackend, registry: RegistryType, uid: str, alias: str = ""
+) -> CardLink:
+    """Look a referenced card up by uid (one indexed read)."""
+    try:
+        row = backend.store.get(registry, uid)
+    except CardNotFoundError:
+        return CardLink(registry.value, uid, found=False, alias=alias)
+    return CardLink(registry.value, uid, row.space, row.name, row.version, alias=alias)
+
+
+def _links(backend: LocalBackend, card: dict[str, Any], registry: RegistryType) -> list[CardLink]:
+    """Every card this card references, in lineage order."""
+    refs: list[tuple[RegistryType, str, str]] = []
+    metadata = card.get("metadata") or {}
+    if registry is RegistryType.Model and metadata.get("datacard_uid"):
+        refs.append((RegistryType.Data, metadata["datacard_uid"], ""))
+    experiment_uid = metadata.get("experimentcard_uid") or card.get("experimentcard_uid")
+    if experiment_uid:
+        refs.append((RegistryType.Experiment, experiment_uid, ""))
+    if registry is RegistryType.Experiment:
+        uids = card.get("uids") or {}
+        for key, reg in (
+            ("datacard_uids", RegistryType.Data),
+            ("modelcard_uids", RegistryType.Model),
+            ("promptcard_uids", RegistryType.Prompt),
+            ("service_card_uids", RegistryType.Service),
+            ("experimentcard_uids", RegistryType.Experiment),
+        ):
+            refs.extend((reg, uid, "") for uid in uids.get(key) or [])
+    if registry is RegistryType.Service:
+        for ref in card.get("cards") or []:
+            if ref.get("uid") and ref.get("registry_type"):
+                refs.append((RegistryType(ref["registry_type"]), ref["uid"], ref.get("alias", "")))
+    return [resolve_link(backend, reg, uid, alias) for reg, uid, alias in refs]
+
+
+def _lineage(
+    backend: LocalBackend, registry: RegistryType, card: dict[str, Any], links: list[CardLink]
+) -> Markup | None:
+    """data → experiment → model → service, from the card and the cards it references."""
+    if registry not in (RegistryType.Model, RegistryType.Service) or not links:
+        return None
+    this = CardLink(registry.value, card["uid"], card["space"], card["name"], card["version"])
+    nodes: dict[str, CardLink] = {this.uid: this}
+    edges: set[tuple[str, str]] = set()
+    for link in links:
+        nodes.setdefault(link.uid, link)
+        edges.add((link.uid, this.uid))
+    if registry is RegistryType.Service:
+        # One step further back: each model's data and experiment.
+        for link in links:
+            if link.registry != RegistryType.Model.value or not link.found:
+                continue
+            model = json.loads(backend.store.get(RegistryType.Model, link.uid).card_json)
+            for upstream in _links(backend, model, RegistryType.Model):
+                nodes.setdefault(upstream.uid, upstream)
+                edges.add((upstream.uid, link.uid))
+    graph_nodes = [
+        Node(n.uid, n.registry, f"{n.name} v{n.version}" if n.found else n.uid[:8], n.href)
+        for n in nodes.values()
+    ]
+    return lineage_svg(f"Lineage of {card['space']}/{card['name']}", graph_nodes, sorted(edges))
+
+
+def _history(backend: LocalBackend, registry: RegistryType, card: dict[str, Any]) -> list[Any]:
+    query = CardQuery(space=card["space"], name=card["name"], limit=_HISTORY)
+    return backend.list_cards(registry, query)
+
+
+def _read_json_file(
+    backend: LocalBackend, registry: RegistryType, uid: str, path: str
+) -> Any | None:
+    with ExitStack() as stack:
+        local, size = open_verified(backend, registry, uid, path, stack)
+        if size > _PROFILE_LIMIT:
+            return None
+        return json.loads(local.read_text(encoding="utf-8"))
+
+
+def _profile(backend: LocalBackend, card: dict[str, Any], files: dict[str, Any]) -> list[Any]:
+    """The data profile's features, each with its histogram drawn."""
+    if "data-profile.json" not in files:
+        return []
+    profile = _read_json_file(backend, RegistryType.Data, card["uid"], "data-profile.json")
+    features = []
+    for name, feature in ((profile or {}).get("features") or {}).items():
+        numeric = feature.get("numeric_stats")
+        chart = None
+        if numeric and numeric.get("histogram", {}).get("bin_counts"):
+            histogram = numeric["histogram"]
+            chart = histogram_svg(
+                f"Histogram of {name}", histogram["bins"], histogram["bin_counts"]
+            )
+        features.append({"name": name, "feature": feature, "chart": chart})
+    return features
+
+
+def _sample_rows(
+    backend: LocalBackend, registry: RegistryType, uid: str, path: str
+) -> tuple[list[str], list[list[str]]] | None:
+    """The first rows of a Parquet sample (read batch by batch; pyarrow is optional)."""
+    if not path.endswith(".parquet"):
+        return None
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    with ExitStack() as stack:
+        local, _ = open_verified(backend, registry, uid, path, stack)
+        batch = next(pq.ParquetFile(local).iter_batches(batch_size=10), None)
+        if batch is None:
+            return None
+        columns = [str(c) for c in batch.schema.names]
+        rows = [[str(v) for v in row.values()] for row in batch.to_pylist()]
+    return columns, rows
+
+
+def _metric_series(backend: LocalBackend, uids: list[tuple[str, str]]) -> dict[str, list[Series]]:
+    """Per metric name, one series per run (``uids`` are ``(uid, label)``)."""
+    get_metrics = getattr(backend, "get_metrics", None)
+    charts: dict[str, list[Series]] = defaultdict(list)
+    if get_metrics is None:
+        return charts
+    for uid, label in uids:
+        points: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for index, metric in enumerate(get_metrics(uid)):
+            step = getattr(metric, "step", None)
+            points[metric.name].append(
+                (float(index if step is None else step), float(metric.value))
+            )
+        for name, values in points.items():
+            charts[name].append(Series(label, sorted(values)))
+    return charts
+
+
+def _experiment(
+    backend: LocalBackend, card: dict[str, Any], compare: list[CardLink]
+) -> dict[str, Any]:
+    runs = [(card["uid"], f"v{card['version']}"), *((c.uid, f"v{c.version}") for c in compare)]
+    metrics = {
+        name: line_chart_svg(f"{name} by step", series, "step", name)
+        for name, series in sorted(_metric_series(backend, runs).items())
+    }
+    metric_points = {
+        name: sum(len(s.points) for s in series)
+        for name, series in _metric_series(backend, runs[:1]).items()
+    }
+    parameters: dict[str, dict[str, str]] = defaultdict(dict)
+    get_parameters = getattr(backend, "get_parameters", None)
+    if get_parameters is not None:
+        for uid, label in runs:
+            for parameter in get_parameters(uid):
+                parameters[parameter.name][label] = str(parameter.value)
+    hardware: dict[str, Markup] = {}
+    get_hardware = getattr(backend, "get_hardware_metrics", None)
+    samples = list(get_hardware(card["uid"])) if get_hardware is not None else []
+    if samples:
+        start = samples[0].created_at
+
+        def seconds(sample: Any) -> float:
+            return float((sample.created_at - start).total_seconds())
+
+        def line(attr: str) -> list[tuple[float, float]]:
+            return [(seconds(s), float(_attr(s, attr))) for s in samples]
+
+        hardware["CPU utilisation (%)"] = line_chart_svg(
+            "CPU utilisation over time",
+            [Series("cpu %", line("cpu_percent_utilization"))],
+            "seconds",
+            "percent",
+        )
+        hardware["Memory used (%)"] = line_chart_svg(
+            "Memory used over time",
+            [Series("memory %", line("memory.percent"))],
+            "seconds",
+            "percent",
+        )
+        hardware["Network (bytes)"] = line_chart_svg(
+            "Network bytes received and sent",
+            [
+                Series("received", line("network.bytes_recv")),
+                Series("sent", line("network.bytes_sent")),
+            ],
+            "seconds",
+            "bytes",
+        )
+    return {
+        "metrics": metrics,
+        "metric_points": metric_points,
+        "runs": [label for _, label in runs],
+        "parameters": dict(sorted(parameters.items())),
+        "hardware": hardware,
+    }
+
+
+def _attr(obj: Any, dotted: str) -> Any:
+    """``memory.percent`` on a nested object or on a flat one (``memory_percent``)."""
+    flat = getattr(obj, dotted.replace(".", "_"), None)
+    if flat is not None:
+        return flat
+    for part in dotted.split("."):
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part, 0)
+    return obj or 0
+
+
+def card_context(
+    backend: LocalBackend, registry: RegistryType, uid: str, compare: list[str]
+) -> dict[str, Any]:
+    """Everything the card page shows.
+
+    Args:
+        backend: The server's local backend.
+        registry: The card's registry.
+        uid: The card's uid.
+        compare: uids of other experiments to overlay on this experiment's charts.
+
+    Raises:
+        CardNotFoundError: No such card.
+    """
+    loaded = backend.load_card(registry, CardQuery(uid=uid, limit=1))
+    card: dict[str, Any] = loaded.model_dump(mode="json")
+    files: dict[str, Any] = (card.get("manifest") or {}).get("files") or {}
+    links = _links(backend, card, registry)
+    context: dict[str, Any] = {
+        "registry": registry.value,
+        "card": card,
+        "metadata_json": json.dumps(card, indent=2),
+        "tree_root": file_tree(files),
+        "file_count": len(files),
+        "history": _history(backend, registry, card),
+        "links": links,
+        "lineage": _lineage(backend, registry, card, links),
+        "readme": None,
+        "images": [
+            p
+            for p in sorted(files)
+            if p.rsplit(".", 1)[-1].lower() in ("png", "jpg", "jpeg", "gif", "webp", "svg")
+        ],
+    }
+    if "README.md" in files:
+        with ExitStack() as stack:
+            local, _ = open_verified(backend, registry, uid, "README.md", stack)
+            context["readme"] = render_markdown(read_preview(local)[0])
+    interface = (card.get("metadata") or {}).get("interface_metadata") or {}
+    context["interface"] = interface
+    if registry is RegistryType.Data:
+        context["profile"] = _profile(backend, card, files)
+    if registry is RegistryType.Model:
+        sample = (interface.get("save_metadata") or {}).get("sample_data_uri")
+        context["sample"] = (
+            _sample_rows(backend, registry, uid, sample) if sample in files else None
+        )
+        context["sample_path"] = sample if sample in files else None
+    if registry is RegistryType.Experiment:
+        others = [resolve_link(backend, RegistryType.Experiment, c) for c in compare if c != uid]
+        context["compare"] = [c for c in others if c.found]
+        context["compare_uids"] = {c.uid for c in context["compare"]}
+        try:
+            context["experiment"] = _experiment(backend, card, context["compare"])
+        except OpsmlError as exc:
+            context["experiment"] = {"error": str(exc)}
+    return context
