@@ -20,7 +20,9 @@ boundary with ``raise ... from exc`` so callers need to catch only this tree::
     ├── LockfileError                                  opsml.lock missing, malformed or stale
     ├── MissingDependencyError      (also ImportError) an optional extra is not installed
     ├── AuthenticationError                            bad or missing credentials
+    ├── AccountError                                   e.g. a taken username, the last admin
     ├── PermissionDeniedError                          authenticated, but not allowed
+    ├── RateLimitError                                 too many attempts (e.g. failed logins)
     └── ServerUnavailableError      (also ConnectionError) the opsml server cannot be reached
 
 Domain errors carry no HTTP details: the server maps them to status codes in one table.
@@ -29,6 +31,7 @@ Domain errors carry no HTTP details: the server maps them to status codes in one
 from __future__ import annotations
 
 __all__ = [
+    "AccountError",
     "AliasNotFoundError",
     "AuthenticationError",
     "CardNotFoundError",
@@ -43,6 +46,7 @@ __all__ = [
     "MissingDependencyError",
     "OpsmlError",
     "PermissionDeniedError",
+    "RateLimitError",
     "SerializationError",
     "ServerUnavailableError",
     "StorageError",
@@ -127,8 +131,17 @@ class AuthenticationError(OpsmlError):
     """Credentials are missing, wrong or expired."""
 
 
+class AccountError(OpsmlError):
+    """A user-management request conflicts with the accounts (a taken username, deleting
+    or demoting the last admin)."""
+
+
 class PermissionDeniedError(OpsmlError):
     """The caller is authenticated but lacks the permission for the operation."""
+
+
+class RateLimitError(OpsmlError):
+    """Too many attempts in a short time (e.g. failed logins); try again later."""
 
 
 class ServerUnavailableError(OpsmlError, ConnectionError):

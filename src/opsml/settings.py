@@ -29,6 +29,7 @@ class OpsmlConfig:
         app_env: The ``APP_ENV`` cards are stamped with.
         username: ``OPSML_USERNAME``, to log in to a server that requires it (client mode).
         password: ``OPSML_PASSWORD``.
+        api_token: ``OPSML_API_TOKEN``, an API token (for CI) used instead of a login.
         client_retries: ``OPSML_CLIENT_RETRIES``: how often a client retries a request that
             failed to connect or got a 5xx answer (default 4, with exponential backoff).
     """
@@ -38,6 +39,7 @@ class OpsmlConfig:
     app_env: str = "development"
     username: str = ""
     password: str = field(default="", repr=False)
+    api_token: str = field(default="", repr=False)
     client_retries: int = 4
 
     @classmethod
@@ -77,6 +79,7 @@ class OpsmlConfig:
             app_env=app_env,
             username=env.get("OPSML_USERNAME", ""),
             password=env.get("OPSML_PASSWORD", ""),
+            api_token=env.get("OPSML_API_TOKEN", "").strip(),
             client_retries=int(retries) if retries else 4,
         )
 

@@ -53,7 +53,7 @@ def test_list_pages_answer_under_100ms_with_100k_cards(sqlite_registry_env: Path
     template = PromptCard(prompt=Prompt(message="hi"), space="seed", name="seed")
     CardRegistry(RegistryType.Prompt).register_card(template)
     _seed(template)
-    client = TestClient(create_app())
+    client = TestClient(create_app(), base_url="http://localhost")
     pages = [
         "/",
         "/ui/prompt",

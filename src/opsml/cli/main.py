@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from opsml._version import __version__
+from opsml.cli._users import audit, user_app
 from opsml.errors import OpsmlError
 
 __all__ = ["app", "main"]
@@ -31,6 +32,8 @@ install_app = typer.Typer(
     help="Install what a lock file names (opsml install service).", no_args_is_help=True
 )
 app.add_typer(install_app, name="install")
+app.add_typer(user_app, name="user")
+app.command("audit")(audit)
 
 _PATH_HELP = "Folder holding opsmlspec.yaml (and opsml.lock), or the spec file itself."
 

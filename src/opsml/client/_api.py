@@ -25,8 +25,10 @@ _FALLBACK = {
     403: errors.PermissionDeniedError,
     404: errors.CardNotFoundError,
     409: errors.CardStateError,
+    413: errors.InvalidArgumentError,
     416: errors.IntegrityError,  # a resumed download asked past the end: the file shrank
     422: errors.InvalidArgumentError,
+    429: errors.RateLimitError,
     501: errors.MissingDependencyError,
 }
 
@@ -60,6 +62,7 @@ class ApiClient:
         base_url: The server, e.g. ``http://127.0.0.1:8000``.
         username: Account to log in with when the server requires it.
         password: Its password.
+        api_token: An API token to send instead of logging in (CI).
         retries: Retries after a connection failure or a 5xx answer.
         backoff: First retry delay in seconds (doubles each time, capped at 8 s).
         timeout: Seconds to wait for a response.
@@ -72,6 +75,7 @@ class ApiClient:
         *,
         username: str = "",
         password: str = "",
+        api_token: str = "",
         retries: int = 4,
         backoff: float = 0.25,
         timeout: float = 120.0,
@@ -82,7 +86,7 @@ class ApiClient:
         self._password = password
         self._retries = retries
         self._backoff = backoff
-        self._token: str | None = None
+        self._token: str | None = api_token or None
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=10.0),
@@ -112,7 +116,8 @@ class ApiClient:
         """
         if not self._username:
             raise AuthenticationError(
-                f"{self.base_url} requires a login: set OPSML_USERNAME and OPSML_PASSWORD"
+                f"{self.base_url} requires a login: set OPSML_USERNAME and OPSML_PASSWORD, "
+                "or OPSML_API_TOKEN"
             )
         self._token = None
         body = self.request(
@@ -183,7 +188,7 @@ class ApiClient:
             if response.status_code == 401 and not self._username:
                 raise AuthenticationError(
                     f"{decode_error(response)} ({self.base_url} requires a login: set "
-                    "OPSML_USERNAME and OPSML_PASSWORD)"
+                    "OPSML_USERNAME and OPSML_PASSWORD, or OPSML_API_TOKEN)"
                 )
             if response.status_code >= 400:
                 raise decode_error(response)

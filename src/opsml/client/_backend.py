@@ -87,6 +87,7 @@ class HttpBackend:
                 config.tracking_uri,
                 username=config.username,
                 password=config.password,
+                api_token=config.api_token,
                 retries=config.client_retries,
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -303,16 +304,7 @@ class LocalBackend:
 
 
 def _single(query: CardQuery) -> CardQuery:
-    return CardQuery(
-        uid=query.uid,
-        space=query.space,
-        name=query.name,
-        version=query.version,
-        max_date=query.max_date,
-        tags=query.tags,
-        limit=1,
-        latest_first=True,
-    )
+    return dataclasses.replace(query, sort_by_timestamp=False, limit=1, latest_first=True)
 
 
 def _describe(query: CardQuery) -> str:

@@ -8,27 +8,27 @@ storage location, so no request can reach a file outside a card.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse
 
 from opsml._version import __version__
 from opsml.cards import CARD_FILE, CardBase, card_class, parse_card
 from opsml.cards._lifecycle import check_new_card
 from opsml.errors import (
-    AuthenticationError,
     CardNotFoundError,
     CardStateError,
     InvalidArgumentError,
+    RateLimitError,
     StorageError,
 )
 from opsml.registry import LocalBackend
 from opsml.registry._registry import card_query
-from opsml.server._auth import GUEST, check_login, issue_token, verify_token
+from opsml.server._authz import Scope, access, current_user
 from opsml.server._config import ServerConfig
 from opsml.server._models import (
     UID_PATTERN,
@@ -36,6 +36,7 @@ from opsml.server._models import (
     ErrorResponse,
     HealthResponse,
     LoginRequest,
+    RefreshRequest,
     RegistryName,
     ReserveRequest,
     ReserveResponse,
@@ -44,11 +45,20 @@ from opsml.server._models import (
     UpdateRequest,
     UploadStatus,
 )
+from opsml.server._security import Permission, Principal, Security
 from opsml.storage import LocalStorage, Manifest, safe_relpath
 from opsml.store import OK, CardQuery, parse_max_date
+from opsml.store._auth import AuditEntry, AuthStore
 from opsml.types import RegistryType
 
-__all__ = ["ServerState", "api", "current_user", "public", "state"]
+__all__ = [
+    "ServerState",
+    "api",
+    "check_login_rate",
+    "public",
+    "record_login_failure",
+    "state",
+]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 500, 503)
@@ -86,11 +96,20 @@ def _query(
 
 
 class ServerState:
-    """What every route needs: the settings and the local backend (one per app)."""
+    """What every route needs: the settings, the local backend and the security state
+    (one per app)."""
 
     def __init__(self, config: ServerConfig, backend: LocalBackend) -> None:
         self.config = config
         self.backend = backend
+        self.auth_store = AuthStore(backend.store)
+        self.security = Security(
+            self.auth_store,
+            config.token_secret,
+            config.refresh_secret,
+            config.token_ttl_seconds,
+            config.refresh_ttl_seconds,
+        )
 
 
 def state(request: Request) -> ServerState:
@@ -104,23 +123,6 @@ def _card_json(card: CardBase) -> dict[str, Any]:
     return data
 
 
-def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
-    """The caller: ``guest`` without auth, else the user a valid token names.
-
-    The token comes from an ``Authorization: Bearer`` header, or for web pages from the
-    ``opsml_token`` cookie.
-    """
-    st = state(request)
-    if not st.config.auth:
-        return GUEST
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        token = request.cookies.get("opsml_token", "")
-    if not token:
-        raise AuthenticationError("log in first: missing bearer token")
-    return verify_token(st.config, token.strip())
-
-
 def local_storage(st: ServerState) -> LocalStorage:
     """The storage files stream through (local storage only, until presigned URLs)."""
     if not isinstance(st.backend.storage, LocalStorage):
@@ -131,6 +133,12 @@ def local_storage(st: ServerState) -> LocalStorage:
 public = APIRouter(prefix="/opsml/api", responses=_ERRORS)
 api = APIRouter(prefix="/opsml/api", responses=_ERRORS, dependencies=[Depends(current_user)])
 StateDep = Annotated[ServerState, Depends(state)]
+UserDep = Annotated[Principal, Depends(current_user)]
+
+
+def _readable(user: Principal) -> tuple[str, ...] | None:
+    spaces = user.readable_spaces()
+    return None if spaces is None else tuple(sorted(spaces))
 
 
 @public.get("/healthcheck", response_model=HealthResponse, tags=["server"])
@@ -141,22 +149,75 @@ def healthcheck(
     return HealthResponse(status="ok", version=__version__)
 
 
-@public.post("/auth/token", response_model=TokenResponse, tags=["auth"])
-def login(st: StateDep, body: LoginRequest) -> TokenResponse:
-    """Exchange the account's credentials for a short-lived bearer token."""
-    if st.config.auth:
-        check_login(st.config, body.username, body.password)
-        user = body.username
-    else:
-        user = GUEST
-    return TokenResponse(
-        access_token=issue_token(st.config, user), expires_in=st.config.token_ttl_seconds
+_LOGINS = ("POST /opsml/api/auth/token", "POST /ui/login")
+
+
+def check_login_rate(st: ServerState, client: str, username: str) -> None:
+    """Refuse a login after too many failures in the last minute from this address or for
+    this user (counted in the audit log, so every replica agrees).
+
+    Raises:
+        RateLimitError: Too many failures.
+    """
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    if st.auth_store.recent_failures(_LOGINS, client, username, since) >= st.config.login_attempts:
+        raise RateLimitError("too many failed logins; try again in a minute")
+
+
+def record_login_failure(st: ServerState, client: str, username: str, operation: str) -> None:
+    """Audit a failed login that does not answer 401 (the UI's form)."""
+    st.auth_store.audit(
+        AuditEntry(
+            datetime.now(UTC),
+            username[:128] or "anonymous",
+            operation,
+            "auth",
+            "denied",
+            401,
+            client,
+        )
     )
 
 
-@api.get("/{registry}/cards", tags=["cards"])
+@public.post("/auth/token", response_model=TokenResponse, tags=["auth"])
+def login(st: StateDep, body: LoginRequest, request: Request) -> TokenResponse:
+    """Exchange a user's credentials for a short-lived access token and a refresh token.
+
+    Failed logins are rate limited per client address and per user (``429``).
+    """
+    request.state.audit_user = body.username[:128]
+    if not st.config.auth:
+        raise InvalidArgumentError("this server runs without authentication: no login needed")
+    check_login_rate(st, request.client.host if request.client else "", body.username)
+    pair = st.security.login(body.username, body.password)
+    return TokenResponse(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+    )
+
+
+@public.post("/auth/refresh", response_model=TokenResponse, tags=["auth"])
+def refresh(st: StateDep, body: RefreshRequest) -> TokenResponse:
+    """Exchange a refresh token (valid once) for a new token pair."""
+    if not st.config.auth:
+        raise InvalidArgumentError("this server runs without authentication: no login needed")
+    pair = st.security.refresh(body.refresh_token)
+    return TokenResponse(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+    )
+
+
+@api.get(
+    "/{registry}/cards",
+    tags=["cards"],
+    dependencies=[access(Permission.Read, Scope.Query)],
+)
 def list_cards(
     st: StateDep,
+    user: UserDep,
     registry: RegistryName,
     uid: UidQuery = None,
     space: SpaceQuery = None,
@@ -177,13 +238,19 @@ def list_cards(
         tags=tuple(tags or ()),
         sort_by_timestamp=sort_by_timestamp,
         limit=limit,
+        spaces=_readable(user),
     )
     return [r.model_dump() for r in st.backend.list_cards(_registry(registry), query)]
 
 
-@api.get("/{registry}/card", tags=["cards"])
+@api.get(
+    "/{registry}/card",
+    tags=["cards"],
+    dependencies=[access(Permission.Read, Scope.Query)],
+)
 def load_card(
     st: StateDep,
+    user: UserDep,
     registry: RegistryName,
     uid: UidQuery = None,
     space: SpaceQuery = None,
@@ -193,17 +260,31 @@ def load_card(
     """The best matching card's JSON (highest final release when no version is given)."""
     if not (uid or space or name):
         raise InvalidArgumentError("give a uid, or a space and/or name")
-    query = _query(uid, None if uid else space, None if uid else name, version if not uid else None)
+    query = _query(
+        uid,
+        None if uid else space,
+        None if uid else name,
+        version if not uid else None,
+        spaces=_readable(user),
+    )
     return _card_json(st.backend.load_card(_registry(registry), query))
 
 
-@api.get("/{registry}/cards/{uid}", tags=["cards"])
+@api.get(
+    "/{registry}/cards/{uid}",
+    tags=["cards"],
+    dependencies=[access(Permission.Read, Scope.Card)],
+)
 def get_card(st: StateDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
     """One card's JSON (its ``card.json``)."""
     return _card_json(st.backend.load_card(_registry(registry), CardQuery(uid=uid, limit=1)))
 
 
-@api.put("/{registry}/cards/{uid}", tags=["cards"])
+@api.put(
+    "/{registry}/cards/{uid}",
+    tags=["cards"],
+    dependencies=[access(Permission.Write, Scope.UpdatedCard)],
+)
 def update_card(
     st: StateDep, registry: RegistryName, uid: Uid, body: UpdateRequest
 ) -> dict[str, Any]:
@@ -215,7 +296,12 @@ def update_card(
     return _card_json(card)
 
 
-@api.delete("/{registry}/cards/{uid}", response_model=DeletedResponse, tags=["cards"])
+@api.delete(
+    "/{registry}/cards/{uid}",
+    response_model=DeletedResponse,
+    tags=["cards"],
+    dependencies=[access(Permission.Delete, Scope.Card)],
+)
 def delete_card(st: StateDep, registry: RegistryName, uid: Uid) -> DeletedResponse:
     """Delete a card's record and artifacts."""
     card = st.backend.load_card(_registry(registry), CardQuery(uid=uid, limit=1))
@@ -256,7 +342,12 @@ def _reservation(st: ServerState, registry: RegistryType, uid: str) -> ReserveRe
     )
 
 
-@api.post("/{registry}/cards/reserve", response_model=ReserveResponse, tags=["transfer"])
+@api.post(
+    "/{registry}/cards/reserve",
+    response_model=ReserveResponse,
+    tags=["transfer"],
+    dependencies=[access(Permission.Write, Scope.NewCard)],
+)
 def reserve(st: StateDep, registry: RegistryName, body: ReserveRequest) -> ReserveResponse:
     """Allocate a version and reserve the card (``pending``); answers where to upload.
 
@@ -291,7 +382,10 @@ def _pending_entry(st: ServerState, registry: RegistryType, uid: str, path: str)
 
 
 @api.put(
-    "/{registry}/cards/{uid}/files/{path:path}", response_model=UploadStatus, tags=["transfer"]
+    "/{registry}/cards/{uid}/files/{path:path}",
+    response_model=UploadStatus,
+    tags=["transfer"],
+    dependencies=[access(Permission.Write, Scope.Card)],
 )
 async def upload_file(
     st: StateDep,
@@ -318,7 +412,12 @@ async def upload_file(
     )
 
 
-@api.get("/{registry}/cards/{uid}/uploads", response_model=list[UploadStatus], tags=["transfer"])
+@api.get(
+    "/{registry}/cards/{uid}/uploads",
+    response_model=list[UploadStatus],
+    tags=["transfer"],
+    dependencies=[access(Permission.Write, Scope.Card)],
+)
 def upload_status(st: StateDep, registry: RegistryName, uid: Uid) -> list[UploadStatus]:
     """How much of each file of a pending card has arrived."""
     row = st.backend.store.get(_registry(registry), uid, include_pending=True)
@@ -330,7 +429,11 @@ def upload_status(st: StateDep, registry: RegistryName, uid: Uid) -> list[Upload
     ]
 
 
-@api.post("/{registry}/cards/{uid}/commit", tags=["transfer"])
+@api.post(
+    "/{registry}/cards/{uid}/commit",
+    tags=["transfer"],
+    dependencies=[access(Permission.Write, Scope.Card)],
+)
 def commit(st: StateDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
     """Finish a registration once every file arrived; returns the card's JSON."""
     reg = _registry(registry)
@@ -356,7 +459,10 @@ def commit(st: StateDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
 
 
 @api.delete(
-    "/{registry}/cards/{uid}/reservation", response_model=DeletedResponse, tags=["transfer"]
+    "/{registry}/cards/{uid}/reservation",
+    response_model=DeletedResponse,
+    tags=["transfer"],
+    dependencies=[access(Permission.Write, Scope.Card)],
 )
 def abort(st: StateDep, registry: RegistryName, uid: Uid) -> DeletedResponse:
     """Give up a pending registration: its record and files are removed."""
@@ -365,7 +471,10 @@ def abort(st: StateDep, registry: RegistryName, uid: Uid) -> DeletedResponse:
 
 
 @api.get(
-    "/{registry}/cards/{uid}/downloads", response_model=list[TransferTarget], tags=["transfer"]
+    "/{registry}/cards/{uid}/downloads",
+    response_model=list[TransferTarget],
+    tags=["transfer"],
+    dependencies=[access(Permission.Read, Scope.Card)],
 )
 def downloads(st: StateDep, registry: RegistryName, uid: Uid) -> list[TransferTarget]:
     """Where to fetch each file of a registered card."""
@@ -387,6 +496,7 @@ def downloads(st: StateDep, registry: RegistryName, uid: Uid) -> list[TransferTa
     "/{registry}/cards/{uid}/files/{path:path}",
     response_class=FileResponse,
     tags=["transfer"],
+    dependencies=[access(Permission.Read, Scope.Card)],
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def download_file(st: StateDep, registry: RegistryName, uid: Uid, path: FilePath) -> FileResponse:

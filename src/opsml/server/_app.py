@@ -12,7 +12,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from opsml._version import __version__
 from opsml.errors import OpsmlError
 from opsml.registry import LocalBackend
+from opsml.server._accounts import accounts
 from opsml.server._api import ServerState, api, public
+from opsml.server._authz import AuditLog, BodyLimit, HostGuard, SameOrigin
 from opsml.server._config import ServerConfig
 from opsml.server._errors import status_for
 from opsml.server.ui._routes import install_ui
@@ -73,10 +75,20 @@ def create_app(config: ServerConfig) -> FastAPI:
         _log.error("unhandled error", exc_info=exc)
         return _error(500, "InternalError", "internal server error")
 
-    app.state.opsml = ServerState(config, backend)
+    st = ServerState(config, backend)
+    if config.auth:
+        st.security.ensure_admin(config.username, config.password)
+    app.state.opsml = st
     app.include_router(public)
     app.include_router(api)
+    app.include_router(accounts)
 
     install_ui(app)
 
+    # Added last runs first: the host check, the body limit, the CSRF check, and around
+    # all of them the audit log, so requests they refuse are recorded too.
+    app.add_middleware(SameOrigin)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    app.add_middleware(HostGuard, allowed=config.allowed_hosts)
+    app.add_middleware(AuditLog, store=lambda: st.auth_store)
     return app

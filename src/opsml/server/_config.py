@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from opsml.errors import InvalidArgumentError
 from opsml.settings import OpsmlConfig
 
-__all__ = ["ServerConfig"]
+__all__ = ["DEFAULT_PASSWORD", "DEFAULT_USERNAME", "ServerConfig"]
 
 _TRUE = ("1", "true", "yes", "on")
+DEFAULT_USERNAME = "admin"
+DEFAULT_PASSWORD = "admin-password"  # development only: refused when APP_ENV=production
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip() or str(default)
+    if not text.isdigit() or int(text) <= 0:
+        raise InvalidArgumentError(f"{name} must be a positive integer, got {text!r}")
+    return int(text)
+
+
+def _default_hosts() -> tuple[str, ...]:
+    names = {socket.gethostname(), socket.getfqdn()}
+    return (*_LOOPBACK_HOSTS, *sorted(n for n in names if n))
 
 
 @dataclass(frozen=True)
@@ -22,28 +38,48 @@ class ServerConfig:
     Attributes:
         opsml: The server's own database (``OPSML_TRACKING_URI``) and storage
             (``OPSML_STORAGE_URI``).
-        auth: ``OPSML_AUTH=true`` requires a login; otherwise everyone is ``guest``.
-        username: ``OPSML_DEFAULT_USERNAME``, the account clients log in with.
-        password: ``OPSML_DEFAULT_PASSWORD``.
-        token_secret: ``OPSML_AUTH_SECRET``, the key that signs tokens; replicas behind one
-            load balancer must share it (a random key is used when unset).
-        token_ttl_seconds: ``OPSML_TOKEN_TTL``, lifetime of an access token (default 900).
+        auth: ``OPSML_AUTH=true`` requires a login; otherwise everyone is ``guest`` with
+            every permission.
+        username: ``OPSML_DEFAULT_USERNAME``: the admin created when the server starts with
+            no users (default ``admin``).
+        password: ``OPSML_DEFAULT_PASSWORD``: that admin's first password.
+        token_secret: ``OPSML_AUTH_SECRET``: signs access tokens (comma-separated: the first
+            signs, all verify); replicas must share it (a random key when unset).
+        refresh_secret: ``OPSML_REFRESH_SECRET``: signs refresh tokens (same rules).
+        token_ttl_seconds: ``OPSML_TOKEN_TTL``: access token lifetime (default 900).
+        refresh_ttl_seconds: ``OPSML_REFRESH_TTL``: refresh token lifetime (default 7 days).
+        allowed_hosts: ``OPSML_ALLOWED_HOSTS``: ``Host`` header values the server answers
+            (comma-separated, ``*`` for any); default: loopback names and this machine's
+            host names.
+        max_body_bytes: ``OPSML_MAX_BODY_BYTES``: largest request body outside file uploads
+            (default 16 MiB).
+        login_attempts: ``OPSML_LOGIN_ATTEMPTS``: failed logins per minute per address or
+            user before logins are refused for a while (default 10).
+        production: ``APP_ENV=production``.
     """
 
     opsml: OpsmlConfig
     auth: bool = False
-    username: str = ""
-    password: str = field(default="", repr=False)
-    token_secret: str = field(default="", repr=False)
+    username: str = DEFAULT_USERNAME
+    password: str = field(default=DEFAULT_PASSWORD, repr=False)
+    token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    refresh_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     token_ttl_seconds: int = 900
+    refresh_ttl_seconds: int = 7 * 24 * 3600
+    allowed_hosts: tuple[str, ...] = field(default_factory=_default_hosts)
+    max_body_bytes: int = 16 * 1024 * 1024
+    login_attempts: int = 10
+    production: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerConfig:
         """Read the server settings.
 
         Raises:
-            InvalidArgumentError: Auth is on without credentials, or the tracking URI is not
-                a database URL (a server cannot point at another server).
+            InvalidArgumentError: The tracking URI is not a database URL (a server cannot
+                point at another server), a number is malformed, or ``APP_ENV=production``
+                with insecure settings (auth off, the default password, or token secrets
+                left to be generated per process).
         """
         env = os.environ if environ is None else environ
         opsml = OpsmlConfig.from_env(env)
@@ -53,22 +89,41 @@ class ServerConfig:
                 f"got {opsml.tracking_uri!r}"
             )
         auth = env.get("OPSML_AUTH", "").strip().lower() in _TRUE
-        username = env.get("OPSML_DEFAULT_USERNAME", "").strip()
-        password = env.get("OPSML_DEFAULT_PASSWORD", "")
-        if auth and (not username or not password):
-            raise InvalidArgumentError(
-                "OPSML_AUTH=true needs OPSML_DEFAULT_USERNAME and OPSML_DEFAULT_PASSWORD"
-            )
-        ttl_text = env.get("OPSML_TOKEN_TTL", "900").strip() or "900"
-        if not ttl_text.isdigit() or int(ttl_text) <= 0:
-            raise InvalidArgumentError(
-                f"OPSML_TOKEN_TTL must be a positive integer, got {ttl_text!r}"
-            )
+        production = opsml.app_env.strip().lower() in ("production", "prod")
+        username = env.get("OPSML_DEFAULT_USERNAME", "").strip() or DEFAULT_USERNAME
+        password = env.get("OPSML_DEFAULT_PASSWORD", "") or DEFAULT_PASSWORD
+        token_secret = env.get("OPSML_AUTH_SECRET", "").strip()
+        refresh_secret = env.get("OPSML_REFRESH_SECRET", "").strip()
+        if production:
+            problems = []
+            if not auth:
+                problems.append("OPSML_AUTH=true")
+            if password == DEFAULT_PASSWORD:
+                problems.append("OPSML_DEFAULT_PASSWORD (not the default)")
+            if not token_secret or not refresh_secret:
+                problems.append("OPSML_AUTH_SECRET and OPSML_REFRESH_SECRET")
+            if problems:
+                raise InvalidArgumentError(
+                    "refusing to start with APP_ENV=production and insecure defaults; set "
+                    + ", ".join(problems)
+                )
+        hosts_text = env.get("OPSML_ALLOWED_HOSTS", "").strip()
+        hosts = (
+            tuple(h.strip().lower() for h in hosts_text.split(",") if h.strip())
+            if hosts_text
+            else _default_hosts()
+        )
         return cls(
             opsml=opsml,
             auth=auth,
             username=username,
             password=password,
-            token_secret=env.get("OPSML_AUTH_SECRET", "") or secrets.token_urlsafe(32),
-            token_ttl_seconds=int(ttl_text),
+            token_secret=token_secret or secrets.token_urlsafe(32),
+            refresh_secret=refresh_secret or secrets.token_urlsafe(32),
+            token_ttl_seconds=_positive_int(env, "OPSML_TOKEN_TTL", 900),
+            refresh_ttl_seconds=_positive_int(env, "OPSML_REFRESH_TTL", 7 * 24 * 3600),
+            allowed_hosts=hosts,
+            max_body_bytes=_positive_int(env, "OPSML_MAX_BODY_BYTES", 16 * 1024 * 1024),
+            login_attempts=_positive_int(env, "OPSML_LOGIN_ATTEMPTS", 10),
+            production=production,
         )

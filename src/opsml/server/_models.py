@@ -59,10 +59,17 @@ class LoginRequest(BaseModel):
     password: str = Field(max_length=1024)
 
 
+class RefreshRequest(BaseModel):
+    """A refresh token for ``POST /opsml/api/auth/refresh``."""
+
+    refresh_token: str = Field(max_length=4096)
+
+
 class TokenResponse(BaseModel):
-    """A short-lived bearer token."""
+    """A short-lived bearer token, and a refresh token valid once for the next pair."""
 
     access_token: str
+    refresh_token: str | None = None
     token_type: str = "bearer"
     expires_in: int
 

@@ -228,7 +228,7 @@ class Security:
 
         Raises:
             InvalidArgumentError: Bad username or password.
-            CardStateError: The username is taken.
+            AccountError: The username is taken.
         """
         validate_username(username)
         self.store.create_user(username, self.hash_password(password), is_admin)
@@ -299,20 +299,38 @@ class Security:
         """
         return self._issue(self.check_password(username, password))
 
+    def access_token(self, username: str) -> str:
+        """A fresh access token for an existing user (the UI's sliding session).
+
+        Raises:
+            AuthenticationError: The user no longer exists.
+        """
+        user = self.store.get_user(username)
+        if user is None:
+            raise AuthenticationError(f"user {username!r} no longer exists")
+        return self._access(user)
+
+    def _access(self, user: UserRow) -> str:
+        jwt = require("jwt", "server")
+        now = datetime.now(UTC)
+        return str(
+            jwt.encode(
+                {
+                    "sub": user.username,
+                    "typ": "access",
+                    "ver": user.token_version,
+                    "iat": now,
+                    "exp": now + timedelta(seconds=self.access_ttl),
+                },
+                _secrets(self.access_secret)[0],
+                algorithm="HS256",
+            )
+        )
+
     def _issue(self, user: UserRow) -> TokenPair:
         jwt = require("jwt", "server")
         now = datetime.now(UTC)
-        access = jwt.encode(
-            {
-                "sub": user.username,
-                "typ": "access",
-                "ver": user.token_version,
-                "iat": now,
-                "exp": now + timedelta(seconds=self.access_ttl),
-            },
-            _secrets(self.access_secret)[0],
-            algorithm="HS256",
-        )
+        access = self._access(user)
         jti = secrets.token_urlsafe(24)
         expires = now + timedelta(seconds=self.refresh_ttl)
         refresh = jwt.encode(
@@ -328,7 +346,7 @@ class Security:
             algorithm="HS256",
         )
         self.store.add_refresh_token(jti, user.username, expires)
-        return TokenPair(str(access), str(refresh), self.access_ttl)
+        return TokenPair(access, str(refresh), self.access_ttl)
 
     def _decode(self, token: str, secrets_: str, kind: str) -> dict[str, Any]:
         jwt = require("jwt", "server")

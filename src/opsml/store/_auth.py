@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 
-from opsml.errors import CardStateError, InvalidArgumentError, MetadataStoreError
+from opsml.errors import AccountError, InvalidArgumentError, MetadataStoreError
 from opsml.store._schema import METADATA, NAME_LEN, ascii_string
 from opsml.store._store import SqlStore
 
@@ -241,7 +241,7 @@ class AuthStore:
         """Add a user.
 
         Raises:
-            CardStateError: The username is taken.
+            AccountError: The username is taken.
         """
         now = _now()
         values = {
@@ -256,7 +256,7 @@ class AuthStore:
             self._write(lambda c: c.execute(insert(USERS).values(**values)), "creating a user")
         except MetadataStoreError as exc:
             if isinstance(exc.__cause__, SqlIntegrityError):
-                raise CardStateError(f"user {username!r} already exists") from None
+                raise AccountError(f"user {username!r} already exists") from None
             raise
 
     def update_user(
@@ -291,7 +291,7 @@ class AuthStore:
 
         Raises:
             InvalidArgumentError: No such user.
-            CardStateError: The user is the last admin.
+            AccountError: The user is the last admin.
         """
 
         def run(conn: Connection) -> None:
@@ -303,7 +303,7 @@ class AuthStore:
                     select(func.count()).select_from(USERS).where(USERS.c.is_admin.is_(True))
                 ).scalar_one()
                 if admins <= 1:
-                    raise CardStateError(f"{username!r} is the last admin and cannot be deleted")
+                    raise AccountError(f"{username!r} is the last admin and cannot be deleted")
             for table in (PERMISSIONS, API_TOKENS, REFRESH_TOKENS):
                 conn.execute(delete(table).where(table.c.username == username))
             conn.execute(delete(USERS).where(USERS.c.username == username))
@@ -525,15 +525,15 @@ class AuthStore:
         ]
 
     def recent_failures(
-        self, operation: str, client_address: str, username: str, since: datetime
+        self, operations: Sequence[str], client_address: str, username: str, since: datetime
     ) -> int:
-        """Denied ``operation`` attempts since ``since`` from this address or for this user
-        (the login rate limit, shared by every replica)."""
+        """Denied attempts of ``operations`` since ``since`` from this address or for this
+        user (the login rate limit, shared by every replica)."""
         stmt = (
             select(func.count())
             .select_from(AUDIT_LOG)
             .where(
-                AUDIT_LOG.c.operation == operation,
+                AUDIT_LOG.c.operation.in_(tuple(operations)),
                 AUDIT_LOG.c.outcome == "denied",
                 AUDIT_LOG.c.created_at >= since,
                 (AUDIT_LOG.c.client_address == client_address) | (AUDIT_LOG.c.username == username),

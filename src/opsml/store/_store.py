@@ -57,6 +57,7 @@ class CardQuery:
     sort_by_timestamp: bool = False
     limit: int | None = 25
     latest_first: bool = False
+    spaces: tuple[str, ...] | None = None  # only these spaces (what the caller may read)
 
 
 def _columns(registry: RegistryType) -> VersionColumns:
@@ -248,6 +249,8 @@ class SqlStore:
             conditions.append(table.c.uid == q.uid)
         if q.space is not None:
             conditions.append(table.c.space == q.space)
+        if q.spaces is not None:
+            conditions.append(table.c.space.in_(q.spaces))
         if q.name is not None:
             conditions.append(table.c.name == q.name)
         if q.version is not None and not q.version.is_any:

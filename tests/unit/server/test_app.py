@@ -14,7 +14,7 @@ def client(sqlite_registry_env: Path) -> TestClient:
     registry = CardRegistry(RegistryType.Prompt)
     for message in ("a", "b"):
         registry.register_card(PromptCard(prompt=Prompt(message=message), space="s", name="p"))
-    return TestClient(create_app())  # type: ignore[arg-type]
+    return TestClient(create_app(), base_url="http://localhost")  # type: ignore[arg-type]
 
 
 def test_healthcheck(client: TestClient) -> None:

@@ -8,8 +8,8 @@ import jwt
 import pytest
 
 from opsml.errors import (
+    AccountError,
     AuthenticationError,
-    CardStateError,
     InvalidArgumentError,
     PermissionDeniedError,
 )
@@ -133,9 +133,9 @@ def test_api_tokens_work_until_revoked(security: Security) -> None:
 
 def test_users_management_rules(security: Security) -> None:
     security.ensure_admin("root", "correct horse")
-    with pytest.raises(CardStateError, match="last admin"):
+    with pytest.raises(AccountError, match="last admin"):
         security.store.delete_user("root")
-    with pytest.raises(CardStateError, match="already exists"):
+    with pytest.raises(AccountError, match="already exists"):
         security.create_user("root", "correct horse")
     with pytest.raises(InvalidArgumentError, match="invalid username"):
         security.create_user("bad/name", "correct horse")
@@ -175,6 +175,6 @@ def test_audit_log_and_failure_count(security: Security) -> None:
     assert entries[0].created_at.tzinfo is not None
     assert len(store.audit_entries(username="ada", outcome="denied")) == 2
     since = now - timedelta(minutes=1)
-    assert store.recent_failures("login", "10.0.0.1", "nobody", since) == 2
-    assert store.recent_failures("login", "10.9.9.9", "ada", since) == 2
-    assert store.recent_failures("login", "10.9.9.9", "carol", since) == 0
+    assert store.recent_failures(("login",), "10.0.0.1", "nobody", since) == 2
+    assert store.recent_failures(("login",), "10.9.9.9", "ada", since) == 2
+    assert store.recent_failures(("login",), "10.9.9.9", "carol", since) == 0

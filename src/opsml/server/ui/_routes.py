@@ -22,13 +22,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from opsml.errors import AuthenticationError, OpsmlError
+from opsml.errors import AuthenticationError, OpsmlError, RateLimitError
 from opsml.registry import LocalBackend
 from opsml.registry._local import _record as card_record
 from opsml.registry._registry import card_query, card_registry_type
-from opsml.server._api import ServerState, current_user, state
-from opsml.server._auth import GUEST, check_login, issue_token
+from opsml.server._api import ServerState, check_login_rate, record_login_failure, state
+from opsml.server._authz import current_user
 from opsml.server._errors import status_for
+from opsml.server._security import Permission, Principal
 from opsml.server.ui._files import (
     PREVIEW_BYTES,
     file_kind,
@@ -43,6 +44,7 @@ from opsml.server.ui._views import card_context
 from opsml.store import CardQuery
 from opsml.store._browse import card_names, card_page, space_summaries
 from opsml.store._schema import CARD_REGISTRIES
+from opsml.types import RegistryType
 
 __all__ = ["install_ui"]
 
@@ -125,7 +127,7 @@ class _Ui:
         request: Request,
         template: str,
         status: int = 200,
-        user: str | None = None,
+        user: Principal | None = None,
         **context: Any,
     ) -> HTMLResponse:
         """Render a template into a response with the UI's security headers."""
@@ -133,7 +135,7 @@ class _Ui:
         html = self.env.get_template(template).render(
             registries=self.registries,
             registry_types=CARD_REGISTRIES,
-            user=user,
+            user=user.username if user is not None else None,
             auth=st.config.auth,
             crumbs=context.pop("crumbs", None),
             **context,
@@ -143,9 +145,9 @@ class _Ui:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Cache-Control"] = "no-store"
-        if st.config.auth and user and user != GUEST:
+        if st.config.auth and user is not None and not user.unrestricted:
             # Sliding session: each page view renews the short-lived token.
-            _set_cookie(request, response, st, issue_token(st.config, user))
+            _set_cookie(request, response, st, st.security.access_token(user.username))
         return response
 
     def login_page(self, request: Request, error: str = "", status: int = 401) -> HTMLResponse:
@@ -236,12 +238,16 @@ def _auth_routes(app: FastAPI, ui: _Ui) -> None:
         username = (form.get("username") or [""])[0]
         password = (form.get("password") or [""])[0]
         target = _safe_next((form.get("next") or ["/"])[0])
+        client = request.client.host if request.client else ""
         try:
-            check_login(st.config, username, password)
-        except AuthenticationError as exc:
+            check_login_rate(st, client, username)
+            pair = st.security.login(username, password)
+        except (AuthenticationError, RateLimitError) as exc:
+            if isinstance(exc, AuthenticationError):
+                record_login_failure(st, client, username, "POST /ui/login")
             return ui.render(request, "login.html", title="Log in", error=str(exc), next=target)
         response = RedirectResponse(target, status_code=303)
-        _set_cookie(request, response, st, issue_token(st.config, username))
+        _set_cookie(request, response, st, pair.access_token)
         return response
 
     @app.post("/ui/logout", include_in_schema=False)
@@ -256,8 +262,13 @@ def _auth_routes(app: FastAPI, ui: _Ui) -> None:
 def _browse_routes(app: FastAPI, ui: _Ui) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     @ui.page
-    def home(request: Request, user: str, after: str | None = None) -> Response:
-        spaces = space_summaries(_backend(request).store, after or None, PAGE_SIZE + 1)
+    def home(request: Request, user: Principal, after: str | None = None) -> Response:
+        readable = user.readable_spaces()
+        spaces = [
+            summary
+            for summary in space_summaries(_backend(request).store, after or None, PAGE_SIZE + 1)
+            if readable is None or summary.space in readable
+        ]
         more = len(spaces) > PAGE_SIZE
         spaces = spaces[:PAGE_SIZE]
         return ui.render(
@@ -284,12 +295,13 @@ def _browse_routes(app: FastAPI, ui: _Ui) -> None:
     @ui.page
     def space_page(
         request: Request,
-        user: str,
+        user: Principal,
         space: str,
         registry: str | None = None,
         after: str | None = None,
     ) -> Response:
         name = card_query(space=space).space or ""
+        user.require(Permission.Read, name)
         shown = [card_registry_type(registry)] if registry else list(CARD_REGISTRIES)
         store = _backend(request).store
         sections = [
@@ -311,7 +323,7 @@ def _browse_routes(app: FastAPI, ui: _Ui) -> None:
     @ui.page
     def registry_page(
         request: Request,
-        user: str,
+        user: Principal,
         registry: str,
         space: str = "",
         name: str = "",
@@ -334,6 +346,7 @@ def _browse_routes(app: FastAPI, ui: _Ui) -> None:
                 tags=tags,
                 sort_by_timestamp=not by_version,
                 limit=PAGE_SIZE + 1,
+                spaces=_readable(user),
             )
             rows = card_page(_backend(request).store, reg, query, after or None)
             records = [card_record(reg, row) for row in rows]
@@ -369,13 +382,15 @@ def _card_routes(app: FastAPI, ui: _Ui) -> None:
     @ui.page
     def card_page(
         request: Request,
-        user: str,
+        user: Principal,
         registry: str,
         uid: str,
         compare: Annotated[list[str] | None, Query(max_length=10)] = None,
     ) -> Response:
         reg = card_registry_type(registry)
-        context = card_context(_backend(request), reg, uid, list(compare or []))
+        _require_read(request, user, reg, uid)
+        others = [c for c in compare or [] if _may_read(request, user, reg, c)]
+        context = card_context(_backend(request), reg, uid, others)
         card = context["card"]
         space, name = card["space"], card["name"]
         return ui.render(
@@ -399,8 +414,11 @@ def _card_routes(app: FastAPI, ui: _Ui) -> None:
         include_in_schema=False,
     )
     @ui.page
-    def file_page(request: Request, user: str, registry: str, uid: str, path: str) -> Response:
+    def file_page(
+        request: Request, user: Principal, registry: str, uid: str, path: str
+    ) -> Response:
         reg = card_registry_type(registry)
+        _require_read(request, user, reg, uid)
         backend = _backend(request)
         card = backend.load_card(reg, CardQuery(uid=uid, limit=1))
         kind = file_kind(path)
@@ -440,9 +458,15 @@ def _card_routes(app: FastAPI, ui: _Ui) -> None:
     @app.get("/ui/{registry}/{uid}/raw/{path:path}", include_in_schema=False)
     @ui.page
     def raw_file(
-        request: Request, user: str, registry: str, uid: str, path: str, download: bool = False
+        request: Request,
+        user: Principal,
+        registry: str,
+        uid: str,
+        path: str,
+        download: bool = False,
     ) -> Response:
         reg = card_registry_type(registry)
+        _require_read(request, user, reg, uid)
         stack = ExitStack()
         try:
             local, size = open_verified(_backend(request), reg, uid, path, stack)
@@ -463,6 +487,24 @@ def _card_routes(app: FastAPI, ui: _Ui) -> None:
                 "X-Content-Type-Options": "nosniff",
             },
         )
+
+
+def _readable(user: Principal) -> tuple[str, ...] | None:
+    spaces = user.readable_spaces()
+    return None if spaces is None else tuple(sorted(spaces))
+
+
+def _require_read(request: Request, user: Principal, registry: RegistryType, uid: str) -> None:
+    """Raise unless ``user`` may read the card (404 for an unknown card, as before)."""
+    user.require(Permission.Read, str(_backend(request).store.get(registry, uid).space))
+
+
+def _may_read(request: Request, user: Principal, registry: RegistryType, uid: str) -> bool:
+    try:
+        _require_read(request, user, registry, uid)
+    except OpsmlError:
+        return False
+    return True
 
 
 def _set_cookie(request: Request, response: Response, st: ServerState, token: str) -> None:

@@ -30,7 +30,7 @@ def prompt_uid(sqlite_registry_env: Path) -> str:
 
 @pytest.fixture
 def client(prompt_uid: str) -> TestClient:
-    return TestClient(create_app())
+    return TestClient(create_app(), base_url="http://localhost")
 
 
 def test_user_text_is_escaped(client: TestClient, prompt_uid: str) -> None:
@@ -85,7 +85,7 @@ def test_tampered_files_are_refused(sqlite_registry_env: Path) -> None:
     card = DataCard(interface=PandasData(data=pd.DataFrame({"a": [1, 2]})), space="s", name="d")
     card.create_data_profile()
     CardRegistry("data").register_card(card)
-    client = TestClient(create_app())
+    client = TestClient(create_app(), base_url="http://localhost")
     assert client.get(f"/ui/data/{card.uid}/files/data-profile.json").status_code == 200
     stored = next(sqlite_registry_env.rglob("data-profile.json"))
     stored.write_text(stored.read_text().replace("1", "2"))
@@ -119,10 +119,12 @@ def auth_client(sqlite_registry_env: Path, sqlite_url: str) -> TestClient:
         opsml=OpsmlConfig.from_env(),
         auth=True,
         username="ada",
-        password="lovelace",
-        token_secret="s3cret",
+        password="lovelace-1815",
     )
-    return TestClient(create_app(config))
+    # A browser sends Origin with every form post; the server refuses cross-site ones.
+    return TestClient(
+        create_app(config), base_url="http://localhost", headers={"origin": "http://localhost"}
+    )
 
 
 def test_pages_need_a_login(auth_client: TestClient) -> None:
@@ -141,7 +143,7 @@ def test_login_sets_a_strict_http_only_cookie(auth_client: TestClient) -> None:
     assert "opsml_token" not in wrong.cookies
     response = auth_client.post(
         "/ui/login",
-        data={"username": "ada", "password": "lovelace", "next": "//evil.example/"},
+        data={"username": "ada", "password": "lovelace-1815", "next": "//evil.example/"},
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -155,3 +157,16 @@ def test_login_sets_a_strict_http_only_cookie(auth_client: TestClient) -> None:
     assert logout.headers["location"] == "/ui/login"
     assert 'opsml_token=""' in logout.headers["set-cookie"]
     assert auth_client.get("/").status_code == 401
+
+
+def test_cross_site_form_posts_are_refused(auth_client: TestClient) -> None:
+    for origin in ("http://evil.example", ""):
+        response = auth_client.post(
+            "/ui/login",
+            data={"username": "ada", "password": "lovelace-1815", "next": "/"},
+            headers={"origin": origin},
+            follow_redirects=False,
+        )
+        assert response.status_code == 403
+        assert response.json()["detail"] == "cross-site request refused (CSRF)"
+        assert "set-cookie" not in response.headers

@@ -1,0 +1,205 @@
+"""``opsml user …`` and ``opsml audit``: manage the server's users and read its audit log.
+
+These commands run where the database is (on the server, with the server's
+``OPSML_TRACKING_URI``), like ``opsml gc``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from opsml.errors import AccountError, InvalidArgumentError
+
+__all__ = ["audit", "user_app"]
+
+user_app = typer.Typer(
+    help="Manage the server's users, permissions and API tokens (run where the database is).",
+    no_args_is_help=True,
+)
+token_app = typer.Typer(help="API tokens for CI: create, list, revoke.", no_args_is_help=True)
+user_app.add_typer(token_app, name="token")
+
+GrantOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--grant",
+        help="SPACE:PERMS with PERMS from read,write,delete (repeatable; * = every space).",
+    ),
+]
+
+
+def _security() -> Any:
+    from opsml.server._config import ServerConfig
+    from opsml.server._security import Security
+    from opsml.store import SqlStore
+    from opsml.store._auth import AuthStore
+
+    config = ServerConfig.from_env()
+    store = AuthStore(SqlStore.from_url(config.opsml.tracking_uri))
+    return Security(store, config.token_secret, config.refresh_secret)
+
+
+def _guard(fn: Any) -> Any:
+    from opsml.cli.main import _guard as guard
+
+    return guard(fn)
+
+
+def _new_password(password: str | None) -> str:
+    if password is not None:
+        return password
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@user_app.command("create")
+def create(
+    username: Annotated[str, typer.Argument(help="The new user's name.")],
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an admin.")] = False,
+    grant: GrantOption = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="The password (prompted for, hidden, when omitted)."),
+    ] = None,
+) -> None:
+    """Create a user with a password and per-space permissions."""
+    from opsml.server._security import parse_grants
+
+    secret = _new_password(password)
+    _guard(lambda: _security().create_user(username, secret, admin, parse_grants(grant or [])))
+    typer.echo(f"created user {username}")
+
+
+@user_app.command("list")
+def list_users() -> None:
+    """List users with their permissions."""
+    from rich.console import Console
+    from rich.table import Table
+
+    def run() -> list[tuple[Any, list[Any]]]:
+        store = _security().store
+        return [(u, store.permissions(u.username)) for u in store.list_users()]
+
+    table = Table(title="users")
+    for column in ("username", "admin", "permissions"):
+        table.add_column(column, overflow="fold")
+    for user, grants in _guard(run):
+        perms = "; ".join(
+            f"{g.space}:{','.join(p for p in ('read', 'write', 'delete') if getattr(g, p))}"
+            for g in grants
+        )
+        table.add_row(user.username, "yes" if user.is_admin else "", perms)
+    Console().print(table)
+
+
+@user_app.command("set-permissions")
+def set_permissions(
+    username: Annotated[str, typer.Argument(help="The user.")],
+    grant: GrantOption = None,
+    admin: Annotated[
+        bool | None, typer.Option("--admin/--no-admin", help="Grant or take admin rights.")
+    ] = None,
+) -> None:
+    """Replace a user's permissions (and optionally their admin flag)."""
+    from opsml.server._security import parse_grants
+
+    def run() -> None:
+        security = _security()
+        store = security.store
+        if store.get_user(username) is None:
+            raise InvalidArgumentError(f"no user {username!r}")
+        if admin is False and store.admin_count() <= 1 and store.get_user(username).is_admin:
+            raise AccountError(f"{username!r} is the last admin")
+        store.set_permissions(username, parse_grants(grant or []))
+        if admin is not None:
+            store.update_user(username, is_admin=admin)
+
+    _guard(run)
+    typer.echo(f"updated permissions of {username}")
+
+
+@user_app.command("reset-password")
+def reset_password(
+    username: Annotated[str, typer.Argument(help="The user.")],
+    password: Annotated[
+        str | None, typer.Option(help="The new password (prompted for when omitted).")
+    ] = None,
+) -> None:
+    """Set a new password; every token the user held stops working."""
+    secret = _new_password(password)
+    _guard(lambda: _security().reset_password(username, secret))
+    typer.echo(f"password of {username} reset; their tokens are revoked")
+
+
+@user_app.command("delete")
+def delete(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """Delete a user and their tokens (the last admin cannot be deleted)."""
+    _guard(lambda: _security().store.delete_user(username))
+    typer.echo(f"deleted user {username}")
+
+
+@token_app.command("create")
+def token_create(
+    username: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. 'nightly CI'.")],
+    ttl_days: Annotated[
+        int | None, typer.Option(help="Expire after this many days (default: never).")
+    ] = None,
+) -> None:
+    """Create an API token; it is printed once (set it as OPSML_API_TOKEN in CI)."""
+    token, row = _guard(lambda: _security().create_api_token(username, name, ttl_days))
+    typer.echo(f"token {row.token_id} for {username}: {token}")
+
+
+@token_app.command("list")
+def token_list(
+    username: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+) -> None:
+    """List API tokens (never their secrets)."""
+    rows = _guard(lambda: _security().store.list_api_tokens(username))
+    for row in rows:
+        state = "revoked" if row.revoked_at else "active"
+        expires = row.expires_at.isoformat() if row.expires_at else "never"
+        typer.echo(f"{row.token_id}  {row.username}  {row.name!r}  {state}  expires {expires}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id.")]) -> None:
+    """Revoke an API token: it stops working at once."""
+
+    def run() -> None:
+        if not _security().store.revoke_api_token(token_id):
+            raise InvalidArgumentError(f"no active API token {token_id!r}")
+
+    _guard(run)
+    typer.echo(f"revoked token {token_id}")
+
+
+def audit(
+    user: Annotated[str | None, typer.Option(help="Only this user's requests.")] = None,
+    outcome: Annotated[str | None, typer.Option(help="allowed, denied or error.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many lines.")] = 50,
+) -> None:
+    """Show the audit log, newest first: every write and every denied request."""
+    from rich.console import Console
+    from rich.table import Table
+
+    entries = _guard(
+        lambda: _security().store.audit_entries(username=user, outcome=outcome, limit=limit)
+    )
+    table = Table(title=f"audit log ({len(entries)} entries)")
+    for column in ("time (UTC)", "user", "operation", "resource", "outcome", "status", "client"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(
+            e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.username,
+            e.operation,
+            e.resource,
+            e.outcome,
+            str(e.status_code),
+            e.client_address,
+        )
+    Console().print(table)

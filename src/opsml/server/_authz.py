@@ -1,0 +1,337 @@
+"""Who may call which route, and the middleware that guards every request.
+
+Every API route declares what it needs with ``dependencies=[access(Permission.X, Scope.Y)]``:
+the permission, and where the space it applies to comes from (the card the URL names, the
+card in the body, the ``space`` query parameter, or nothing for account routes). A test
+enumerates the app's routes and fails when one declares nothing.
+
+Middleware (outermost first):
+
+- ``HostGuard``: answers only ``Host`` headers in ``OPSML_ALLOWED_HOSTS`` (DNS rebinding).
+- ``BodyLimit``: refuses bodies over ``OPSML_MAX_BODY_BYTES`` except file uploads, whose
+  size the card's manifest bounds.
+- ``SameOrigin``: a state-changing request authenticated by the UI's cookie must come from
+  the server's own pages (``Origin``/``Referer`` match the host): CSRF protection on top of
+  ``SameSite=Strict`` cookies.
+- ``AuditLog``: records every write and every denied request (user, time, operation,
+  resource, outcome, status, client address) in the audit table.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import anyio
+from fastapi import Depends, Header, Request
+
+from opsml.errors import AuthenticationError, CardNotFoundError
+from opsml.server._security import Permission, Principal
+from opsml.store._auth import AuditEntry
+from opsml.types import RegistryType
+
+__all__ = [
+    "COOKIE",
+    "AuditLog",
+    "BodyLimit",
+    "HostGuard",
+    "SameOrigin",
+    "Scope",
+    "access",
+    "current_user",
+    "declared_access",
+]
+
+COOKIE = "opsml_token"
+GUEST = "guest"
+_log = logging.getLogger("opsml.server")
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+class Scope(enum.Enum):
+    """Where the space a permission applies to comes from."""
+
+    Card = "card"  # the card named by {registry}/{uid} in the URL (pending ones included)
+    NewCard = "new_card"  # the "card" object of the JSON body
+    UpdatedCard = "updated_card"  # both the stored card and the body's card
+    Query = "query"  # the ``space`` query parameter; without one, results are filtered
+    Account = "account"  # no space: any authenticated user (their own account)
+    Server = "server"  # no space: admins only (use with Permission.Admin)
+
+
+def _state(request: Request) -> Any:
+    return request.app.state.opsml
+
+
+def current_user(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    """The caller: ``guest`` with every permission when auth is off, else the user a valid
+    bearer token (access JWT or API token) or the UI's cookie identifies.
+
+    Raises:
+        AuthenticationError: No token, or an invalid, expired or revoked one.
+    """
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    st = _state(request)
+    if not st.config.auth:
+        principal = Principal(GUEST, unrestricted=True)
+    else:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            token = request.cookies.get(COOKIE, "")
+        if not token:
+            raise AuthenticationError("log in first: missing bearer token")
+        principal = st.security.authenticate(token.strip())
+    request.state.principal = principal
+    return principal
+
+
+def _card_space(request: Request, registry: RegistryType, uid: str) -> str | None:
+    try:
+        row = _state(request).backend.store.get(registry, uid, include_pending=True)
+    except CardNotFoundError:
+        return None  # the route answers 404 itself
+    return str(row.space)
+
+
+async def _body_space(request: Request) -> str | None:
+    try:
+        body = await request.json()
+    except ValueError:
+        return None  # the route's validation answers 422
+    card = body.get("card") if isinstance(body, dict) else None
+    space = card.get("space") if isinstance(card, dict) else None
+    return space.strip().lower() if isinstance(space, str) else None
+
+
+class _Access:
+    """The dependency behind :func:`access` (kept inspectable for the route audit test)."""
+
+    def __init__(self, permission: Permission, scope: Scope) -> None:
+        self.permission = permission
+        self.scope = scope
+
+    async def __call__(
+        self, request: Request, principal: Annotated[Principal, Depends(current_user)]
+    ) -> Principal:
+        request.state.operation = f"{self.permission.value}:{self.scope.value}"
+        if self.scope is Scope.Account:
+            return principal
+        if self.scope is Scope.Server:
+            principal.require(Permission.Admin, None)
+            return principal
+        if self.scope is Scope.Query:
+            space = request.query_params.get("space") or None
+            principal.require(self.permission, space.lower() if space else None)
+            return principal
+        spaces: list[str | None] = []
+        if self.scope in (Scope.Card, Scope.UpdatedCard):
+            registry = RegistryType(request.path_params["registry"])
+            spaces.append(_card_space(request, registry, request.path_params["uid"]))
+        if self.scope in (Scope.NewCard, Scope.UpdatedCard):
+            spaces.append(await _body_space(request))
+        for space in spaces:
+            if space is not None:
+                principal.require(self.permission, space)
+        return principal
+
+    def __repr__(self) -> str:
+        return f"access({self.permission.value}, {self.scope.value})"
+
+
+def access(permission: Permission, scope: Scope) -> Any:
+    """A route dependency: the caller needs ``permission`` in the space ``scope`` names."""
+    return Depends(_Access(permission, scope))
+
+
+def declared_access(route: Any) -> _Access | None:
+    """The access a route declared (``None``: none), for the route audit test."""
+    dependant = getattr(route, "dependant", None)
+    for dep in getattr(dependant, "dependencies", []):
+        if isinstance(dep.call, _Access):
+            return dep.call
+    return None
+
+
+def _send_json(status: int, error: str, detail: str) -> list[dict[str, Any]]:
+    body = json.dumps({"error": error, "detail": detail}).encode()
+    return [
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        },
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+def _header(scope: MutableMapping[str, Any], name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return ""
+
+
+class HostGuard:
+    """Answer only requests whose ``Host`` is allowed (a rebound DNS name gets 400)."""
+
+    def __init__(self, app: ASGIApp, allowed: tuple[str, ...]) -> None:
+        self.app = app
+        self.any = "*" in allowed
+        self.allowed = {h.lower() for h in allowed}
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not self.any:
+            host = _header(scope, b"host").lower()
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if host not in self.allowed and name not in self.allowed:
+                for message in _send_json(
+                    400, "InvalidHostError", "Host header not allowed (set OPSML_ALLOWED_HOSTS)"
+                ):
+                    await send(message)
+                return
+        await self.app(scope, receive, send)
+
+
+_UPLOAD = re.compile(r"^/opsml/api/[a-z]+/cards/[^/]+/files/")
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit (file uploads excepted: the manifest bounds
+    them), with 413 and a JSON body."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or _UPLOAD.match(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        length = _header(scope, b"content-length")
+        if length.isdigit() and int(length) > self.limit:
+            for message in _send_json(413, "InvalidArgumentError", "request body too large"):
+                await send(message)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message.get("type") == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLargeError
+            return message
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            started = started or message.get("type") == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLargeError:
+            if not started:
+                for message in _send_json(413, "InvalidArgumentError", "request body too large"):
+                    await send(message)
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+_SAFE = ("GET", "HEAD", "OPTIONS")
+
+
+class SameOrigin:
+    """State-changing requests that carry the UI's cookie (and no bearer token) must come
+    from the server's own pages: their ``Origin`` (or ``Referer``) host is the ``Host``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("method", "GET") not in _SAFE:
+            cookie = _header(scope, b"cookie")
+            bearer = _header(scope, b"authorization")
+            if (COOKIE in cookie and not bearer) or scope.get("path", "").startswith("/ui/"):
+                origin = _header(scope, b"origin") or _header(scope, b"referer")
+                host = _header(scope, b"host")
+                if not origin or urlsplit(origin).netloc.lower() != host.lower():
+                    for message in _send_json(
+                        403, "PermissionDeniedError", "cross-site request refused (CSRF)"
+                    ):
+                        await send(message)
+                    return
+        await self.app(scope, receive, send)
+
+
+_WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class AuditLog:
+    """Record every write and every denied request in the audit table."""
+
+    def __init__(self, app: ASGIApp, store: Callable[[], Any]) -> None:
+        self.app = app
+        self.store = store
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def capture(message: Any) -> None:
+            nonlocal status
+            if message.get("type") == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            method = scope.get("method", "GET")
+            if method in _WRITES or status in (401, 403, 429):
+                await self._record(scope, method, status)
+
+    async def _record(self, scope: MutableMapping[str, Any], method: str, status: int) -> None:
+        state = scope.get("state", {})
+        principal = state.get("principal")
+        user = getattr(principal, "username", None) or state.get("audit_user") or "anonymous"
+        outcome = "allowed" if status < 400 else "denied" if status in (401, 403, 429) else "error"
+        client = scope.get("client") or ("", 0)
+        route = scope.get("route")
+        operation = f"{method} {getattr(route, 'path', scope.get('path', ''))}"
+        entry = AuditEntry(
+            created_at=datetime.now(UTC),
+            username=str(user),
+            operation=operation,
+            resource=str(scope.get("path", "")),
+            outcome=outcome,
+            status_code=status,
+            client_address=str(client[0]),
+            detail=str(state.get("operation", "")),
+        )
+        try:
+            await anyio.to_thread.run_sync(self.store().audit, entry)
+        except Exception as exc:  # the response is sent; an audit failure must be visible
+            _log.error("audit log write failed for %s %s: %s", method, entry.resource, exc)
