@@ -139,7 +139,10 @@ class _Access:
             return principal
         spaces: list[str | None] = []
         if self.scope in (Scope.Card, Scope.UpdatedCard):
-            registry = RegistryType(request.path_params["registry"])
+            try:
+                registry = RegistryType(request.path_params["registry"])
+            except ValueError:
+                return principal  # not a registry: the route's validation answers 422
             spaces.append(_card_space(request, registry, request.path_params["uid"]))
         if self.scope in (Scope.NewCard, Scope.UpdatedCard):
             spaces.append(await _body_space(request))
