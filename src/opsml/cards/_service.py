@@ -29,7 +29,7 @@ from opsml.errors import (
 )
 from opsml.types import RegistryType, ServiceType
 
-__all__ = ["SERVICE_CARD_TYPES", "Card", "ServiceCard"]
+__all__ = ["SERVICE_CARD_TYPES", "Card", "ServiceCard", "check_unique_aliases"]
 
 SERVICE_CARD_TYPES: tuple[RegistryType, ...] = (
     RegistryType.Data,
@@ -40,6 +40,15 @@ SERVICE_CARD_TYPES: tuple[RegistryType, ...] = (
 """The registries a ServiceCard may reference (services do not nest)."""
 
 _MAX_LOAD_THREADS = 8
+
+
+def check_unique_aliases(aliases: list[str], where: str) -> None:
+    """Raise :class:`InvalidArgumentError` naming the first alias used twice."""
+    seen: set[str] = set()
+    for alias in aliases:
+        if alias in seen:
+            raise InvalidArgumentError(f"duplicate card alias {alias!r} in {where}")
+        seen.add(alias)
 
 
 class Card(BaseModel):
@@ -258,11 +267,7 @@ class ServiceCard(CardBase):
     @field_validator("card_refs")
     @classmethod
     def _unique_aliases(cls, value: list[Card]) -> list[Card]:
-        seen: set[str] = set()
-        for ref in value:
-            if ref.alias in seen:
-                raise InvalidArgumentError(f"duplicate card alias {ref.alias!r} in ServiceCard")
-            seen.add(ref.alias)
+        check_unique_aliases([ref.alias for ref in value], "ServiceCard")
         return value
 
     # -- access ----------------------------------------------------------------------------

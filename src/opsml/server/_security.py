@@ -284,10 +284,14 @@ class Security:
         Raises:
             AuthenticationError: The user no longer exists.
         """
+        user = self._existing_user(username)
+        return Principal(user.username, user.is_admin, tuple(self.store.permissions(username)))
+
+    def _existing_user(self, username: str) -> UserRow:
         user = self.store.get_user(username)
         if user is None:
             raise AuthenticationError(f"user {username!r} no longer exists")
-        return Principal(user.username, user.is_admin, tuple(self.store.permissions(username)))
+        return user
 
     # -- tokens -------------------------------------------------------------------------------
 
@@ -305,10 +309,7 @@ class Security:
         Raises:
             AuthenticationError: The user no longer exists.
         """
-        user = self.store.get_user(username)
-        if user is None:
-            raise AuthenticationError(f"user {username!r} no longer exists")
-        return self._access(user)
+        return self._access(self._existing_user(username))
 
     def _access(self, user: UserRow) -> str:
         jwt = require("jwt", "server")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from opsml._validation import translate_validation_error
 from opsml.cards import Card, ServiceCard, validate_name
-from opsml.cards._service import SERVICE_CARD_TYPES
+from opsml.cards._service import SERVICE_CARD_TYPES, check_unique_aliases
 from opsml.errors import InvalidArgumentError
 from opsml.types import RegistryType, ServiceType
 from opsml.version import VersionQuery, parse_requested_version
@@ -110,11 +110,7 @@ class ServiceConfig(_SpecModel):
     @field_validator("cards")
     @classmethod
     def _unique_aliases(cls, value: list[CardSpec]) -> list[CardSpec]:
-        seen: set[str] = set()
-        for card in value:
-            if card.alias in seen:
-                raise InvalidArgumentError(f"duplicate card alias {card.alias!r} in the spec")
-            seen.add(card.alias)
+        check_unique_aliases([card.alias for card in value], "the spec")
         return value
 
 
