@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 from opsml.client._api import ApiClient
 from opsml.errors import CardStateError, IntegrityError, ServerUnavailableError
-from opsml.storage._manifest import FileEntry, hash_file, safe_relpath
+from opsml.storage._manifest import FileEntry, hash_file, open_private, safe_relpath
 
 __all__ = ["CHUNK_SIZE", "Transfer", "download_files", "upload_files"]
 
@@ -218,7 +218,10 @@ def _download_one(api: ApiClient, transfer: Transfer, dest: Path, advance: Advan
         headers = {"range": f"bytes={have}-"} if have else {}
         before = have
         try:
-            with api.stream(transfer.url, headers=headers) as response, part.open("ab") as out:
+            with (
+                api.stream(transfer.url, headers=headers) as response,
+                open_private(part, "ab") as out,
+            ):
                 if have and response.status_code != 206:
                     out.truncate(0)
                     advance(-have)

@@ -8,6 +8,7 @@ import shutil
 import stat
 import threading
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from pydantic import BaseModel, Field
 
@@ -18,6 +19,7 @@ __all__ = [
     "Manifest",
     "copy_tree_verified",
     "copy_verified",
+    "open_private",
     "hash_file",
     "rmtree_quiet",
     "safe_relpath",
@@ -173,6 +175,16 @@ def verify_tree(root: Path, manifest: Manifest) -> None:
         verify_file(root / safe_relpath(rel), entry, rel)
 
 
+def open_private(path: Path, mode: str = "wb") -> BinaryIO:
+    """Open ``path`` for writing (``"wb"``) or appending (``"ab"``), creating it readable by
+    this user only (0600): temporary and partial files never expose their bytes to others."""
+    if mode == "ab":
+        return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab", 0)
+    if mode == "wb":
+        return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+    raise ValueError(f"open_private writes binary files: mode 'wb' or 'ab', not {mode!r}")
+
+
 def copy_verified(src: Path, dest: Path, expected: FileEntry, rel: str) -> None:
     """Copy ``src`` to ``dest`` while hashing; ``dest`` appears only if the bytes verify.
 
@@ -190,7 +202,7 @@ def copy_verified(src: Path, dest: Path, expected: FileEntry, rel: str) -> None:
     digest = hashlib.sha256()
     size = 0
     try:
-        with src.open("rb") as fin, tmp.open("wb") as fout:
+        with src.open("rb") as fin, open_private(tmp) as fout:
             while chunk := fin.read(_CHUNK):
                 digest.update(chunk)
                 size += len(chunk)

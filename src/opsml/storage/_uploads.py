@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from opsml.errors import CardStateError, IntegrityError, InvalidArgumentError
-from opsml.storage._manifest import FileEntry, hash_file
+from opsml.storage._manifest import FileEntry, hash_file, open_private
 
 __all__ = ["Appender", "UploadArea"]
 
@@ -123,7 +123,7 @@ class UploadArea:
             current = self.received(entry)
             if offset != current or self.is_complete(entry):
                 raise CardStateError(f"upload offset mismatch: expected offset {current}")
-            with self._part(entry.sha256).open("ab", buffering=0) as fh:
+            with open_private(self._part(entry.sha256), "ab") as fh:
                 yield Appender(fh, entry, offset)
 
     def seal(self, entry: FileEntry, sha256: str | None = None) -> None:

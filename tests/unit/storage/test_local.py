@@ -131,3 +131,15 @@ def test_a_file_changed_after_a_successful_read_is_caught_on_the_next(tmp_path: 
     stored.write_bytes(bytes(data))  # same size, same inode
     with pytest.raises(IntegrityError, match=r"data\.bin"):
         storage.materialize("t/s/n/v1.0.0", manifest)
+
+
+def test_temporary_and_partial_files_are_private(tmp_path: Path) -> None:
+    from opsml.storage._manifest import open_private
+
+    for mode in ("wb", "ab"):
+        target = tmp_path / f"part-{mode}"
+        with open_private(target, mode) as fh:
+            fh.write(b"secret bytes")
+        assert target.stat().st_mode & 0o777 == 0o600
+    storage = LocalStorage(tmp_path / "root")
+    assert storage.new_staging().stat().st_mode & 0o777 == 0o700
