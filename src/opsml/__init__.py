@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         SqlData,
         TorchData,
     )
+    from opsml.experiment import start_experiment
     from opsml.llm import (
         Message,
         ModelSettings,
@@ -98,6 +99,7 @@ _EXPORTS: dict[str, str] = {
     "RegistryType": "opsml.card",
     "ServiceCard": "opsml.card",
     "download_service": "opsml.card",
+    "start_experiment": "opsml.experiment",
     "CommonKwargs": "opsml.types",
     "SaveName": "opsml.types",
     "ServiceType": "opsml.types",
@@ -201,6 +203,7 @@ __all__ = [
     "__version__",
     "download_service",
     "get_opsml_version",
+    "start_experiment",
 ]
 
 

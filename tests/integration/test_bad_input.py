@@ -60,6 +60,10 @@ def _routes(base: str) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
+def _fill(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"{(\w+)(:path)?}", lambda m: values[m.group(1)], path)
+
+
 def _check(response: httpx.Response, what: str) -> None:
     assert response.status_code < 500, (what, response.status_code, response.text[:300])
     if response.status_code >= 400:
@@ -74,9 +78,14 @@ def test_corpus_against_every_route_and_field(server: OpsmlTestServer, tmp_path:
     base = server.server_uri
     card = DataCard(interface=NumpyData(data=np.arange(4)), space="team", name="target")
     CardRegistry(RegistryType.Data).register_card(card)
-    good = {"registry": "data", "uid": str(card.uid), "path": "data.npy", "username": "admin",
-            "token_id": "0123456789abcdef"}
-    before = {p for p in tmp_path.rglob("*")}
+    good = {
+        "registry": "data",
+        "uid": str(card.uid),
+        "path": "data.npy",
+        "username": "admin",
+        "token_id": "0123456789abcdef",
+    }
+    before = set(tmp_path.rglob("*"))
     sent = 0
     with httpx.Client(timeout=30) as http:
         for method, path, operation in _routes(base):
@@ -96,7 +105,7 @@ def test_corpus_against_every_route_and_field(server: OpsmlTestServer, tmp_path:
                         query[target[1:]] = evil
                     else:
                         values[target] = evil
-                    url = re.sub(r"{(\w+)(:path)?}", lambda m: values[m.group(1)], path)
+                    url = _fill(path, values)
                     try:
                         request = http.build_request(
                             method, httpx.URL(f"{base}{url}"), params=query, json=body
@@ -106,19 +115,27 @@ def test_corpus_against_every_route_and_field(server: OpsmlTestServer, tmp_path:
                     _check(http.send(request), f"{method} {url} {query}")
                     sent += 1
             for field in ("space", "name", "version"):
-                if method in ("POST", "PUT") and "{uid}" not in path or path.endswith("reserve"):
+                if (method in ("POST", "PUT") and "{uid}" not in path) or path.endswith("reserve"):
                     for evil in CORPUS:
                         bad = {"card": {"space": "team", "name": "x", field: evil}}
-                        url = re.sub(r"{(\w+)(:path)?}", lambda m: good[m.group(1)], path)
+                        url = _fill(path, good)
                         _check(http.request(method, f"{base}{url}", json=bad), f"{path} {field}")
                         sent += 1
         for evil in CORPUS:  # the login and user-management fields
-            _check(http.post(f"{base}/opsml/api/auth/token",
-                             json={"username": evil, "password": evil}), "login")
-            _check(http.post(f"{base}/opsml/api/users",
-                             json={"username": evil, "password": "password-123"}), "user")
+            _check(
+                http.post(
+                    f"{base}/opsml/api/auth/token", json={"username": evil, "password": evil}
+                ),
+                "login",
+            )
+            _check(
+                http.post(
+                    f"{base}/opsml/api/users", json={"username": evil, "password": "password-123"}
+                ),
+                "user",
+            )
     assert sent > 500
-    created = {p for p in tmp_path.rglob("*")} - before
+    created = set(tmp_path.rglob("*")) - before
     storage = tmp_path / "server"
     assert all(storage in p.parents or p == storage for p in created), sorted(created)[:5]
-    assert not [p for p in tmp_path.rglob("passwd")]
+    assert not list(tmp_path.rglob("passwd"))

@@ -1,19 +1,40 @@
-"""ExperimentCard: a training run. Tracking (metrics, parameters, artifacts) comes with
-``opsml.experiment``; here the card is the record that links the cards a run produced."""
+"""ExperimentCard: a training run, the cards it produced, and read access to what it
+tracked (metrics, parameters, artifacts). Recording happens in :mod:`opsml.experiment`."""
 
 from __future__ import annotations
 
 import os
 import platform
+import shutil
 import socket
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from opsml.cards._base import CardBase
+from opsml.cards._tracking import Metric, Parameter, Parameters
+from opsml.errors import CardNotFoundError, CardStateError
+from opsml.storage import safe_relpath
 from opsml.types import RegistryType
 
-__all__ = ["ComputeEnvironment", "ExperimentCard", "UidMetadata"]
+__all__ = ["ComputeEnvironment", "ExperimentCard", "TrackingSource", "UidMetadata"]
+
+
+class TrackingSource(Protocol):
+    """Where a loaded ExperimentCard reads its metrics and parameters (the registry)."""
+
+    def get_metrics(self, experiment_uid: str, names: Sequence[str] | None = None) -> list[Metric]:
+        """Metric points in logging order."""
+        ...
+
+    def get_parameters(
+        self, experiment_uid: str, names: Sequence[str] | None = None
+    ) -> list[Parameter]:
+        """Parameters in name order."""
+        ...
 
 
 class UidMetadata(BaseModel):
@@ -51,6 +72,12 @@ class ExperimentCard(CardBase):
 
     uids: UidMetadata = Field(default_factory=UidMetadata)
     compute_environment: ComputeEnvironment = Field(default_factory=ComputeEnvironment)
+    status: str = "created"
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error: str | None = None
+
+    _tracking: TrackingSource | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -71,6 +98,73 @@ class ExperimentCard(CardBase):
             tags: Free-form tags.
         """
         super().__init__(space=space, name=name, version=version, uid=uid, tags=tags or [], **data)
+
+    def _attach_tracking(self, source: TrackingSource | None) -> None:
+        self._tracking = source
+
+    def _require_tracking(self) -> TrackingSource:
+        if self._tracking is None or self.uid is None:
+            raise CardStateError(
+                f"ExperimentCard {self.space}/{self.name} is not loaded from a registry"
+            )
+        return self._tracking
+
+    def get_metrics(self, names: list[str] | None = None) -> dict[str, list[Metric]]:
+        """The metric points, grouped by metric name, each in step order.
+
+        Args:
+            names: Only these metrics (all when omitted).
+        """
+        points = self._require_tracking().get_metrics(str(self.uid), names)
+        grouped: dict[str, list[Metric]] = {}
+        for point in points:
+            grouped.setdefault(point.name, []).append(point)
+        for series in grouped.values():
+            series.sort(key=lambda m: (m.step if m.step is not None else -1, m.timestamp))
+        return grouped
+
+    def get_parameters(self, names: list[str] | None = None) -> Parameters:
+        """The parameters (``.as_dict()`` for ``{name: value}``)."""
+        return Parameters(self._require_tracking().get_parameters(str(self.uid), names))
+
+    def list_artifacts(self, path: str | None = None) -> list[str]:
+        """Paths of the logged files (under ``path`` when given), sorted."""
+        files = sorted(self.manifest.files) if self.manifest else []
+        if path:
+            prefix = path.strip("/") + "/"
+            files = [f for f in files if f.startswith(prefix) or f == path.strip("/")]
+        return files
+
+    def download_artifacts(self, path: str | None = None, lpath: Path | str | None = None) -> Path:
+        """Copy the logged files (under ``path`` when given) into ``lpath`` (default
+        ``artifacts``), each verified against the card's manifest.
+
+        Returns:
+            The folder written.
+        """
+        wanted = self.list_artifacts(path)
+        dest = Path(lpath) if lpath is not None else Path("artifacts")
+        with self._require_source().local_folder() as folder:
+            for rel in wanted:
+                target = dest / safe_relpath(rel)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(folder / safe_relpath(rel), target)
+        return dest
+
+    def download_artifact(self, path: str, lpath: Path | str | None = None) -> Path:
+        """Copy one logged file into the folder ``lpath`` (default: the current folder).
+
+        Raises:
+            CardNotFoundError: No such file was logged.
+        """
+        if not self.manifest or path not in self.manifest.files:
+            raise CardNotFoundError(f"experiment {self.uid} has no artifact {path!r}")
+        dest = Path(lpath) if lpath is not None else Path(".")
+        with self._require_source().local_folder() as folder:
+            target = dest / Path(safe_relpath(path)).name
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(folder / safe_relpath(path), target)
+        return target
 
     def add_child_experiment(self, uid: str) -> None:
         """Record ``uid`` as a child experiment of this one."""

@@ -20,6 +20,7 @@ from opsml.cards._lifecycle import (
     restore_card,
 )
 from opsml.client._api import ApiClient
+from opsml.client._tracking import HttpTracking
 from opsml.client._transfer import download_files, transfers_from, upload_files
 from opsml.errors import CardStateError
 from opsml.settings import OpsmlConfig
@@ -71,7 +72,7 @@ class HttpSource:
         del folder
 
 
-class HttpBackend:
+class HttpBackend(HttpTracking):
     """Registry operations through an opsml server's HTTP API."""
 
     mode = RegistryMode.Client

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from opsml.cards import CardBase, CardRecord
+from opsml.cards._tracking import HardwareMetrics, Metric, Parameter
+from opsml.storage import Manifest
 from opsml.store import CardQuery
 from opsml.types import RegistryMode, RegistryType, VersionType
 
@@ -45,4 +49,34 @@ class RegistryBackend(Protocol):
 
     def delete_card(self, card: CardBase) -> None:
         """Remove a card's record and artifacts."""
+        ...
+
+    def log_metrics(self, experiment_uid: str, metrics: Sequence[Metric]) -> None:
+        """Store a batch of metric points of a registered experiment."""
+        ...
+
+    def log_parameters(self, experiment_uid: str, parameters: Sequence[Parameter]) -> None:
+        """Store (or replace) parameters of a registered experiment."""
+        ...
+
+    def log_hardware(self, experiment_uid: str, samples: Sequence[HardwareMetrics]) -> None:
+        """Store hardware samples of a registered experiment."""
+        ...
+
+    def get_metrics(self, experiment_uid: str, names: Sequence[str] | None = None) -> list[Metric]:
+        """Metric points in logging order."""
+        ...
+
+    def get_parameters(
+        self, experiment_uid: str, names: Sequence[str] | None = None
+    ) -> list[Parameter]:
+        """Parameters in name order."""
+        ...
+
+    def get_hardware_metrics(self, experiment_uid: str) -> list[HardwareMetrics]:
+        """Hardware samples in time order."""
+        ...
+
+    def add_artifacts(self, registry: RegistryType, uid: str, folder: Path) -> Manifest:
+        """Add the files of ``folder`` to a registered experiment; returns its new manifest."""
         ...

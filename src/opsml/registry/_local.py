@@ -28,6 +28,7 @@ from opsml.errors import (
     InvalidNameError,
     InvalidVersionError,
 )
+from opsml.registry._tracking import LocalTracking
 from opsml.settings import OpsmlConfig
 from opsml.storage import ArtifactStorage, Manifest, open_storage, owner_token
 from opsml.storage._manifest import verify_tree
@@ -67,7 +68,7 @@ class StoredSource:
         verify_tree(folder, self.manifest)
 
 
-class LocalBackend:
+class LocalBackend(LocalTracking):
     """Registry operations against a SQL store and an artifact storage, in-process."""
 
     mode = RegistryMode.Server
@@ -300,6 +301,8 @@ class LocalBackend:
         row = self.store.get(registry, card.uid)
         self.store.remove(registry, card.uid)
         self.storage.delete(row.storage_path)
+        if registry is RegistryType.Experiment:
+            self.tracking.delete(card.uid)
         card._attach_source(None)
 
 

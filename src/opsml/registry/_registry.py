@@ -7,7 +7,7 @@ import threading
 from datetime import date
 from typing import Any
 
-from opsml.cards import CardBase, CardList, CardRecord, ServiceCard
+from opsml.cards import CardBase, CardList, CardRecord, ExperimentCard, ServiceCard
 from opsml.cards._artifact_card import InterfaceCard
 from opsml.cards._names import validate_name
 from opsml.errors import CardTypeError, InvalidArgumentError
@@ -206,6 +206,8 @@ class CardRegistry:
             raise InvalidArgumentError(f"unknown version_type {version_type!r}") from exc
         if not isinstance(card, ServiceCard):
             self._backend.register_card(card, bump, pre_tag, build_tag, save_kwargs)
+            if isinstance(card, ExperimentCard):
+                card._attach_tracking(self._backend)
             return
         declared = card.card_refs
         card.card_refs = resolve_references(self._backend, card)
@@ -297,6 +299,8 @@ class CardRegistry:
         card = self._backend.load_card(self._registry_type, query)
         if isinstance(card, ServiceCard):
             attach_references(self._backend, card)
+        if isinstance(card, ExperimentCard):
+            card._attach_tracking(self._backend)
         if interface is not None:
             if not isinstance(card, InterfaceCard):
                 raise InvalidArgumentError(f"{type(card).__name__} does not take an interface")
@@ -326,6 +330,16 @@ class CardRegistry:
         """
         self._check_type(card)
         self._backend.delete_card(card)
+
+    @property
+    def config(self) -> OpsmlConfig:
+        """Where this registry lives."""
+        return self._config
+
+    @property
+    def backend(self) -> RegistryBackend:
+        """The backend this registry talks to (local or HTTP)."""
+        return self._backend
 
     def _check_type(self, card: CardBase) -> None:
         if not isinstance(card, CardBase) or card.registry_type is not self._registry_type:

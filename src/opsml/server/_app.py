@@ -17,6 +17,7 @@ from opsml.server._api import ServerState, api, public
 from opsml.server._authz import AuditLog, BodyLimit, HostGuard, SameOrigin
 from opsml.server._config import ServerConfig
 from opsml.server._errors import status_for
+from opsml.server._experiment_api import experiments
 from opsml.server.ui._routes import install_ui
 
 __all__ = ["create_app"]
@@ -82,6 +83,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(public)
     app.include_router(api)
     app.include_router(accounts)
+    app.include_router(experiments)
 
     install_ui(app)
 

@@ -359,6 +359,27 @@ class SqlStore:
         except SQLAlchemyError as exc:
             raise MetadataStoreError(f"updating card {uid} failed: {exc}") from exc
 
+    def update_manifest(
+        self, registry: RegistryType, uid: str, manifest_json: str, card_json: str
+    ) -> None:
+        """Record files added to a registered card (experiment artifacts).
+
+        Raises:
+            CardNotFoundError: No such card.
+        """
+        table = card_table(registry)
+
+        def run(conn: Connection) -> None:
+            result = conn.execute(
+                update(table)
+                .where(table.c.uid == uid, table.c.status == OK)
+                .values(manifest_json=manifest_json, card_json=card_json, updated_at=_now())
+            )
+            if result.rowcount == 0:
+                raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
+
+        self._retrying(run, f"updating the files of card {uid}")
+
     # -- maintenance ----------------------------------------------------------------------
 
     def pending(self, registry: RegistryType) -> list[Row[Any]]:

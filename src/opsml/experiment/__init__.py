@@ -1,0 +1,31 @@
+"""Experiments: track training runs and link the cards they produce (SPEC §7)."""
+
+from __future__ import annotations
+
+from opsml.cards._tracking import (
+    EvalMetrics,
+    HardwareMetrics,
+    Metric,
+    Metrics,
+    Parameter,
+    Parameters,
+)
+from opsml.experiment._experiment import (
+    Experiment,
+    get_experiment_metrics,
+    get_experiment_parameters,
+    start_experiment,
+)
+
+__all__ = [
+    "EvalMetrics",
+    "Experiment",
+    "HardwareMetrics",
+    "Metric",
+    "Metrics",
+    "Parameter",
+    "Parameters",
+    "get_experiment_metrics",
+    "get_experiment_parameters",
+    "start_experiment",
+]

@@ -1,0 +1,176 @@
+"""Experiment tracking routes: metrics, parameters and hardware samples in batches, and
+artifacts added to a registered ExperimentCard (uploaded like card files, then committed)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from opsml.cards._tracking import HardwareMetrics, Metric, Parameter
+from opsml.errors import CardTypeError, InvalidArgumentError
+from opsml.server._api import _ERRORS, ServerState, Uid, _card_json, local_storage, state
+from opsml.server._authz import Scope, access, current_user
+from opsml.server._models import RegistryName, UploadStatus
+from opsml.server._security import Permission
+from opsml.storage import FileEntry, Manifest, safe_relpath
+from opsml.store import CardQuery
+from opsml.types import RegistryType
+
+__all__ = ["experiments"]
+
+experiments = APIRouter(
+    prefix="/opsml/api", responses=_ERRORS, dependencies=[Depends(current_user)]
+)
+StateDep = Annotated[ServerState, Depends(state)]
+_PATH = "/{registry}/cards/{uid}"
+_MAX_BATCH = 100_000
+
+
+class MetricsBody(BaseModel):
+    """A batch of metric points."""
+
+    metrics: list[Metric] = Field(max_length=_MAX_BATCH)
+
+
+class ParametersBody(BaseModel):
+    """A batch of parameters."""
+
+    parameters: list[Parameter] = Field(max_length=_MAX_BATCH)
+
+
+class HardwareBody(BaseModel):
+    """A batch of hardware samples."""
+
+    samples: list[HardwareMetrics] = Field(max_length=_MAX_BATCH)
+
+
+class ArtifactsBody(BaseModel):
+    """Files uploaded with ``PUT …/artifacts/files/{path}`` to add to the experiment."""
+
+    manifest: Manifest
+
+
+def _experiment(registry: RegistryName, uid: Uid) -> str:
+    if RegistryType(registry.value) is not RegistryType.Experiment:
+        raise CardTypeError("tracking routes are for experiment cards only")
+    return uid
+
+
+_READ = [access(Permission.Read, Scope.Card)]
+_WRITE = [access(Permission.Write, Scope.Card)]
+
+
+@experiments.post(f"{_PATH}/metrics", tags=["experiments"], dependencies=_WRITE)
+def log_metrics(
+    st: StateDep, registry: RegistryName, uid: Uid, body: MetricsBody
+) -> dict[str, int]:
+    """Store a batch of metric points."""
+    st.backend.log_metrics(_experiment(registry, uid), body.metrics)
+    return {"logged": len(body.metrics)}
+
+
+@experiments.get(f"{_PATH}/metrics", tags=["experiments"], dependencies=_READ)
+def get_metrics(
+    st: StateDep,
+    registry: RegistryName,
+    uid: Uid,
+    names: Annotated[list[Annotated[str, Query(max_length=255)]] | None, Query()] = None,
+) -> list[Metric]:
+    """Metric points in logging order (only ``names`` when given)."""
+    return st.backend.get_metrics(_experiment(registry, uid), names)
+
+
+@experiments.post(f"{_PATH}/parameters", tags=["experiments"], dependencies=_WRITE)
+def log_parameters(
+    st: StateDep, registry: RegistryName, uid: Uid, body: ParametersBody
+) -> dict[str, int]:
+    """Store (or replace) parameters."""
+    st.backend.log_parameters(_experiment(registry, uid), body.parameters)
+    return {"logged": len(body.parameters)}
+
+
+@experiments.get(f"{_PATH}/parameters", tags=["experiments"], dependencies=_READ)
+def get_parameters(
+    st: StateDep,
+    registry: RegistryName,
+    uid: Uid,
+    names: Annotated[list[Annotated[str, Query(max_length=255)]] | None, Query()] = None,
+) -> list[Parameter]:
+    """Parameters in name order."""
+    return st.backend.get_parameters(_experiment(registry, uid), names)
+
+
+@experiments.post(f"{_PATH}/hardware", tags=["experiments"], dependencies=_WRITE)
+def log_hardware(
+    st: StateDep, registry: RegistryName, uid: Uid, body: HardwareBody
+) -> dict[str, int]:
+    """Store hardware samples."""
+    st.backend.log_hardware(_experiment(registry, uid), body.samples)
+    return {"logged": len(body.samples)}
+
+
+@experiments.get(f"{_PATH}/hardware", tags=["experiments"], dependencies=_READ)
+def get_hardware(st: StateDep, registry: RegistryName, uid: Uid) -> list[HardwareMetrics]:
+    """Hardware samples in time order."""
+    return st.backend.get_hardware_metrics(_experiment(registry, uid))
+
+
+@experiments.put(
+    f"{_PATH}/artifacts/files/{{path:path}}",
+    response_model=UploadStatus,
+    tags=["experiments"],
+    dependencies=_WRITE,
+)
+async def upload_artifact(
+    st: StateDep,
+    registry: RegistryName,
+    uid: Uid,
+    path: str,
+    request: Request,
+    size: Annotated[int, Query(ge=0)],
+    sha256: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> UploadStatus:
+    """Append bytes of one artifact file at ``offset`` (resumable; verified when complete)."""
+    _experiment(registry, uid)
+    safe_relpath(path)
+    st.backend.store.get(RegistryType.Experiment, uid)
+    entry = FileEntry(size=size, sha256=sha256)
+    area = local_storage(st).uploads
+    with area.appending(entry, offset) as appender:
+        async for chunk in request.stream():
+            appender.write(chunk)
+        if appender.received == entry.size:
+            await anyio.to_thread.run_sync(area.seal, entry, appender.sha256)
+    return UploadStatus(
+        path=path, received=appender.received, complete=appender.received == entry.size
+    )
+
+
+@experiments.post(f"{_PATH}/artifacts", tags=["experiments"], dependencies=_WRITE)
+def commit_artifacts(
+    st: StateDep, registry: RegistryName, uid: Uid, body: ArtifactsBody
+) -> dict[str, Any]:
+    """Add uploaded files to the experiment; returns the card's JSON."""
+    _experiment(registry, uid)
+    reg = RegistryType.Experiment
+    storage = local_storage(st)
+    missing = [rel for rel, e in body.manifest.files.items() if not storage.uploads.is_complete(e)]
+    if missing:
+        raise InvalidArgumentError(f"artifacts not uploaded yet: {', '.join(missing[:10])}")
+    staging = storage.new_staging()
+    try:
+        for rel, entry in body.manifest.files.items():
+            storage.uploads.link_into(entry, staging / safe_relpath(rel))
+        st.backend.add_artifacts(reg, uid, staging)
+    finally:
+        storage.discard(staging)
+    return _card_json(st.backend.load_card(reg, _uid_query(uid)))
+
+
+def _uid_query(uid: Uid) -> Any:
+
+    return CardQuery(uid=uid, limit=1)
