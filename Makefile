@@ -55,6 +55,7 @@ format: install
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 	$(PY) benchmarks/service_install.py
+	$(PY) benchmarks/experiment_runs.py
 
 clean:
 	rm -rf $(VENV) $(CORE_VENV) .bench-venvs .pytest_cache .mypy_cache .ruff_cache
