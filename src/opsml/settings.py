@@ -30,6 +30,8 @@ class OpsmlConfig:
         username: ``OPSML_USERNAME``, to log in to a server that requires it (client mode).
         password: ``OPSML_PASSWORD``.
         api_token: ``OPSML_API_TOKEN``, an API token (for CI) used instead of a login.
+        encrypt_secret: ``OPSML_ENCRYPT_SECRET``: encrypt artifacts at rest with this master
+            key (local mode, or the server's own setting).
         client_retries: ``OPSML_CLIENT_RETRIES``: how often a client retries a request that
             failed to connect or got a 5xx answer (default 4, with exponential backoff).
     """
@@ -40,6 +42,7 @@ class OpsmlConfig:
     username: str = ""
     password: str = field(default="", repr=False)
     api_token: str = field(default="", repr=False)
+    encrypt_secret: str = field(default="", repr=False)
     client_retries: int = 4
 
     @classmethod
@@ -80,6 +83,7 @@ class OpsmlConfig:
             username=env.get("OPSML_USERNAME", ""),
             password=env.get("OPSML_PASSWORD", ""),
             api_token=env.get("OPSML_API_TOKEN", "").strip(),
+            encrypt_secret=env.get("OPSML_ENCRYPT_SECRET", "").strip(),
             client_retries=int(retries) if retries else 4,
         )
 

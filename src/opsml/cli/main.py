@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from opsml._version import __version__
+from opsml.cli._keys import generate_app, keys_app
 from opsml.cli._users import audit, user_app
 from opsml.errors import OpsmlError
 
@@ -33,6 +34,8 @@ install_app = typer.Typer(
 )
 app.add_typer(install_app, name="install")
 app.add_typer(user_app, name="user")
+app.add_typer(generate_app, name="generate")
+app.add_typer(keys_app, name="keys")
 app.command("audit")(audit)
 
 _PATH_HELP = "Folder holding opsmlspec.yaml (and opsml.lock), or the spec file itself."

@@ -25,14 +25,18 @@ from opsml.cards._lifecycle import (
 from opsml.errors import (
     CardNotFoundError,
     CardStateError,
+    InvalidArgumentError,
     InvalidNameError,
     InvalidVersionError,
 )
 from opsml.registry._tracking import LocalTracking
 from opsml.settings import OpsmlConfig
-from opsml.storage import ArtifactStorage, Manifest, open_storage, owner_token
+from opsml.storage import ArtifactStorage, LocalStorage, Manifest, open_storage, owner_token
+from opsml.storage._encrypted import EncryptedLocalStorage, KeyTable
+from opsml.storage._encryption import MasterKeys
 from opsml.storage._manifest import verify_tree
 from opsml.store import PENDING, CardQuery, SqlStore
+from opsml.store._artifact_keys import KeyStore
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import Version, allocate_version, parse_requested_version
 
@@ -81,11 +85,11 @@ class LocalBackend(LocalTracking):
     @classmethod
     def from_config(cls, config: OpsmlConfig) -> LocalBackend:
         """Open the store and storage named by ``config``."""
-        return cls(
-            SqlStore.from_url(config.tracking_uri),
-            open_storage(config.storage_uri),
-            config.app_env,
-        )
+        store = SqlStore.from_url(config.tracking_uri)
+        storage = open_storage(config.storage_uri)
+        if config.encrypt_secret:
+            storage = _encrypted(storage, store, config.encrypt_secret)
+        return cls(store, storage, config.app_env)
 
     # -- registration ---------------------------------------------------------------------
 
@@ -304,6 +308,17 @@ class LocalBackend(LocalTracking):
         if registry is RegistryType.Experiment:
             self.tracking.delete(card.uid)
         card._attach_source(None)
+
+
+def _encrypted(storage: ArtifactStorage, store: SqlStore, secret: str) -> ArtifactStorage:
+    if not isinstance(storage, LocalStorage):
+        raise InvalidArgumentError(
+            "OPSML_ENCRYPT_SECRET (encryption at rest) needs local storage for now"
+        )
+    keys = KeyStore(store)
+    return EncryptedLocalStorage(
+        storage.root, MasterKeys(secret), KeyTable(keys.get, keys.add, keys.delete)
+    )
 
 
 def _single(query: CardQuery) -> CardQuery:

@@ -8,13 +8,14 @@ storage location, so no request can reach a file outside a card.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from opsml._version import __version__
 from opsml.cards import CARD_FILE, CardBase, card_class, parse_card
@@ -47,6 +48,7 @@ from opsml.server._models import (
 )
 from opsml.server._security import Permission, Principal, Security
 from opsml.storage import LocalStorage, Manifest, safe_relpath
+from opsml.storage._encrypted import EncryptedLocalStorage
 from opsml.store import OK, CardQuery, parse_max_date
 from opsml.store._auth import AuditEntry, AuthStore
 from opsml.types import RegistryType
@@ -499,17 +501,51 @@ def downloads(st: StateDep, registry: RegistryName, uid: Uid) -> list[TransferTa
     dependencies=[access(Permission.Read, Scope.Card)],
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def download_file(st: StateDep, registry: RegistryName, uid: Uid, path: FilePath) -> FileResponse:
+def download_file(
+    st: StateDep, registry: RegistryName, uid: Uid, path: FilePath, request: Request
+) -> Response:
     """One file of a registered card (supports ``Range`` for resuming)."""
     row = st.backend.store.get(_registry(registry), uid)
     entry = Manifest.model_validate_json(row.manifest_json).files.get(path)
     if entry is None:
         raise CardNotFoundError(f"card {uid} has no file {path!r} in its manifest")
-    file = local_storage(st).file_path(row.storage_path, path)
+    storage = local_storage(st)
+    headers = {"x-opsml-sha256": entry.sha256}
+    if isinstance(storage, EncryptedLocalStorage):
+        return _decrypted(storage, row.storage_path, path, request.headers.get("range"), headers)
+    file = storage.file_path(row.storage_path, path)
     if not file.is_file():
         raise StorageError(f"file {path!r} of card {uid} is missing from storage")
-    return _ArtifactResponse(
-        file,
+    return _ArtifactResponse(file, media_type="application/octet-stream", headers=headers)
+
+
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+
+
+def _decrypted(
+    storage: EncryptedLocalStorage,
+    prefix: str,
+    path: str,
+    range_header: str | None,
+    headers: dict[str, str],
+) -> Response:
+    """Stream a file of an encrypted card, decrypting chunk by chunk (``Range``: one
+    ``bytes=start-[end]`` range)."""
+    start, end = 0, None
+    match = _RANGE.match(range_header.strip()) if range_header else None
+    if match:
+        start = int(match.group(1))
+        end = int(match.group(2)) + 1 if match.group(2) else None
+    size, chunks = storage.read_range(prefix, path, start, end)
+    stop = size if end is None else min(end, size)
+    if match and start >= size and size > 0:
+        return Response(status_code=416, headers={"content-range": f"bytes */{size}"})
+    headers = {**headers, "content-length": str(max(stop - start, 0)), "accept-ranges": "bytes"}
+    if match:
+        headers["content-range"] = f"bytes {start}-{max(stop - 1, start)}/{size}"
+    return StreamingResponse(
+        chunks,
+        status_code=206 if match else 200,
         media_type="application/octet-stream",
-        headers={"x-opsml-sha256": entry.sha256},
+        headers=headers,
     )

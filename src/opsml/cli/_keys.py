@@ -1,0 +1,69 @@
+"""``opsml generate key`` and ``opsml keys rotate``: encryption at rest keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+__all__ = ["generate_app", "keys_app", "rotate_keys"]
+
+generate_app = typer.Typer(help="Generate secrets.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage the keys of encryption at rest.", no_args_is_help=True)
+
+
+@generate_app.command("key")
+def generate_key() -> None:
+    """Print a new random master key for OPSML_ENCRYPT_SECRET."""
+    from opsml.storage._encryption import generate_key as new_key
+
+    typer.echo(new_key())
+
+
+def rotate_keys(tracking_uri: str, secret: str) -> int:
+    """Re-wrap every card key not wrapped by the first key of ``secret``; returns how many.
+
+    Raises:
+        IntegrityError: A card key is wrapped by a master key ``secret`` does not hold.
+    """
+    from opsml.storage._encryption import MasterKeys, WrappedKey
+    from opsml.store import SqlStore
+    from opsml.store._artifact_keys import KeyStore
+
+    master = MasterKeys(secret)
+    keys = KeyStore(SqlStore.from_url(tracking_uri))
+    count = 0
+    while rows := keys.not_wrapped_by(master.current):
+        for row in rows:
+            data_key = master.unwrap(WrappedKey(row.key_id, row.wrapped), row.prefix)
+            wrapped = master.wrap(data_key, row.prefix)
+            keys.replace(row.prefix, wrapped.key_id, wrapped.blob)
+            count += 1
+    return count
+
+
+@keys_app.command("rotate")
+def rotate(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count the keys.")] = False,
+) -> None:
+    """Re-wrap every card's data key under the first key of OPSML_ENCRYPT_SECRET
+    (``new,old``); artifacts are not rewritten. Run where the database is."""
+    from opsml.cli.main import _guard
+    from opsml.errors import InvalidArgumentError
+    from opsml.settings import OpsmlConfig
+
+    def run() -> int:
+        config = OpsmlConfig.from_env()
+        if not config.encrypt_secret:
+            raise InvalidArgumentError("set OPSML_ENCRYPT_SECRET=new-key,old-key first")
+        if dry_run:
+            from opsml.storage._encryption import MasterKeys
+            from opsml.store import SqlStore
+            from opsml.store._artifact_keys import KeyStore
+
+            current = MasterKeys(config.encrypt_secret).current
+            return len(KeyStore(SqlStore.from_url(config.tracking_uri)).not_wrapped_by(current))
+        return rotate_keys(config.tracking_uri, config.encrypt_secret)
+
+    count = _guard(run)
+    typer.echo(f"{'would re-wrap' if dry_run else 're-wrapped'} {count} card keys")

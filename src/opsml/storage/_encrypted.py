@@ -1,0 +1,116 @@
+"""Local storage whose card files are encrypted at rest (``OPSML_ENCRYPT_SECRET``).
+
+Files are encrypted when a card is committed (from its plaintext staging folder) and
+decrypted, chunk by chunk, into a private temporary folder or the caller's folder when read;
+every decrypted file is then checked against the card's SHA-256 manifest like any other.
+Deleting a card deletes its key too, so leftover bytes can no longer be read.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from opsml.errors import IntegrityError, StorageError
+from opsml.storage._encryption import (
+    MasterKeys,
+    WrappedKey,
+    decrypt_file,
+    decrypt_range,
+    encrypt_file,
+    new_data_key,
+    plaintext_size,
+)
+from opsml.storage._local import LocalStorage
+from opsml.storage._manifest import Manifest, safe_relpath, verify_file
+
+__all__ = ["EncryptedLocalStorage", "KeyTable"]
+
+
+class KeyTable:
+    """Where wrapped card keys live (the SQL key store), as callables: keeps storage free
+    of database code."""
+
+    def __init__(
+        self,
+        get: Callable[[str], tuple[str, str] | None],
+        add: Callable[[str, str, str], bool],
+        delete: Callable[[str], None],
+    ) -> None:
+        self.get = get
+        self.add = add
+        self.delete = delete
+
+
+class EncryptedLocalStorage(LocalStorage):
+    """:class:`LocalStorage` with AES-256-GCM encryption of every stored file."""
+
+    def __init__(self, root: Path | str, master: MasterKeys, keys: KeyTable) -> None:
+        super().__init__(root)
+        self.master = master
+        self.keys = keys
+
+    def data_key(self, prefix: str, create: bool = False) -> bytes:
+        """The card's data key (made and stored on first commit when ``create``).
+
+        Raises:
+            IntegrityError: The card has no key, or it cannot be unwrapped.
+        """
+        found = self.keys.get(prefix)
+        if found is None and create:
+            wrapped = self.master.wrap(new_data_key(), prefix)
+            self.keys.add(prefix, wrapped.key_id, wrapped.blob)
+            found = self.keys.get(prefix)
+        if found is None:
+            raise IntegrityError(f"no encryption key for the artifacts of {prefix}")
+        return self.master.unwrap(WrappedKey(*found), prefix)
+
+    def commit(self, staging: Path, prefix: str) -> None:
+        """Encrypt every staged file in place, then move the folder into place."""
+        key = self.data_key(prefix, create=True)
+        try:
+            for file in sorted(p for p in staging.rglob("*") if p.is_file()):
+                encrypt_file(file, file, key, file.relative_to(staging).as_posix())
+        except OSError as exc:
+            raise StorageError(f"cannot encrypt the artifacts of {prefix}: {exc}") from exc
+        super().commit(staging, prefix)
+
+    def materialize(self, prefix: str, manifest: Manifest, dest: Path | None = None) -> Path:
+        """Decrypt the card's files into ``dest`` (a new private folder when ``None``),
+        each authenticated and checked against the manifest."""
+        target = dest if dest is not None else Path(tempfile.mkdtemp(prefix="opsml-"))
+        target.mkdir(parents=True, exist_ok=True)
+        key = self.data_key(prefix) if manifest.files else b""
+        src = self._path(prefix)
+        for rel, entry in manifest.files.items():
+            out = target / safe_relpath(rel)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            stored = src / safe_relpath(rel)
+            if not stored.is_file():
+                raise IntegrityError(f"artifact {rel!r} is missing from storage")
+            decrypt_file(stored, out, key, rel)
+            verify_file(out, entry, rel)
+        return target
+
+    @contextmanager
+    def local_copy(self, prefix: str, manifest: Manifest, verify: bool = True) -> Iterator[Path]:
+        """A private temporary folder with the decrypted, verified files."""
+        with tempfile.TemporaryDirectory(prefix="opsml-") as tmp:
+            yield self.materialize(prefix, manifest, Path(tmp))
+
+    def read_range(
+        self, prefix: str, rel: str, start: int = 0, end: int | None = None
+    ) -> tuple[int, Iterator[bytes]]:
+        """The plaintext size of one file and its bytes ``[start, end)`` (for the server's
+        download route; the client verifies the SHA-256 of what it receives)."""
+        stored = self.file_path(prefix, rel)
+        if not stored.is_file():
+            raise StorageError(f"file {rel!r} is missing from storage")
+        return plaintext_size(stored), decrypt_range(stored, self.data_key(prefix), rel, start, end)
+
+    def delete(self, prefix: str) -> None:
+        """Remove the card's files and its key."""
+        super().delete(prefix)
+        self.keys.delete(prefix)
