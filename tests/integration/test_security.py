@@ -159,3 +159,31 @@ def test_refresh_rotation_and_login_throttling(server: OpsmlTestServer) -> None:
     )
     assert me.json()["username"] == ADMIN[0]  # tokens already issued keep working
     assert time.monotonic() - started < 5
+
+
+def test_no_secrets_in_logs_audit_or_errors(server: OpsmlTestServer) -> None:
+    base = server.server_uri
+    pair = httpx.post(
+        f"{base}/opsml/api/auth/token", json={"username": ADMIN[0], "password": ADMIN[1]}
+    ).json()
+    admin = {"authorization": f"Bearer {pair['access_token']}"}
+    api_token = httpx.post(
+        f"{base}/opsml/api/auth/api-tokens", json={"name": "ci"}, headers=admin
+    ).json()["token"]
+    wrong = httpx.post(
+        f"{base}/opsml/api/auth/token", json={"username": ADMIN[0], "password": "guess-me-123"}
+    )
+    assert "guess-me-123" not in wrong.text
+    forged = httpx.get(f"{base}/opsml/api/auth/me", headers={"authorization": "Bearer x.y.z"})
+    assert "x.y.z" not in forged.text
+    audit = httpx.get(f"{base}/opsml/api/audit?limit=1000", headers=admin).text
+    log = (Path(str(server.base_path)) / "server.log").read_text(errors="replace")
+    for secret in (
+        ADMIN[1],
+        "guess-me-123",
+        pair["access_token"],
+        pair["refresh_token"],
+        api_token,
+    ):
+        assert secret not in audit
+        assert secret not in log

@@ -24,6 +24,8 @@ from opsml.storage._encryption import (
     plaintext_size,
 )
 
+pytest.importorskip("cryptography", reason="the encrypt extra is not installed")
+
 KEY = new_data_key()
 RECORD = CHUNK + NONCE + TAG
 
