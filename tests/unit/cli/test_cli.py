@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from opsml import CardRegistry, Prompt, PromptCard, RegistryType, __version__
@@ -103,3 +104,44 @@ def test_service_commands_have_help() -> None:
         result = runner.invoke(app, args, env={"COLUMNS": "200"})
         assert result.exit_code == 0
         assert words in result.stdout
+
+
+def test_user_admin_commands(sqlite_registry_env: Path) -> None:
+    pytest.importorskip("argon2", reason="user management needs the server extra")
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+        assert result.exit_code == code, result.output
+        return result.stdout if code == 0 else result.stderr
+
+    run("user", "create", "root", "--admin", "--password", "root-password-1")
+    run("user", "create", "ada", "--grant", "team-a:read,write", "--password", "ada-password")
+    listed = run("user", "list")
+    assert "team-a:read,write" in listed
+    assert "root" in listed
+    assert run("user", "delete", "root", code=1).startswith("error: AccountError: ")
+    run("user", "set-permissions", "ada", "--grant", "*:read")
+    assert "*:read" in run("user", "list")
+    created = run("user", "token", "create", "ada", "--name", "ci")
+    token_id = created.split()[1]
+    assert "opsml_" in created
+    assert "active" in run("user", "token", "list")
+    run("user", "token", "revoke", token_id)
+    assert "revoked" in run("user", "token", "list")
+    run("user", "reset-password", "ada", "--password", "new-password-2")
+    assert run("user", "create", "x", "--password", "short", code=1).startswith(
+        "error: InvalidArgumentError"
+    )
+    assert "audit log" in run("audit")
+    run("user", "delete", "ada")
+    assert "ada" not in run("user", "list")
+
+
+def test_generate_key_and_rotate(sqlite_registry_env: Path) -> None:
+    key = runner.invoke(app, ["generate", "key"]).stdout.strip()
+    assert key.startswith("opsmlkey-")
+    result = runner.invoke(app, ["keys", "rotate"])
+    assert result.exit_code == 1
+    assert "OPSML_ENCRYPT_SECRET" in result.stderr
+    result = runner.invoke(app, ["keys", "rotate"], env={"OPSML_ENCRYPT_SECRET": key})
+    assert result.exit_code == 0, result.output
+    assert "re-wrapped 0 card keys" in result.stdout
