@@ -28,11 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _sections import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = Path(os.environ.get("BENCH_VENVS", ROOT / ".bench-venvs"))
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-BEGIN = "<!-- experiment-runs:begin -->"
-END = "<!-- experiment-runs:end -->"
 
 _OPSML = """
 import json, sys, time, contextlib
@@ -162,7 +162,6 @@ def main() -> None:
         f"| {'PASS' if isinstance(log10k, list) and max(log10k) < 1 else 'FAIL'} |"
     )
     lines = [
-        BEGIN,
         "## Experiments: 10 runs of train + register from inside the experiment (issue 6)",
         "",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; command: "
@@ -178,18 +177,11 @@ def main() -> None:
         "`make_classification(1000, 4)`, `exp.register_card(ModelCard(SklearnModel))`; MLflow: "
         "`start_run` + `mlflow.sklearn.log_model(registered_model_name=...)` on SQLite. Client "
         "mode uses each peer's own `OpsmlTestServer` on loopback.",
-        END,
     ]
-    section = "\n".join(lines)
-    print(section)
+    print("\n".join(lines))
     if args.no_results:
         return
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
+    write_section(RESULTS, "experiment-runs", lines)
 
 
 def _fmt(value: list[float] | str) -> str:

@@ -34,11 +34,10 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from _sections import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-BEGIN = "<!-- service-install:begin -->"
-END = "<!-- service-install:end -->"
 OPSML = str(Path(sys.executable).parent / "opsml")
 
 
@@ -173,7 +172,6 @@ def main() -> None:
     ]
     command = f"`.venv/bin/python benchmarks/service_install.py{' --quick' if args.quick else ''}`"
     lines = [
-        BEGIN,
         "## `opsml install service` via the server (issue 5)",
         "",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; command: {command}",
@@ -186,18 +184,11 @@ def main() -> None:
         "Each command is a fresh `opsml` process (interpreter start-up included). A warm install",
         "reads the lock, re-hashes every installed file against it and makes no request at all,",
         "so its time is the SHA-256 of the installed files plus start-up.",
-        END,
     ]
-    section = "\n".join(lines)
-    print(section)
+    print("\n".join(lines))
     if args.quick:
         return
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
+    write_section(RESULTS, "service-install", lines)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ from opsml.server._models import (
     UploadStatus,
 )
 from opsml.server._security import Permission, Principal, Security
-from opsml.storage import LocalStorage, Manifest, safe_relpath
+from opsml.storage import FileEntry, LocalStorage, Manifest, safe_relpath
 from opsml.storage._encrypted import EncryptedLocalStorage
 from opsml.store import OK, CardQuery, parse_max_date
 from opsml.store._auth import AuditEntry, AuthStore
@@ -58,6 +58,7 @@ __all__ = [
     "api",
     "check_login_rate",
     "public",
+    "receive_upload",
     "record_login_failure",
     "state",
 ]
@@ -403,6 +404,14 @@ async def upload_file(
     """
     reg = _registry(registry)
     entry = await anyio.to_thread.run_sync(_pending_entry, st, reg, uid, path)
+    return await receive_upload(st, entry, path, offset, request)
+
+
+async def receive_upload(
+    st: ServerState, entry: FileEntry, path: str, offset: int, request: Request
+) -> UploadStatus:
+    """Append the request body to the upload of ``entry`` at ``offset``; the last byte
+    triggers verification against its SHA-256."""
     area = local_storage(st).uploads
     with area.appending(entry, offset) as appender:
         async for chunk in request.stream():

@@ -11,7 +11,15 @@ from pydantic import BaseModel, Field
 
 from opsml.cards._tracking import HardwareMetrics, Metric, Parameter
 from opsml.errors import CardTypeError, InvalidArgumentError
-from opsml.server._api import _ERRORS, ServerState, Uid, _card_json, local_storage, state
+from opsml.server._api import (
+    _ERRORS,
+    ServerState,
+    Uid,
+    _card_json,
+    local_storage,
+    receive_upload,
+    state,
+)
 from opsml.server._authz import Scope, access, current_user
 from opsml.server._models import RegistryName, UploadStatus
 from opsml.server._security import Permission
@@ -137,17 +145,8 @@ async def upload_artifact(
     """Append bytes of one artifact file at ``offset`` (resumable; verified when complete)."""
     _experiment(registry, uid)
     safe_relpath(path)
-    st.backend.store.get(RegistryType.Experiment, uid)
-    entry = FileEntry(size=size, sha256=sha256)
-    area = local_storage(st).uploads
-    with area.appending(entry, offset) as appender:
-        async for chunk in request.stream():
-            appender.write(chunk)
-        if appender.received == entry.size:
-            await anyio.to_thread.run_sync(area.seal, entry, appender.sha256)
-    return UploadStatus(
-        path=path, received=appender.received, complete=appender.received == entry.size
-    )
+    await anyio.to_thread.run_sync(st.backend.store.get, RegistryType.Experiment, uid)
+    return await receive_upload(st, FileEntry(size=size, sha256=sha256), path, offset, request)
 
 
 @experiments.post(f"{_PATH}/artifacts", tags=["experiments"], dependencies=_WRITE)
