@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from opsml._compat import require
 from opsml.cards import CardBase, ExperimentCard
 from opsml.cards._tracking import (
     EvalMetrics,
@@ -100,7 +101,10 @@ class Experiment:
             self._snapshot_code(Path(self._code_dir))
         self._threads.append(threading.Thread(target=self._flusher, daemon=True))
         if self._log_hardware:
-            self._threads.append(threading.Thread(target=self._sampler, daemon=True))
+            sample = _hardware_sampler()  # MissingDependencyError here, not in the thread
+            self._threads.append(
+                threading.Thread(target=self._sampler, args=(sample,), daemon=True)
+            )
         for thread in self._threads:
             thread.start()
         return self
@@ -167,8 +171,7 @@ class Experiment:
             except Exception as exc:  # retried at the next tick and at exit
                 _log.warning("experiment %s: flushing metrics failed: %s", self.uid, exc)
 
-    def _sampler(self) -> None:
-        sample = _hardware_sampler()
+    def _sampler(self, sample: Any) -> None:
         while True:
             with contextlib.suppress(Exception):
                 point = sample()
@@ -331,8 +334,6 @@ class Experiment:
 
 
 def _hardware_sampler() -> Any:
-    from opsml._compat import require
-
     psutil = require("psutil", "experiment")
     psutil.cpu_percent(percpu=True)  # the first call only primes the counters
 
@@ -383,6 +384,8 @@ def start_experiment(
     Returns:
         The experiment (the card is registered before this returns).
     """
+    if log_hardware:
+        require("psutil", "experiment")  # before anything is registered
     registry = CardRegistry(RegistryType.Experiment)
     if experiment_uid is not None:
         card = registry.load_card(uid=experiment_uid)

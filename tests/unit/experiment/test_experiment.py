@@ -13,7 +13,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from opsml import CardRegistry, DataCard, ModelCard, Prompt, PromptCard, RegistryType
 from opsml.data import PandasData
-from opsml.errors import CardStateError, InvalidArgumentError
+from opsml.errors import CardStateError, InvalidArgumentError, MissingDependencyError
 from opsml.experiment import (
     EvalMetrics,
     Metric,
@@ -176,3 +176,14 @@ def test_metric_and_parameter_types() -> None:
         exp.register_card(card)
         with pytest.raises(CardStateError, match="already registered"):
             exp.register_card(card)
+
+
+def test_hardware_logging_without_psutil_fails_before_registering(
+    sqlite_registry_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psutil", None)  # as if the extra were not installed
+    with pytest.raises(MissingDependencyError, match="experiment"):
+        start_experiment(space="s", name="hw", log_hardware=True)
+    assert len(CardRegistry(RegistryType.Experiment).list_cards()) == 0

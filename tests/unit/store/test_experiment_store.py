@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from opsml import CardRegistry, RegistryType
@@ -15,7 +16,8 @@ from opsml.experiment import (
 
 def test_names_and_values_round_trip_exactly(local_registry_env: Path) -> None:
     long_name = "é" * 255
-    with start_experiment(space="s", name="exact", log_hardware=True) as exp:
+    hardware = importlib.util.find_spec("psutil") is not None  # the experiment extra
+    with start_experiment(space="s", name="exact", log_hardware=hardware) as exp:
         exp.log_metrics(
             [
                 Metric("loss", 0.1 + 1e-12, step=2**40),
@@ -46,5 +48,6 @@ def test_names_and_values_round_trip_exactly(local_registry_env: Path) -> None:
     card = CardRegistry(RegistryType.Experiment).load_card(uid=uid)
     assert card.status == "completed"
     samples = CardRegistry(RegistryType.Experiment).backend.get_hardware_metrics(uid)
-    assert samples
-    assert samples[0].created_at.tzinfo is not None
+    if hardware:
+        assert samples
+        assert samples[0].created_at.tzinfo is not None
