@@ -119,18 +119,24 @@ class Experiment:
         self._wake.set()
         for thread in self._threads:
             thread.join()
+        failure: BaseException | None = exc
         try:
             self.flush()
             self._upload_files()
+        except BaseException as error:  # the run's records are incomplete: say so, re-raise
+            failure = failure or error
+            raise
         finally:
             shutil.rmtree(self._files, ignore_errors=True)
             card = self._card
             card.ended_at = datetime.now(UTC)
-            if exc_type is None:
+            if failure is None:
                 card.status = "completed"
             else:
                 card.status = "failed"
-                card.error = "".join(traceback.format_exception_only(exc_type, exc)).strip()[:4000]
+                card.error = "".join(
+                    traceback.format_exception_only(type(failure), failure)
+                ).strip()[:4000]
             self._registry.update_card(card)
 
     def flush(self) -> None:

@@ -187,3 +187,22 @@ def test_hardware_logging_without_psutil_fails_before_registering(
     with pytest.raises(MissingDependencyError, match="experiment"):
         start_experiment(space="s", name="hw", log_hardware=True)
     assert len(CardRegistry(RegistryType.Experiment).list_cards()) == 0
+
+
+def test_a_run_whose_files_cannot_be_stored_is_marked_failed(
+    sqlite_registry_env: Path, tmp_path: Path
+) -> None:
+    first = tmp_path / "a.txt"
+    first.write_text("one")
+    with start_experiment(space="s", name="files") as exp:
+        exp.log_artifact(first, "notes/a.txt")
+    first.write_text("two")  # the same path with other bytes is refused when re-opened
+    with (
+        pytest.raises(InvalidArgumentError, match="already logged"),
+        start_experiment(experiment_uid=exp.uid) as again,
+    ):
+        again.log_artifact(first, "notes/a.txt")
+    card = CardRegistry(RegistryType.Experiment).load_card(uid=exp.uid)
+    assert card.status == "failed"
+    assert "already logged" in str(card.error)
+    assert card.list_artifacts() == ["notes/a.txt"]
