@@ -20,8 +20,11 @@ def generate_key() -> None:
     typer.echo(new_key())
 
 
-def rotate_keys(tracking_uri: str, secret: str) -> int:
+def rotate_keys(tracking_uri: str, secret: str, batch: int = 500) -> int:
     """Re-wrap every card key not wrapped by the first key of ``secret``; returns how many.
+
+    Each key is re-wrapped in its own transaction, ``batch`` rows read at a time: an
+    interrupted rotation leaves every key readable and is finished by running it again.
 
     Raises:
         IntegrityError: A card key is wrapped by a master key ``secret`` does not hold.
@@ -33,7 +36,7 @@ def rotate_keys(tracking_uri: str, secret: str) -> int:
     master = MasterKeys(secret)
     keys = KeyStore(SqlStore.from_url(tracking_uri))
     count = 0
-    while rows := keys.not_wrapped_by(master.current):
+    while rows := keys.not_wrapped_by(master.current, batch):
         for row in rows:
             data_key = master.unwrap(WrappedKey(row.key_id, row.wrapped), row.prefix)
             wrapped = master.wrap(data_key, row.prefix)

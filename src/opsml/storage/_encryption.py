@@ -1,7 +1,8 @@
 """Encryption at rest: AES-256-GCM in chunks, one random data key per card.
 
-File format (``OPSMLENC`` v1): an 16-byte header (``b"OPSMLENC"``, version byte, three
-reserved bytes, the plaintext chunk size as a 4-byte big-endian integer), then one record
+File format (``OPSMLENC`` v1): a 16-byte header (``b"OPSMLENC"``, version byte, three
+zero bytes, the plaintext chunk size 1 MiB as a 4-byte big-endian integer; readers accept
+exactly these bytes, as the header is not authenticated otherwise), then one record
 per chunk of the plaintext: ``nonce (12) || ciphertext || tag (16)``. The associated data of
 each chunk binds the file's path inside the card, the chunk's index and whether it is the
 last one, so chunks cannot be reordered, dropped, appended or moved to another file without
@@ -14,6 +15,23 @@ the master key that wrapped them. The master key comes from ``OPSML_ENCRYPT_SECR
 made by ``opsml generate key`` or a passphrase of at least 32 characters (stretched with
 HKDF-SHA256). A comma-separated list rotates keys: the first wraps, all unwrap; ``opsml keys
 rotate`` re-wraps every data key under the first without touching the artifacts.
+
+Manifest signatures: :meth:`MasterKeys.sign_manifest` is an HMAC-SHA256 over a card's uid and
+manifest JSON, with a key derived from the master key for this purpose only; the signature
+names the master key that made it, so verification keeps working during a rotation.
+
+How storage and the server use this module (``EncryptedLocalStorage`` in
+:mod:`opsml.storage._encrypted` is the reference):
+
+- commit: make a data key with :func:`new_data_key`, store ``MasterKeys.wrap(key, prefix)``,
+  then :func:`encrypt_file` every staged file (``rel`` = its POSIX path inside the card)
+  before moving the folder into place;
+- read: unwrap the card's key, :func:`decrypt_file` each file into a private folder, then
+  check it against the manifest (the manifest hashes are of the plaintext);
+- serve: :func:`plaintext_size` gives ``Content-Length`` without decrypting, and
+  :func:`decrypt_range` the bytes of an HTTP ``Range`` request, decrypting only the chunks
+  it touches. Start the response only after the first chunk has been yielded, so a tampered
+  file is an error response and not a truncated body.
 """
 
 from __future__ import annotations
@@ -41,6 +59,7 @@ __all__ = [
     "encrypt_file",
     "generate_key",
     "is_encrypted",
+    "new_data_key",
     "plaintext_size",
 ]
 
@@ -50,7 +69,9 @@ CHUNK = 1024 * 1024
 HEADER = 16
 NONCE = 12
 TAG = 16
+_HEADER_V1 = MAGIC + bytes([VERSION, 0, 0, 0]) + struct.pack(">I", CHUNK)
 _KEY_PREFIX = "opsmlkey-"
+_SIGNATURE_PREFIX = "opsmlsig1"
 
 
 def _aesgcm(key: bytes) -> Any:
@@ -137,11 +158,63 @@ class MasterKeys:
                 f"the data key of {context} is wrapped by master key {wrapped.key_id}, which "
                 "OPSML_ENCRYPT_SECRET does not hold"
             )
-        raw = base64.urlsafe_b64decode(wrapped.blob.encode())
         try:
+            raw = base64.urlsafe_b64decode(wrapped.blob.encode("ascii"))
+            if len(raw) <= NONCE + TAG:
+                raise ValueError("too short")
             return bytes(_aesgcm(key).decrypt(raw[:NONCE], raw[NONCE:], context.encode()))
-        except _invalid_tag() as exc:
+        except (_invalid_tag(), ValueError) as exc:
             raise IntegrityError(f"the data key of {context} does not decrypt") from exc
+
+    def sign_manifest(self, manifest_json: str | bytes, uid: str) -> str:
+        """Sign a card's manifest with the current master key.
+
+        Args:
+            manifest_json: The manifest exactly as stored (the bytes that will be verified).
+            uid: The card's uid, bound into the signature so it cannot be moved to another card.
+
+        Returns:
+            ``opsmlsig1:<key_id>:<hex HMAC-SHA256>`` (public: reveals nothing about the key).
+        """
+        digest = _manifest_mac(self._keys[self.current], manifest_json, uid)
+        return f"{_SIGNATURE_PREFIX}:{self.current}:{digest}"
+
+    def verify_manifest_signature(
+        self, manifest_json: str | bytes, uid: str, signature: str
+    ) -> None:
+        """Check a signature made by :meth:`sign_manifest` with any of the held keys.
+
+        Args:
+            manifest_json: The manifest as read back from the metadata store.
+            uid: The card's uid.
+            signature: The stored signature.
+
+        Raises:
+            IntegrityError: Malformed, made by a master key not held, or the manifest or uid
+                differ from what was signed.
+        """
+        prefix, _, rest = signature.partition(":")
+        key_id, _, digest = rest.partition(":")
+        if prefix != _SIGNATURE_PREFIX or not key_id or not digest:
+            raise IntegrityError(f"the manifest signature of card {uid} is malformed")
+        key = self._keys.get(key_id)
+        if key is None:
+            raise IntegrityError(
+                f"the manifest of card {uid} is signed by master key {key_id}, which "
+                "OPSML_ENCRYPT_SECRET does not hold"
+            )
+        if not hmac.compare_digest(digest, _manifest_mac(key, manifest_json, uid)):
+            raise IntegrityError(f"the manifest of card {uid} does not match its signature")
+
+
+def _manifest_mac(master: bytes, manifest_json: str | bytes, uid: str) -> str:
+    # HKDF-Expand (RFC 5869, one block) of the uniformly random master key: a key used for
+    # manifest signatures only, so a signature never helps to attack wrapping or encryption.
+    signing_key = hmac.new(master, b"opsml manifest signature v1\x01", hashlib.sha256).digest()
+    body = manifest_json.encode() if isinstance(manifest_json, str) else manifest_json
+    uid_bytes = uid.encode()
+    message = struct.pack(">I", len(uid_bytes)) + uid_bytes + body
+    return hmac.new(signing_key, message, hashlib.sha256).hexdigest()
 
 
 def new_data_key() -> bytes:
@@ -166,7 +239,7 @@ def encrypt_file(src: Path, dst: Path, data_key: bytes, rel: str) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with src.open("rb") as fin, os.fdopen(fd, "wb") as fout:
-            fout.write(MAGIC + bytes([VERSION, 0, 0, 0]) + struct.pack(">I", CHUNK))
+            fout.write(_HEADER_V1)
             index = 0
             chunk = fin.read(CHUNK)
             while True:
@@ -185,12 +258,13 @@ def encrypt_file(src: Path, dst: Path, data_key: bytes, rel: str) -> None:
 
 def _chunk_size(fh: Any, path: Path) -> int:
     header = fh.read(HEADER)
-    if len(header) != HEADER or header[: len(MAGIC)] != MAGIC or header[8] != VERSION:
+    if header[: len(MAGIC)] != MAGIC:
         raise IntegrityError(f"{path.name} is not an opsml encrypted file")
-    size: int = struct.unpack(">I", header[12:16])[0]
-    if size <= 0 or size > 64 * CHUNK:
+    # The header is not covered by the tags: accept only the exact bytes format v1 writes,
+    # so that no header byte can be changed unnoticed.
+    if header != _HEADER_V1:
         raise IntegrityError(f"{path.name} has a malformed header")
-    return size
+    return CHUNK
 
 
 def plaintext_size(path: Path) -> int:
@@ -254,7 +328,24 @@ def decrypt_range(
     src: Path, data_key: bytes, rel: str, start: int = 0, end: int | None = None
 ) -> Iterator[bytes]:
     """Plaintext bytes ``[start, end)`` of ``src``, decrypting only the chunks needed (for
-    HTTP ``Range`` requests)."""
+    HTTP ``Range`` requests).
+
+    Args:
+        src: The encrypted file.
+        data_key: The card's data key.
+        rel: The file's path inside the card (as when it was encrypted).
+        start: First byte (0-based).
+        end: One past the last byte; ``None`` or past the end means to the end.
+
+    Yields:
+        Authenticated plaintext pieces, in order.
+
+    Raises:
+        InvalidArgumentError: ``start`` is negative.
+        IntegrityError: A chunk in the range fails authentication.
+    """
+    if start < 0:
+        raise InvalidArgumentError(f"a byte range cannot start at {start}")
     total = plaintext_size(src)
     stop = total if end is None else min(end, total)
     if start >= stop:

@@ -77,5 +77,8 @@ class KeyStore:
     def not_wrapped_by(self, key_id: str, limit: int = 500) -> list[Any]:
         """Rows wrapped by another master key than ``key_id``."""
         stmt = select(ARTIFACT_KEYS).where(ARTIFACT_KEYS.c.key_id != key_id).limit(limit)
-        with self._store._read() as conn:
-            return list(conn.execute(stmt))
+        try:
+            with self._store._read() as conn:
+                return list(conn.execute(stmt))
+        except SQLAlchemyError as exc:
+            raise MetadataStoreError(f"listing card keys to re-wrap failed: {exc}") from exc
