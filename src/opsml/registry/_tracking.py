@@ -9,7 +9,7 @@ from pathlib import Path
 from opsml.cards import CARD_FILE, card_class
 from opsml.cards._tracking import HardwareMetrics, Metric, Parameter
 from opsml.errors import CardTypeError, InvalidArgumentError
-from opsml.storage import ArtifactStorage, Manifest
+from opsml.storage import ArtifactStorage, Manifest, ObjectStorage
 from opsml.storage._manifest import copy_verified
 from opsml.store import SqlStore
 from opsml.store._experiment import ExperimentStore
@@ -110,7 +110,9 @@ class LocalTracking:
         card.manifest = merged
         staging = self.storage.new_staging()
         try:
-            self.storage.materialize(row.storage_path, old, staging)
+            if not isinstance(self.storage, ObjectStorage):
+                # A local card folder is replaced whole; objects are added one by one.
+                self.storage.materialize(row.storage_path, old, staging)
             for rel, entry in added.items():
                 copy_verified(folder / rel, staging / rel, entry, rel)
             (staging / CARD_FILE).write_text(card.model_dump_json(), encoding="utf-8")

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from opsml._version import __version__
 from opsml.cards import CARD_FILE, CardBase, card_class, parse_card
@@ -37,6 +37,7 @@ from opsml.server._models import (
     ErrorResponse,
     HealthResponse,
     LoginRequest,
+    PartTarget,
     RefreshRequest,
     RegistryName,
     ReserveRequest,
@@ -47,8 +48,9 @@ from opsml.server._models import (
     UploadStatus,
 )
 from opsml.server._security import Permission, Principal, Security
-from opsml.storage import FileEntry, LocalStorage, Manifest, safe_relpath
+from opsml.storage import FileEntry, LocalStorage, Manifest, ObjectStorage, safe_relpath
 from opsml.storage._encrypted import EncryptedLocalStorage
+from opsml.storage._uploads import UploadArea
 from opsml.store import OK, CardQuery, parse_max_date
 from opsml.store._auth import AuditEntry, AuthStore
 from opsml.types import RegistryType
@@ -113,6 +115,21 @@ class ServerState:
             config.token_ttl_seconds,
             config.refresh_ttl_seconds,
         )
+        self._relay: UploadArea | None = None
+
+    def upload_area(self) -> UploadArea:
+        """Where files sent *through* the server are received: local storage's own upload
+        area, or (object storage) a folder on this server's disk, ``OPSML_UPLOAD_DIR``.
+
+        With object storage only experiment artifacts take this path (card files go
+        straight to the bucket with presigned URLs).
+        """
+        storage = self.backend.storage
+        if isinstance(storage, LocalStorage):
+            return storage.uploads
+        if self._relay is None:
+            self._relay = UploadArea(self.config.upload_dir)
+        return self._relay
 
 
 def state(request: Request) -> ServerState:
@@ -312,9 +329,46 @@ def delete_card(st: StateDep, registry: RegistryName, uid: Uid) -> DeletedRespon
     return DeletedResponse(uid=uid)
 
 
-def _upload_targets(
-    st: ServerState, registry: RegistryType, uid: str, manifest: Manifest
+def _object_upload_targets(
+    st: ServerState, storage: ObjectStorage, prefix: str, manifest: Manifest
 ) -> list[TransferTarget]:
+    """Presigned URLs straight to the bucket, each for exactly one object of this card."""
+    targets = []
+    for rel, entry in manifest.files.items():
+        plan = storage.plan_upload(
+            storage.key(prefix, rel), entry.size, st.config.presign_ttl_seconds
+        )
+        targets.append(
+            TransferTarget(
+                path=rel,
+                url=plan.url,
+                method="PUT",
+                size=entry.size,
+                sha256=entry.sha256,
+                offset=plan.received,
+                complete=plan.complete,
+                headers=plan.headers,
+                parts=[
+                    PartTarget(
+                        number=p.number,
+                        offset=p.offset,
+                        size=p.size,
+                        url=p.url,
+                        complete=p.complete,
+                    )
+                    for p in plan.parts
+                ],
+            )
+        )
+    return targets
+
+
+def _upload_targets(
+    st: ServerState, registry: RegistryType, uid: str, manifest: Manifest, prefix: str = ""
+) -> list[TransferTarget]:
+    storage = st.backend.storage
+    if isinstance(storage, ObjectStorage):
+        return _object_upload_targets(st, storage, prefix, manifest)
     area = local_storage(st).uploads
     return [
         TransferTarget(
@@ -341,7 +395,7 @@ def _reservation(st: ServerState, registry: RegistryType, uid: str) -> ReserveRe
         version=str(card.version),
         created_at=card.created_at,
         app_env=card.app_env,
-        uploads=_upload_targets(st, registry, uid, manifest),
+        uploads=_upload_targets(st, registry, uid, manifest, row.storage_path),
     )
 
 
@@ -403,6 +457,11 @@ async def upload_file(
     The last chunk triggers verification against the manifest's SHA-256.
     """
     reg = _registry(registry)
+    if isinstance(st.backend.storage, ObjectStorage):
+        raise InvalidArgumentError(
+            "this server keeps card files in object storage: send them to the presigned URLs "
+            "of the reservation (GET …/upload-targets)"
+        )
     entry = await anyio.to_thread.run_sync(_pending_entry, st, reg, uid, path)
     return await receive_upload(st, entry, path, offset, request)
 
@@ -412,7 +471,7 @@ async def receive_upload(
 ) -> UploadStatus:
     """Append the request body to the upload of ``entry`` at ``offset``; the last byte
     triggers verification against its SHA-256."""
-    area = local_storage(st).uploads
+    area = st.upload_area()
     with area.appending(entry, offset) as appender:
         async for chunk in request.stream():
             appender.write(chunk)
@@ -431,13 +490,58 @@ async def receive_upload(
 )
 def upload_status(st: StateDep, registry: RegistryName, uid: Uid) -> list[UploadStatus]:
     """How much of each file of a pending card has arrived."""
-    row = st.backend.store.get(_registry(registry), uid, include_pending=True)
-    area = local_storage(st).uploads
+    reg = _registry(registry)
+    row = st.backend.store.get(reg, uid, include_pending=True)
     manifest = Manifest.model_validate_json(row.manifest_json)
+    if isinstance(st.backend.storage, ObjectStorage):
+        return [
+            UploadStatus(path=t.path, received=t.offset, complete=t.complete)
+            for t in _upload_targets(st, reg, uid, manifest, row.storage_path)
+        ]
+    area = local_storage(st).uploads
     return [
         UploadStatus(path=rel, received=area.received(e), complete=area.is_complete(e))
         for rel, e in manifest.files.items()
     ]
+
+
+@api.get(
+    "/{registry}/cards/{uid}/upload-targets",
+    response_model=list[TransferTarget],
+    tags=["transfer"],
+    dependencies=[access(Permission.Write, Scope.Card)],
+)
+def upload_targets(st: StateDep, registry: RegistryName, uid: Uid) -> list[TransferTarget]:
+    """Where to send each file of a pending card, with what already arrived (fresh
+    presigned URLs for object storage: clients ask again when theirs expire)."""
+    reg = _registry(registry)
+    row = st.backend.store.get(reg, uid, include_pending=True)
+    if row.status == OK:
+        raise CardStateError(f"card {uid} is already registered; its files are immutable")
+    manifest = Manifest.model_validate_json(row.manifest_json)
+    return _upload_targets(st, reg, uid, manifest, row.storage_path)
+
+
+def _commit_object_uploads(
+    st: ServerState, storage: ObjectStorage, registry: RegistryType, uid: str, row: Any
+) -> None:
+    """Assemble and check every file the client sent to the bucket (all parts there, the
+    object's size; the SHA-256 is checked on every download), then write ``card.json`` and
+    mark the card ``ok``."""
+    manifest = Manifest.model_validate_json(row.manifest_json)
+    missing = [
+        rel
+        for rel, e in manifest.files.items()
+        if not storage.finish_upload(storage.key(row.storage_path, rel), e.size)
+    ]
+    if missing:
+        raise CardStateError(f"files not uploaded yet: {', '.join(missing[:10])}")
+    staging = storage.new_staging()
+    try:
+        st.backend.commit(registry, uid, staging)
+    except BaseException:
+        storage.discard(staging)
+        raise
 
 
 @api.post(
@@ -451,6 +555,10 @@ def commit(st: StateDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
     row = st.backend.store.get(reg, uid, include_pending=True)
     if row.status == OK:
         data: dict[str, Any] = json.loads(row.card_json)
+        return data
+    if isinstance(st.backend.storage, ObjectStorage):
+        _commit_object_uploads(st, st.backend.storage, reg, uid, row)
+        data = json.loads(row.card_json)
         return data
     storage = local_storage(st)
     manifest = Manifest.model_validate_json(row.manifest_json)
@@ -488,13 +596,17 @@ def abort(st: StateDep, registry: RegistryName, uid: Uid) -> DeletedResponse:
     dependencies=[access(Permission.Read, Scope.Card)],
 )
 def downloads(st: StateDep, registry: RegistryName, uid: Uid) -> list[TransferTarget]:
-    """Where to fetch each file of a registered card."""
+    """Where to fetch each file of a registered card (presigned URLs for object storage)."""
     row = st.backend.store.get(_registry(registry), uid)
     manifest = Manifest.model_validate_json(row.manifest_json)
+    storage = st.backend.storage
+    ttl = st.config.presign_ttl_seconds
     return [
         TransferTarget(
             path=rel,
-            url=f"/opsml/api/{registry.value}/cards/{uid}/files/{quote(rel)}",
+            url=storage.presign_download(row.storage_path, rel, ttl)
+            if isinstance(storage, ObjectStorage)
+            else f"/opsml/api/{registry.value}/cards/{uid}/files/{quote(rel)}",
             method="GET",
             size=entry.size,
             sha256=entry.sha256,
@@ -518,8 +630,13 @@ def download_file(
     entry = Manifest.model_validate_json(row.manifest_json).files.get(path)
     if entry is None:
         raise CardNotFoundError(f"card {uid} has no file {path!r} in its manifest")
-    storage = local_storage(st)
     headers = {"x-opsml-sha256": entry.sha256}
+    if isinstance(st.backend.storage, ObjectStorage):
+        url = st.backend.storage.presign_download(
+            row.storage_path, path, st.config.presign_ttl_seconds
+        )
+        return RedirectResponse(url, status_code=307, headers=headers)
+    storage = local_storage(st)
     if isinstance(storage, EncryptedLocalStorage):
         return _decrypted(storage, row.storage_path, path, request.headers.get("range"), headers)
     file = storage.file_path(row.storage_path, path)

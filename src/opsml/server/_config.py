@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from opsml.errors import InvalidArgumentError
 from opsml.settings import OpsmlConfig
@@ -24,6 +26,13 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or int(text) <= 0:
         raise InvalidArgumentError(f"{name} must be a positive integer, got {text!r}")
     return int(text)
+
+
+def _default_upload_dir(storage_uri: str, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    cache = env.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    digest = hashlib.sha256(storage_uri.encode()).hexdigest()[:16]
+    return Path(cache) / "opsml" / "server-uploads" / digest
 
 
 def _default_hosts() -> tuple[str, ...]:
@@ -56,6 +65,12 @@ class ServerConfig:
         login_attempts: ``OPSML_LOGIN_ATTEMPTS``: failed logins per minute per address or
             user before logins are refused for a while (default 10).
         production: ``APP_ENV=production``.
+        presign_ttl_seconds: ``OPSML_PRESIGN_TTL``: lifetime of the presigned URLs handed
+            out for object storage (default 900; a client asks for fresh ones when they
+            run out).
+        upload_dir: ``OPSML_UPLOAD_DIR``: with object storage, where files sent through the
+            server (experiment artifacts) are received before they go to the bucket
+            (default ``$XDG_CACHE_HOME/opsml/server-uploads/<hash of the storage URI>``).
     """
 
     opsml: OpsmlConfig
@@ -70,6 +85,8 @@ class ServerConfig:
     max_body_bytes: int = 16 * 1024 * 1024
     login_attempts: int = 10
     production: bool = False
+    presign_ttl_seconds: int = 900
+    upload_dir: Path = field(default_factory=lambda: _default_upload_dir(""))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerConfig:
@@ -126,4 +143,8 @@ class ServerConfig:
             max_body_bytes=_positive_int(env, "OPSML_MAX_BODY_BYTES", 16 * 1024 * 1024),
             login_attempts=_positive_int(env, "OPSML_LOGIN_ATTEMPTS", 10),
             production=production,
+            presign_ttl_seconds=_positive_int(env, "OPSML_PRESIGN_TTL", 900),
+            upload_dir=Path(env["OPSML_UPLOAD_DIR"]).expanduser()
+            if env.get("OPSML_UPLOAD_DIR", "").strip()
+            else _default_upload_dir(opsml.storage_uri, env),
         )

@@ -16,14 +16,13 @@ from opsml.server._api import (
     ServerState,
     Uid,
     _card_json,
-    local_storage,
     receive_upload,
     state,
 )
 from opsml.server._authz import Scope, access, current_user
 from opsml.server._models import RegistryName, UploadStatus
 from opsml.server._security import Permission
-from opsml.storage import FileEntry, Manifest, safe_relpath
+from opsml.storage import FileEntry, Manifest, ObjectStorage, safe_relpath
 from opsml.store import CardQuery
 from opsml.types import RegistryType
 
@@ -35,6 +34,7 @@ experiments = APIRouter(
 StateDep = Annotated[ServerState, Depends(state)]
 _PATH = "/{registry}/cards/{uid}"
 _MAX_BATCH = 100_000
+_RELAY_KEEP_SECONDS = 24 * 3600
 
 
 class MetricsBody(BaseModel):
@@ -156,17 +156,20 @@ def commit_artifacts(
     """Add uploaded files to the experiment; returns the card's JSON."""
     _experiment(registry, uid)
     reg = RegistryType.Experiment
-    storage = local_storage(st)
-    missing = [rel for rel, e in body.manifest.files.items() if not storage.uploads.is_complete(e)]
+    storage = st.backend.storage
+    area = st.upload_area()
+    missing = [rel for rel, e in body.manifest.files.items() if not area.is_complete(e)]
     if missing:
         raise InvalidArgumentError(f"artifacts not uploaded yet: {', '.join(missing[:10])}")
     staging = storage.new_staging()
     try:
         for rel, entry in body.manifest.files.items():
-            storage.uploads.link_into(entry, staging / safe_relpath(rel))
+            area.link_into(entry, staging / safe_relpath(rel))
         st.backend.add_artifacts(reg, uid, staging)
     finally:
         storage.discard(staging)
+    if isinstance(storage, ObjectStorage):  # the relay folder keeps nothing for long
+        area.clean(_RELAY_KEEP_SECONDS)
     return _card_json(st.backend.load_card(reg, _uid_query(uid)))
 
 

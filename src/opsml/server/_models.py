@@ -16,6 +16,7 @@ __all__ = [
     "ErrorResponse",
     "HealthResponse",
     "LoginRequest",
+    "PartTarget",
     "RegistryName",
     "ReserveRequest",
     "ReserveResponse",
@@ -85,6 +86,16 @@ class ReserveRequest(BaseModel):
     manifest: Manifest
 
 
+class PartTarget(BaseModel):
+    """One part of a large file sent straight to object storage (its own presigned URL)."""
+
+    number: int
+    offset: int = Field(description="first byte of the part in the file")
+    size: int
+    url: str = Field(description="presigned PUT URL (empty when the part is stored)")
+    complete: bool = False
+
+
 class TransferTarget(BaseModel):
     """Where to send (or fetch) one file: the server itself, or a presigned URL."""
 
@@ -95,6 +106,14 @@ class TransferTarget(BaseModel):
     sha256: str
     offset: int = Field(default=0, description="bytes the server already holds (uploads)")
     complete: bool = Field(default=False, description="the server holds the whole file")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="headers a presigned request must carry"
+    )
+    parts: list[PartTarget] = Field(
+        default_factory=list,
+        description="for large files sent to object storage: one presigned URL per part "
+        "(``url`` is then empty); the server assembles them at commit",
+    )
 
 
 class ReserveResponse(BaseModel):
