@@ -7,7 +7,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 CORE_VENV ?= .venv-core
 
-.PHONY: install run test test-core lint format bench services browser clean
+.PHONY: install run test test-core lint format bench services browser emulators clean
 
 install: $(VENV)/.installed
 
@@ -23,7 +23,7 @@ run: install
 
 ## The whole test suite (starts PostgreSQL/MariaDB first if they are down), then once more
 ## against the core install (no optional extras).
-test: install services browser
+test: install services browser emulators
 	$(PY) -m pytest -n auto -q $(PYTEST_ARGS)
 	$(MAKE) test-core
 
@@ -43,6 +43,14 @@ services:
 browser:
 	bash scripts/install-browser.sh
 
+## Azurite (the Azure Blob emulator, from npm) for the cloud storage tests; moto's S3 server
+## and gcp-storage-emulator come with the dev extra.
+emulators: .tools/azurite/.installed
+
+.tools/azurite/.installed:
+	bash scripts/install-emulators.sh
+	touch $@
+
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
@@ -52,10 +60,12 @@ format: install
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
-bench: install
+bench: install emulators
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 	$(PY) benchmarks/service_install.py
 	$(PY) benchmarks/experiment_runs.py
+	$(PY) benchmarks/cloud_transfer.py
+	$(PY) benchmarks/ui_pages.py
 
 clean:
-	rm -rf $(VENV) $(CORE_VENV) .bench-venvs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CORE_VENV) .bench-venvs .tools .pytest_cache .mypy_cache .ruff_cache

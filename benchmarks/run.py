@@ -238,6 +238,13 @@ CASES = (
         sources=("client_data", *_CLIENT),
     ),
     Case(
+        "client_data_load_cold",
+        "client",
+        "... the client load with its cache off (`OPSML_CACHE_MAX_BYTES=0`)",
+        "report",
+        sources=("client_data", *_CLIENT),
+    ),
+    Case(
         "rps",
         "rps",
         "client: GET card metadata (req/s, higher is better)",
@@ -648,7 +655,12 @@ def notes(runs: dict[str, PeerRun], quick: bool, groups: list[str]) -> list[str]
         "samples; the targets divide the client medians by those local ones. Not paired for "
         "OpsML 3 (skipped): a registry it creates in local mode before its test server starts "
         "uses the server's storage once the server runs (same timings as its client "
-        "registry, and same-name cards of the two overwrite each other's files).",
+        "registry, and same-name cards of the two overwrite each other's files). Ours keeps "
+        "the files a client registered or downloaded in its cache (docs/server.md, 'The "
+        "client's cache'), so the client loads above read the frame from there, as a user "
+        "reloading what they registered does; the row 'cache off' loads the same cards with "
+        "`OPSML_CACHE_MAX_BYTES=0`, every byte through the server, as a first load on another "
+        "machine (OpsML 3 has no such cache: its two rows measure the same thing).",
         "GET card metadata under load: ours `GET /opsml/api/model/cards/{uid}` (no auth "
         "configured: guest); OpsML 3 `GET /opsml/api/card/metadata?uid=...&registry_type="
         "Model` (the endpoint its client reads a card's metadata from; it reads `card.json` "
@@ -709,12 +721,13 @@ def peer_facts(run: PeerRun) -> list[str]:
         ("load / read_parquet", "data_load", "data_read_parquet"),
         ("client register / local register", "client_data_register", "client_local_register"),
         ("client load / local load", "client_data_load", "client_local_load"),
+        ("client load, cache off / local load", "client_data_load_cold", "client_local_load"),
         # Unpaired (OpsML 3): over the medians of its data group.
         ("client register / local register (data group)", "client_data_register", "data_register"),
         ("client load / local load (data group)", "client_data_load", "data_load"),
     ]
     if "samples" in run.cases.get("client_local_register", {}):
-        pairs = pairs[:4]
+        pairs = pairs[:5]
     ratios = [
         f"{name} {value:.2f}"
         for name, key, base in pairs

@@ -192,6 +192,7 @@ def registry_env(
     server.start_server()
     monkeypatch.setenv("OPSML_TRACKING_URI", server.server_uri)
     monkeypatch.delenv("OPSML_STORAGE_URI", raising=False)
+    monkeypatch.setenv("OPSML_CACHE_DIR", str(tmp_path / "client-cache"))  # one per test
     try:
         yield tmp_path / "server" / "opsml_registries"
     finally:
@@ -218,6 +219,7 @@ def both_modes_registry_env(
     server.start_server()
     monkeypatch.setenv("OPSML_TRACKING_URI", server.server_uri)
     monkeypatch.delenv("OPSML_STORAGE_URI", raising=False)
+    monkeypatch.setenv("OPSML_CACHE_DIR", str(tmp_path / "client-cache"))  # one per test
     try:
         yield tmp_path / "server" / "opsml_registries"
     finally:

@@ -344,6 +344,18 @@ class _DataBench:
                         samples.setdefault(f"{key}_{step}", []).append(seconds)
                 shown = ", ".join(f"{key} {seconds:.3f} s" for key, seconds in times.items())
                 log(f"client data sample {i}, {step}: {shown}")
+        # The loads above find the files in the client's cache (ours keeps what it registered
+        # or downloaded; OpsML 3 has no such cache): the same loads with the cache off, as a
+        # client on another machine would do them the first time.
+        cold: list[float] = []
+        os.environ["OPSML_CACHE_MAX_BYTES"] = "0"
+        try:
+            for i in range(warmup, warmup + n):
+                cold.append(self.load(self.uids[i], check=i == warmup))
+                log(f"client data sample {i}, load with the cache off: {cold[-1]:.3f} s")
+        finally:
+            os.environ.pop("OPSML_CACHE_MAX_BYTES", None)
+        samples["client_data_load_cold"] = cold
         results.update({key: {"samples": values} for key, values in samples.items()})
         info = self.info()
         if local_registry is None:

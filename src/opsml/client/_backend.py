@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,11 +21,13 @@ from opsml.cards._lifecycle import (
     restore_card,
 )
 from opsml.client._api import ApiClient
+from opsml.client._cache import BlobCache
+from opsml.client._resume import PendingRegistrations
 from opsml.client._tracking import HttpTracking
-from opsml.client._transfer import download_files, transfers_from, upload_files
+from opsml.client._transfer import Transfer, download_files, transfers_from, upload_files
 from opsml.errors import CardStateError
 from opsml.settings import OpsmlConfig
-from opsml.storage import Manifest
+from opsml.storage import FileEntry, Manifest, safe_relpath
 from opsml.store import CardQuery
 from opsml.types import RegistryMode, RegistryType, VersionType
 
@@ -33,6 +36,12 @@ __all__ = ["HttpBackend", "HttpSource"]
 
 def _base(registry: RegistryType) -> str:
     return f"/opsml/api/{registry.value}"
+
+
+def _link(cached: Path, path: Path) -> None:
+    """Make ``path`` a symlink to a cached file (the cached file itself stays untouched)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(cached, path)
 
 
 class HttpSource:
@@ -46,25 +55,55 @@ class HttpSource:
         self.uid = uid
         self.manifest = manifest
 
+    def _transfers(self, files: dict[str, FileEntry]) -> list[Transfer]:
+        targets = self.api.json("GET", f"{_base(self.registry)}/cards/{quote(self.uid)}/downloads")
+        wanted = {t["path"]: t for t in targets}
+        return transfers_from([wanted[rel] for rel in files if rel in wanted], files)
+
     def materialize(self, dest: Path | None = None) -> Path:
-        """Download every file into ``dest`` (a new temporary folder when ``None``)."""
+        """Download every file into ``dest`` (a new temporary folder when ``None``); files
+        in this machine's cache (:mod:`opsml.client._cache`) are copied from there."""
         folder = dest if dest is not None else Path(tempfile.mkdtemp(prefix="opsml-"))
         folder.mkdir(parents=True, exist_ok=True)
-        if self.manifest.files:
-            targets = self.api.json(
-                "GET", f"{_base(self.registry)}/cards/{quote(self.uid)}/downloads"
-            )
-            download_files(self.api, transfers_from(targets, self.manifest.files), folder)
+        cache = BlobCache.default()
+        missing = {
+            rel: entry
+            for rel, entry in self.manifest.files.items()
+            if cache is None or not cache.copy_to(entry, folder / safe_relpath(rel), rel)
+        }
+        if missing:
+            download_files(self.api, self._transfers(missing), folder)
         return folder
 
     @contextmanager
     def local_folder(self, verify: bool = True) -> Iterator[Path]:
         """The files in a temporary folder, removed after the ``with`` block.
 
-        Downloads are always verified as they arrive, whatever ``verify`` says.
+        Downloads are always verified as they arrive, whatever ``verify`` says. With the
+        cache on, files already in it are not downloaded (the folder holds links to them)
+        and downloaded ones join it.
         """
-        with tempfile.TemporaryDirectory(prefix="opsml-") as tmp:
-            yield self.materialize(Path(tmp))
+        cache = BlobCache.default()
+        if cache is None:
+            with tempfile.TemporaryDirectory(prefix="opsml-") as tmp:
+                yield self.materialize(Path(tmp))
+            return
+        with cache.workspace("load-") as folder:
+            missing: dict[str, FileEntry] = {}
+            for rel, entry in self.manifest.files.items():
+                cached = cache.lookup(entry)
+                if cached is None:
+                    missing[rel] = entry
+                else:
+                    _link(cached, folder / safe_relpath(rel))
+            if missing:
+                download_files(self.api, self._transfers(missing), folder)
+                for rel, entry in missing.items():
+                    path = folder / safe_relpath(rel)
+                    cached = cache.adopt(path, entry)
+                    if cached is not None:
+                        _link(cached, path)
+            yield folder
 
     def verify(self, folder: Path) -> None:
         """Nothing to do for folders from :meth:`local_folder`: every download was hashed
@@ -106,35 +145,69 @@ class HttpBackend(HttpTracking):
         build_tag: str | None,
         save_kwargs: Any,
     ) -> None:
-        """Save locally, reserve on the server, upload, commit (all-or-nothing)."""
+        """Save locally, reserve on the server, upload, commit (all-or-nothing).
+
+        A registration of identical content that a killed process left pending is continued
+        (same reservation, only missing bytes are sent); see :mod:`opsml.client._resume`.
+        """
         check_new_card(card)
         registry = card.registry_type
         base = f"{_base(registry)}/cards"
-        with tempfile.TemporaryDirectory(prefix="opsml-upload-") as tmp:
+        cache = BlobCache.default()
+        with (
+            cache.workspace("upload-")
+            if cache is not None
+            else tempfile.TemporaryDirectory(prefix="opsml-upload-")
+        ) as tmp:
             folder = Path(tmp)
             card._save_artifacts(folder, save_kwargs)
             manifest = Manifest.from_dir(folder, exclude=frozenset({CARD_FILE}))
-            uid = uuid7()
-            reservation = self.api.json(
-                "POST",
-                f"{base}/reserve",
-                json={
-                    "uid": uid,
-                    "card": json.loads(card.model_dump_json()),
+            pending = PendingRegistrations.default()
+            note = pending.key(
+                self.api.base_url,
+                registry.value,
+                {
+                    "space": card.space,
+                    "name": card.name,
+                    "version": card.version,
                     "version_type": version_type.value,
                     "pre_tag": pre_tag,
                     "build_tag": build_tag,
-                    "manifest": manifest.model_dump(mode="json"),
                 },
+                manifest,
             )
+            body = {
+                "card": json.loads(card.model_dump_json()),
+                "version_type": version_type.value,
+                "pre_tag": pre_tag,
+                "build_tag": build_tag,
+                "manifest": manifest.model_dump(mode="json"),
+            }
+            claimed = pending.claim(note)
+            uid = claimed or uuid7()
+            try:
+                reservation = self.api.json("POST", f"{base}/reserve", json={"uid": uid, **body})
+            except CardStateError:
+                if claimed is None:
+                    raise
+                # The noted registration finished after all: this one is new.
+                pending.forget(note)
+                uid = uuid7()
+                reservation = self.api.json("POST", f"{base}/reserve", json={"uid": uid, **body})
+            pending.remember(note, uid)
             snapshot = card_snapshot(card)
             try:
                 final = self._upload_and_commit(base, uid, reservation, folder, manifest)
             except BaseException:
                 with contextlib.suppress(Exception):
                     self.api.request("DELETE", f"{base}/{uid}/reservation")
+                pending.forget(note)
                 restore_card(card, snapshot)
                 raise
+            pending.forget(note)
+            if cache is not None:  # the files just sent: loading this card needs no download
+                for rel, entry in manifest.files.items():
+                    cache.adopt(folder / safe_relpath(rel), entry)
         registered = type(card).model_validate(final)
         card.uid = registered.uid
         card.version = registered.version
@@ -152,8 +225,13 @@ class HttpBackend(HttpTracking):
         manifest: Manifest,
     ) -> dict[str, Any]:
         status_url = f"{base}/{uid}/uploads"
+        targets_url = f"{base}/{uid}/upload-targets"
         upload_files(
-            self.api, transfers_from(reservation["uploads"], manifest.files), folder, status_url
+            self.api,
+            transfers_from(reservation["uploads"], manifest.files),
+            folder,
+            status_url,
+            targets_url,
         )
         try:
             final: dict[str, Any] = self.api.json("POST", f"{base}/{uid}/commit")
@@ -161,12 +239,10 @@ class HttpBackend(HttpTracking):
             if "not uploaded" not in str(exc):
                 raise
             # Another registration of identical content took the uploaded copy: send again.
-            statuses = self.api.json("GET", status_url)
-            retry = [
-                {**target, "offset": s["received"], "complete": s["complete"]}
-                for target, s in zip(reservation["uploads"], statuses, strict=True)
-            ]
-            upload_files(self.api, transfers_from(retry, manifest.files), folder, status_url)
+            retry = self.api.json("GET", targets_url)
+            upload_files(
+                self.api, transfers_from(retry, manifest.files), folder, status_url, targets_url
+            )
             final = self.api.json("POST", f"{base}/{uid}/commit")
         return final
 

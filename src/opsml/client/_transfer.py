@@ -5,6 +5,12 @@ continues where the server's copy ends. Downloads stream into ``.<name>.part`` f
 later attempt resumes with an HTTP ``Range`` request; every file is hashed as it arrives and
 moved into place only if its SHA-256 matches the manifest. Several files move in parallel.
 A progress bar is shown on a terminal for transfers over 8 MiB.
+
+With object storage (S3, GCS, Azure) the server answers with presigned URLs instead, and the
+bytes go straight between this process and the bucket: small files in one ``PUT``, large
+ones in parts (eight at a time, each streamed from the file), downloads with ``Range``
+resumes as above. These requests carry no opsml credentials; a URL that expired (``403``)
+is replaced by asking the server for fresh ones.
 """
 
 from __future__ import annotations
@@ -18,13 +24,27 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import httpx
+
 from opsml.client._api import ApiClient
-from opsml.errors import CardStateError, IntegrityError, ServerUnavailableError
-from opsml.storage._manifest import FileEntry, hash_file, open_private, safe_relpath
+from opsml.errors import (
+    CardStateError,
+    IntegrityError,
+    PermissionDeniedError,
+    ServerUnavailableError,
+    StorageError,
+)
+from opsml.storage._manifest import (
+    FileEntry,
+    hash_file,
+    note_hashed,
+    open_private,
+    safe_relpath,
+)
 
 __all__ = ["CHUNK_SIZE", "Transfer", "download_files", "upload_files"]
 
@@ -35,20 +55,56 @@ the server keeps every byte it received and the next request resumes there."""
 PIECE_SIZE = 1024 * 1024
 PROGRESS_THRESHOLD = 8 * 1024 * 1024
 PARALLEL_FILES = 4
+PARALLEL_PARTS = 8
 _RESUMES = 20
 
 Advance = Callable[[int], None]
 
 
 @dataclass(frozen=True)
+class Part:
+    """One part of a large file going straight to object storage."""
+
+    number: int
+    offset: int
+    size: int
+    url: str
+    complete: bool = False
+
+
+@dataclass(frozen=True)
 class Transfer:
-    """One file to move: its manifest path, where (URL), and what it must hash to."""
+    """One file to move: its manifest path, where (URL), and what it must hash to.
+
+    ``parts`` (object storage, large files) replace ``url``; ``headers`` must be sent with
+    a presigned request.
+    """
 
     path: str
     url: str
     entry: FileEntry
     offset: int = 0
     complete: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+    parts: tuple[Part, ...] = ()
+
+    @property
+    def direct(self) -> bool:
+        """Whether the bytes go to a presigned URL rather than to the opsml server."""
+        return bool(self.parts) or _absolute(self.url)
+
+
+def _absolute(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
+
+
+def _direct_client() -> httpx.Client:
+    """A plain HTTP client for presigned URLs (no opsml credentials, no base URL)."""
+    return httpx.Client(
+        timeout=httpx.Timeout(300.0, connect=10.0),
+        limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        headers={"user-agent": "opsml-client"},
+    )
 
 
 @contextmanager
@@ -82,18 +138,22 @@ def _progress(description: str, total: int) -> Iterator[Advance]:
         yield advance
 
 
-def _run_parallel(jobs: Sequence[Callable[[], None]]) -> None:
+def _run_parallel(jobs: Sequence[Callable[[], None]], workers: int = PARALLEL_FILES) -> None:
     if len(jobs) <= 1:
         for job in jobs:
             job()
         return
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_FILES, len(jobs))) as pool:
+    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
         for future in [pool.submit(job) for job in jobs]:
             future.result()
 
 
 def upload_files(
-    api: ApiClient, transfers: Sequence[Transfer], root: Path, status_url: str
+    api: ApiClient,
+    transfers: Sequence[Transfer],
+    root: Path,
+    status_url: str,
+    targets_url: str | None = None,
 ) -> None:
     """Send every incomplete file under ``root`` to its URL, resuming at the server's offset.
 
@@ -102,13 +162,125 @@ def upload_files(
         transfers: The files, with the offset the server already holds.
         root: The local folder the manifest paths are relative to.
         status_url: Where to ask how much of each file arrived (after an offset conflict).
+        targets_url: Where to ask for fresh upload targets (presigned URLs that expired).
     """
     pending = [t for t in transfers if not t.complete]
     total = sum(t.entry.size - t.offset for t in pending)
     with _progress("upload", total) as advance:
+        direct = [t for t in pending if t.direct]
+        if direct:
+            with _direct_client() as http:
+                refresh = _Refresher(api, targets_url)
+                _run_parallel(
+                    [
+                        functools.partial(_put_direct, http, t, part, root, refresh, advance)
+                        for t in direct
+                        for part in (t.parts or (None,))
+                        if part is None or not part.complete
+                    ],
+                    PARALLEL_PARTS,
+                )
         _run_parallel(
-            [functools.partial(_upload_one, api, t, root, status_url, advance) for t in pending]
+            [
+                functools.partial(_upload_one, api, t, root, status_url, advance)
+                for t in pending
+                if not t.direct
+            ]
         )
+
+
+class _Refresher:
+    """Fresh presigned URLs from the server, for requests whose URL expired."""
+
+    def __init__(self, api: ApiClient, targets_url: str | None) -> None:
+        self._api = api
+        self._url = targets_url
+
+    def url(self, path: str, number: int | None) -> str:
+        """The new URL of file ``path`` (or of its part ``number``).
+
+        Raises:
+            PermissionDeniedError: The server cannot hand out new URLs.
+        """
+        if self._url is None:
+            raise PermissionDeniedError("object storage refused a presigned URL")
+        for target in self._api.json("GET", self._url):
+            if target["path"] != path:
+                continue
+            if number is None:
+                return str(target["url"])
+            for part in target.get("parts", []):
+                if part["number"] == number:
+                    return str(part["url"])
+        raise CardStateError(f"the server no longer expects file {path!r}")
+
+
+def _put_direct(
+    http: httpx.Client,
+    transfer: Transfer,
+    part: Part | None,
+    root: Path,
+    refresh: _Refresher,
+    advance: Advance,
+) -> None:
+    """``PUT`` a whole file, or one part of it, to its presigned URL (with retries)."""
+    offset, length = (0, transfer.entry.size) if part is None else (part.offset, part.size)
+    url = transfer.url if part is None else part.url
+    headers = {**transfer.headers, "content-length": str(length)}
+    refreshed = False
+    failures = 0
+    while True:
+        try:
+            with (root / safe_relpath(transfer.path)).open("rb") as fh:
+                response = http.put(url, content=_pieces(fh, offset, length), headers=headers)
+        except httpx.TransportError as exc:
+            failures += 1
+            if failures > _RESUMES:
+                raise ServerUnavailableError(
+                    f"cannot reach object storage for {transfer.path!r}: {exc}"
+                ) from exc
+            time.sleep(min(0.25 * 2**failures, 8.0))
+            continue
+        if response.is_success:
+            advance(length)
+            return
+        if response.status_code in (401, 403) and not refreshed:
+            refreshed = True
+            url = refresh.url(transfer.path, None if part is None else part.number)
+            continue
+        if response.status_code >= 500 and failures < _RESUMES:
+            failures += 1
+            time.sleep(min(0.25 * 2**failures, 8.0))
+            continue
+        raise _storage_error(response, transfer.path)
+
+
+def _storage_error(response: httpx.Response, path: str) -> Exception:
+    detail = f"object storage answered {response.status_code} for {path!r}: {response.text[:300]}"
+    if response.status_code in (401, 403):
+        return PermissionDeniedError(detail)
+    if response.status_code in (404, 416):  # missing, or shorter than its manifest says
+        return IntegrityError(detail)
+    return StorageError(detail)
+
+
+@contextmanager
+def _stream(
+    api: ApiClient, http: httpx.Client | None, url: str, headers: dict[str, str]
+) -> Iterator[httpx.Response]:
+    """A streaming GET from the server, or (absolute URL) from a presigned URL."""
+    if http is None or not _absolute(url):
+        with api.stream(url, headers=headers) as response:
+            yield response
+        return
+    try:
+        with http.stream("GET", url, headers=headers) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise _storage_error(response, url.split("?", 1)[0])
+            yield response
+    except httpx.TransportError as exc:
+        raise ServerUnavailableError(f"lost the connection to object storage: {exc}") from exc
 
 
 def _server_offset(api: ApiClient, status_url: str, path: str) -> tuple[int, bool]:
@@ -194,11 +366,17 @@ def download_files(api: ApiClient, transfers: Sequence[Transfer], dest: Path) ->
             continue
         todo.append(transfer)
     total = sum(t.entry.size for t in todo)
-    with _progress("download", total) as advance:
-        _run_parallel([functools.partial(_download_one, api, t, dest, advance) for t in todo])
+    with _progress("download", total) as advance, _direct_client() as http:
+        _run_parallel([functools.partial(_download_one, api, t, dest, advance, http) for t in todo])
 
 
-def _download_one(api: ApiClient, transfer: Transfer, dest: Path, advance: Advance) -> None:
+def _download_one(
+    api: ApiClient,
+    transfer: Transfer,
+    dest: Path,
+    advance: Advance,
+    http: httpx.Client | None = None,
+) -> None:
     target = dest / safe_relpath(transfer.path)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(f".{target.name}.part")
@@ -219,7 +397,7 @@ def _download_one(api: ApiClient, transfer: Transfer, dest: Path, advance: Advan
         before = have
         try:
             with (
-                api.stream(transfer.url, headers=headers) as response,
+                _stream(api, http, transfer.url, headers) as response,
                 open_private(part, "ab") as out,
             ):
                 if have and response.status_code != 206:
@@ -256,6 +434,7 @@ def _download_one(api: ApiClient, transfer: Transfer, dest: Path, advance: Advan
             f"({have} bytes received, {transfer.entry.size} expected)"
         )
     os.replace(part, target)
+    note_hashed(target, transfer.entry.sha256)
 
 
 def transfers_from(
@@ -279,6 +458,17 @@ def transfers_from(
                 entry=entry,
                 offset=int(target.get("offset", 0)),
                 complete=bool(target.get("complete", False)),
+                headers={str(k): str(v) for k, v in target.get("headers", {}).items()},
+                parts=tuple(
+                    Part(
+                        number=int(p["number"]),
+                        offset=int(p["offset"]),
+                        size=int(p["size"]),
+                        url=str(p["url"]),
+                        complete=bool(p.get("complete", False)),
+                    )
+                    for p in target.get("parts", [])
+                ),
             )
         )
     return result

@@ -131,6 +131,7 @@ class LocalBackend(LocalTracking):
             self.storage.discard(staging)
             restore_card(card, snapshot)
             raise
+        self.storage.note_written(prefix, manifest)
         card._attach_source(StoredSource(self.storage, prefix, manifest))
 
     def reserve(
@@ -313,7 +314,8 @@ class LocalBackend(LocalTracking):
 def _encrypted(storage: ArtifactStorage, store: SqlStore, secret: str) -> ArtifactStorage:
     if not isinstance(storage, LocalStorage):
         raise InvalidArgumentError(
-            "OPSML_ENCRYPT_SECRET (encryption at rest) needs local storage for now"
+            "OPSML_ENCRYPT_SECRET (encryption at rest) works on a local storage folder; with "
+            "object storage use the bucket's server-side encryption (see docs/encryption.md)"
         )
     keys = KeyStore(store)
     return EncryptedLocalStorage(

@@ -99,6 +99,12 @@ class ArtifactStorage(ABC):
         with tempfile.TemporaryDirectory(prefix="opsml-") as tmp:
             yield self.materialize(prefix, manifest, Path(tmp))
 
+    def note_written(self, prefix: str, manifest: Manifest) -> None:
+        """After a registration by this process: remember which of the card's files are
+        the very bytes hashed into ``manifest``, so reading them skips the re-hash (local
+        storage; other backends verify every download)."""
+        del prefix, manifest
+
     @abstractmethod
     def delete(self, prefix: str) -> None:
         """Remove everything under ``prefix`` (no error if absent)."""

@@ -14,6 +14,7 @@ from opsml.storage._base import ArtifactStorage, owner_is_dead, owner_token
 from opsml.storage._manifest import (
     Manifest,
     copy_tree_verified,
+    remember_written,
     rmtree_quiet,
     safe_relpath,
     verify_tree,
@@ -71,6 +72,11 @@ class LocalStorage(ArtifactStorage):
             os.rename(staging, dest)
         except OSError as exc:
             raise StorageError(f"cannot move artifacts into {dest}: {exc}") from exc
+
+    def note_written(self, prefix: str, manifest: Manifest) -> None:
+        """Remember the card's files as verified when they are, unchanged, the files this
+        process hashed into ``manifest`` (see :mod:`opsml.storage._verified`)."""
+        remember_written(self._path(prefix), manifest)
 
     def discard(self, staging: Path) -> None:
         """Remove a staging folder."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -13,6 +14,7 @@ from typing import BinaryIO
 from pydantic import BaseModel, Field
 
 from opsml.errors import IntegrityError, InvalidArgumentError
+from opsml.storage._verified import fingerprint, verified_files
 
 __all__ = [
     "FileEntry",
@@ -21,6 +23,9 @@ __all__ = [
     "copy_verified",
     "open_private",
     "hash_file",
+    "hashed_sha256",
+    "note_hashed",
+    "remember_written",
     "rmtree_quiet",
     "safe_relpath",
     "verify_file",
@@ -67,7 +72,7 @@ class Manifest(BaseModel):
                 rel = full.relative_to(root).as_posix()
                 if rel in exclude:
                     continue
-                files[rel] = hash_file(full)
+                files[rel] = _hash_noting(full)
         return cls(files=dict(sorted(files.items())))
 
 
@@ -109,31 +114,78 @@ def hash_file(path: Path) -> FileEntry:
     return FileEntry(size=size, sha256=digest.hexdigest())
 
 
-_VerifiedKey = tuple[str, int, int, int, int, int]
-_VERIFIED: dict[_VerifiedKey, str] = {}
-_VERIFIED_LOCK = threading.Lock()
-_VERIFIED_MAX = 10_000
+_HASHED: dict[tuple[int, int, int, int, int], str] = {}
+"""Files hashed into a manifest by this process, by device, inode, size, mtime and ctime
+(unchanged during the hash), until :func:`remember_written` finds them in place."""
+_HASHED_LOCK = threading.Lock()
+_HASHED_MAX = 10_000
 
 
-def _fingerprint(path: Path, st: os.stat_result) -> _VerifiedKey | None:
-    """What identifies this exact file version: path, device, inode, size, mtime, ctime.
+def _hash_noting(path: Path) -> FileEntry:
+    """:func:`hash_file`, noting the file's stamp when it did not change while hashed."""
+    before = os.stat(path, follow_symlinks=False)
+    entry = hash_file(path)
+    after = os.stat(path, follow_symlinks=False)
+    if fingerprint(path, after) == fingerprint(path, before) and after.st_size == entry.size:
+        _note(path, after, entry.sha256)
+    return entry
 
-    Writing to a file changes its mtime and ctime (ctime cannot be set back from user
-    space), so an unchanged fingerprint means unchanged bytes. ``None`` on filesystems with
-    whole-second timestamps, where a quick rewrite could keep the fingerprint.
-    """
-    if st.st_mtime_ns % 1_000_000_000 == 0 and st.st_ctime_ns % 1_000_000_000 == 0:
+
+def _note(path: Path, st: os.stat_result, sha256: str) -> None:
+    key = fingerprint(path, st)
+    if key is not None:
+        with _HASHED_LOCK:
+            if len(_HASHED) >= _HASHED_MAX:
+                _HASHED.clear()
+            _HASHED[key[1:]] = sha256
+
+
+def note_hashed(path: Path, sha256: str) -> None:
+    """Note that this process just hashed ``path`` (as it is now) to ``sha256``."""
+    with contextlib.suppress(OSError):
+        _note(path, os.stat(path, follow_symlinks=False), sha256)
+
+
+def hashed_sha256(path: Path) -> str | None:
+    """The SHA-256 this process hashed ``path`` to, if the file has not changed since."""
+    try:
+        key = fingerprint(path, os.stat(path, follow_symlinks=False))
+    except OSError:
         return None
-    return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key is None:
+        return None
+    with _HASHED_LOCK:
+        return _HASHED.get(key[1:])
+
+
+def remember_written(root: Path, manifest: Manifest) -> None:
+    """Record the files of ``root`` this process hashed into ``manifest`` (in a staging
+    folder since moved here) as verified, so loading them does not hash them again.
+
+    A file counts only if it is the same inode with the same size, modification and change
+    time as when it was hashed: unchanged since."""
+    entries = []
+    for rel, entry in manifest.files.items():
+        path = root / safe_relpath(rel)
+        try:
+            key = fingerprint(path, os.stat(path, follow_symlinks=False))
+        except OSError:
+            continue
+        if key is None:
+            continue
+        with _HASHED_LOCK:
+            hashed = _HASHED.pop(key[1:], None)
+        if hashed == entry.sha256:
+            entries.append((key, entry.sha256))
+    verified_files().remember(entries)
 
 
 def verify_file(path: Path, expected: FileEntry, rel: str) -> None:
     """Raise :class:`IntegrityError` unless ``path`` matches ``expected``.
 
-    The SHA-256 is computed over the whole file. This process remembers files it verified
-    (by path, device, inode, size, mtime and ctime), so reading an unchanged file again does
-    not hash it again; any write to the file changes that fingerprint and brings the full
-    check back.
+    The SHA-256 is computed over the whole file, unless this file, unchanged since, was
+    verified before (see :mod:`opsml.storage._verified`): any write to the file changes its
+    fingerprint and brings the full check back.
 
     Args:
         path: The file on disk.
@@ -144,11 +196,13 @@ def verify_file(path: Path, expected: FileEntry, rel: str) -> None:
         st = os.stat(path, follow_symlinks=False)
         if stat.S_ISLNK(st.st_mode):
             raise IntegrityError(f"artifact {rel!r} is a symlink")
-        key = _fingerprint(path, st)
-        if key is not None and st.st_size == expected.size:
-            with _VERIFIED_LOCK:
-                if _VERIFIED.get(key) == expected.sha256:
-                    return
+        key = fingerprint(path, st)
+        if (
+            key is not None
+            and st.st_size == expected.size
+            and verified_files().known(key, expected.sha256)
+        ):
+            return
         actual = hash_file(path)
     except FileNotFoundError as exc:
         raise IntegrityError(f"artifact {rel!r} is missing from storage") from exc
@@ -159,10 +213,7 @@ def verify_file(path: Path, expected: FileEntry, rel: str) -> None:
             f"found {actual.size} bytes sha256={actual.sha256[:12]}…)"
         )
     if key is not None:
-        with _VERIFIED_LOCK:
-            if len(_VERIFIED) >= _VERIFIED_MAX:
-                _VERIFIED.clear()
-            _VERIFIED[key] = expected.sha256
+        verified_files().remember([(key, expected.sha256)])
 
 
 def verify_tree(root: Path, manifest: Manifest) -> None:

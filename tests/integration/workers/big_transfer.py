@@ -7,14 +7,24 @@ Both print "maxrss_mb <n>" (peak resident memory of this process) at the end.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+# Every byte goes over the wire: no client cache (it would serve the download from the copy
+# the registration kept, and keep 2 GB per run).
+os.environ["OPSML_CACHE_MAX_BYTES"] = "0"
+
 import opsml.client._backend as backend_module
 from opsml import CardRegistry, DataCard, RegistryType
-from opsml.data import DataInterface, DataInterfaceSaveMetadata, DataLoadKwargs, DataSaveKwargs
+from opsml.data import (
+    DataInterface,
+    DataInterfaceSaveMetadata,
+    DataLoadKwargs,
+    DataSaveKwargs,
+)
 
 
 class FileData(DataInterface):
@@ -41,10 +51,10 @@ class FileData(DataInterface):
 def _report_offsets() -> None:
     original = backend_module.upload_files
 
-    def upload_files(api: Any, transfers: Any, root: Path, status_url: str) -> None:
+    def upload_files(api: Any, transfers: Any, root: Path, status_url: str, *rest: Any) -> None:
         for transfer in transfers:
             print(f"offset {transfer.offset}", flush=True)
-        original(api, transfers, root, status_url)
+        original(api, transfers, root, status_url, *rest)
 
     backend_module.upload_files = upload_files  # type: ignore[assignment]
 

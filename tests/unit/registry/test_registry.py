@@ -157,7 +157,9 @@ def test_malformed_queries_raise_invalid_version(registry_env: Path, query: str)
         registry.load_card(space="team-a", name="ranker", version=query)
 
 
-def test_flipped_byte_in_storage_fails_load(registry_env: Path, trained: Any) -> None:
+def test_flipped_byte_in_storage_fails_load(
+    registry_env: Path, trained: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     registry = CardRegistry(RegistryType.Model)
     card = _model_card(trained)
     registry.register_card(card)
@@ -167,6 +169,14 @@ def test_flipped_byte_in_storage_fails_load(registry_env: Path, trained: Any) ->
     model_file.write_bytes(bytes(data))
 
     loaded = registry.load_card(uid=card.uid)
+    if registry.mode is RegistryMode.Client:
+        # The client that registered the card keeps the bytes it sent (verified) in its
+        # cache: they load, and match the model.
+        loaded.load()
+        clf, frame = trained
+        assert np.array_equal(loaded.interface.model.predict(frame), clf.predict(frame))
+        monkeypatch.setenv("OPSML_CACHE_MAX_BYTES", "0")  # any other client downloads them
+        loaded = registry.load_card(uid=card.uid)
     with pytest.raises(IntegrityError, match=r"model\.joblib"):
         loaded.load()
     assert loaded.interface is None, "nothing corrupt may be returned"
@@ -339,7 +349,10 @@ def test_unknown_registry_type(registry_env: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
-def test_corrupt_data_file_fails_load_and_returns_nothing(registry_env: Path, damage: str) -> None:
+def test_corrupt_data_file_fails_load_and_returns_nothing(
+    registry_env: Path, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSML_CACHE_MAX_BYTES", "0")  # client mode: every byte from the server
     registry = CardRegistry(RegistryType.Data)
     frame = pd.DataFrame({"x": np.arange(1000, dtype=np.float64), "y": ["a", "b"] * 500})
     card = DataCard(interface=PandasData(data=frame), space="s", name="frame")
@@ -358,7 +371,10 @@ def test_corrupt_data_file_fails_load_and_returns_nothing(registry_env: Path, da
     assert loaded.interface is None, "nothing read from a corrupt file may be returned"
 
 
-def test_corruption_after_a_good_load_is_caught_on_the_next_load(registry_env: Path) -> None:
+def test_corruption_after_a_good_load_is_caught_on_the_next_load(
+    registry_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSML_CACHE_MAX_BYTES", "0")  # client mode: every byte from the server
     registry = CardRegistry(RegistryType.Data)
     frame = pd.DataFrame({"x": np.arange(1000, dtype=np.float64)})
     card = DataCard(interface=PandasData(data=frame), space="s", name="frame")

@@ -150,8 +150,9 @@ def test_a_lock_hash_that_differs_from_the_registry_fails(project: Path) -> None
 
 
 def test_a_tampered_stored_artifact_fails_the_install(
-    project: Path, both_modes_registry_env: Path
+    project: Path, both_modes_registry_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("OPSML_CACHE_MAX_BYTES", "0")  # a client without the registered bytes
     lock_service(project)
     stored = next(both_modes_registry_env.rglob("data.parquet"))
     stored.write_bytes(b"PAR1" + stored.read_bytes()[4:-1] + b"!")
