@@ -43,6 +43,8 @@ _HASH_COUNTER = textwrap.dedent(
 def _run(action: str, env: dict[str, str]) -> list[str]:
     import json
 
+    pytest.importorskip("numpy")  # the card in the child process is a NumpyData
+
     out = subprocess.run(
         [sys.executable, "-c", _HASH_COUNTER, action],
         capture_output=True,
