@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -23,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 
 from opsml.errors import (
     CardNotFoundError,
@@ -58,6 +60,14 @@ class CardQuery:
     limit: int | None = 25
     latest_first: bool = False
     spaces: tuple[str, ...] | None = None  # only these spaces (what the caller may read)
+
+
+@functools.lru_cache(maxsize=512)
+def _version_condition(registry: RegistryType, version: VersionQuery) -> ColumnElement[bool]:
+    """The ``WHERE`` condition of a version query on one registry's table, built once per
+    (registry, query): building the comparisons costs more than running the query, and SQL
+    expressions are immutable, so they are shared between statements."""
+    return version_filter(version, _columns(registry))
 
 
 def _columns(registry: RegistryType) -> VersionColumns:
@@ -254,7 +264,7 @@ class SqlStore:
         if q.name is not None:
             conditions.append(table.c.name == q.name)
         if q.version is not None and not q.version.is_any:
-            conditions.append(version_filter(q.version, cols))
+            conditions.append(_version_condition(registry, q.version))
         if q.max_date is not None:
             end = datetime.combine(q.max_date + timedelta(days=1), datetime.min.time(), UTC)
             conditions.append(table.c.created_at < end)
