@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from opsml._parallel import run_parallel
 from opsml.client._api import ApiClient
 from opsml.errors import (
     CardStateError,
@@ -139,13 +139,7 @@ def _progress(description: str, total: int) -> Iterator[Advance]:
 
 
 def _run_parallel(jobs: Sequence[Callable[[], None]], workers: int = PARALLEL_FILES) -> None:
-    if len(jobs) <= 1:
-        for job in jobs:
-            job()
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        for future in [pool.submit(job) for job in jobs]:
-            future.result()
+    run_parallel(jobs, workers)
 
 
 def upload_files(

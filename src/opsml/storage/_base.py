@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from opsml.storage._manifest import Manifest
 
-__all__ = ["ArtifactStorage", "owner_token", "owner_is_dead"]
+__all__ = ["ArtifactStorage", "owner_is_dead", "owner_token", "remove_stale_folders"]
 
 
 def owner_token() -> str:
@@ -49,6 +51,24 @@ def _is_zombie(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0:1] == ["Z"]
+
+
+def remove_stale_folders(folders: Iterable[Path], prefix: str, older_than_seconds: float) -> int:
+    """Remove staging folders named ``<prefix><host>~<pid>~<random>`` whose process is gone
+    (on this host) or that are older than the threshold; how many were removed."""
+    removed = 0
+    now = time.time()
+    for path in folders:
+        host, _, rest = path.name.removeprefix(prefix).partition("~")
+        pid = rest.partition("~")[0]
+        try:
+            age = now - path.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if owner_is_dead(f"{host}:{pid}") or age >= older_than_seconds:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 class ArtifactStorage(ABC):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from opsml.errors import StorageError
-from opsml.storage._base import ArtifactStorage, owner_is_dead, owner_token
+from opsml.storage._base import ArtifactStorage, owner_token, remove_stale_folders
 from opsml.storage._manifest import (
     Manifest,
     copy_tree_verified,
@@ -134,17 +133,6 @@ class LocalStorage(ArtifactStorage):
         staging_root = self.root / _STAGING
         if not staging_root.is_dir():
             return 0
-        removed = 0
-        now = time.time()
-        for path in staging_root.iterdir():
-            host, _, rest = path.name.partition("~")
-            pid = rest.partition("~")[0]
-            try:
-                age = now - path.stat().st_mtime
-            except FileNotFoundError:
-                continue
-            if owner_is_dead(f"{host}:{pid}") or age >= older_than_seconds:
-                rmtree_quiet(path)
-                removed += 1
+        removed = remove_stale_folders(staging_root.iterdir(), "", older_than_seconds)
         rmtree_quiet(self.root / _TRASH)
         return removed + self.uploads.clean(older_than_seconds)

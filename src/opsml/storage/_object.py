@@ -25,16 +25,15 @@ import math
 import os
 import secrets
 import tempfile
-import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opsml._parallel import run_parallel
 from opsml.errors import IntegrityError, InvalidArgumentError, StorageError
-from opsml.storage._base import ArtifactStorage, owner_is_dead, owner_token
+from opsml.storage._base import ArtifactStorage, owner_token, remove_stale_folders
 from opsml.storage._manifest import FileEntry, Manifest, hash_file, rmtree_quiet, safe_relpath
 
 __all__ = ["ObjectStorage", "PartPlan", "UploadPlan", "split_uri"]
@@ -98,13 +97,7 @@ class UploadPlan:
 
 
 def _run_parallel(jobs: Sequence[Callable[[], None]], workers: int = PARALLEL) -> None:
-    if len(jobs) <= 1:
-        for job in jobs:
-            job()
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        for future in [pool.submit(job) for job in jobs]:
-            future.result()
+    run_parallel(jobs, workers)
 
 
 class ObjectStorage(ArtifactStorage):
@@ -314,18 +307,8 @@ class ObjectStorage(ArtifactStorage):
     def clean_staging(self, older_than_seconds: float) -> int:
         """Remove this host's staging folders of dead processes (or older than the
         threshold) and multipart uploads older than that."""
-        removed = 0
-        now = time.time()
-        for path in Path(tempfile.gettempdir()).glob(f"{_STAGING_PREFIX}*"):
-            host, _, rest = path.name.removeprefix(_STAGING_PREFIX).partition("~")
-            pid = rest.partition("~")[0]
-            try:
-                age = now - path.stat().st_mtime
-            except FileNotFoundError:
-                continue
-            if owner_is_dead(f"{host}:{pid}") or age >= older_than_seconds:
-                rmtree_quiet(path)
-                removed += 1
+        folders = Path(tempfile.gettempdir()).glob(f"{_STAGING_PREFIX}*")
+        removed = remove_stale_folders(folders, _STAGING_PREFIX, older_than_seconds)
         return removed + self._abort_stale_parts(older_than_seconds)
 
     # -- transfers that bypass the server ------------------------------------------------
