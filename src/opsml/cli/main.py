@@ -217,6 +217,46 @@ def server_start(
             help="Worker processes (replicas sharing the database and storage).",
         ),
     ] = 1,
+    header_timeout: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Seconds a client has to send a complete request head "
+            "(env OPSML_SERVER_HEADER_TIMEOUT, default 20).",
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Longest gap in seconds without a byte while a request body is read; "
+            "slow but steady uploads go on (env OPSML_SERVER_BODY_TIMEOUT, default 60).",
+        ),
+    ] = None,
+    body_min_rate: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Slowest average request body rate in bytes/s: a body has the body timeout "
+            "plus 1 s per this many bytes (env OPSML_SERVER_BODY_MIN_RATE, default 500).",
+        ),
+    ] = None,
+    keep_alive_timeout: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Seconds an idle connection stays open between requests "
+            "(env OPSML_SERVER_KEEP_ALIVE_TIMEOUT, default 30).",
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Reverse proxies (IP addresses or networks, comma-separated, * for any) "
+            "whose X-Forwarded-For header gives the client address "
+            "(env OPSML_FORWARDED_ALLOW_IPS, default none: the peer address is the client).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API under /opsml/api and the web UI at / (uses OPSML_TRACKING_URI
     and OPSML_STORAGE_URI as the server's own database and storage)."""
@@ -224,7 +264,16 @@ def server_start(
     def run() -> None:
         from opsml.server import serve
 
-        serve(host=host, port=port, workers=workers)
+        serve(
+            host=host,
+            port=port,
+            workers=workers,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            body_min_rate=body_min_rate,
+            keep_alive_timeout=keep_alive_timeout,
+            forwarded_allow_ips=forwarded_allow_ips,
+        )
 
     _guard(run)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from opsml._compat import require
@@ -18,23 +19,53 @@ def create_app(config: Any = None) -> Any:
     return _create(config if config is not None else ServerConfig.from_env())
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    *,
+    header_timeout: int | None = None,
+    body_timeout: int | None = None,
+    body_min_rate: int | None = None,
+    keep_alive_timeout: int | None = None,
+    forwarded_allow_ips: str | None = None,
+) -> None:
     """Run the server with uvicorn until interrupted.
+
+    Settings come from the environment (``OPSML_*``, see ``docs/configuration.md``); each
+    keyword argument given overrides its variable.
 
     Args:
         host: Interface to bind.
         port: Port to listen on.
         workers: Worker processes (each a full replica; they share database and storage).
+        header_timeout: Seconds a client has to send a complete request head
+            (``OPSML_SERVER_HEADER_TIMEOUT``, default 20).
+        body_timeout: Longest gap in seconds without a byte while a request body is read
+            (``OPSML_SERVER_BODY_TIMEOUT``, default 60).
+        body_min_rate: Slowest average request body rate in bytes per second: a body has
+            ``body_timeout`` seconds plus one second per this many bytes
+            (``OPSML_SERVER_BODY_MIN_RATE``, default 500).
+        keep_alive_timeout: Seconds an idle connection stays open between requests
+            (``OPSML_SERVER_KEEP_ALIVE_TIMEOUT``, default 30).
+        forwarded_allow_ips: Comma-separated proxy addresses or networks whose
+            ``X-Forwarded-For`` header is believed (``OPSML_FORWARDED_ALLOW_IPS``,
+            default none).
+
+    Raises:
+        InvalidArgumentError: A setting is malformed (or insecure with
+            ``APP_ENV=production``).
     """
-    uvicorn = require("uvicorn", "server")
-    if workers > 1:
-        uvicorn.run(
-            "opsml.server:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-        )
-        return
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", timeout_keep_alive=30)
+    require("uvicorn", "server")
+    from opsml.server._config import ServerConfig
+    from opsml.server._serve import run
+
+    overrides = {
+        "OPSML_SERVER_HEADER_TIMEOUT": header_timeout,
+        "OPSML_SERVER_BODY_TIMEOUT": body_timeout,
+        "OPSML_SERVER_BODY_MIN_RATE": body_min_rate,
+        "OPSML_SERVER_KEEP_ALIVE_TIMEOUT": keep_alive_timeout,
+        "OPSML_FORWARDED_ALLOW_IPS": forwarded_allow_ips,
+    }
+    env = {**os.environ, **{k: str(v) for k, v in overrides.items() if v is not None}}
+    run(ServerConfig.from_env(env), host=host, port=port, workers=workers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import secrets
 import socket
@@ -33,6 +34,26 @@ def _default_upload_dir(storage_uri: str, env: Mapping[str, str] | None = None) 
     cache = env.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
     digest = hashlib.sha256(storage_uri.encode()).hexdigest()[:16]
     return Path(cache) / "opsml" / "server-uploads" / digest
+
+
+def _forwarded_allow_ips(text: str) -> tuple[str, ...]:
+    entries = tuple(entry.strip() for entry in text.split(",") if entry.strip())
+    if "*" in entries and len(entries) > 1:
+        raise InvalidArgumentError("OPSML_FORWARDED_ALLOW_IPS: '*' (any address) stands alone")
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            if "/" in entry:
+                ipaddress.ip_network(entry)
+            else:
+                ipaddress.ip_address(entry)
+        except ValueError as exc:
+            raise InvalidArgumentError(
+                f"OPSML_FORWARDED_ALLOW_IPS: {entry!r} is not an IP address or a network such "
+                f"as 10.0.0.0/8 ({exc})"
+            ) from None
+    return entries
 
 
 def _default_hosts() -> tuple[str, ...]:
@@ -71,6 +92,20 @@ class ServerConfig:
         upload_dir: ``OPSML_UPLOAD_DIR``: with object storage, where files sent through the
             server (experiment artifacts) are received before they go to the bucket
             (default ``$XDG_CACHE_HOME/opsml/server-uploads/<hash of the storage URI>``).
+        header_timeout_seconds: ``OPSML_SERVER_HEADER_TIMEOUT``: a request head must be
+            complete this long after the connection opened, or after the first byte of a
+            later request on a kept-alive connection (default 20).
+        body_timeout_seconds: ``OPSML_SERVER_BODY_TIMEOUT``: longest gap without a byte
+            while a request body is read; an idle gap, not a total (default 60).
+        body_min_rate: ``OPSML_SERVER_BODY_MIN_RATE``: slowest average rate of a request
+            body in bytes per second: a body has ``body_timeout_seconds`` plus one second
+            per this many bytes received (default 500).
+        keep_alive_timeout_seconds: ``OPSML_SERVER_KEEP_ALIVE_TIMEOUT``: an idle
+            connection between requests is closed after this long (default 30).
+        forwarded_allow_ips: ``OPSML_FORWARDED_ALLOW_IPS``: proxies (IP addresses or
+            networks, comma-separated, ``*`` for any) whose ``X-Forwarded-For`` and
+            ``X-Forwarded-Proto`` headers are believed; default none, so the client address
+            is always the connection's peer.
     """
 
     opsml: OpsmlConfig
@@ -87,6 +122,11 @@ class ServerConfig:
     production: bool = False
     presign_ttl_seconds: int = 900
     upload_dir: Path = field(default_factory=lambda: _default_upload_dir(""))
+    header_timeout_seconds: int = 20
+    body_timeout_seconds: int = 60
+    body_min_rate: int = 500
+    keep_alive_timeout_seconds: int = 30
+    forwarded_allow_ips: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerConfig:
@@ -147,4 +187,9 @@ class ServerConfig:
             upload_dir=Path(env["OPSML_UPLOAD_DIR"]).expanduser()
             if env.get("OPSML_UPLOAD_DIR", "").strip()
             else _default_upload_dir(opsml.storage_uri, env),
+            header_timeout_seconds=_positive_int(env, "OPSML_SERVER_HEADER_TIMEOUT", 20),
+            body_timeout_seconds=_positive_int(env, "OPSML_SERVER_BODY_TIMEOUT", 60),
+            body_min_rate=_positive_int(env, "OPSML_SERVER_BODY_MIN_RATE", 500),
+            keep_alive_timeout_seconds=_positive_int(env, "OPSML_SERVER_KEEP_ALIVE_TIMEOUT", 30),
+            forwarded_allow_ips=_forwarded_allow_ips(env.get("OPSML_FORWARDED_ALLOW_IPS", "")),
         )

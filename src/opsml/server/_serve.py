@@ -1,0 +1,245 @@
+"""Run the server under uvicorn, with deadlines that cut slow clients off.
+
+uvicorn closes idle keep-alive connections (``timeout_keep_alive``) but waits as long as it
+takes for a request head or body that arrives one byte at a time, so a few thousand such
+connections hold a server's sockets and memory. :class:`TimeoutH11Protocol` is uvicorn's
+h11 protocol with two deadlines per connection:
+
+- **head**: a request head must be complete ``header_timeout`` seconds after the connection
+  opened (its first request) or after the first byte of a later request arrived;
+- **body**: while a request body is read, the connection ends when no byte arrived for
+  ``body_timeout`` seconds, or when the body arrives slower than ``body_min_rate`` bytes a
+  second on average: it has ``body_timeout`` seconds, plus one second for every
+  ``body_min_rate`` bytes received. A large upload on a slow link goes on for as long as it
+  takes; a client trickling a byte at a time does not. Time the server holds the body up
+  itself (the application has not asked for more yet, or the client waits for
+  ``100 Continue``) does not count against the client.
+
+A client that misses a deadline gets ``408`` with a JSON error when no response has started,
+and the connection is closed. The protocol hooks into uvicorn's ``H11Protocol`` and reads
+its request cycle's state, which are not public API: the ``server`` extra pins the uvicorn
+versions this was checked against, and ``tests/unit/server/test_serve.py`` fails loudly when
+an upgrade changes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Any, Literal
+
+import h11
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
+from uvicorn.supervisors import Multiprocess
+
+from opsml.server._config import ServerConfig
+
+__all__ = ["TimeoutH11Protocol", "UvicornConfig", "run"]
+
+_log = logging.getLogger("uvicorn.error")
+
+
+class UvicornConfig(uvicorn.Config):
+    """uvicorn's settings plus the request head and body deadlines.
+
+    With several workers uvicorn pickles this object into each worker process, so the
+    deadlines reach every worker.
+
+    Args:
+        app: The ASGI app, or an import string (with ``factory=True`` for a factory).
+        header_timeout: Seconds allowed for a complete request head.
+        body_timeout: Longest gap in seconds without a byte of a request body, and the
+            time a body gets before ``body_min_rate`` applies.
+        body_min_rate: Slowest average body rate accepted, in bytes per second.
+        **kwargs: Passed to :class:`uvicorn.Config`.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        header_timeout: int,
+        body_timeout: int,
+        body_min_rate: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(app, **kwargs)
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.body_min_rate = body_min_rate
+
+
+class TimeoutH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the request head and body deadlines described above.
+
+    Args:
+        config: The server's settings, with the deadlines.
+        server_state: uvicorn's shared server state.
+        app_state: The application state copied into each request's scope.
+        _loop: The event loop (the running one when omitted).
+    """
+
+    def __init__(
+        self,
+        config: UvicornConfig,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._header_timeout = config.header_timeout
+        self._body_timeout = config.body_timeout
+        self._body_min_rate = config.body_min_rate
+        self._phase: Literal["head", "body"] | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._since = 0.0  # the phase's start (body: since the server last held it up)
+        self._received = 0  # body bytes since then
+        self._last_byte = 0.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Start the head deadline of the connection's first request."""
+        super().connection_made(transport)
+        self._enter("head", self._header_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        """Parse the bytes, then move the deadline to where the request now is."""
+        super().data_received(data)
+        self._follow(len(data))
+
+    def on_response_complete(self) -> None:
+        """A response went out: a pipelined next request may already be under way."""
+        super().on_response_complete()
+        self._follow(0)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Drop the deadline with the connection."""
+        self._leave()
+        super().connection_lost(exc)
+
+    def _follow(self, received: int) -> None:
+        state = self.conn.their_state
+        if state is h11.SEND_BODY:
+            if self._phase != "body":
+                self._enter("body", self._body_timeout)
+            elif received:
+                self._received += received
+                self._last_byte = self.loop.time()
+        elif state is h11.IDLE and (received or self.conn.trailing_data[0]):
+            if self._phase != "head":
+                self._enter("head", self._header_timeout)  # the next request's first byte
+        else:
+            self._leave()  # the request is in (or the connection idles or fails): not ours
+
+    def _enter(self, phase: Literal["head", "body"], seconds: int) -> None:
+        self._leave()
+        self._phase = phase
+        self._since = self._last_byte = self.loop.time()
+        self._received = 0
+        self._deadline = self.loop.call_later(seconds, self._expired)
+
+    def _leave(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._phase = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self._phase != "body":
+            self._time_out(f"the request head was not complete within {self._header_timeout} s")
+            return
+        now = self.loop.time()
+        if self.flow.read_paused or self.cycle.waiting_for_100_continue:
+            self._since = self._last_byte = now  # the server holds the body up, not the client
+            self._received = 0
+        gap_due = self._last_byte + self._body_timeout
+        rate_due = self._since + self._body_timeout + self._received / self._body_min_rate
+        if min(gap_due, rate_due) > now:
+            self._deadline = self.loop.call_at(min(gap_due, rate_due), self._expired)
+        elif gap_due <= now:
+            self._time_out(f"no byte of the request body arrived for {self._body_timeout} s")
+        else:
+            self._time_out(f"the request body arrived slower than {self._body_min_rate} bytes/s")
+
+    def _time_out(self, detail: str) -> None:
+        phase, self._phase = self._phase, None
+        if self.transport.is_closing():
+            return
+        peer = f"{self.client[0]}:{self.client[1]} - " if self.client else ""
+        _log.info("%sclosing a slow connection: %s", peer, detail)
+        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            self._send_408(detail)
+        if phase == "body":  # the application must not answer on a closed connection
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.close()
+
+    def _send_408(self, detail: str) -> None:
+        body = json.dumps({"error": "RequestTimeoutError", "detail": detail}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        try:
+            parts = (
+                self.conn.send(
+                    h11.Response(status_code=408, headers=headers, reason=b"Request Timeout")
+                ),
+                self.conn.send(h11.Data(data=body)),
+                self.conn.send(h11.EndOfMessage()),
+            )
+        except h11.LocalProtocolError:
+            return  # h11 cannot answer in this state: the close says it all
+        self.transport.write(b"".join(part for part in parts if part))
+
+
+def _uvicorn_config(
+    config: ServerConfig, app: Any, host: str, port: int, workers: int
+) -> UvicornConfig:
+    return UvicornConfig(
+        app,
+        factory=isinstance(app, str),
+        host=host,
+        port=port,
+        workers=workers,
+        http=TimeoutH11Protocol,
+        ws="none",
+        log_level="info",
+        timeout_keep_alive=config.keep_alive_timeout_seconds,
+        header_timeout=config.header_timeout_seconds,
+        body_timeout=config.body_timeout_seconds,
+        body_min_rate=config.body_min_rate,
+        proxy_headers=bool(config.forwarded_allow_ips),
+        forwarded_allow_ips=list(config.forwarded_allow_ips),
+    )
+
+
+def run(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
+    """Serve until interrupted: one process, or ``workers`` processes sharing one socket.
+
+    Args:
+        config: The server's settings (the connection deadlines and trusted proxies; with
+            one worker, also the app's).
+        host: Interface to bind.
+        port: Port to listen on.
+        workers: Worker processes; each builds its app from the environment.
+    """
+    try:
+        if workers > 1:
+            uv = _uvicorn_config(config, "opsml.server:create_app", host, port, workers)
+            Multiprocess(uv, sockets=[uv.bind_socket()]).run()
+            return
+        from opsml.server._app import create_app
+
+        server = uvicorn.Server(_uvicorn_config(config, create_app(config), host, port, 1))
+        server.run()
+    except KeyboardInterrupt:
+        return
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
