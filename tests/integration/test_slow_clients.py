@@ -299,7 +299,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_start_flags_reach_every_worker(tmp_path: Path) -> None:
+def test_start_flags_apply_with_several_workers(tmp_path: Path) -> None:
     """``opsml server start --workers 2`` with the deadline and proxy flags: trusted proxies'
     X-Forwarded-For is believed, others' is not, and slow heads get 408 after 1 s."""
     assert OPSML is not None
