@@ -141,7 +141,17 @@ class PermissionDeniedError(OpsmlError):
 
 
 class RateLimitError(OpsmlError):
-    """Too many attempts in a short time (e.g. failed logins); try again later."""
+    """Too many attempts in a short time (e.g. failed logins); try again later.
+
+    Attributes:
+        retry_after: Seconds to wait before the next attempt is weighed (``None``: unknown).
+    """
+
+    retry_after: int | None = None
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ServerUnavailableError(OpsmlError, ConnectionError):

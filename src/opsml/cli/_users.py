@@ -102,7 +102,11 @@ def set_permissions(
         bool | None, typer.Option("--admin/--no-admin", help="Grant or take admin rights.")
     ] = None,
 ) -> None:
-    """Replace a user's permissions (and optionally their admin flag)."""
+    """Replace a user's permissions (and optionally their admin flag).
+
+    Permissions are read on every request: the change applies to the user's next request,
+    whatever token they use (access, refresh or API token); no token is revoked.
+    """
     from opsml.server._security import parse_grants
 
     def run() -> None:
@@ -117,7 +121,7 @@ def set_permissions(
             store.update_user(username, is_admin=admin)
 
     _guard(run)
-    typer.echo(f"updated permissions of {username}")
+    typer.echo(f"updated permissions of {username} (effective at their next request)")
 
 
 @user_app.command("reset-password")
@@ -127,17 +131,25 @@ def reset_password(
         str | None, typer.Option(help="The new password (prompted for when omitted).")
     ] = None,
 ) -> None:
-    """Set a new password; every token the user held stops working."""
+    """Set a new password and revoke every token the user held: access and refresh tokens
+    stop working at once, and their API tokens are revoked (create new ones for CI)."""
     secret = _new_password(password)
-    _guard(lambda: _security().reset_password(username, secret))
-    typer.echo(f"password of {username} reset; their tokens are revoked")
+    revoked = _guard(lambda: _security().reset_password(username, secret))
+    typer.echo(
+        f"password of {username} reset; access and refresh tokens revoked, "
+        f"{revoked} API token{'' if revoked == 1 else 's'} revoked"
+    )
 
 
 @user_app.command("delete")
 def delete(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
-    """Delete a user and their tokens (the last admin cannot be deleted)."""
-    _guard(lambda: _security().store.delete_user(username))
-    typer.echo(f"deleted user {username}")
+    """Delete a user with every token they held: access, refresh and API tokens stop working
+    at once (the last admin cannot be deleted)."""
+    deleted = _guard(lambda: _security().store.delete_user(username))
+    typer.echo(
+        f"deleted user {username}; access and refresh tokens revoked, "
+        f"{deleted} API token{'' if deleted == 1 else 's'} deleted"
+    )
 
 
 @token_app.command("create")

@@ -198,7 +198,13 @@ def create_user(st: StateDep, body: NewUser) -> UserInfo:
     dependencies=[access(Permission.Admin, Scope.Server)],
 )
 def update_user(st: StateDep, username: Username, body: UserChange) -> UserInfo:
-    """Change a user's password (revoking their tokens), admin flag or permissions."""
+    """Change a user's password, admin flag or permissions.
+
+    A new password revokes every token the user held: access and refresh tokens stop
+    working at once and their API tokens are revoked. Permissions and the admin flag are
+    read on every request, so a change applies to the user's next request, whatever token
+    they use.
+    """
     _user_info(st, username)
     if body.is_admin is False and st.auth_store.admin_count() <= 1:
         current = st.auth_store.get_user(username)
@@ -220,7 +226,8 @@ def update_user(st: StateDep, username: Username, body: UserChange) -> UserInfo:
     dependencies=[access(Permission.Admin, Scope.Server)],
 )
 def delete_user(st: StateDep, username: Username) -> DeletedResponse:
-    """Delete a user and their tokens (the last admin cannot be deleted)."""
+    """Delete a user with every token they held: access, refresh and API tokens stop working
+    at once (the last admin cannot be deleted)."""
     _user_info(st, username)
     st.auth_store.delete_user(username)
     return DeletedResponse(uid=username)

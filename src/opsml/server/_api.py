@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -24,7 +24,6 @@ from opsml.errors import (
     CardNotFoundError,
     CardStateError,
     InvalidArgumentError,
-    RateLimitError,
     StorageError,
 )
 from opsml.registry import LocalBackend
@@ -48,20 +47,19 @@ from opsml.server._models import (
     UploadStatus,
 )
 from opsml.server._security import Permission, Principal, Security
+from opsml.server._throttle import LoginThrottle
 from opsml.storage import FileEntry, LocalStorage, Manifest, ObjectStorage, safe_relpath
 from opsml.storage._encrypted import EncryptedLocalStorage
 from opsml.storage._uploads import UploadArea
 from opsml.store import OK, CardQuery, parse_max_date
-from opsml.store._auth import AuditEntry, AuthStore
+from opsml.store._auth import AuthStore
 from opsml.types import RegistryType
 
 __all__ = [
     "ServerState",
     "api",
-    "check_login_rate",
     "public",
     "receive_upload",
-    "record_login_failure",
     "state",
 ]
 
@@ -169,47 +167,31 @@ def healthcheck(
     return HealthResponse(status="ok", version=__version__)
 
 
-_LOGINS = ("POST /opsml/api/auth/token", "POST /ui/login")
-
-
-def check_login_rate(st: ServerState, client: str, username: str) -> None:
-    """Refuse a login after too many failures in the last minute from this address or for
-    this user (counted in the audit log, so every replica agrees).
-
-    Raises:
-        RateLimitError: Too many failures.
-    """
-    since = datetime.now(UTC) - timedelta(minutes=1)
-    if st.auth_store.recent_failures(_LOGINS, client, username, since) >= st.config.login_attempts:
-        raise RateLimitError("too many failed logins; try again in a minute")
-
-
-def record_login_failure(st: ServerState, client: str, username: str, operation: str) -> None:
-    """Audit a failed login that does not answer 401 (the UI's form)."""
-    st.auth_store.audit(
-        AuditEntry(
-            datetime.now(UTC),
-            username[:128] or "anonymous",
-            operation,
-            "auth",
-            "denied",
-            401,
-            client,
-        )
-    )
-
-
-@public.post("/auth/token", response_model=TokenResponse, tags=["auth"])
+@public.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    tags=["auth"],
+    responses={
+        429: {
+            "model": ErrorResponse,
+            "description": "Too many failed logins from this address: wait and try again.",
+            "headers": {
+                "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+            },
+        }
+    },
+)
 def login(st: StateDep, body: LoginRequest, request: Request) -> TokenResponse:
     """Exchange a user's credentials for a short-lived access token and a refresh token.
 
-    Failed logins are rate limited per client address and per user (``429``).
+    Failed logins are throttled per (client address, user name) with a growing delay, and
+    per client address (``429`` with ``Retry-After``); see ``docs/auth.md``.
     """
     request.state.audit_user = body.username[:128]
     if not st.config.auth:
         raise InvalidArgumentError("this server runs without authentication: no login needed")
-    check_login_rate(st, request.client.host if request.client else "", body.username)
-    pair = st.security.login(body.username, body.password)
+    throttle = LoginThrottle(st.auth_store, st.config)
+    pair = throttle.login(st.security, request, body.username, body.password)
     return TokenResponse(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsml._version import __version__
-from opsml.errors import OpsmlError
+from opsml.errors import OpsmlError, RateLimitError
 from opsml.registry import LocalBackend
 from opsml.server._accounts import accounts
 from opsml.server._api import ServerState, api, public
@@ -56,7 +56,10 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.exception_handler(OpsmlError)
     async def _domain_error(_request: Request, exc: OpsmlError) -> JSONResponse:
-        return _error(status_for(exc), type(exc).__name__, str(exc))
+        response = _error(status_for(exc), type(exc).__name__, str(exc))
+        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

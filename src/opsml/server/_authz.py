@@ -313,7 +313,8 @@ class AuditLog:
             await self.app(scope, receive, capture)
         finally:
             method = scope.get("method", "GET")
-            if method in _WRITES or status in (401, 403, 429):
+            recorded = scope.get("state", {}).get("audit_recorded")  # a failed login, already
+            if (method in _WRITES or status in (401, 403, 429)) and not recorded:
                 await self._record(scope, method, status)
 
     async def _record(self, scope: MutableMapping[str, Any], method: str, status: int) -> None:

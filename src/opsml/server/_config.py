@@ -83,8 +83,15 @@ class ServerConfig:
             host names.
         max_body_bytes: ``OPSML_MAX_BODY_BYTES``: largest request body outside file uploads
             (default 16 MiB).
-        login_attempts: ``OPSML_LOGIN_ATTEMPTS``: failed logins per minute per address or
-            user before logins are refused for a while (default 10).
+        login_attempts: ``OPSML_LOGIN_ATTEMPTS``: failed logins from one client address for
+            one user name (since that pair's last success, within a day) before each further
+            attempt waits (default 10).
+        login_address_attempts: ``OPSML_LOGIN_ADDRESS_ATTEMPTS``: failed logins from one
+            client address for any user names within a day before that address waits
+            (default 100; user names this address logged in as that day are exempt).
+        login_delay_seconds: ``OPSML_LOGIN_DELAY``: the first wait once a limit is reached,
+            doubled for each further failure (default 5).
+        login_max_delay_seconds: ``OPSML_LOGIN_MAX_DELAY``: the longest wait (default 900).
         production: ``APP_ENV=production``.
         presign_ttl_seconds: ``OPSML_PRESIGN_TTL``: lifetime of the presigned URLs handed
             out for object storage (default 900; a client asks for fresh ones when they
@@ -119,6 +126,9 @@ class ServerConfig:
     allowed_hosts: tuple[str, ...] = field(default_factory=_default_hosts)
     max_body_bytes: int = 16 * 1024 * 1024
     login_attempts: int = 10
+    login_address_attempts: int = 100
+    login_delay_seconds: int = 5
+    login_max_delay_seconds: int = 900
     production: bool = False
     presign_ttl_seconds: int = 900
     upload_dir: Path = field(default_factory=lambda: _default_upload_dir(""))
@@ -182,6 +192,9 @@ class ServerConfig:
             allowed_hosts=hosts,
             max_body_bytes=_positive_int(env, "OPSML_MAX_BODY_BYTES", 16 * 1024 * 1024),
             login_attempts=_positive_int(env, "OPSML_LOGIN_ATTEMPTS", 10),
+            login_address_attempts=_positive_int(env, "OPSML_LOGIN_ADDRESS_ATTEMPTS", 100),
+            login_delay_seconds=_positive_int(env, "OPSML_LOGIN_DELAY", 5),
+            login_max_delay_seconds=_positive_int(env, "OPSML_LOGIN_MAX_DELAY", 900),
             production=production,
             presign_ttl_seconds=_positive_int(env, "OPSML_PRESIGN_TTL", 900),
             upload_dir=Path(env["OPSML_UPLOAD_DIR"]).expanduser()

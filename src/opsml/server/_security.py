@@ -8,11 +8,15 @@
   user's refresh tokens. Each secret may be a comma-separated list: the first signs, all
   verify (secret rotation without logging everyone out).
 - Every token carries the user's token version; a password reset bumps it, so older tokens
-  stop working at once.
+  stop working at once. A new user starts at a random version, so a token of a deleted user
+  never fits a new user of the same name.
 - API tokens for CI (``opsml_<id>_<secret>``) are stored as SHA-256 digests, checked on
-  every request, and revocable at once.
+  every request, and revocable at once; a password reset revokes them all, and deleting a
+  user deletes them.
 - Permissions are ``read``, ``write`` and ``delete`` per space (``*``: every space);
-  admins may do everything, including managing users.
+  admins may do everything, including managing users. They are read from the database on
+  every request, so a change takes effect at the caller's next request, whatever token
+  they use.
 """
 
 from __future__ import annotations
@@ -235,11 +239,17 @@ class Security:
         if grants:
             self.store.set_permissions(username, grants)
 
-    def reset_password(self, username: str, password: str) -> None:
-        """Set a new password; every token issued to the user before stops working."""
-        self.store.update_user(
-            username, password_hash=self.hash_password(password), bump_token_version=True
-        )
+    def reset_password(self, username: str, password: str) -> int:
+        """Set a new password and revoke every token the user holds: access and refresh
+        tokens stop working at once, and their API tokens are revoked.
+
+        Returns:
+            How many API tokens were revoked.
+
+        Raises:
+            InvalidArgumentError: No such user, or a password of the wrong length.
+        """
+        return self.store.reset_password(username, self.hash_password(password))
 
     def ensure_admin(self, username: str, password: str) -> bool:
         """Create the initial admin when there are no users yet.

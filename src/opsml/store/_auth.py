@@ -8,6 +8,7 @@ log. Passwords and tokens are hashed by the caller; this module stores and finds
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    case,
     delete,
     func,
     insert,
@@ -47,6 +49,7 @@ __all__ = [
     "ApiTokenRow",
     "AuditEntry",
     "AuthStore",
+    "LoginFailures",
     "PermissionRow",
     "UserRow",
 ]
@@ -155,6 +158,25 @@ class ApiTokenRow:
 
 
 @dataclass(frozen=True)
+class LoginFailures:
+    """Failed logins from one client address, as the login throttle weighs them.
+
+    Attributes:
+        pair: For one user name since its last successful login from this address.
+        pair_last: When the last of those was.
+        address: For any user name.
+        address_last: When the last of those was.
+        known_pair: This address logged in as this user name in the period.
+    """
+
+    pair: int
+    pair_last: datetime | None
+    address: int
+    address_last: datetime | None
+    known_pair: bool
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """One line of the audit log."""
 
@@ -248,7 +270,8 @@ class AuthStore:
             "username": username,
             "password_hash": password_hash,
             "is_admin": is_admin,
-            "token_version": 0,
+            # Random, so a token of a deleted user never fits a new user of the same name.
+            "token_version": secrets.randbelow(2**30),
             "created_at": now,
             "updated_at": now,
         }
@@ -265,17 +288,14 @@ class AuthStore:
         *,
         password_hash: str | None = None,
         is_admin: bool | None = None,
-        bump_token_version: bool = False,
     ) -> None:
-        """Change a user's password hash or admin flag; ``bump_token_version`` invalidates
-        every token issued to the user so far."""
+        """Change a user's password hash (keeping their tokens: see :meth:`reset_password`)
+        or admin flag."""
         values: dict[str, Any] = {"updated_at": _now()}
         if password_hash is not None:
             values["password_hash"] = password_hash
         if is_admin is not None:
             values["is_admin"] = is_admin
-        if bump_token_version:
-            values["token_version"] = USERS.c.token_version + 1
 
         def run(conn: Connection) -> None:
             result = conn.execute(
@@ -286,13 +306,52 @@ class AuthStore:
 
         self._write(run, f"updating user {username!r}")
 
-    def delete_user(self, username: str) -> None:
+    def reset_password(self, username: str, password_hash: str) -> int:
+        """Set a new password hash and revoke every token of the user in one transaction:
+        access and refresh tokens (the token version is bumped) and API tokens.
+
+        Returns:
+            How many API tokens were revoked.
+
+        Raises:
+            InvalidArgumentError: No such user.
+        """
+        revoked: list[int] = []
+
+        def run(conn: Connection) -> None:
+            now = _now()
+            result = conn.execute(
+                update(USERS)
+                .where(USERS.c.username == username)
+                .values(
+                    password_hash=password_hash,
+                    token_version=USERS.c.token_version + 1,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount == 0:
+                raise InvalidArgumentError(f"no user {username!r}")
+            tokens = conn.execute(
+                update(API_TOKENS)
+                .where(API_TOKENS.c.username == username, API_TOKENS.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            revoked[:] = [tokens.rowcount]
+
+        self._write(run, f"resetting the password of {username!r}")
+        return revoked[0]
+
+    def delete_user(self, username: str) -> int:
         """Delete a user with their permissions and tokens; the last admin cannot go.
+
+        Returns:
+            How many API tokens (revoked or not) were deleted with the user.
 
         Raises:
             InvalidArgumentError: No such user.
             AccountError: The user is the last admin.
         """
+        deleted: list[int] = [0]
 
         def run(conn: Connection) -> None:
             row = conn.execute(select(USERS).where(USERS.c.username == username)).first()
@@ -305,10 +364,13 @@ class AuthStore:
                 if admins <= 1:
                     raise AccountError(f"{username!r} is the last admin and cannot be deleted")
             for table in (PERMISSIONS, API_TOKENS, REFRESH_TOKENS):
-                conn.execute(delete(table).where(table.c.username == username))
+                result = conn.execute(delete(table).where(table.c.username == username))
+                if table is API_TOKENS:
+                    deleted[:] = [result.rowcount]
             conn.execute(delete(USERS).where(USERS.c.username == username))
 
         self._write(run, f"deleting user {username!r}")
+        return deleted[0]
 
     def admin_count(self) -> int:
         """How many admins exist."""
@@ -524,19 +586,34 @@ class AuthStore:
             for r in rows
         ]
 
-    def recent_failures(
+    def login_failures(
         self, operations: Sequence[str], client_address: str, username: str, since: datetime
-    ) -> int:
-        """Denied attempts of ``operations`` since ``since`` from this address or for this
-        user (the login rate limit, shared by every replica)."""
-        stmt = (
-            select(func.count())
-            .select_from(AUDIT_LOG)
-            .where(
-                AUDIT_LOG.c.operation.in_(tuple(operations)),
-                AUDIT_LOG.c.outcome == "denied",
-                AUDIT_LOG.c.created_at >= since,
-                (AUDIT_LOG.c.client_address == client_address) | (AUDIT_LOG.c.username == username),
-            )
+    ) -> LoginFailures:
+        """Failed logins (401) of ``operations`` since ``since`` from ``client_address``: for
+        ``username`` since its last successful login from there, and for any user name (the
+        login throttle's input, shared by every replica)."""
+        logins = (
+            AUDIT_LOG.c.operation.in_(tuple(operations)),
+            AUDIT_LOG.c.client_address == client_address[:64],
+            AUDIT_LOG.c.created_at >= since,
         )
-        return int(self._read(lambda c: c.execute(stmt).scalar_one(), "reading the audit log"))
+        last_success = select(func.max(AUDIT_LOG.c.id)).where(
+            *logins, AUDIT_LOG.c.username == username[:USER_LEN], AUDIT_LOG.c.outcome == "allowed"
+        )
+
+        def run(conn: Connection) -> LoginFailures:
+            success = conn.execute(last_success).scalar_one_or_none() or 0
+            pair = (AUDIT_LOG.c.username == username[:USER_LEN]) & (AUDIT_LOG.c.id > success)
+            row = conn.execute(
+                select(
+                    func.count(case((pair, 1))),
+                    func.max(case((pair, AUDIT_LOG.c.created_at))),
+                    func.count(),
+                    func.max(AUDIT_LOG.c.created_at),
+                ).where(*logins, AUDIT_LOG.c.outcome == "denied", AUDIT_LOG.c.status_code == 401)
+            ).one()
+            return LoginFailures(
+                int(row[0]), _aware(row[1]), int(row[2]), _aware(row[3]), success > 0
+            )
+
+        return self._read(run, "reading the audit log")

@@ -52,16 +52,65 @@ def test_login_authenticate_and_permissions(security: Security) -> None:
 def test_password_reset_revokes_every_earlier_token(security: Security) -> None:
     security.create_user("ada", "s3cret-pass")
     pair = security.login("ada", "s3cret-pass")
-    security.reset_password("ada", "new-s3cret-pass")
+    api_token, _ = security.create_api_token("ada", "ci")
+    security.create_api_token("ada", "other ci")
+    assert security.reset_password("ada", "new-s3cret-pass") == 2  # API tokens revoked
     with pytest.raises(AuthenticationError, match="revoked"):
         security.authenticate(pair.access_token)
     with pytest.raises(AuthenticationError, match="revoked"):
         security.refresh(pair.refresh_token)
+    with pytest.raises(AuthenticationError, match="API token revoked"):
+        security.authenticate(api_token)
+    assert all(t.revoked_at is not None for t in security.store.list_api_tokens("ada"))
     with pytest.raises(AuthenticationError):
         security.login("ada", "s3cret-pass")
     security.authenticate(security.login("ada", "new-s3cret-pass").access_token)
     with pytest.raises(InvalidArgumentError, match="8 to 1024"):
         security.reset_password("ada", "short")
+    with pytest.raises(InvalidArgumentError, match="no user 'nobody'"):
+        security.reset_password("nobody", "new-s3cret-pass")
+    fresh, _ = security.create_api_token("ada", "after the reset")
+    assert security.authenticate(fresh).username == "ada"
+
+
+def test_deleting_a_user_revokes_their_tokens_even_if_the_name_returns(
+    security: Security,
+) -> None:
+    security.ensure_admin("root", "correct horse")
+    security.create_user("ada", "s3cret-pass", grants=parse_grants(["team-a:read"]))
+    pair = security.login("ada", "s3cret-pass")
+    api_token, _ = security.create_api_token("ada", "ci")
+    assert security.store.delete_user("ada") == 1
+    for token in (pair.access_token, api_token):
+        with pytest.raises(AuthenticationError):
+            security.authenticate(token)
+    security.create_user("ada", "s3cret-pass")  # a new user of the same name
+    for token in (pair.access_token, api_token):
+        with pytest.raises(AuthenticationError, match=r"revoked|invalid"):
+            security.authenticate(token)
+    with pytest.raises(AuthenticationError):
+        security.refresh(pair.refresh_token)
+    assert security.authenticate(security.login("ada", "s3cret-pass").access_token)
+
+
+def test_permission_changes_apply_to_the_next_request_with_any_token(
+    security: Security,
+) -> None:
+    security.create_user("ada", "s3cret-pass", grants=parse_grants(["team-a:read,write"]))
+    access = security.login("ada", "s3cret-pass").access_token
+    api_token, _ = security.create_api_token("ada", "ci")
+    for token in (access, api_token):
+        assert security.authenticate(token).allows(Permission.Write, "team-a")
+    security.store.set_permissions("ada", parse_grants(["team-a:read"]))
+    for token in (access, api_token):  # the same tokens, still valid, with less power
+        assert not security.authenticate(token).allows(Permission.Write, "team-a")
+        assert security.authenticate(token).allows(Permission.Read, "team-a")
+    security.store.update_user("ada", is_admin=True)
+    assert security.authenticate(api_token).allows(Permission.Admin, None)
+    security.store.update_user("ada", is_admin=False)
+    security.store.set_permissions("ada", [])
+    for token in (access, api_token):
+        assert not security.authenticate(token).allows(Permission.Read, None)
 
 
 def test_refresh_tokens_rotate_and_a_replay_revokes_them(security: Security) -> None:
@@ -166,15 +215,22 @@ def test_grants_parse_and_merge() -> None:
 
 def test_audit_log_and_failure_count(security: Security) -> None:
     store = security.store
-    now = datetime.now(UTC)
-    for outcome in ("denied", "denied", "allowed"):
-        store.audit(AuditEntry(now, "ada", "login", "auth", outcome, 401, "10.0.0.1"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    for outcome, status in (("denied", 401), ("denied", 401), ("allowed", 200)):
+        store.audit(AuditEntry(now, "ada", "login", "auth", outcome, status, "10.0.0.1"))
     store.audit(AuditEntry(now, "bob", "register", "model/team-a/x", "allowed", 200, "10.0.0.2"))
+    store.audit(AuditEntry(now, "bob", "login", "auth", "denied", 401, "10.0.0.1"))
     entries = store.audit_entries()
-    assert [e.operation for e in entries] == ["register", "login", "login", "login"]
+    assert [e.operation for e in entries] == ["login", "register", "login", "login", "login"]
     assert entries[0].created_at.tzinfo is not None
     assert len(store.audit_entries(username="ada", outcome="denied")) == 2
     since = now - timedelta(minutes=1)
-    assert store.recent_failures(("login",), "10.0.0.1", "nobody", since) == 2
-    assert store.recent_failures(("login",), "10.9.9.9", "ada", since) == 2
-    assert store.recent_failures(("login",), "10.9.9.9", "carol", since) == 0
+    ada = store.login_failures(("login",), "10.0.0.1", "ada", since)
+    assert (ada.pair, ada.pair_last, ada.known_pair) == (0, None, True)  # since her success
+    assert (ada.address, ada.address_last) == (3, now)
+    bob = store.login_failures(("login",), "10.0.0.1", "bob", since)
+    assert (bob.pair, bob.pair_last, bob.address, bob.known_pair) == (1, now, 3, False)
+    elsewhere = store.login_failures(("login",), "10.9.9.9", "ada", since)
+    assert (elsewhere.pair, elsewhere.address) == (0, 0)
+    later = store.login_failures(("login",), "10.0.0.1", "bob", now + timedelta(seconds=1))
+    assert (later.pair, later.address) == (0, 0)

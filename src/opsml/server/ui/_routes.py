@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
+import anyio
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -26,10 +27,11 @@ from opsml.errors import AuthenticationError, OpsmlError, RateLimitError
 from opsml.registry import LocalBackend
 from opsml.registry._local import _record as card_record
 from opsml.registry._registry import card_query, card_registry_type
-from opsml.server._api import ServerState, check_login_rate, record_login_failure, state
+from opsml.server._api import ServerState, state
 from opsml.server._authz import current_user
 from opsml.server._errors import status_for
 from opsml.server._security import Permission, Principal
+from opsml.server._throttle import LoginThrottle
 from opsml.server.ui._files import (
     PREVIEW_BYTES,
     file_kind,
@@ -238,14 +240,20 @@ def _auth_routes(app: FastAPI, ui: _Ui) -> None:
         username = (form.get("username") or [""])[0]
         password = (form.get("password") or [""])[0]
         target = _safe_next((form.get("next") or ["/"])[0])
-        client = request.client.host if request.client else ""
+        throttle = LoginThrottle(st.auth_store, st.config)
         try:
-            check_login_rate(st, client, username)
-            pair = st.security.login(username, password)
+            pair = await anyio.to_thread.run_sync(
+                throttle.login, st.security, request, username, password
+            )
         except (AuthenticationError, RateLimitError) as exc:
-            if isinstance(exc, AuthenticationError):
-                record_login_failure(st, client, username, "POST /ui/login")
-            return ui.render(request, "login.html", title="Log in", error=str(exc), next=target)
+            # 401/429, never 200: the audit log (the throttle's memory) must not see a success.
+            status = 429 if isinstance(exc, RateLimitError) else 401
+            page = ui.render(
+                request, "login.html", status, title="Log in", error=str(exc), next=target
+            )
+            if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+                page.headers["Retry-After"] = str(exc.retry_after)
+            return page
         response = RedirectResponse(target, status_code=303)
         _set_cookie(request, response, st, pair.access_token)
         return response
