@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 
 from opsml.errors import AccountError, InvalidArgumentError, MetadataStoreError
-from opsml.store._schema import METADATA, NAME_LEN, ascii_string
+from opsml.store._schema import METADATA, NAME_LEN, ascii_string, exact_text
 from opsml.store._store import SqlStore
 
 __all__ = [
@@ -108,7 +108,7 @@ AUDIT_LOG = Table(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("username", String(USER_LEN), nullable=False),
+    Column("username", exact_text(USER_LEN), nullable=False),
     Column("operation", String(64), nullable=False),
     Column("resource", String(512), nullable=False),
     Column("outcome", String(16), nullable=False),

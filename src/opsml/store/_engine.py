@@ -23,7 +23,7 @@ from opsml.errors import InvalidArgumentError, MetadataStoreError, MissingDepend
 
 __all__ = ["HEAD_REVISION", "VERSION_TABLE", "dispose_engines", "get_engine", "normalize_url"]
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 VERSION_TABLE = "opsml_alembic_version"
 
 _ENGINES: dict[tuple[int, str], Engine] = {}

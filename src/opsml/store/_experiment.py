@@ -16,48 +16,22 @@ from sqlalchemy import (
     Index,
     Integer,
     Row,
-    String,
     Table,
-    TypeDecorator,
     delete,
     insert,
     select,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.types import TypeEngine
 
 from opsml.errors import MetadataStoreError
-from opsml.store._schema import METADATA, UID_LEN, ascii_string, long_text
+from opsml.store._schema import METADATA, UID_LEN, ascii_string, exact_text, long_text
 from opsml.store._store import SqlStore
 
-__all__ = ["HARDWARE", "METRICS", "PARAMETERS", "ExperimentStore", "exact_name"]
+__all__ = ["HARDWARE", "METRICS", "PARAMETERS", "ExperimentStore"]
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 _DOUBLE = Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
-
-
-class _Utf8Bytes(TypeDecorator[str]):
-    """A string kept as its UTF-8 bytes in a VARBINARY column."""
-
-    impl = mysql.VARBINARY
-    cache_ok = True
-
-    def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
-        return None if value is None else value.encode("utf-8")
-
-    def process_result_value(self, value: bytes | None, dialect: Any) -> str | None:
-        return None if value is None else bytes(value).decode("utf-8")
-
-
-def exact_name(length: int) -> TypeEngine[str]:
-    """A name column of ``length`` characters compared exactly on every backend.
-
-    MySQL/MariaDB compare text case-, accent- and trailing-space-insensitively, which would
-    merge ``lr`` with ``LR`` (a duplicate key) and let a filter on ``loss`` return ``Loss``;
-    there the name is kept as UTF-8 bytes in a VARBINARY, which compares byte for byte.
-    """
-    return String(length).with_variant(_Utf8Bytes(4 * length), "mysql", "mariadb")
 
 
 METRICS = Table(
@@ -65,7 +39,7 @@ METRICS = Table(
     METADATA,
     Column("id", _ID, primary_key=True, autoincrement=True),
     Column("experiment_uid", ascii_string(UID_LEN), nullable=False),
-    Column("name", exact_name(255), nullable=False),
+    Column("name", exact_text(255), nullable=False),
     Column("value", _DOUBLE, nullable=False),
     Column("step", BigInteger, nullable=True),
     Column("timestamp", BigInteger, nullable=False),
@@ -77,7 +51,7 @@ PARAMETERS = Table(
     "opsml_experiment_parameters",
     METADATA,
     Column("experiment_uid", ascii_string(UID_LEN), primary_key=True),
-    Column("name", exact_name(255), primary_key=True),
+    Column("name", exact_text(255), primary_key=True),
     Column("value", long_text(), nullable=False),
 )
 

@@ -4,9 +4,17 @@ Version columns are numeric (major, minor, patch) plus the prerelease/build text
 order keys (hex strings whose lexicographic order is SemVer order), so every version filter
 and sort runs in SQL on an index. Keep in sync with the Alembic migrations in
 ``migrations/versions``.
+
+Every column that is matched or sorted on (ids, names, versions and their keys, tags,
+usernames) is declared with :func:`ascii_string` or :func:`exact_text`, which compare and
+order byte for byte on every backend, as SQLite does: VARBINARY on MySQL/MariaDB (whose text
+collations fold case and pad trailing spaces) and ``COLLATE "C"`` on PostgreSQL (whose
+database collation may order ``RC`` after ``rc`` and ``a_b`` before ``a-b``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -17,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.dialects import mysql
@@ -32,6 +41,7 @@ __all__ = [
     "VERSION_LEN",
     "ascii_string",
     "card_table",
+    "exact_text",
     "long_text",
 ]
 
@@ -39,6 +49,7 @@ NAME_LEN = 128
 VERSION_LEN = 200
 KEY_LEN = 300
 UID_LEN = 36
+TAG_LEN = 255
 
 CARD_REGISTRIES: tuple[RegistryType, ...] = (
     RegistryType.Data,
@@ -51,11 +62,51 @@ CARD_REGISTRIES: tuple[RegistryType, ...] = (
 METADATA = MetaData()
 
 
-def ascii_string(length: int) -> TypeEngine[str]:
-    """A VARCHAR of ASCII with binary collation on MySQL/MariaDB (short index keys)."""
-    return String(length).with_variant(
-        mysql.VARCHAR(length, charset="ascii", collation="ascii_bin"), "mysql", "mariadb"
+class _Utf8Bytes(TypeDecorator[str]):
+    """A string kept as its UTF-8 bytes in a VARBINARY column (MySQL/MariaDB).
+
+    Bytes compare byte for byte: no case or accent folding, no trailing-space padding (even
+    the ``_bin`` collations of MySQL and MariaDB ignore trailing spaces).
+    """
+
+    impl = mysql.VARBINARY
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
+        return None if value is None else value.encode("utf-8")
+
+    def process_result_value(self, value: bytes | str | None, dialect: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return bytes(value).decode("utf-8")
+
+
+def _exact(length: int, mysql_bytes: int) -> TypeEngine[str]:
+    return (
+        String(length)
+        .with_variant(String(length, collation="C"), "postgresql")
+        .with_variant(_Utf8Bytes(mysql_bytes), "mysql", "mariadb")
     )
+
+
+def ascii_string(length: int) -> TypeEngine[str]:
+    """A key of up to ``length`` ASCII characters (ids, names, versions, order keys), compared
+    and ordered byte for byte on every backend.
+
+    SQLite compares bytes already; MySQL/MariaDB get a ``VARBINARY(length)``, PostgreSQL a
+    ``VARCHAR(length) COLLATE "C"``.
+    """
+    return _exact(length, length)
+
+
+def exact_text(length: int) -> TypeEngine[str]:
+    """Free text of up to ``length`` characters (tags, usernames, metric names), compared and
+    ordered by its UTF-8 bytes on every backend.
+
+    MySQL/MariaDB get a ``VARBINARY(4 * length)`` holding UTF-8, PostgreSQL a
+    ``VARCHAR(length) COLLATE "C"``; ``"Prod"``, ``"prod"`` and ``"prod "`` stay three values.
+    """
+    return _exact(length, 4 * length)
 
 
 def long_text() -> TypeEngine[str]:
@@ -119,7 +170,7 @@ TAGS = Table(
     METADATA,
     Column("registry", ascii_string(32), primary_key=True),
     Column("uid", ascii_string(UID_LEN), primary_key=True),
-    Column("tag", String(255), primary_key=True),
+    Column("tag", exact_text(TAG_LEN), primary_key=True),
     Index("ix_opsml_card_tags_tag", "registry", "tag"),
 )
 

@@ -77,7 +77,6 @@ def _columns(registry: RegistryType) -> VersionColumns:
         minor=t.c.minor,
         patch=t.c.patch,
         pre_key=t.c.pre_key,
-        build=t.c.build,
         build_key=t.c.build_key,
     )
 

@@ -2,10 +2,13 @@
 
 A version is stored as numeric ``major``, ``minor``, ``patch`` columns plus the order keys of
 :class:`opsml.version.Version` (``pre_key``, ``build_key``: lowercase hex whose string order
-is SemVer order) and the raw build metadata. Every comparator of a query becomes an exact
-tuple comparison on ``(major, minor, patch, pre_key)``, written with ``AND``/``OR`` only, so
-the same SQL runs on SQLite, PostgreSQL and MySQL/MariaDB and no string prefix ever decides
-what matches.
+is SemVer order). Every comparator of a query becomes an exact tuple comparison on
+``(major, minor, patch, pre_key)``, written with ``AND``/``OR`` only, so the same SQL runs on
+SQLite, PostgreSQL and MySQL/MariaDB and no string prefix ever decides what matches.
+
+Only numbers and the hex keys are compared, never the prerelease or build text: ``RC`` and
+``rc``, ``b.B`` and ``b.b`` have different keys, so a case-folding collation cannot merge
+them (the card tables compare their text columns byte for byte as well).
 """
 
 from __future__ import annotations
@@ -29,15 +32,14 @@ class VersionColumns:
         minor: Integer ``Version.minor``.
         patch: Integer ``Version.patch``.
         pre_key: String ``Version.pre_key()`` (``"ff"`` for a final release).
-        build: String build metadata as written (``"build.1"``), ``""`` when there is none.
-        build_key: String ``Version.build_key()``.
+        build_key: String ``Version.build_key()`` (``""`` without build metadata; one key
+            per distinct build, so it also serves exact matches).
     """
 
     major: ColumnElement[int]
     minor: ColumnElement[int]
     patch: ColumnElement[int]
     pre_key: ColumnElement[str]
-    build: ColumnElement[str]
     build_key: ColumnElement[str]
 
 
@@ -91,7 +93,7 @@ def _comparator(comparator: Comparator, columns: VersionColumns) -> ColumnElemen
     if op == "==":
         equal = [column == value for column, value in pairs]
         if version.build:
-            equal.append(columns.build == ".".join(version.build))
+            equal.append(columns.build_key == version.build_key())
         return and_(*equal)
     # (a, b, c, d) > (w, x, y, z)  <=>  a > w OR (a = w AND (b > x OR (b = x AND ...))),
     # the innermost comparison deciding between strict and inclusive.
