@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         ServiceCard,
         download_service,
     )
+    from opsml.cli import run_opsml_cli
     from opsml.data import (
         ArrowData,
         DataInterface,
@@ -41,7 +42,11 @@ if TYPE_CHECKING:
         SqlData,
         TorchData,
     )
-    from opsml.experiment import start_experiment
+    from opsml.experiment import (
+        get_experiment_metrics,
+        get_experiment_parameters,
+        start_experiment,
+    )
     from opsml.llm import (
         Message,
         ModelSettings,
@@ -100,6 +105,9 @@ _EXPORTS: dict[str, str] = {
     "ServiceCard": "opsml.card",
     "download_service": "opsml.card",
     "start_experiment": "opsml.experiment",
+    "get_experiment_metrics": "opsml.experiment",
+    "get_experiment_parameters": "opsml.experiment",
+    "run_opsml_cli": "opsml.cli",
     "CommonKwargs": "opsml.types",
     "SaveName": "opsml.types",
     "ServiceType": "opsml.types",
@@ -132,6 +140,7 @@ _EXPORTS: dict[str, str] = {
     "OnnxSession": "opsml.model",
     "SklearnModel": "opsml.model",
     "TaskType": "opsml.model",
+    "TensorFlowModel": "opsml.model",
     "TorchModel": "opsml.model",
     "XGBoostModel": "opsml.model",
     "Message": "opsml.llm",
@@ -202,7 +211,10 @@ __all__ = [
     "XGBoostModel",
     "__version__",
     "download_service",
+    "get_experiment_metrics",
+    "get_experiment_parameters",
     "get_opsml_version",
+    "run_opsml_cli",
     "start_experiment",
 ]
 

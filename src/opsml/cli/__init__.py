@@ -14,14 +14,26 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["DownloadCard", "download_card", "install_service", "lock_project", "lock_service"]
+__all__ = [
+    "DownloadCard",
+    "download_card",
+    "generate_key",
+    "install_service",
+    "lock_project",
+    "lock_service",
+    "run_opsml_cli",
+    "validate_project",
+]
 
 _EXPORTS = {
     "DownloadCard": "opsml.cli._functions",
     "download_card": "opsml.cli._functions",
+    "generate_key": "opsml.cli._functions",
     "install_service": "opsml.service",
     "lock_service": "opsml.service",
     "lock_project": "opsml.cli._functions",
+    "run_opsml_cli": "opsml.cli._functions",
+    "validate_project": "opsml.cli._functions",
 }
 
 

@@ -1,16 +1,31 @@
-"""Python entry points of CLI commands whose OpsML 3 signatures differ from ours."""
+"""Python entry points of CLI commands, under OpsML 3's names and signatures."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from opsml.service import LockFile, lock_service
+from opsml.errors import InvalidArgumentError
+from opsml.service import LockFile, OpsmlServiceSpec, lock_service
 from opsml.service import download_card as _download_card
 from opsml.types import RegistryType
 
-__all__ = ["DownloadCard", "download_card", "lock_project"]
+__all__ = [
+    "DownloadCard",
+    "download_card",
+    "generate_key",
+    "lock_project",
+    "run_opsml_cli",
+    "validate_project",
+]
+
+_SALT_BYTES = 16
 
 
 class DownloadCard(BaseModel):
@@ -39,6 +54,89 @@ def download_card(args: DownloadCard, registry_type: RegistryType | str) -> Path
     )
 
 
-def lock_project(path: Path | str = ".") -> LockFile:
-    """OpsML 3's name of :func:`opsml.service.lock_service`."""
-    return lock_service(path)
+def _spec_path(path: Path | str | None, toml_name: str | None) -> Path:
+    folder = Path(path) if path is not None else Path.cwd()
+    return folder / toml_name if toml_name is not None else folder
+
+
+def lock_project(path: Path | str | None = None, toml_name: str | None = None) -> LockFile:
+    """Lock a service project: OpsML 3's name of :func:`opsml.service.lock_service`.
+
+    Args:
+        path: The folder holding the spec (default: the current directory), or the spec file.
+        toml_name: The spec's file name inside ``path``, when it is not ``opsmlspec.yaml``.
+
+    Returns:
+        The lock that was written next to the spec.
+    """
+    return lock_service(_spec_path(path, toml_name))
+
+
+def validate_project(path: Path | str | None = None, toml_name: str | None = None) -> None:
+    """Check a service project's spec without contacting a registry, as ``opsml lock`` would
+    read it, and print that it is valid.
+
+    Args:
+        path: The folder holding the spec (default: the current directory), or the spec file.
+        toml_name: The spec's file name inside ``path``, when it is not ``opsmlspec.yaml``.
+
+    Raises:
+        InvalidArgumentError: No spec file, or a spec that is malformed (the message names the
+            field).
+    """
+    spec = OpsmlServiceSpec.from_path(_spec_path(path, toml_name))
+    print(f"Opsml project is valid: {spec.path}")
+
+
+def generate_key(password: str, rounds: int = 100_000) -> str:
+    """Derive a master key for encryption at rest from ``password`` and print it.
+
+    The key is PBKDF2-HMAC-SHA256 of the password with a fresh random salt and ``rounds``
+    iterations, so two calls never print the same key; it is printed (and returned) in the
+    form ``OPSML_ENCRYPT_SECRET`` accepts. It is not stored anywhere.
+
+    Args:
+        password: The password to derive the key from (not empty).
+        rounds: PBKDF2 iterations (at least 1).
+
+    Returns:
+        The key, as printed.
+
+    Raises:
+        InvalidArgumentError: An empty password or fewer than one round.
+    """
+    from opsml.storage._encryption import _KEY_PREFIX
+
+    if not isinstance(password, str) or not password:
+        raise InvalidArgumentError("generate_key needs a non-empty password")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise InvalidArgumentError(f"generate_key needs rounds >= 1, got {rounds!r}")
+    salt = secrets.token_bytes(_SALT_BYTES)
+    derived = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds, dklen=32)
+    key = _KEY_PREFIX + base64.urlsafe_b64encode(derived).decode("ascii")
+    print(
+        "Generated key (it is not saved anywhere: keep it in a secure place, e.g. as "
+        f"OPSML_ENCRYPT_SECRET):\n{key}"
+    )
+    return key
+
+
+def run_opsml_cli(args: Sequence[str] | None = None) -> None:
+    """Run the ``opsml`` command line in this process, as the ``opsml`` script does.
+
+    Args:
+        args: The command's arguments (default: ``sys.argv[1:]``), e.g.
+            ``["list", "model", "--space", "team-a"]``.
+
+    Raises:
+        SystemExit: The command failed (its one-line error is printed on stderr) or the
+            arguments are invalid; ``code`` is its non-zero exit status.
+    """
+    from opsml.cli.main import app
+
+    argv = list(sys.argv[1:] if args is None else args)
+    try:
+        app(args=argv, prog_name="opsml")
+    except SystemExit as exc:  # the command line always ends with one
+        if exc.code not in (0, None):
+            raise

@@ -25,10 +25,14 @@ from opsml.interfaces._data_base import (
     SqlLogic,
 )
 from opsml.interfaces._enums import (
+    ColValType,
+    DataInterfaceType,
     DataType,
     HuggingFaceORTModel,
     HuggingFaceTask,
+    ModelInterfaceType,
     ModelType,
+    ProcessorType,
     TaskType,
 )
 from opsml.interfaces._kwargs import (
@@ -39,6 +43,7 @@ from opsml.interfaces._kwargs import (
 )
 from opsml.interfaces._model_base import (
     DataProcessor,
+    ExtraMetadata,
     ModelInterface,
     ModelInterfaceMetadata,
     ModelInterfaceSaveMetadata,
@@ -92,10 +97,12 @@ __all__ = [
     "ArrowData",
     "CatBoostModel",
     "CharStats",
+    "ColValType",
     "ColType",
     "ColumnSplit",
     "Data",
     "DataInterface",
+    "DataInterfaceType",
     "DataInterfaceMetadata",
     "DataInterfaceSaveMetadata",
     "DataLoadKwargs",
@@ -108,6 +115,7 @@ __all__ = [
     "DataType",
     "DependentVars",
     "Distinct",
+    "ExtraMetadata",
     "Feature",
     "FeatureProfile",
     "FeatureSchema",
@@ -121,6 +129,7 @@ __all__ = [
     "LightGBMModel",
     "LightningModel",
     "ModelInterface",
+    "ModelInterfaceType",
     "ModelInterfaceMetadata",
     "ModelInterfaceSaveMetadata",
     "ModelLoadKwargs",
@@ -134,6 +143,7 @@ __all__ = [
     "OnnxSession",
     "PandasData",
     "PolarsData",
+    "ProcessorType",
     "Quantiles",
     "SklearnModel",
     "SqlData",

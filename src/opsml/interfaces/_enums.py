@@ -12,7 +12,17 @@ from typing import Any
 
 from opsml.types._enums import _StrEnum
 
-__all__ = ["DataType", "HuggingFaceORTModel", "HuggingFaceTask", "ModelType", "TaskType"]
+__all__ = [
+    "ColValType",
+    "DataInterfaceType",
+    "DataType",
+    "HuggingFaceORTModel",
+    "HuggingFaceTask",
+    "ModelInterfaceType",
+    "ModelType",
+    "ProcessorType",
+    "TaskType",
+]
 
 
 class DataType(_StrEnum):
@@ -184,3 +194,49 @@ class HuggingFaceORTModel(_StrEnum):
     OrtStableDiffusionInpaintPipeline = "OrtStableDiffusionInpaintPipeline"
     OrtStableDiffusionXlPipeline = "OrtStableDiffusionXlPipeline"
     OrtStableDiffusionXlImg2ImgPipeline = "OrtStableDiffusionXlImg2ImgPipeline"
+
+
+class ProcessorType(_StrEnum):
+    """The role of a model's saved data processor (``DataProcessor.type``)."""
+
+    Preprocessor = "Preprocessor"
+    Tokenizer = "Tokenizer"
+    FeatureExtractor = "FeatureExtractor"
+    ImageProcessor = "ImageProcessor"
+
+
+class ModelInterfaceType(_StrEnum):
+    """The family of a model interface (OpsML 3 names)."""
+
+    Base = "Base"
+    Sklearn = "Sklearn"
+    CatBoost = "CatBoost"
+    HuggingFace = "HuggingFace"
+    LightGBM = "LightGBM"
+    Lightning = "Lightning"
+    Torch = "Torch"
+    TensorFlow = "TensorFlow"
+    VowpalWabbit = "VowpalWabbit"
+    XGBoost = "XGBoost"
+    Onnx = "Onnx"
+
+
+class DataInterfaceType(_StrEnum):
+    """The family of a data interface (OpsML 3 names)."""
+
+    Base = "Base"
+    Arrow = "Arrow"
+    Numpy = "Numpy"
+    Pandas = "Pandas"
+    Polars = "Polars"
+    Sql = "Sql"
+    Torch = "Torch"
+
+
+class ColValType(_StrEnum):
+    """The kind of value a ``ColumnSplit`` compares its column with."""
+
+    String = "String"
+    Float = "Float"
+    Int = "Int"
+    Timestamp = "Timestamp"

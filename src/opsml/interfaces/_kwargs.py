@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from opsml.errors import InvalidArgumentError
+from opsml.types._drift import DriftArgs
 
 __all__ = ["DataLoadKwargs", "DataSaveKwargs", "ModelLoadKwargs", "ModelSaveKwargs"]
 
@@ -71,6 +72,8 @@ class ModelSaveKwargs(BaseModel):
             scikit-learn, e.g. ``{"compress": 3}``).
         preprocessor: Passed as keyword arguments to the preprocessor writer.
         save_onnx: Convert the model to ONNX and store ``onnx-model.onnx``.
+        drift: What to do with the model's drift profiles at registration (recorded with
+            the card; OpsML 3's ``DriftArgs``).
     """
 
     model_config = ConfigDict(defer_build=True)
@@ -79,6 +82,7 @@ class ModelSaveKwargs(BaseModel):
     model: dict[str, Any] | None = None
     preprocessor: dict[str, Any] | None = None
     save_onnx: bool = False
+    drift: DriftArgs | None = None
 
     def __init__(
         self,
@@ -86,10 +90,13 @@ class ModelSaveKwargs(BaseModel):
         model: dict[str, Any] | None = None,
         preprocessor: dict[str, Any] | None = None,
         save_onnx: bool = False,
+        drift: DriftArgs | None = None,
     ) -> None:
         for field, value in (("onnx", onnx), ("model", model), ("preprocessor", preprocessor)):
             _require_json("ModelSaveKwargs", field, value)
-        super().__init__(onnx=onnx, model=model, preprocessor=preprocessor, save_onnx=save_onnx)
+        super().__init__(
+            onnx=onnx, model=model, preprocessor=preprocessor, save_onnx=save_onnx, drift=drift
+        )
 
     @model_validator(mode="after")
     def _onnx_args_imply_save_onnx(self) -> ModelSaveKwargs:

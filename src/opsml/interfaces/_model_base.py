@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from opsml._compat import require
 from opsml.errors import InvalidArgumentError, SerializationError
@@ -76,6 +76,20 @@ class DataProcessor(BaseModel):
     type: str = "Preprocessor"
 
 
+class ExtraMetadata(BaseModel):
+    """Extra facts a custom ``save`` records for its ``load`` (OpsML 3's wrapper of a dict).
+
+    ``ModelInterfaceSaveMetadata(extra=ExtraMetadata(metadata={...}))`` stores the dict.
+
+    Attributes:
+        metadata: The facts, JSON-serialisable.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    metadata: dict[str, Any]
+
+
 class ModelInterfaceSaveMetadata(BaseModel):
     """What a model interface's ``save`` wrote.
 
@@ -97,6 +111,11 @@ class ModelInterfaceSaveMetadata(BaseModel):
     onnx_model_uri: RelativePath | None = None
     extra: dict[str, Any] | None = None
     save_kwargs: ModelSaveKwargs | None = None
+
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _unwrap_extra(cls, value: Any) -> Any:
+        return value.metadata if isinstance(value, ExtraMetadata) else value
 
 
 class ModelInterfaceMetadata(WithSchema):
