@@ -1,9 +1,20 @@
-"""Shared fixtures: an isolated HOME, and a fresh database per test on SQLite, PostgreSQL
-and MariaDB.
+"""Shared fixtures and the suite's policy.
 
-PostgreSQL (127.0.0.1:5432, trust auth) and MariaDB (127.0.0.1:3306, root, no password)
-are real servers. Outside CI an unreachable server skips its tests; under ``CI=true`` it
-fails them, so a broken service can never pass silently.
+- An isolated HOME, and a fresh database per test on SQLite, PostgreSQL and MariaDB.
+  PostgreSQL (127.0.0.1:5432, trust auth) and MariaDB (127.0.0.1:3306, root, no password)
+  are real servers. Outside CI an unreachable server skips its tests; under ``CI=true`` it
+  fails them, so a broken service can never pass silently.
+- Hypothesis profiles: ``ci`` (loaded under ``CI=true``) is derandomized, so a commit
+  passes or fails the same way on every run; ``dev`` (a developer's ``make test``) explores
+  with a new random seed each run. Both print the reproduction blob of a failure.
+- The skip policy: under ``CI=true`` a run with any skip outside the allow-list fails and
+  lists the skips. The allow-list is the core-only run (``OPSML_TEST_CORE_ONLY=1``,
+  ``make test-core``), where a test needing an extra is skipped with a reason starting
+  ``core-only run:``.
+- Markers: ``needs("pandas", ...)`` names the modules of an extra a test imports (skipped
+  in the core-only run when one is missing; in every other run the ImportError fails the
+  test); ``core_only`` marks tests meaningful only without the extras (deselected
+  elsewhere).
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 PG_ADMIN_URL = os.environ.get(
     "OPSML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -25,6 +37,12 @@ MYSQL_ADMIN_URL = os.environ.get("OPSML_TEST_MYSQL_URL", "mysql+pymysql://root@1
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CORE_ONLY = os.environ.get("OPSML_TEST_CORE_ONLY") == "1"
 """Set by ``make test-core``: the suite runs against ``pip install opsml`` without extras."""
+CORE_ONLY_SKIP = "core-only run:"
+"""The allow-list of the skip policy: in the core-only run, skips whose reason starts so."""
+
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile("ci" if IN_CI else "dev")
 
 
 @cache
@@ -49,6 +67,115 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         return None
     missing = [m for m in _top_level_imports(collection_path) if not _installed(m)]
     return True if missing else None
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple | list) and len(longrepr) == 3:
+        reason = str(longrepr[2])
+        return reason.removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+class SkipPolicy:
+    """Under ``CI=true``: a skip outside the allow-list makes the run fail.
+
+    Registered on the process that reports (the xdist controller, whose hooks receive the
+    workers' reports, or the only process without xdist).
+    """
+
+    def __init__(self) -> None:
+        self.refused: dict[str, str] = {}
+
+    def _note(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        reason = _skip_reason(report)
+        if not (CORE_ONLY and reason.startswith(CORE_ONLY_SKIP)):
+            self.refused[report.nodeid] = reason
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.skipped and not hasattr(report, "wasxfail"):
+            self._note(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.skipped:
+            self._note(report)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.refused and session.exitstatus in (
+            pytest.ExitCode.OK,
+            pytest.ExitCode.NO_TESTS_COLLECTED,
+        ):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.refused:
+            return
+        terminalreporter.write_sep(
+            "=", f"{len(self.refused)} skipped under CI=true: the run fails", red=True
+        )
+        for nodeid, reason in sorted(self.refused.items()):
+            terminalreporter.write_line(f"SKIPPED {nodeid}: {reason}")
+        terminalreporter.write_line(
+            f"Only the core-only run (OPSML_TEST_CORE_ONLY=1) may skip, with a reason starting "
+            f"{CORE_ONLY_SKIP!r}. Install what is missing (make install, make services, make "
+            "browser, make emulators) instead of skipping."
+        )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs(*modules): the test imports these modules of an optional extra; the core-only "
+        "run skips it when one is missing, every other run fails on the ImportError",
+    )
+    config.addinivalue_line(
+        "markers", "core_only: meaningful only without the extras; deselected in other runs"
+    )
+    if IN_CI and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(SkipPolicy(), "opsml-skip-policy")
+
+
+_OVERRIDES_CI_PROFILE = pytest.StashKey[bool]()
+
+
+def _overrides_ci_profile(item: pytest.Item) -> bool:
+    """A property test whose own ``@settings`` undo the fixed seed of the ``ci`` profile."""
+    test_settings = getattr(getattr(item, "obj", None), "_hypothesis_internal_use_settings", None)
+    return test_settings is not None and (
+        test_settings.derandomize is not True or test_settings.database is not None
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect ``core_only`` tests outside the core-only run, skip ``needs`` tests in it
+    whose modules are missing, and flag property tests that override the CI profile."""
+    kept: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        if item.get_closest_marker("core_only") is not None and not CORE_ONLY:
+            deselected.append(item)
+            continue
+        if CORE_ONLY:
+            needed = [m for mark in item.iter_markers("needs") for m in mark.args]
+            missing = sorted({m for m in needed if not _installed(m)})
+            if missing:
+                reason = f"{CORE_ONLY_SKIP} needs {', '.join(missing)} (an extra)"
+                item.add_marker(pytest.mark.skip(reason=reason))
+        item.stash[_OVERRIDES_CI_PROFILE] = IN_CI and _overrides_ci_profile(item)
+        kept.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a property test whose ``@settings`` would make a CI run random again."""
+    if item.stash.get(_OVERRIDES_CI_PROFILE, False):
+        pytest.fail(
+            "its @settings override derandomize or database; under CI=true every property "
+            "test runs with the fixed-seed 'ci' profile",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -35,6 +35,7 @@ from opsml import (
     SklearnModel,
 )
 from opsml.data import DataInterface, DataInterfaceSaveMetadata, DataSaveKwargs, DataType
+from opsml.experiment import start_experiment
 from opsml.mock import OpsmlTestServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -126,9 +127,7 @@ def _seed(seeded: Seeded) -> None:
         datacard_uid=second.uid,
         tags=["stage:prod"],
     )
-    experiment_uids = _seed_experiments(seeded, model)
-    if not experiment_uids:
-        CardRegistry("model").register_card(model, save_kwargs=ModelSaveKwargs(save_onnx=True))
+    _seed_experiments(seeded, model)
     prompt = PromptCard(
         prompt=Prompt(
             message="Summarise why ${customer} may churn.",
@@ -169,13 +168,8 @@ def _seed(seeded: Seeded) -> None:
     )
 
 
-def _seed_experiments(seeded: Seeded, model: ModelCard) -> list[str]:
-    """Two training runs with a loss curve; the second registers the model (when the
-    experiment module is installed)."""
-    try:
-        from opsml.experiment import start_experiment
-    except ImportError:
-        return []
+def _seed_experiments(seeded: Seeded, model: ModelCard) -> None:
+    """Two training runs with a loss curve; the second registers the model."""
     uids = []
     for run in range(2):
         with start_experiment(space="team-a", name="churn-training") as exp:
@@ -186,7 +180,6 @@ def _seed_experiments(seeded: Seeded, model: ModelCard) -> list[str]:
                 exp.register_card(model, save_kwargs=ModelSaveKwargs(save_onnx=True))
         uids.append(str(exp.card.uid))
     seeded.uids.update(experiment_v1=uids[0], experiment=uids[1])
-    return uids
 
 
 def _local_env(base: Path) -> dict[str, str]:

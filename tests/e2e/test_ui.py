@@ -134,17 +134,12 @@ def test_service_page_with_lineage(page: Page, seeded: Seeded, axe: Axe, shoot: 
     expect(cards.first).to_contain_text("0.1.0")
     graph = page.locator("#lineage svg.lineage")
     kinds = graph.locator("a.node text.kind").all_text_contents()
-    assert sorted(kinds) == sorted(
-        ["data", "model", "prompt", "service"]
-        + (["experiment"] if "experiment" in seeded.uids else [])
-    )
+    assert sorted(kinds) == ["data", "experiment", "model", "prompt", "service"]
     graph.locator("a.node.data").click()
     expect(page.get_by_role("heading", name="team-a/churn-data v0.2.0")).to_be_visible()
 
 
 def test_experiment_metric_chart(page: Page, seeded: Seeded, axe: Axe, shoot: Shoot) -> None:
-    if "experiment" not in seeded.uids:
-        pytest.skip("opsml.experiment is not available yet")
     _open(page, f"{seeded.url}/ui/experiment/{seeded.uids['experiment']}", axe)
     chart = page.locator("figure.metric[data-metric='loss']")
     expect(chart.locator("circle.point")).to_have_count(seeded.metric_steps)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +11,7 @@ import pytest
 from opsml import CardRegistry, Prompt, PromptCard, RegistryType
 from opsml.errors import MissingDependencyError
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("pandas") is not None,
-    reason="only meaningful without the optional extras (make test-core)",
-)
+pytestmark = pytest.mark.core_only  # meaningful only without the extras: deselected elsewhere
 
 
 def test_prompt_cards_work_without_any_extra(sqlite_registry_env: Path) -> None:

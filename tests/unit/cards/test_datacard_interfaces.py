@@ -33,7 +33,8 @@ Case = tuple[DataInterface, Callable[[Any, Any], None]]
 
 
 def _pandas() -> Case:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     frame = pd.DataFrame(
         {
             "id": pd.array([1, 2, None, 4], dtype="Int64"),
@@ -47,7 +48,7 @@ def _pandas() -> Case:
 
 
 def _polars() -> Case:
-    pl = pytest.importorskip("polars")
+    import polars as pl
     from polars.testing import assert_frame_equal
 
     frame = pl.DataFrame(
@@ -61,7 +62,8 @@ def _polars() -> Case:
 
 
 def _arrow() -> Case:
-    pa = pytest.importorskip("pyarrow")
+    import pyarrow as pa
+
     table = pa.table(
         {"id": pa.array([1, 2, None, 4], pa.int32()), "target": [0.5, 1.5, 2.5, 3.5]},
         metadata={"source": "unit-test"},
@@ -74,7 +76,8 @@ def _arrow() -> Case:
 
 
 def _numpy() -> Case:
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     array = np.arange(8, dtype=np.int16).reshape(4, 2)
 
     def same(a: Any, b: Any) -> None:
@@ -85,7 +88,8 @@ def _numpy() -> Case:
 
 
 def _torch() -> Case:
-    torch = pytest.importorskip("torch")
+    import torch
+
     tensor = torch.arange(8, dtype=torch.float16).reshape(4, 2)
 
     def same(a: Any, b: Any) -> None:
@@ -96,8 +100,13 @@ def _torch() -> Case:
 
 
 @pytest.fixture(
-    params=[_pandas, _polars, _arrow, _numpy, _torch],
-    ids=["pandas", "polars", "arrow", "numpy", "torch"],
+    params=[
+        pytest.param(_pandas, id="pandas", marks=pytest.mark.needs("pandas")),
+        pytest.param(_polars, id="polars", marks=pytest.mark.needs("polars")),
+        pytest.param(_arrow, id="arrow", marks=pytest.mark.needs("pyarrow")),
+        pytest.param(_numpy, id="numpy", marks=pytest.mark.needs("numpy")),
+        pytest.param(_torch, id="torch", marks=pytest.mark.needs("torch")),
+    ]
 )
 def case(request: pytest.FixtureRequest) -> Case:
     build: Callable[[], Case] = request.param
@@ -158,8 +167,10 @@ def test_splits_dependent_vars_sql_and_profile_come_back(
     assert len(parts["test"].y) == 1
 
 
+@pytest.mark.needs("pandas")
 def test_a_given_interface_receives_the_stored_splits(both_modes_registry_env: Path) -> None:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     frame = pd.DataFrame({"a": [1, 2, 3]})
     split = DataSplit(label="big", column_split=ColumnSplit("a", 2, inequality=">="))
     registry = CardRegistry(RegistryType.Data)
@@ -172,9 +183,11 @@ def test_a_given_interface_receives_the_stored_splits(both_modes_registry_env: P
     assert loaded.split_data()["big"].x["a"].tolist() == [2, 3]
 
 
+@pytest.mark.needs("polars", "pyarrow")
 def test_save_and_load_kwargs_reach_the_library(both_modes_registry_env: Path) -> None:
-    pl = pytest.importorskip("polars")
-    pq = pytest.importorskip("pyarrow.parquet")
+    import polars as pl
+    import pyarrow.parquet as pq
+
     frame = pl.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     registry = CardRegistry(RegistryType.Data)
     card = DataCard(interface=PolarsData(data=frame), space="s", name="kw")
@@ -228,10 +241,12 @@ class DictData(DataInterface):
         self.data = json.loads((path / metadata.data_uri).read_text(encoding="utf-8"))
 
 
+@pytest.mark.needs("numpy")
 def test_the_card_stores_profile_and_sql_of_custom_interfaces(
     both_modes_registry_env: Path,
 ) -> None:
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     from opsml.data import DataProfile
     from opsml.interfaces._profile import create_data_profile
 
@@ -261,8 +276,10 @@ def test_card_methods_need_an_interface() -> None:
         card.create_data_profile()
 
 
+@pytest.mark.needs("pandas")
 def test_a_bad_split_fails_before_the_card_exists() -> None:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     bad = DataSplit(label="x", column_split=ColumnSplit("missing", 1))
 
     with pytest.raises(InvalidArgumentError, match="column 'missing' not found"):

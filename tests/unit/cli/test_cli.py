@@ -106,9 +106,8 @@ def test_service_commands_have_help() -> None:
         assert words in result.stdout
 
 
+@pytest.mark.needs("argon2")  # user management needs the server extra
 def test_user_admin_commands(sqlite_registry_env: Path) -> None:
-    pytest.importorskip("argon2", reason="user management needs the server extra")
-
     def run(*args: str, code: int = 0) -> str:
         result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
         assert result.exit_code == code, result.output

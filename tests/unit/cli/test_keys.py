@@ -13,7 +13,7 @@ from opsml.storage._encryption import MasterKeys, WrappedKey, new_data_key
 from opsml.store import SqlStore
 from opsml.store._artifact_keys import KeyStore
 
-pytest.importorskip("cryptography", reason="the encrypt extra is not installed")
+pytestmark = pytest.mark.needs("cryptography")  # the encrypt extra
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ from opsml.server._security import Permission, Security
 from opsml.store import SqlStore
 from opsml.store._auth import AuthStore
 
-pytest.importorskip("argon2", reason="user management needs the server extra")
+pytestmark = pytest.mark.needs("argon2")  # user management needs the server extra
 runner = CliRunner()
 
 

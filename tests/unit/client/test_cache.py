@@ -26,7 +26,6 @@ DATA = np.arange(50_000, dtype=np.float64)
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    pytest.importorskip("fastapi")
     from opsml.mock import OpsmlTestServer
 
     with OpsmlTestServer(base_path=tmp_path / "server") as srv:

@@ -43,8 +43,6 @@ _HASH_COUNTER = textwrap.dedent(
 def _run(action: str, env: dict[str, str]) -> list[str]:
     import json
 
-    pytest.importorskip("numpy")  # the card in the child process is a NumpyData
-
     out = subprocess.run(
         [sys.executable, "-c", _HASH_COUNTER, action],
         capture_output=True,
@@ -65,6 +63,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.needs("numpy")  # the card in the child process is a NumpyData
 def test_a_card_registered_by_one_process_loads_in_the_next_without_a_rehash(
     tmp_path: Path,
 ) -> None:
@@ -78,6 +77,7 @@ def test_a_card_registered_by_one_process_loads_in_the_next_without_a_rehash(
     assert _run("load", env) == [], "and remembered once it verified"
 
 
+@pytest.mark.needs("numpy")
 def test_the_cache_can_be_turned_off(tmp_path: Path) -> None:
     env = _env(tmp_path, OPSML_VERIFY_CACHE="false")
     _run("register", env)

@@ -10,7 +10,7 @@ from opsml.storage._encryption import MasterKeys, WrappedKey, generate_key, new_
 from opsml.store import SqlStore
 from opsml.store._artifact_keys import KeyStore
 
-pytest.importorskip("cryptography", reason="the encrypt extra is not installed")
+pytestmark = pytest.mark.needs("cryptography")  # the encrypt extra
 
 PREFIX = "opsml_model_registry/team-a/ranker/v1.0.0"
 

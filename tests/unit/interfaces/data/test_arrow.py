@@ -6,14 +6,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
-pc = pytest.importorskip("pyarrow.compute")
-
-from opsml.data import ArrowData, DataInterface, DataLoadKwargs, DataSaveKwargs, DataType  # noqa: E402
-from opsml.errors import (  # noqa: E402
+from opsml.data import ArrowData, DataInterface, DataLoadKwargs, DataSaveKwargs, DataType
+from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,

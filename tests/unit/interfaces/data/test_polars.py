@@ -8,15 +8,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
+import polars as pl
+import pyarrow.parquet as pq
 import pytest
+from polars.testing import assert_frame_equal
 
-pl = pytest.importorskip("polars")
-pq = pytest.importorskip("pyarrow.parquet")
-
-from polars.testing import assert_frame_equal  # noqa: E402
-
-from opsml.data import DataInterface, DataLoadKwargs, DataSaveKwargs, DataType, PolarsData  # noqa: E402
-from opsml.errors import (  # noqa: E402
+from opsml.data import DataInterface, DataLoadKwargs, DataSaveKwargs, DataType, PolarsData
+from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,
@@ -105,7 +104,6 @@ def test_wrong_type_is_rejected_at_construction(wrong: object, message: str) -> 
 
 
 def test_pandas_frame_is_rejected_at_construction() -> None:
-    pd = pytest.importorskip("pandas")
 
     with pytest.raises(InvalidArgumentError, match=r"got pandas.*DataFrame"):
         PolarsData(data=pd.DataFrame({"a": [1]}))

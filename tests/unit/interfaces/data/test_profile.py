@@ -8,11 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
 import pytest
+import torch
 
-np = pytest.importorskip("numpy")
-
-from opsml.data import (  # noqa: E402
+from opsml.data import (
     ArrowData,
     DataInterface,
     DataProfile,
@@ -21,8 +24,8 @@ from opsml.data import (  # noqa: E402
     PolarsData,
     TorchData,
 )
-from opsml.errors import InvalidArgumentError  # noqa: E402
-from opsml.interfaces._profile import create_data_profile  # noqa: E402
+from opsml.errors import InvalidArgumentError
+from opsml.interfaces._profile import create_data_profile
 
 RoundTrip = Callable[..., DataInterface]
 
@@ -55,18 +58,14 @@ def _reference(values: Any, bins: int) -> dict[str, Any]:
 def _frame(kind: str) -> tuple[Any, type[DataInterface]]:
     columns = {"normal": NORMAL, "counts": COUNTS, "with_inf": WITH_INF}
     if kind == "pandas":
-        pd = pytest.importorskip("pandas")
         return pd.DataFrame(columns), PandasData
     if kind == "polars":
-        pl = pytest.importorskip("polars")
         frame = pl.DataFrame(columns)  # NaN stays NaN in polars: counted as missing too
         return frame.with_columns(pl.col("counts").cast(pl.Int16)), PolarsData
     if kind == "arrow":
-        pa = pytest.importorskip("pyarrow")
         return pa.table(columns), ArrowData
     if kind == "numpy":
         return np.column_stack([NORMAL, COUNTS, WITH_INF]), NumpyData
-    torch = pytest.importorskip("torch")
     return torch.from_numpy(np.column_stack([NORMAL, COUNTS, WITH_INF])), TorchData
 
 
@@ -117,13 +116,13 @@ def test_mean_and_sample_stddev(kind: str) -> None:
 
 
 def test_text_columns_report_top_values_and_lengths() -> None:
-    pd = pytest.importorskip("pandas")
     values = ["a", "bb", "a", None, "ccc", "a", "bb"]
-    frames = [pd.DataFrame({"s": values}), pd.DataFrame({"s": pd.array(values, dtype="string")})]
-    if (pl := _optional("polars")) is not None:
-        frames.append(pl.DataFrame({"s": values}))
-    if (pa := _optional("pyarrow")) is not None:
-        frames.append(pa.table({"s": values}))
+    frames = [
+        pd.DataFrame({"s": values}),
+        pd.DataFrame({"s": pd.array(values, dtype="string")}),
+        pl.DataFrame({"s": values}),
+        pa.table({"s": values}),
+    ]
 
     for frame in frames:
         feature = create_data_profile(frame, top_k=2).features["s"]
@@ -142,13 +141,6 @@ def test_text_columns_report_top_values_and_lengths() -> None:
         assert stats.char_stats.mean_length == pytest.approx(10 / 6)
 
 
-def _optional(name: str) -> Any:
-    try:
-        return pytest.importorskip(name)
-    except pytest.skip.Exception:
-        return None
-
-
 def test_numpy_text_arrays_are_profiled_like_text() -> None:
     stats = create_data_profile(np.array(["x", "yy", "x"])).features["feature_0"].string_stats
 
@@ -159,7 +151,6 @@ def test_numpy_text_arrays_are_profiled_like_text() -> None:
 
 
 def test_categories_booleans_and_timestamps_get_value_counts_without_lengths() -> None:
-    pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(
         {
             "flag": [True, False, True, True],
@@ -187,7 +178,6 @@ def test_categories_booleans_and_timestamps_get_value_counts_without_lengths() -
 
 
 def test_empty_and_all_missing_columns_have_counts_only() -> None:
-    pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(
         {"x": [np.nan, np.nan], "s": [None, None], "i": pd.array([None, None], "Int64")}
     )
@@ -205,15 +195,12 @@ def test_nulls_and_nan_are_both_missing(kind: str) -> None:
     floats = [1.0, None, float("nan"), 4.0]
     ints = [None, 2, 2, 5]
     if kind == "pandas":
-        pd = pytest.importorskip("pandas")
         data: Any = pd.DataFrame(
             {"f": pd.array(floats, dtype="float64[pyarrow]"), "i": pd.array(ints, dtype="Int8")}
         )
     elif kind == "polars":
-        pl = pytest.importorskip("polars")
         data = pl.DataFrame({"f": floats, "i": ints}, schema={"f": pl.Float64, "i": pl.Int8})
     else:
-        pa = pytest.importorskip("pyarrow")
         data = pa.table({"f": pa.array(floats, from_pandas=False), "i": pa.array(ints, pa.int8())})
 
     features = create_data_profile(data).features
@@ -228,7 +215,6 @@ def test_nulls_and_nan_are_both_missing(kind: str) -> None:
 
 
 def test_nullable_integers_keep_exact_values() -> None:
-    pd = pytest.importorskip("pandas")
     big = 2**62 + 1
     frame = pd.DataFrame({"i": pd.array([big, None, 1], dtype="Int64")})
 
@@ -248,9 +234,7 @@ def test_correlations_on_request(kind: str) -> None:
         data: Any = np.column_stack(list(columns.values()))
         names = ["feature_0", "feature_1", "feature_2"]
     else:
-        module = pytest.importorskip(
-            {"pandas": "pandas", "polars": "polars", "arrow": "pyarrow"}[kind]
-        )
+        module = {"pandas": pd, "polars": pl, "arrow": pa}[kind]
         data = module.table(columns) if kind == "arrow" else module.DataFrame(columns)
         names = list(columns)
 
@@ -305,7 +289,6 @@ def test_unsupported_data_is_rejected() -> None:
 def test_profile_is_saved_with_the_data_and_loaded_back(
     round_trip: RoundTrip, tmp_path: Path
 ) -> None:
-    pd = pytest.importorskip("pandas")
     interface = PandasData(data=pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "x"]}))
     profile = interface.create_data_profile()
 
@@ -317,7 +300,6 @@ def test_profile_is_saved_with_the_data_and_loaded_back(
 
 
 def test_a_larger_frame_matches_numpy_and_stays_consistent() -> None:
-    pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
     matrix = rng.normal(size=(200_000, 4))
     matrix[rng.integers(0, 200_000, 500), 1] = np.nan

@@ -4,6 +4,7 @@ each library, stored in the card metadata."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -151,23 +152,32 @@ def _columns() -> dict[str, Any]:
 
 
 def _pandas() -> tuple[Any, type[DataInterface]]:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     return pd.DataFrame(_columns()), PandasData
 
 
 def _polars() -> tuple[Any, type[DataInterface]]:
-    pl = pytest.importorskip("polars")
+    import polars as pl
+
     return pl.DataFrame(_columns()), PolarsData
 
 
 def _arrow() -> tuple[Any, type[DataInterface]]:
-    pa = pytest.importorskip("pyarrow")
+    import pyarrow as pa
+
     return pa.table(_columns()), ArrowData
 
 
-@pytest.fixture(params=[_pandas, _polars, _arrow], ids=["pandas", "polars", "arrow"])
+@pytest.fixture(
+    params=[
+        pytest.param(_pandas, id="pandas", marks=pytest.mark.needs("pandas")),
+        pytest.param(_polars, id="polars", marks=pytest.mark.needs("polars")),
+        pytest.param(_arrow, id="arrow", marks=pytest.mark.needs("pyarrow")),
+    ]
+)
 def frame(request: pytest.FixtureRequest) -> tuple[Any, type[DataInterface]]:
-    """(frame, interface class) for each frame library that is installed."""
+    """(frame, interface class) for each frame library."""
     build: Callable[[], tuple[Any, type[DataInterface]]] = request.param
     return build()
 
@@ -368,8 +378,10 @@ def test_split_data_without_splits_says_so(frame: Any) -> None:
         interface_cls(data=data).split_data()
 
 
+@pytest.mark.needs("pandas")
 def test_unordered_categorical_cannot_be_ranked() -> None:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     frame = pd.DataFrame({"c": pd.Categorical(["a", "b"])})
     split = DataSplit(label="x", column_split=ColumnSplit("c", "a", inequality=">"))
 
@@ -377,8 +389,10 @@ def test_unordered_categorical_cannot_be_ranked() -> None:
         PandasData(data=frame, data_splits=[split]).split_data()
 
 
+@pytest.mark.needs("pandas")
 def test_naive_value_is_read_in_the_column_time_zone() -> None:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     frame = pd.DataFrame({"at": pd.date_range("2024-01-01", periods=4, freq="h", tz="Asia/Tokyo")})
     split = ColumnSplit("at", "2024-01-01T02:00:00", ColType.Timestamp, inequality=">=")
 
@@ -390,8 +404,10 @@ def test_naive_value_is_read_in_the_column_time_zone() -> None:
 # --- arrays and tensors: rows by position, columns by index ---------------------------------
 
 
+@pytest.mark.needs("numpy")
 def test_numpy_splits_rows_and_separates_columns_by_index() -> None:
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     array = np.arange(20).reshape(10, 2)
     interface = NumpyData(
         data=array,
@@ -409,8 +425,10 @@ def test_numpy_splits_rows_and_separates_columns_by_index() -> None:
     np.testing.assert_array_equal(result["picked"].x, [[18], [0]])
 
 
+@pytest.mark.needs("torch")
 def test_torch_splits_rows_and_separates_columns_by_index() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     tensor = torch.arange(30).reshape(10, 3)
     interface = TorchData(
         data=tensor,
@@ -424,9 +442,15 @@ def test_torch_splits_rows_and_separates_columns_by_index() -> None:
     assert torch.equal(part.y, torch.tensor([[3], [6]]))
 
 
-@pytest.mark.parametrize("library", ["numpy", "torch"])
+@pytest.mark.parametrize(
+    "library",
+    [
+        pytest.param("numpy", marks=pytest.mark.needs("numpy")),
+        pytest.param("torch", marks=pytest.mark.needs("torch")),
+    ],
+)
 def test_arrays_have_no_named_columns(library: str) -> None:
-    module = pytest.importorskip(library)
+    module = importlib.import_module(library)
     data = module.zeros((4, 2))
     interface_cls = NumpyData if library == "numpy" else TorchData
 

@@ -102,10 +102,12 @@ def test_sql_data_without_queries_cannot_be_saved(tmp_path: Path) -> None:
         SqlData().save(tmp_path)
 
 
+@pytest.mark.needs("numpy")
 def test_every_data_interface_saves_its_sql_next_to_the_data(
     tmp_path: Path, round_trip: RoundTrip
 ) -> None:
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     from opsml.data import NumpyData
 
     interface = NumpyData(data=np.arange(3), sql_logic={"source": "select x from t"})

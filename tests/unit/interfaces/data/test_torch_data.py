@@ -7,11 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from opsml.data import DataInterface, DataLoadKwargs, DataSaveKwargs, DataType, TorchData  # noqa: E402
-from opsml.errors import (  # noqa: E402
+from opsml.data import DataInterface, DataLoadKwargs, DataSaveKwargs, DataType, TorchData
+from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,

@@ -6,16 +6,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import catboost
+import numpy as np
+import pandas as pd
 import pytest
 
-np = pytest.importorskip("numpy")
-pd = pytest.importorskip("pandas")
-catboost = pytest.importorskip("catboost")
-
-from opsml.card import CardRegistry, ModelCard, RegistryType  # noqa: E402
-from opsml.errors import InvalidArgumentError, MissingDependencyError  # noqa: E402
-from opsml.interfaces import resolve_interface  # noqa: E402
-from opsml.model import (  # noqa: E402
+from opsml.card import CardRegistry, ModelCard, RegistryType
+from opsml.errors import InvalidArgumentError, MissingDependencyError
+from opsml.interfaces import resolve_interface
+from opsml.model import (
     CatBoostModel,
     ModelInterfaceMetadata,
     ModelLoadKwargs,
@@ -109,7 +108,6 @@ def test_ranker_task_type() -> None:
 
 
 def test_onnx_export_matches(classifier: Any, features: Any, tmp_path: Path) -> None:
-    pytest.importorskip("onnxruntime")
     interface = CatBoostModel(model=classifier, sample_data=features.head(10))
 
     loaded, metadata = _round_trip(

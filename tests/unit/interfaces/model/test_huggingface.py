@@ -11,20 +11,19 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # set before transformers is imported: no hub access
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-tokenizers = pytest.importorskip("tokenizers")
-np = pytest.importorskip("numpy")
-pytest.importorskip("onnxruntime")
+import numpy as np
+import tokenizers
+import torch
+import transformers
 
-from opsml.card import CardRegistry, ModelCard, RegistryType  # noqa: E402
-from opsml.errors import (  # noqa: E402
+from opsml.card import CardRegistry, ModelCard, RegistryType
+from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,
 )
-from opsml.interfaces import resolve_interface  # noqa: E402
-from opsml.model import (  # noqa: E402
+from opsml.interfaces import resolve_interface
+from opsml.model import (
     DataType,
     HuggingFaceModel,
     HuggingFaceOnnxArgs,

@@ -6,20 +6,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
 import pytest
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
-np = pytest.importorskip("numpy")
-pd = pytest.importorskip("pandas")
-pytest.importorskip("sklearn")
-lgb = pytest.importorskip("lightgbm")
-
-from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from opsml.card import CardRegistry, ModelCard, RegistryType  # noqa: E402
-from opsml.errors import InvalidArgumentError, MissingDependencyError  # noqa: E402
-from opsml.interfaces import resolve_interface  # noqa: E402
-from opsml.model import (  # noqa: E402
+from opsml.card import CardRegistry, ModelCard, RegistryType
+from opsml.errors import InvalidArgumentError, MissingDependencyError
+from opsml.interfaces import resolve_interface
+from opsml.model import (
     LightGBMModel,
     ModelInterfaceMetadata,
     ModelLoadKwargs,
@@ -156,7 +153,6 @@ def test_preprocessor_round_trip(features: Any, labels: Any, tmp_path: Path) -> 
 
 
 def test_booster_onnx_matches(booster: Any, features: Any, tmp_path: Path) -> None:
-    pytest.importorskip("onnxmltools")
     interface = LightGBMModel(model=booster, sample_data=features.head(10))
 
     loaded, metadata = _round_trip(
@@ -173,7 +169,6 @@ def test_booster_onnx_matches(booster: Any, features: Any, tmp_path: Path) -> No
 
 
 def test_regression_booster_onnx_matches(features: Any, tmp_path: Path) -> None:
-    pytest.importorskip("onnxmltools")
     target = features["a"] * 3 + features["c"]
     params = {**PARAMS, "objective": "regression"}
     booster = lgb.train(params, lgb.Dataset(features, target), num_boost_round=10)
@@ -186,7 +181,6 @@ def test_regression_booster_onnx_matches(features: Any, tmp_path: Path) -> None:
 
 
 def test_classifier_onnx_matches(features: Any, labels: Any, tmp_path: Path) -> None:
-    pytest.importorskip("onnxmltools")
     model = lgb.LGBMClassifier(n_estimators=10, **PARAMS).fit(features, labels)
     interface = LightGBMModel(model=model, sample_data=features)
 
@@ -203,7 +197,6 @@ def test_classifier_onnx_matches(features: Any, labels: Any, tmp_path: Path) -> 
 def test_classifier_in_a_sklearn_pipeline_converts(
     features: Any, labels: Any, tmp_path: Path
 ) -> None:
-    pytest.importorskip("onnxmltools")
     pipeline = Pipeline(
         [("scale", StandardScaler()), ("lgbm", lgb.LGBMClassifier(n_estimators=5, **PARAMS))]
     ).fit(features, labels)
@@ -241,7 +234,6 @@ def test_missing_lightgbm_names_the_extra(
 def test_registry_round_trip_with_onnx(
     both_modes_registry_env: Path, booster: Any, features: Any, tmp_path: Path
 ) -> None:
-    pytest.importorskip("onnxmltools")
     registry = CardRegistry(RegistryType.Model)
     card = ModelCard(
         interface=LightGBMModel(model=booster, sample_data=features.head(10)),

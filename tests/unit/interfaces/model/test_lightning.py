@@ -7,21 +7,19 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import lightning
+import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-L = pytest.importorskip("lightning")
-np = pytest.importorskip("numpy")
-pytest.importorskip("onnxruntime")
-
-from opsml.card import CardRegistry, ModelCard, RegistryType  # noqa: E402
-from opsml.errors import (  # noqa: E402
+from opsml.card import CardRegistry, ModelCard, RegistryType
+from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,
 )
-from opsml.interfaces import resolve_interface  # noqa: E402
-from opsml.model import (  # noqa: E402
+from opsml.interfaces import resolve_interface
+from opsml.model import (
     DataType,
     LightningModel,
     ModelInterfaceMetadata,
@@ -31,7 +29,7 @@ from opsml.model import (  # noqa: E402
 )
 
 
-class Regressor(L.LightningModule):
+class Regressor(lightning.LightningModule):
     def __init__(self, n_features: int = 3, lr: float = 0.1) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -61,7 +59,7 @@ def data() -> tuple[Any, Any]:
 
 def _fit(data: tuple[Any, Any], n_features: int = 3) -> Any:
     torch.manual_seed(0)
-    trainer = L.Trainer(
+    trainer = lightning.Trainer(
         max_epochs=1,
         logger=False,
         enable_checkpointing=False,
@@ -114,7 +112,7 @@ def test_round_trip_gives_identical_outputs(
     assert metadata.data_type is DataType.TorchTensor
     specific = metadata.model_specific_metadata
     assert specific["model_class"] == f"{Regressor.__module__}.Regressor"
-    assert specific["lightning_version"] == L.__version__
+    assert specific["lightning_version"] == lightning.__version__
 
 
 def test_loading_needs_the_module_class_and_names_it(

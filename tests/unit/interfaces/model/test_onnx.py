@@ -6,31 +6,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import onnx
+import pandas as pd
 import pytest
+from skl2onnx import to_onnx
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-np = pytest.importorskip("numpy")
-pd = pytest.importorskip("pandas")
-pytest.importorskip("sklearn")
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
-pytest.importorskip("skl2onnx")
-
-from skl2onnx import to_onnx  # noqa: E402
-from sklearn.compose import ColumnTransformer  # noqa: E402
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor  # noqa: E402
-from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
-
-from opsml.card import CardRegistry, ModelCard, RegistryType  # noqa: E402
-from opsml.errors import (  # noqa: E402
+from opsml.card import CardRegistry, ModelCard, RegistryType
+from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,
 )
-from opsml.interfaces import resolve_interface  # noqa: E402
-from opsml.interfaces._onnx import load_onnx_session, write_onnx_model  # noqa: E402
-from opsml.model import (  # noqa: E402
+from opsml.interfaces import resolve_interface
+from opsml.interfaces._onnx import load_onnx_session, write_onnx_model
+from opsml.model import (
     ModelInterface,
     ModelInterfaceMetadata,
     ModelLoadKwargs,

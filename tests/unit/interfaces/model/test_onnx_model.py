@@ -6,26 +6,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from skl2onnx import to_onnx
+from sklearn.linear_model import LogisticRegression
 
-np = pytest.importorskip("numpy")
-pytest.importorskip("sklearn")
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
-pytest.importorskip("skl2onnx")
-
-from skl2onnx import to_onnx  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-
-from opsml.card import CardRegistry, ModelCard, RegistryType  # noqa: E402
-from opsml.errors import (  # noqa: E402
+from opsml.card import CardRegistry, ModelCard, RegistryType
+from opsml.errors import (
     CardStateError,
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,
 )
-from opsml.interfaces import resolve_interface  # noqa: E402
-from opsml.model import (  # noqa: E402
+from opsml.interfaces import resolve_interface
+from opsml.model import (
     ModelInterfaceMetadata,
     ModelLoadKwargs,
     ModelSaveKwargs,

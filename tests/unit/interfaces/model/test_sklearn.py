@@ -5,26 +5,24 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import sklearn
+from sklearn.cluster import KMeans
+from sklearn.ensemble import IsolationForest, RandomForestClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-np = pytest.importorskip("numpy")
-pd = pytest.importorskip("pandas")
-sklearn = pytest.importorskip("sklearn")
-
-from sklearn.cluster import KMeans  # noqa: E402
-from sklearn.ensemble import IsolationForest, RandomForestClassifier  # noqa: E402
-from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from opsml.data import PandasData  # noqa: E402
-from opsml.errors import (  # noqa: E402
+from opsml.data import PandasData
+from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,
 )
-from opsml.interfaces import resolve_interface  # noqa: E402
-from opsml.model import (  # noqa: E402
+from opsml.interfaces import resolve_interface
+from opsml.model import (
     DataType,
     ModelInterfaceMetadata,
     ModelInterfaceSaveMetadata,

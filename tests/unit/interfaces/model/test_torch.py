@@ -7,21 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-np = pytest.importorskip("numpy")
-pytest.importorskip("onnxruntime")
-
-from opsml.card import CardRegistry, ModelCard, RegistryType  # noqa: E402
-from opsml.data import TorchData  # noqa: E402
-from opsml.errors import (  # noqa: E402
+from opsml.card import CardRegistry, ModelCard, RegistryType
+from opsml.data import TorchData
+from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,
 )
-from opsml.interfaces import resolve_interface  # noqa: E402
-from opsml.model import (  # noqa: E402
+from opsml.interfaces import resolve_interface
+from opsml.model import (
     DataType,
     ModelInterfaceMetadata,
     ModelLoadKwargs,

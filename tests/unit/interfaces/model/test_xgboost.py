@@ -7,24 +7,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
+import xgboost as xgb
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
-np = pytest.importorskip("numpy")
-pd = pytest.importorskip("pandas")
-pytest.importorskip("sklearn")
-xgb = pytest.importorskip("xgboost")
-
-from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from opsml.card import CardRegistry, ModelCard, RegistryType  # noqa: E402
-from opsml.errors import (  # noqa: E402
+from opsml.card import CardRegistry, ModelCard, RegistryType
+from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,
 )
-from opsml.interfaces import resolve_interface  # noqa: E402
-from opsml.model import (  # noqa: E402
+from opsml.interfaces import resolve_interface
+from opsml.model import (
     ModelInterfaceMetadata,
     ModelLoadKwargs,
     ModelSaveKwargs,
@@ -177,7 +174,6 @@ def test_unknown_recorded_class_is_refused(booster: Any, tmp_path: Path) -> None
 
 
 def test_booster_onnx_matches(booster: Any, features: Any, tmp_path: Path) -> None:
-    pytest.importorskip("onnxmltools")
     interface = XGBoostModel(model=booster, sample_data=features.head(10))
 
     loaded, metadata = _round_trip(
@@ -195,7 +191,6 @@ def test_booster_onnx_matches(booster: Any, features: Any, tmp_path: Path) -> No
 
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
 def test_sklearn_api_onnx_matches(kind: str, features: Any, labels: Any, tmp_path: Path) -> None:
-    pytest.importorskip("onnxmltools")
     if kind == "classifier":
         model = xgb.XGBClassifier(n_estimators=10, max_depth=3, n_jobs=1).fit(features, labels)
         native = model.predict_proba(features)
@@ -219,7 +214,6 @@ def test_sklearn_api_onnx_matches(kind: str, features: Any, labels: Any, tmp_pat
 
 
 def test_regressor_in_a_sklearn_pipeline_converts(features: Any, tmp_path: Path) -> None:
-    pytest.importorskip("onnxmltools")
     # XGBoost splits at training values; after a float32 scaler in ONNX such a value can
     # land on the other side of its split, so the sample data is held out, as in practice.
     train, sample = features.iloc[:150], features.iloc[150:]
