@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,10 @@ PER_PROCESS = 25
 
 @pytest.mark.slow
 def test_concurrent_registrations_get_distinct_versions(registry_env: Path) -> None:
-    start_at = time.time() + 3.0
     procs = [
         subprocess.Popen(
-            [sys.executable, str(WORKER), str(PER_PROCESS), str(start_at)],
+            [sys.executable, str(WORKER), str(PER_PROCESS)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -30,6 +29,17 @@ def test_concurrent_registrations_get_distinct_versions(registry_env: Path) -> N
         )
         for _ in range(PROCESSES)
     ]
+    for proc in procs:  # every worker connected: now all register at once
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            _, err = proc.communicate(timeout=60)
+            for other in procs:
+                other.kill()
+            pytest.fail(f"a worker did not get ready:\n{err}")
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     reported: list[tuple[str, str]] = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)

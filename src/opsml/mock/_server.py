@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,10 +19,18 @@ __all__ = ["OpsmlServerContext", "OpsmlTestServer"]
 _CLIENT_VARS = ("OPSML_TRACKING_URI", "OPSML_STORAGE_URI", "OPSML_USERNAME", "OPSML_PASSWORD")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_RUNNING = re.compile(rb"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+
+
+def _bound_port(log: Path) -> int:
+    """The port the server reports it listens on (0 until it does).
+
+    The server is started on port 0, so the kernel picks a free port when it binds: no other
+    process can take the port between choosing and binding it, and no health check can reach
+    another server that happened to take it.
+    """
+    found = _RUNNING.search(log.read_bytes())
+    return int(found.group(1)) if found else 0
 
 
 class OpsmlTestServer:
@@ -70,7 +78,7 @@ class OpsmlTestServer:
 
         self.base_path = self._given_path or Path(tempfile.mkdtemp(prefix="opsml-server-"))
         self.base_path.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = 0
         env = {k: v for k, v in os.environ.items() if k not in _CLIENT_VARS}
         env.update(
             OPSML_TRACKING_URI=f"sqlite:///{(self.base_path / 'opsml.db').as_posix()}",
@@ -79,7 +87,7 @@ class OpsmlTestServer:
         env.update(self._env)
         log = (self.base_path / "server.log").open("wb")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "opsml.server", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "opsml.server", "--host", "127.0.0.1", "--port", "0"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -89,8 +97,12 @@ class OpsmlTestServer:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 break
+            self.port = self.port or _bound_port(self.base_path / "server.log")
             try:
-                if httpx.get(f"{self.server_uri}/opsml/api/healthcheck", timeout=1).is_success:
+                if (
+                    self.port
+                    and httpx.get(f"{self.server_uri}/opsml/api/healthcheck", timeout=1).is_success
+                ):
                     return
             except httpx.TransportError:
                 pass

@@ -8,7 +8,7 @@ the tests check what the signature covers (exactly one object key, the expiry) i
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime, timedelta, tzinfo
 from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
@@ -18,6 +18,7 @@ from opsml.registry import collect_garbage
 from opsml.registry._local import LocalBackend
 from opsml.settings import OpsmlConfig
 from opsml.storage import ObjectStorage, open_storage
+from opsml.storage import _azure as azure_module
 from opsml.storage._object import SINGLE_PUT_LIMIT
 
 pytestmark = pytest.mark.cloud
@@ -38,8 +39,6 @@ def _expiry_seconds(url: str) -> float:
         return float(query["X-Amz-Expires"][0])
     if "X-Goog-Expires" in query:
         return float(query["X-Goog-Expires"][0])
-    from datetime import UTC, datetime
-
     end = datetime.fromisoformat(query["se"][0].replace("Z", "+00:00"))
     return (end - datetime.now(UTC)).total_seconds()
 
@@ -61,13 +60,23 @@ def test_urls_name_exactly_one_object_and_expire_in_minutes(bucket_uri: str) -> 
         assert 0 < _expiry_seconds(part.url) <= 300
 
 
+class _AnHourAgo(datetime):
+    """A clock an hour behind: a URL signed with it for a minute expired 59 minutes ago."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+        return datetime.now(tz) - timedelta(hours=1)
+
+
 def _swap(url: str, old: str, new: str) -> str:
     parsed = urlparse(url)
     return parsed._replace(path=parsed.path.replace(old, new)).geturl()
 
 
 @pytest.mark.parametrize("cloud", ["azure"], indirect=True)
-def test_azure_refuses_another_cards_file_and_expired_urls(bucket_uri: str) -> None:
+def test_azure_refuses_another_cards_file_and_expired_urls(
+    bucket_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     storage = _storage(bucket_uri)
     storage.fs.pipe_file(f"{storage.bucket}/{storage.key(CARD_B, 'model.joblib')}", b"secret")
     plan = storage.plan_upload(storage.key(CARD_A, "model.joblib"), 5, ttl=300)
@@ -83,9 +92,11 @@ def test_azure_refuses_another_cards_file_and_expired_urls(bucket_uri: str) -> N
         b"secret"
     )
 
-    short = storage.presign_download(CARD_A, "model.joblib", ttl=1)
-    time.sleep(2.5)
-    assert httpx.get(short).status_code == 403
+    with monkeypatch.context() as clock:
+        clock.setattr(azure_module, "datetime", _AnHourAgo)
+        expired = storage.presign_download(CARD_A, "model.joblib", ttl=60)
+    assert httpx.get(expired).status_code == 403
+    assert httpx.get(storage.presign_download(CARD_A, "model.joblib", ttl=60)).is_success
 
 
 def test_gc_removes_orphaned_objects_and_unfinished_uploads(

@@ -1,9 +1,12 @@
-"""Worker process for the concurrency test: register N DataCards of one space/name."""
+"""Worker process for the concurrency tests: register N DataCards of one space/name.
+
+It connects first, prints "ready" and waits for a line on stdin; the parent sends it once
+every worker is ready, so all of them register at the same moment.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
@@ -11,10 +14,11 @@ from opsml import CardRegistry, DataCard, NumpyData, RegistryType
 
 
 def main() -> None:
-    count, start_at = int(sys.argv[1]), float(sys.argv[2])
+    count = int(sys.argv[1])
     registry = CardRegistry(RegistryType.Data)
-    while time.time() < start_at:
-        time.sleep(0.005)
+    registry.list_cards(space="race", name="same")  # connected (and migrated) before the start
+    print("ready", flush=True)
+    sys.stdin.readline()
     for i in range(count):
         card = DataCard(
             interface=NumpyData(data=np.full(8, i, dtype=np.int64)), space="race", name="same"

@@ -211,10 +211,21 @@ def test_update_keeps_artifact_metadata(registry_env: Path, trained: Any) -> Non
     registry = CardRegistry(RegistryType.Model)
     card = _model_card(trained)
     registry.register_card(card)
-    loaded = registry.load_card(uid=card.uid)
-    loaded.metadata.interface_metadata = None
-    registry.update_card(loaded)
-    registry.load_card(uid=card.uid).load()
+    stored = registry.load_card(uid=card.uid)
+    registered = stored.metadata.interface_metadata
+    assert registered is not None
+    assert registered.interface_type == "SklearnModel"
+
+    stored.metadata.interface_metadata = None  # lost locally...
+    stored.tags = ["stage:prod"]  # ...while the user changes what an update may change
+    registry.update_card(stored)
+
+    again = registry.load_card(uid=card.uid)
+    assert again.tags == ["stage:prod"]
+    assert again.metadata.interface_metadata == registered  # artifacts never change
+    again.load()
+    clf, frame = trained
+    np.testing.assert_array_equal(again.model.predict(frame), clf.predict(frame))
 
 
 def test_delete_card_removes_record_and_files(registry_env: Path, trained: Any) -> None:
