@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from opsml.cards._base import CardBase
 from opsml.cards._tracking import Metric, Parameter, Parameters
-from opsml.errors import CardNotFoundError, CardStateError
+from opsml.errors import CardNotFoundError, CardStateError, InvalidArgumentError
 from opsml.storage import safe_relpath
 from opsml.types import RegistryType
 
@@ -72,6 +72,8 @@ class ExperimentCard(CardBase):
 
     uids: UidMetadata = Field(default_factory=UidMetadata)
     compute_environment: ComputeEnvironment = Field(default_factory=ComputeEnvironment)
+    eval_metrics: dict[str, float] = Field(default_factory=dict)
+    """Evaluation results logged with ``Experiment.log_eval_metrics`` (``{name: value}``)."""
     status: str = "created"
     started_at: datetime | None = None
     ended_at: datetime | None = None
@@ -151,19 +153,45 @@ class ExperimentCard(CardBase):
                 shutil.copyfile(folder / safe_relpath(rel), target)
         return dest
 
+    def _artifact_path(self, path: str) -> str:
+        """The logged file ``path`` names: its full path among the card's files, or (as
+        OpsML 3 accepts) its path relative to ``artifacts/`` or just its file name."""
+        files = sorted(self.manifest.files) if self.manifest else []
+        wanted = path.strip().strip("/")
+        if wanted in files:
+            return wanted
+        matches = [f for f in files if wanted and f.endswith("/" + wanted)]
+        if len(matches) > 1:
+            raise InvalidArgumentError(
+                f"experiment {self.uid} has several artifacts ending in {path!r}: "
+                f"{', '.join(matches)}; give the full path"
+            )
+        if not matches:
+            raise CardNotFoundError(f"experiment {self.uid} has no artifact {path!r}")
+        return matches[0]
+
     def download_artifact(self, path: str, lpath: Path | str | None = None) -> Path:
-        """Copy one logged file into the folder ``lpath`` (default: the current folder).
+        """Copy one logged file into the folder ``lpath`` (default: the current folder),
+        verified against the card's manifest.
+
+        Args:
+            path: The file's path among the artifacts (as ``list_artifacts`` shows it), or the
+                end of it, e.g. its file name (``"data_0.pkl"``) when that names one file.
+            lpath: The folder to copy it into.
+
+        Returns:
+            The copied file (``lpath/<file name>``).
 
         Raises:
             CardNotFoundError: No such file was logged.
+            InvalidArgumentError: ``path`` is the end of several files' paths.
         """
-        if not self.manifest or path not in self.manifest.files:
-            raise CardNotFoundError(f"experiment {self.uid} has no artifact {path!r}")
+        rel = self._artifact_path(path)
         dest = Path(lpath) if lpath is not None else Path(".")
         with self._require_source().local_folder() as folder:
-            target = dest / Path(safe_relpath(path)).name
+            target = dest / Path(safe_relpath(rel)).name
             dest.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(folder / safe_relpath(path), target)
+            shutil.copyfile(folder / safe_relpath(rel), target)
         return target
 
     def add_child_experiment(self, uid: str) -> None:

@@ -10,6 +10,7 @@ from opsml.cards._tracking import (
     Parameter,
     Parameters,
 )
+from opsml.experiment._download import download_artifact
 from opsml.experiment._experiment import (
     Experiment,
     get_experiment_metrics,
@@ -25,6 +26,7 @@ __all__ = [
     "Metrics",
     "Parameter",
     "Parameters",
+    "download_artifact",
     "get_experiment_metrics",
     "get_experiment_parameters",
     "start_experiment",

@@ -220,9 +220,11 @@ class Experiment:
         self._add(points)
 
     def log_eval_metrics(self, metrics: EvalMetrics | dict[str, float]) -> None:
-        """Record evaluation results (``is_eval`` points, one per name)."""
+        """Record evaluation results (``is_eval`` points, one per name); the card's
+        ``eval_metrics`` holds the latest value of each name."""
         values = metrics if isinstance(metrics, EvalMetrics) else EvalMetrics(metrics)
         self._add([Metric(k, v, is_eval=True) for k, v in values.metrics.items()])
+        self._card.eval_metrics = {**self._card.eval_metrics, **values.metrics}
 
     def _add(self, points: list[Metric]) -> None:
         with self._lock:

@@ -51,6 +51,10 @@ class VersionType(_StrEnum):
     Build = "build"
     PreBuild = "pre_build"
 
+    def __str__(self) -> str:
+        """``VersionType.Major``, as OpsML 3 prints it (``.value`` is ``"major"``)."""
+        return f"VersionType.{self.name}"
+
 
 class ServiceType(_StrEnum):
     """What a ServiceCard deploys: an HTTP API, an MCP server or an agent."""
@@ -144,6 +148,7 @@ class Suffix(_StrEnum):
     Md = "md"
     Model = "model"
     Numpy = "npy"
+    Npz = "npz"
     Onnx = "onnx"
     Parquet = "parquet"
     Pt = "pt"
