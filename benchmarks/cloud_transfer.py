@@ -34,7 +34,8 @@ Usage::
     python benchmarks/cloud_transfer.py              # 1 GiB per cloud, best of 2 (make bench)
     python benchmarks/cloud_transfer.py --size-mb 256 --rounds 1 --clouds s3
 
-Writes the ``cloud`` section of benchmarks/RESULTS.md (only for a run of all three clouds).
+Writes the ``cloud`` section of benchmarks/RESULTS.md (with the defaults; any other size,
+rounds or clouds write it into benchmarks/.work/RESULTS-partial.md).
 """
 
 from __future__ import annotations
@@ -56,7 +57,14 @@ sys.path.insert(0, str(ROOT / "tests" / "integration" / "cloud"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _emulators import STARTERS, Emulator, azurite_available  # noqa: E402
-from _sections import write_section  # noqa: E402
+from _load import command_line, now_utc  # noqa: E402
+from _sections import (  # noqa: E402
+    add_load_arguments,
+    gate_from,
+    results_path,
+    section_header,
+    write_section,
+)
 
 from opsml import CardRegistry, DataCard, RegistryType  # noqa: E402
 from opsml.data import (  # noqa: E402
@@ -312,6 +320,7 @@ def _opsml3(emulator: Emulator, uri: str, src: Path, work: Path) -> Timing:
 
 
 PEERS = ("direct", "local", "client", "obstore", "opsml3")
+SIZE_MB, ROUNDS, CLOUDS = 1024, 2, "s3,gcs,azure"
 EXPLAINED = [
     "What is timed. *Direct*: boto3 `upload_file`/`download_file` (managed transfer: 8 MiB "
     "parts, 10 threads, ranged GETs), gcsfs `put_file`/`get_file`, azure-storage-blob "
@@ -366,14 +375,8 @@ def _cell(timing: Timing, index: int, size: int, base: Timing | None = None) -> 
     return text
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=2, help="best of this many runs")
-    parser.add_argument("--clouds", default="s3,gcs,azure")
-    args = parser.parse_args()
-    size = args.size_mb * 1024 * 1024
-    clouds = args.clouds.split(",")
+def measure(clouds: list[str], size: int, rounds: int) -> dict[str, dict[str, Timing]]:
+    """Every peer on every cloud's emulator, best of ``rounds``, with one ``size``-byte file."""
     results: dict[str, dict[str, Timing]] = {}
     with tempfile.TemporaryDirectory(prefix="opsml-cloud-bench-") as tmp:
         work = Path(tmp)
@@ -393,7 +396,7 @@ def main() -> None:
             try:
                 os.environ.update(emulator.env)
                 emulator.make_bucket("bench")
-                for round_ in range(args.rounds):
+                for round_ in range(rounds):
                     # Each round starts with another peer, so none always runs first.
                     order = PEERS[round_ % len(PEERS) :] + PEERS[: round_ % len(PEERS)]
                     for peer in order:
@@ -406,6 +409,23 @@ def main() -> None:
                 emulator.stop()
                 os.environ.clear()
                 os.environ.update(saved)
+    return results
+
+
+def main() -> None:
+    """Measure the transfers and write the ``cloud`` section."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=SIZE_MB)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="best of this many runs")
+    parser.add_argument("--clouds", default=CLOUDS)
+    parser.add_argument("--results", type=Path, help="report to write the section into")
+    add_load_arguments(parser)
+    args = parser.parse_args()
+    size = args.size_mb * 1024 * 1024
+    clouds = args.clouds.split(",")
+    # Long (15 minutes and more): marked when loaded, not measured again.
+    gate, date, command = gate_from(args, repeats=0), now_utc(), command_line()
+    results = gate.measure("the cloud transfers", lambda: measure(clouds, size, args.rounds))
     rows = []
     notes = []
     for kind, found in results.items():
@@ -422,16 +442,13 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
         *rows,
     ]
-    print("\n".join([*table, "", *notes]))
-    if set(clouds) != {"s3", "gcs", "azure"}:
-        return
     lines = [
         "## Cloud storage transfers (issue 7)",
         "",
-        f"`python benchmarks/cloud_transfer.py --size-mb {args.size_mb} --rounds {args.rounds}`"
-        f" (one {args.size_mb} MiB file, emulators on loopback, {os.cpu_count()} cores; "
-        f"best of {args.rounds} rounds). MB/s, and in brackets the ratio to direct "
-        "(target >= 0.8x); n/a: see the notes.",
+        *section_header(gate, date, command),
+        "",
+        f"One {args.size_mb} MiB file, emulators on loopback, best of {args.rounds} rounds. "
+        "MB/s, and in brackets the ratio to direct (target >= 0.8x); n/a: see the notes.",
         "",
         *table,
         "",
@@ -439,7 +456,10 @@ def main() -> None:
         "",
         *EXPLAINED,
     ]
-    print(write_section(ROOT / "benchmarks" / "RESULTS.md", "cloud", lines))
+    reference = (args.size_mb, args.rounds, args.clouds) == (SIZE_MB, ROUNDS, CLOUDS)
+    path = results_path(args.results, reference)
+    print(write_section(path, "cloud", lines))
+    print(f"[bench] section cloud written to {path}")
 
 
 if __name__ == "__main__":

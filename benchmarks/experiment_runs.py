@@ -11,7 +11,8 @@ and in a fresh temporary working directory; one warm-up run is not counted.
 
 Usage::
 
-    python benchmarks/experiment_runs.py          # writes its section of RESULTS.md
+    python benchmarks/experiment_runs.py            # writes its section of RESULTS.md
+    python benchmarks/experiment_runs.py --runs 3   # into .work/RESULTS-partial.md
     python benchmarks/experiment_runs.py --runs 3 --no-results
 """
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,11 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from _sections import write_section
+from _load import command_line, now_utc
+from _sections import add_load_arguments, gate_from, results_path, section_header, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = Path(os.environ.get("BENCH_VENVS", ROOT / ".bench-venvs"))
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+RUNS = 10
 
 _OPSML = """
 import json, sys, time, contextlib
@@ -122,24 +123,36 @@ def _run(peer: str, code: str, runs: int, mode: str) -> list[float] | str:
     return times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--no-results", action="store_true", help="do not touch RESULTS.md")
-    args = parser.parse_args()
-    cases = [
-        ("ours", "local", _OPSML),
-        ("opsml3", "local", _OPSML),
-        ("ours", "client", _OPSML),
-        ("opsml3", "client", _OPSML),
-        ("mlflow", "local", _MLFLOW),
-        ("ours", "log10k", _LOG10K),
-    ]
+CASES = (
+    ("ours", "local", _OPSML),
+    ("opsml3", "local", _OPSML),
+    ("ours", "client", _OPSML),
+    ("opsml3", "client", _OPSML),
+    ("mlflow", "local", _MLFLOW),
+    ("ours", "log10k", _LOG10K),
+)
+
+
+def measure(runs: int) -> dict[tuple[str, str], list[float] | str]:
+    """Every (peer, mode) of :data:`CASES`: the seconds of each run, or why it failed."""
     measured: dict[tuple[str, str], list[float] | str] = {}
-    for peer, mode, code in cases:
+    for peer, mode, code in CASES:
         started = time.monotonic()
-        measured[peer, mode] = _run(peer, code, args.runs, mode)
+        measured[peer, mode] = _run(peer, code, runs, mode)
         print(f"[bench] {peer} {mode}: {time.monotonic() - started:.0f} s", file=sys.stderr)
+    return measured
+
+
+def main() -> None:
+    """Measure the runs and write the ``experiment-runs`` section."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--no-results", action="store_true", help="write no report")
+    parser.add_argument("--results", type=Path, help="report to write the section into")
+    add_load_arguments(parser)
+    args = parser.parse_args()
+    gate, date, command = gate_from(args), now_utc(), command_line()
+    measured = gate.measure("the experiment runs", lambda: measure(args.runs))
 
     def mean(key: tuple[str, str]) -> float | None:
         value = measured.get(key)
@@ -162,11 +175,10 @@ def main() -> None:
         f"| {'PASS' if isinstance(log10k, list) and max(log10k) < 1 else 'FAIL'} |"
     )
     lines = [
-        "## Experiments: 10 runs of train + register from inside the experiment (issue 6)",
+        f"## Experiments: {args.runs} runs of train + register from inside the experiment "
+        "(issue 6)",
         "",
-        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; command: "
-        f"`python benchmarks/experiment_runs.py --runs {args.runs}`",
-        f"- Machine: {os.cpu_count()} cores, {platform.platform()}",
+        *section_header(gate, date, command),
         "",
         "| case (seconds per run, mean) | ours | OpsML 3 | MLflow | ours / OpsML 3 | target "
         "| status |",
@@ -181,7 +193,9 @@ def main() -> None:
     print("\n".join(lines))
     if args.no_results:
         return
-    write_section(RESULTS, "experiment-runs", lines)
+    path = results_path(args.results, reference=args.runs == RUNS)
+    write_section(path, "experiment-runs", lines)
+    print(f"[bench] section experiment-runs written to {path}")
 
 
 def _fmt(value: list[float] | str) -> str:

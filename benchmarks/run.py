@@ -7,7 +7,12 @@ register/load, queries, import) run in one process per round, over several round
 heavy group (the 160 MB DataFrame, its data profile, client mode with requests/s) runs once,
 in a process of its own. A peer script prints one JSON object of samples; this script takes
 medians, computes the ratios ours / peer from the same run, prints a table and writes
-``benchmarks/RESULTS.md``.
+``benchmarks/RESULTS.md`` whole (the other scripts' sections kept, marked stale).
+
+Each peer process waits for a quiet machine and is measured again when other processes took
+CPU meanwhile (``_load.py``); a run that could not be measured quietly is marked INVALID.
+Every row is compared with the previous report and flagged when it regressed beyond the
+noise of its samples (``_compare.py``).
 
 Usage::
 
@@ -22,12 +27,9 @@ Standard library only: it runs under any Python 3.11+.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import platform
-import re
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -37,6 +39,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from _compare import Measure, Previous, block, judge, ratio_spread, spread
+from _load import LoadGate, command_line, now_utc
+from _sections import add_load_arguments, gate_from, mark_stale, section_header, sections
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
@@ -106,9 +112,10 @@ PEERS: dict[str, Peer] = {
 class Case:
     """One row of the report: a measured quantity, and the target ours must meet.
 
-    Targets: ``ratio_to`` (ours / that peer <= ``limit``), ``baseline`` (ours / ours' own
-    median of that case <= ``limit``), or ``limit`` alone (ours' median < ``limit``, in
-    ``unit``). Without any, the row is reported without a verdict ("info").
+    Targets: ``ratio_to`` (ours / that peer <= ``limit``), ``baseline`` (ours' median of
+    ``of`` (default: this case) / ours' median of ``baseline`` <= ``limit``), or ``limit``
+    alone (ours' median < ``limit``, in ``unit``). Without a limit the row is reported
+    without a verdict ("info"), with its ratio when it has one.
     """
 
     key: str
@@ -117,17 +124,42 @@ class Case:
     target: str
     ratio_to: str | None = None
     baseline: str | None = None
+    of: str | None = None  # the numerator of a baseline ratio, when not this case
     limit: float | None = None
     unit: str = "ms"  # samples are seconds ("ms"), bytes ("MB") or requests/s ("req/s")
     sources: tuple[str, ...] = ()  # result entries that hold this case's error, if any
+    # What the row measures, numbered: bump it when that changes (a new label is not enough:
+    # newer reports are matched by key), so that the comparison with the previous report
+    # does not call the change a regression.
+    revision: int = 1
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Requests/s: more is better; everything else (times, memory, ratios): less."""
+        return self.unit == "req/s" and self.ratio_to is None and self.baseline is None
 
 
 _CLIENT = ("client_setup",)
+_DATA = ("data",)
+_CLIENT_DATA = ("client_data", *_CLIENT)
 CASES = (
     Case(
-        "register", "register", "register one ModelCard", "ours / OpsML 3 <= 1.0", ratio_to="opsml3"
+        "register",
+        "register",
+        "register one ModelCard",
+        "ours / OpsML 3 <= 1.0",
+        ratio_to="opsml3",
+        limit=1.0,
     ),
-    Case("load", "load", "load_card + card.load()", "ours / OpsML 3 <= 1.0", ratio_to="opsml3"),
+    Case(
+        "load",
+        "load",
+        "load_card + card.load(), every file hashed",
+        "ours / OpsML 3 <= 1.0",
+        ratio_to="opsml3",
+        limit=1.0,
+        revision=2,  # 2: every file hashed, not answered by the verified-file cache
+    ),
     Case(
         "list_cards",
         "query",
@@ -152,26 +184,56 @@ CASES = (
         "ours / to_parquet <= 1.1",
         baseline="data_to_parquet",
         limit=1.1,
-        sources=("data",),
+        sources=_DATA,
+        revision=2,  # 2: the baseline writes with ours' Parquet options
     ),
     Case(
-        "data_to_parquet", "data", "... pandas `df.to_parquet(path)`", "baseline", sources=("data",)
+        "data_to_parquet",
+        "data",
+        "... pandas `df.to_parquet(path, **ours' options)`, paired",
+        "baseline",
+        sources=_DATA,
+        revision=2,  # 2: ours' Parquet options
+    ),
+    Case(
+        "data_to_parquet_defaults",
+        "data",
+        "... pandas `df.to_parquet(path)` with pandas' defaults, paired",
+        "report: register / this",
+        baseline="data_to_parquet_defaults",
+        of="data_register",
+        sources=_DATA,
+    ),
+    Case(
+        "data_load_cold",
+        "data",
+        "load_card + card.load(), {frame}, first load (fresh process, empty verified-file cache)",
+        "ours / read_parquet <= 1.2",
+        baseline="data_read_parquet_cold",
+        limit=1.2,
+        sources=_DATA,
+    ),
+    Case(
+        "data_read_parquet_cold",
+        "data",
+        "... pandas `pd.read_parquet(path)` in that process",
+        "baseline",
+        sources=_DATA,
     ),
     Case(
         "data_load",
         "data",
-        "load_card + card.load(), {frame}",
-        "ours / read_parquet <= 1.2",
+        "... warm: in the process that registered it (no hashing)",
+        "report: / read_parquet",
         baseline="data_read_parquet",
-        limit=1.2,
-        sources=("data",),
+        sources=_DATA,
     ),
     Case(
         "data_read_parquet",
         "data",
-        "... pandas `pd.read_parquet(path)`",
+        "... pandas `pd.read_parquet(path)` in that process, paired",
         "baseline",
-        sources=("data",),
+        sources=_DATA,
     ),
     Case(
         "profile",
@@ -179,6 +241,7 @@ CASES = (
         "create_data_profile(), {frame}",
         "ours / OpsML 3 <= 1.0 (*)",
         ratio_to="opsml3",
+        limit=1.0,
     ),
     Case(
         "profile_memory",
@@ -186,6 +249,7 @@ CASES = (
         "... its peak extra RSS (MB)",
         "ours / OpsML 3 <= 1.0 (*)",
         ratio_to="opsml3",
+        limit=1.0,
         unit="MB",
         sources=("profile",),
     ),
@@ -195,13 +259,24 @@ CASES = (
         "client: register one ModelCard",
         "ours / OpsML 3 <= 1.0",
         ratio_to="opsml3",
+        limit=1.0,
         sources=_CLIENT,
     ),
     Case(
         "client_load",
         "client",
-        "client: load_card + card.load()",
+        "client: load_card + card.load(), client cache off",
         "ours / OpsML 3 <= 1.0",
+        ratio_to="opsml3",
+        limit=1.0,
+        sources=_CLIENT,
+        revision=2,  # 2: the client's cache off
+    ),
+    Case(
+        "client_load_cached",
+        "client",
+        "... from the client's cache (the process that registered it)",
+        "report: / OpsML 3",
         ratio_to="opsml3",
         sources=_CLIENT,
     ),
@@ -212,37 +287,46 @@ CASES = (
         "ours / ours local <= 1.3",
         baseline="client_local_register",
         limit=1.3,
-        sources=("client_data", *_CLIENT),
+        sources=_CLIENT_DATA,
     ),
     Case(
         "client_local_register",
         "client",
         "... the same in local mode, paired",
         "baseline",
-        sources=("client_data", *_CLIENT),
-    ),
-    Case(
-        "client_data_load",
-        "client",
-        "client: load_card + card.load(), {frame}",
-        "ours / ours local <= 1.3",
-        baseline="client_local_load",
-        limit=1.3,
-        sources=("client_data", *_CLIENT),
-    ),
-    Case(
-        "client_local_load",
-        "client",
-        "... the same in local mode, paired",
-        "baseline",
-        sources=("client_data", *_CLIENT),
+        sources=_CLIENT_DATA,
     ),
     Case(
         "client_data_load_cold",
         "client",
-        "... the client load with its cache off (`OPSML_CACHE_MAX_BYTES=0`)",
-        "report",
-        sources=("client_data", *_CLIENT),
+        "client: load_card + card.load(), {frame}, first load (fresh process, client cache off)",
+        "ours / ours local <= 1.3",
+        baseline="client_local_load_cold",
+        limit=1.3,
+        sources=_CLIENT_DATA,
+        revision=2,  # 2: a fresh process, and the target
+    ),
+    Case(
+        "client_local_load_cold",
+        "client",
+        "... local mode, first load (fresh process, empty verified-file cache), paired",
+        "baseline",
+        sources=_CLIENT_DATA,
+    ),
+    Case(
+        "client_data_load",
+        "client",
+        "... from the client's cache (the process that registered it)",
+        "report: / local warm",
+        baseline="client_local_load",
+        sources=_CLIENT_DATA,
+    ),
+    Case(
+        "client_local_load",
+        "client",
+        "... local mode, warm (the process that registered it), paired",
+        "baseline",
+        sources=_CLIENT_DATA,
     ),
     Case(
         "rps",
@@ -353,7 +437,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "else benchmarks/.work/RESULTS-partial.md)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the peers' temp work dirs")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target FAILs")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="PATH",
+        help="the previous report to flag regressions against (default: the report this "
+        "run replaces)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when a target FAILs or the run is INVALID"
+    )
+    add_load_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -499,20 +593,27 @@ def own_ratio(run: PeerRun | None, key: str, baseline: str) -> float | None:
     return value / base
 
 
+def case_ratio(runs: dict[str, PeerRun], case: Case) -> float | None:
+    """The ratio a case's target (or report) is about, from this run; None without one."""
+    if case.ratio_to is not None:
+        return ratio(runs, case.key, case.ratio_to)
+    if case.baseline is not None:
+        return own_ratio(runs.get("ours"), case.of or case.key, case.baseline)
+    return None
+
+
 def verdict(runs: dict[str, PeerRun], case: Case) -> tuple[str, str]:
     """(measured value, PASS/FAIL/ERROR/n/a/info) of the case's target."""
     ours = runs.get("ours")
     if ours is not None and ours.median(case.key) is None and ours.problem(case) == "error":
         return "-", "ERROR"
-    limit = 1.0 if case.limit is None else case.limit
     if case.ratio_to is not None or case.baseline is not None:
-        if case.ratio_to is not None:
-            value = ratio(runs, case.key, case.ratio_to)
-        else:
-            value = own_ratio(ours, case.key, str(case.baseline))
+        value = case_ratio(runs, case)
         if value is None:
             return "-", "n/a"
-        return f"{value:.2f}", "PASS" if value <= limit else "FAIL"
+        if case.limit is None:
+            return fmt_ratio(value), "info"
+        return fmt_ratio(value), "PASS" if value <= case.limit else "FAIL"
     median = ours.median(case.key) if ours is not None else None
     if case.limit is None:
         return "-", "-" if case.target == "baseline" else "info"
@@ -542,13 +643,54 @@ def seed_count(runs: dict[str, PeerRun]) -> str:
     return "N"
 
 
-def results_table(runs: dict[str, PeerRun], order: list[str], groups: list[str]) -> list[list[str]]:
-    """Header plus one row per case of ``groups``: medians, ratios, target, status."""
+def measure(runs: dict[str, PeerRun], case: Case) -> Measure | None:
+    """The row's compared value (its ratio, else ours' median in the unit the table shows)
+    and the range behind it."""
+    ours = runs.get("ours")
+    if ours is None:
+        return None
+    if case.ratio_to is not None or case.baseline is not None:
+        value = case_ratio(runs, case)
+        if value is None:
+            return None
+        if case.ratio_to is not None:
+            other = runs.get(case.ratio_to)
+            theirs = other.samples(case.key) if other is not None else None
+            lo, hi = ratio_spread(ours.samples(case.key), theirs)
+        else:
+            base = ours.samples(case.baseline) if case.baseline is not None else None
+            lo, hi = ratio_spread(ours.samples(case.of or case.key), base)
+    else:
+        samples = ours.samples(case.key)
+        if not samples:
+            return None
+        # In the unit the table shows, as an older report's table is read back.
+        scale = {"ms": 1000.0, "MB": 1e-6}.get(case.unit, 1.0)
+        shown = [sample * scale for sample in samples]
+        value = statistics.median(shown)
+        lo, hi = spread(shown)
+    return Measure(value, lo, hi, case.higher_is_better, case.revision)
+
+
+@dataclass
+class Table:
+    """The results table, and what the comparison with the previous report found."""
+
+    rows: list[list[str]]
+    measures: dict[str, Measure]
+    regressions: list[str]  # labels of the rows flagged
+
+
+def results_table(
+    runs: dict[str, PeerRun], order: list[str], groups: list[str], previous: Previous | None
+) -> Table:
+    """Header plus one row per case of ``groups``: medians, ratios, target, status, and
+    the change against ``previous`` (None: not compared)."""
     others = [name for name in order if name != "ours"]
     header = ["case", *(PEERS[n].label for n in order)]
     header += [f"ours / {PEERS[n].label}" for n in others] if "ours" in order else []
-    header += ["target", "value", "status"]
-    rows = [header]
+    header += ["target", "value", "status", "vs previous"]
+    table = Table([header], {}, [])
     n, frame = seed_count(runs), frame_label(runs)
     for case in (c for c in CASES if c.group in groups):
         label = case.label.format(n=n, frame=frame)
@@ -556,9 +698,17 @@ def results_table(runs: dict[str, PeerRun], order: list[str], groups: list[str])
         if "ours" in order:
             for name in others:
                 row.append(fmt_ratio(ratio(runs, case.key, name)))
-        row += [case.target, *verdict(runs, case)]
-        rows.append(row)
-    return rows
+        current = measure(runs, case)
+        if current is not None:
+            table.measures[case.key] = current
+        change, flagged = "-", False
+        if previous is not None:
+            change, flagged = judge(previous.get(case.key, label), current)
+        if flagged:
+            table.regressions.append(label)
+        row += [case.target, *verdict(runs, case), change]
+        table.rows.append(row)
+    return table
 
 
 def print_table(rows: list[list[str]]) -> None:
@@ -577,31 +727,6 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> dict[str, str]:
-    """Core count, CPU model, OS and the orchestrator's Python."""
-    cpu = "-"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": cpu,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def command_line() -> str:
-    """The command that produced this run (interpreter relative to the repo when inside it)."""
-    exe = Path(sys.executable)
-    python = str(exe.relative_to(ROOT)) if exe.is_relative_to(ROOT) else "python"
-    cmd = " ".join([python, *(shlex.quote(a) for a in sys.argv)])
-    return f"make bench  ({cmd})" if os.environ.get("MAKELEVEL") else cmd
-
-
 def notes(runs: dict[str, PeerRun], quick: bool, groups: list[str]) -> list[str]:
     """Method notes and per-run facts (sample counts, seeding, OpsML 3's duplicates)."""
     out = [
@@ -617,7 +742,11 @@ def notes(runs: dict[str, PeerRun], quick: bool, groups: list[str]) -> list[str]
         "load: `load_card(space, name, version=<exact>)` + `card.load()`, cycling over the "
         "versions registered above that belong to exactly one card (OpsML 3 can give several "
         "cards one version; loading that version then fails with `Failed to decrypt file`); "
-        'MLflow: `mlflow.sklearn.load_model("models:/name/<version>")`.',
+        'MLflow: `mlflow.sklearn.load_model("models:/name/<version>")`. Before each sample '
+        "(untimed) every file of the card gets a new modification time (`os.utime`): its "
+        "fingerprint changes, so ours' verified-file cache, which knows the files this "
+        "process registered, does not answer and every byte is hashed, as in a first load "
+        "(OpsML 3 keeps no such cache; its files are touched the same).",
         'list_cards / load_card: metadata only (`limit=25`; `load_card(..., version="1.*")`). '
         "The measured name has 100 versions (1.0.0 ... 10.9.0) registered through the public "
         "API; the rest of the table is bulk-inserted with SQL (`INSERT ... SELECT` cloning a "
@@ -632,13 +761,29 @@ def notes(runs: dict[str, PeerRun], quick: bool, groups: list[str]) -> list[str]
         "must be strings'), the same in both peers. register: `register_card(DataCard("
         "interface=PandasData(data=df), ...))` alone (a new name per card: OpsML 3 can give "
         "quick registrations of one name the same version, which then fail to load), paired "
-        "in every sample with "
-        "`df.to_parquet(path)` (pandas' defaults: pyarrow, snappy) into the peer's work dir "
-        "next to its registry (same disk), the order of the two alternating; 1 warm-up pair, "
-        "then the samples. load: `load_card(uid=...)` + `card.load()` of those cards, paired "
-        "with `pd.read_parquet` of the files just written (both read from the page cache); "
-        "the first of each is checked with `DataFrame.equals`. Ratios to pandas are ratios "
-        "of the medians of the same process.",
+        "in every sample with `df.to_parquet(path, engine='pyarrow', use_dictionary=[])` "
+        "into the peer's work dir next to its registry (same disk): the options ours' "
+        "PandasData passes for this all-float frame (no dictionary encoding for float "
+        "columns; snappy, 1 Mi-row groups and statistics as pandas' and pyarrow's defaults), "
+        "so both write the same file (ours' run compares the two files' Parquet footers: "
+        "compression, encodings, statistics, dictionary pages, row groups, and fails on a "
+        "difference); one more `df.to_parquet(path)` with pandas' own defaults (dictionary "
+        "encoding on) is reported beside it; the order of the three calls rotates; 1 "
+        "warm-up, then the samples. Loads (`load_card(uid=...)` + `card.load()`, compared "
+        "with `pd.read_parquet(path, engine='pyarrow')`, ours' read call) come twice. The "
+        "target row is the **first load**, the case a user meets first: a fresh interpreter "
+        "(`peers/_load_child.py`) that did not register the card, with `XDG_CACHE_HOME` an "
+        "empty folder, so ours' verified-file cache (`verified.sqlite3`) knows no file and "
+        "every byte is hashed; the same process reads the baseline file, back to back, the "
+        "order alternating (imports, creating the registry and one tiny Parquet read that "
+        "sets up pyarrow are not timed). The **warm** rows load in the process that "
+        "registered the cards: ours' verified-file cache answers from memory, nothing is "
+        "hashed. The page cache is warm in both (the files were just written), as for a "
+        "user's first load after registering on the same machine: it is not dropped, since "
+        "that needs root, throws away every other process's cache on a shared machine, and "
+        "would measure the disk (for ours and for pandas alike) rather than the registry. "
+        "OpsML 3 runs the same two kinds of load. The first of each kind is checked with "
+        "`DataFrame.equals`. Ratios to pandas are ratios of the medians of the same process.",
         "Data profile: `PandasData(data=df).create_data_profile()` (defaults: 20 bins, no "
         "correlations), each sample a fresh interpreter; time of that call, and peak extra "
         "RSS = `VmHWM` after the call minus `VmRSS` just before it (`/proc/self/status`), "
@@ -649,18 +794,26 @@ def notes(runs: dict[str, PeerRun], quick: bool, groups: list[str]) -> list[str]
         "`python -m opsml.server` (uvicorn, one worker, log level info) on a free port with a "
         "temporary SQLite database and storage folder, and points `OPSML_TRACKING_URI` at "
         "it; OpsML 3 runs its Rust server in threads of the client process itself, on port "
-        "3000. Model register/load as in local mode. The DataFrame: each sample registers "
-        "(loads) it through the server and, in the same process, with a local-mode registry "
-        "created before the server started (the order alternating), 1 warm-up pair, then the "
-        "samples; the targets divide the client medians by those local ones. Not paired for "
-        "OpsML 3 (skipped): a registry it creates in local mode before its test server starts "
-        "uses the server's storage once the server runs (same timings as its client "
-        "registry, and same-name cards of the two overwrite each other's files). Ours keeps "
-        "the files a client registered or downloaded in its cache (docs/server.md, 'The "
-        "client's cache'), so the client loads above read the frame from there, as a user "
-        "reloading what they registered does; the row 'cache off' loads the same cards with "
-        "`OPSML_CACHE_MAX_BYTES=0`, every byte through the server, as a first load on another "
-        "machine (OpsML 3 has no such cache: its two rows measure the same thing).",
+        "3000. The ModelCard: register as in local mode; the load target loads with the "
+        "client's cache off (`OPSML_CACHE_MAX_BYTES=0`: every file downloaded, as on a "
+        "machine that never saw the card), the loads from ours' client cache (it keeps the "
+        "files it registered) reported beside. The DataFrame: each sample registers "
+        "it through the server and, in the same process, with a local-mode registry created "
+        "before the server started (the order alternating), 1 warm-up pair, then the "
+        "samples. The load target is the **first load** on both sides, each in a fresh "
+        "interpreter with an empty `XDG_CACHE_HOME`, back to back, the order alternating: "
+        "through the server with the client's cache off (`OPSML_CACHE_MAX_BYTES=0`: every "
+        "byte downloaded and hashed as it arrives, as on another machine), against the "
+        "local-mode first load (every byte hashed). Beside it, the loads in the process "
+        "that registered the cards: ours' client keeps registered files in its cache "
+        "(docs/server.md, 'The client's cache') and its local registry's verified-file "
+        "cache knows them, so neither downloads nor hashes. OpsML 3 has no client cache; "
+        "its first loads run the same way (the child inherits its test server's client "
+        "variables, set from Rust, through the C library's environment). Its local side is "
+        "not paired (skipped): a registry it creates in local mode before its test server "
+        "starts uses the server's storage once the server runs (same timings as its client "
+        "registry, and same-name cards of the two overwrite each other's files); the notes "
+        "give its client / local ratios against its `data` group instead.",
         "GET card metadata under load: ours `GET /opsml/api/model/cards/{uid}` (no auth "
         "configured: guest); OpsML 3 `GET /opsml/api/card/metadata?uid=...&registry_type="
         "Model` (the endpoint its client reads a card's metadata from; it reads `card.json` "
@@ -676,6 +829,26 @@ def notes(runs: dict[str, PeerRun], quick: bool, groups: list[str]) -> list[str]
         "heavy group (DataFrame, profile, client mode) runs once per peer in a process of "
         "its own, the peer order alternating between groups; MLflow runs the light cases "
         "once.",
+        "Load: before each peer process (a round of the light cases or a heavy group) the "
+        "1-minute load average must be at most the core count; above it, the run waits, "
+        "looking every 10 s, up to `--max-wait` seconds (default 600). While the process "
+        "runs, the other processes' CPU use is measured: the machine's busy time "
+        "(`/proc/stat`, steal included) minus the CPU time of this run's own processes "
+        "(`getrusage` of the orchestrator and the children it waited for), over the wall "
+        "time. The load average after a group is recorded but not judged, since it counts "
+        "our own work too (wrk and the server alone keep 2 cores busy). A group during which "
+        "other processes used more than `--max-foreign` cores (default 0.25) is measured "
+        "again once the load average has fallen, and its first samples are dropped; a run "
+        "whose load average did not fall in time, or with a group still loaded when "
+        "measured again, is marked **INVALID** in its header (`--strict` then exits 1).",
+        "vs previous: each row's compared value (the ratio of its target or report when it "
+        "has one, else ours' median) against the previous report's. The noise of a value is "
+        "the interquartile range of ours' samples (for a ratio a / b: Q1(a)/Q3(b) to "
+        "Q3(a)/Q1(b)); a row is flagged REGRESSION when it got worse by more than 10 % and "
+        "the two runs' ranges do not overlap, or, where the previous report has no ranges "
+        "(older reports, single samples), when it got worse by more than 20 %. For "
+        "requests/s worse means lower. Rows whose measurement changed since (a new label "
+        "or `method changed`) and quick runs against full ones are not compared.",
     ]
     if quick:
         out.append(
@@ -718,16 +891,27 @@ def peer_facts(run: PeerRun) -> list[str]:
     label, out = run.peer.label, []
     pairs = [
         ("register / to_parquet", "data_register", "data_to_parquet"),
-        ("load / read_parquet", "data_load", "data_read_parquet"),
+        (
+            "register / to_parquet with pandas' defaults",
+            "data_register",
+            "data_to_parquet_defaults",
+        ),
+        ("first load / read_parquet", "data_load_cold", "data_read_parquet_cold"),
+        ("warm load / read_parquet", "data_load", "data_read_parquet"),
         ("client register / local register", "client_data_register", "client_local_register"),
-        ("client load / local load", "client_data_load", "client_local_load"),
-        ("client load, cache off / local load", "client_data_load_cold", "client_local_load"),
+        ("client first load / local first load", "client_data_load_cold", "client_local_load_cold"),
+        ("client cached load / local warm load", "client_data_load", "client_local_load"),
+        ("client first load / local warm load", "client_data_load_cold", "client_local_load"),
         # Unpaired (OpsML 3): over the medians of its data group.
         ("client register / local register (data group)", "client_data_register", "data_register"),
-        ("client load / local load (data group)", "client_data_load", "data_load"),
+        (
+            "client first load / local first load (data group)",
+            "client_data_load_cold",
+            "data_load_cold",
+        ),
     ]
     if "samples" in run.cases.get("client_local_register", {}):
-        pairs = pairs[:5]
+        pairs = pairs[:-2]
     ratios = [
         f"{name} {value:.2f}"
         for name, key, base in pairs
@@ -735,6 +919,16 @@ def peer_facts(run: PeerRun) -> list[str]:
     ]
     if ratios:
         out.append(f"{label}, DataFrame medians relative to its own: {', '.join(ratios)}.")
+    layout = run.cases.get("parquet_layout", {})
+    if layout.get("checked"):
+        footer = layout["layout"]
+        kinds = sorted({str(kind) for kinds in footer["columns"].values() for kind in kinds})
+        out.append(
+            f"{label}: its registered Parquet file and the baseline's have the same footer "
+            f"(row groups of {', '.join(str(rows) for rows in footer['row_groups'])} rows; "
+            f"(compression, encodings, statistics, dictionary page) of every column: "
+            f"{', '.join(kinds)})."
+        )
     if run.cases.get("profile", {}).get("hwm_reset") is False:
         out.append(
             f"{label}: the kernel refused to reset the peak RSS; the profile's peak extra "
@@ -771,28 +965,70 @@ def errors(runs: dict[str, PeerRun]) -> list[str]:
     return out
 
 
-def write_report(
-    path: Path,
-    runs: dict[str, PeerRun],
-    rows: list[list[str]],
-    quick: bool,
-    load: str,
-    groups: list[str],
-) -> None:
-    """Write the Markdown report (``load``: the machine's load average around the run)."""
-    info = machine()
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+@dataclass
+class Report:
+    """Everything the Markdown report is written from."""
+
+    runs: dict[str, PeerRun]
+    table: Table
+    gate: LoadGate
+    previous: Previous | None
+    quick: bool
+    groups: list[str]
+    date: str
+    command: str
+
+
+def comparison_line(report: Report) -> str:
+    """The header line that says what the "vs previous" column compares with."""
+    previous = report.previous
+    if previous is None:
+        return "Compared with: nothing (no previous report); the `vs previous` column is empty"
+    try:
+        where = str(previous.path.relative_to(ROOT))
+    except ValueError:
+        where = str(previous.path)
+    if previous.quick != report.quick:
+        kind = "quick" if previous.quick else "full"
+        return f"Compared with: nothing (`{where}` of {previous.date} is a {kind} run)"
+    found = report.table.regressions
+    flagged = f"**{len(found)} regression(s)**: {'; '.join(found)}" if found else "no regression"
+    caveat = ", a run marked INVALID" if previous.invalid else ""
+    return f"Compared with: `{where}` of {previous.date}{caveat}: {flagged} (rule in the notes)"
+
+
+def load_table(gate: LoadGate) -> list[str]:
+    """One line per measured peer process: the load before and after, and the verdict."""
+    rows = [["process", "attempt", "waited", "load before", "load after", "others' CPU", "outcome"]]
+    for record in gate.records:
+        rows.append(
+            [
+                record.what,
+                str(record.attempt),
+                f"{record.waited:.0f} s",
+                f"{record.load_before:.2f}",
+                f"{record.load_after:.2f}",
+                f"{record.foreign:.2f} cores",
+                record.outcome,
+            ]
+        )
+    return [markdown_table(rows)] if gate.records else ["No peer process ran."]
+
+
+def write_report(path: Path, report: Report) -> None:
+    """Write the Markdown report to ``path``, keeping (and marking stale) the sections
+    other scripts wrote there before."""
+    runs = report.runs
     lines = [
         "# Benchmark results",
         "",
-        "Generated by `benchmarks/run.py` (see `benchmarks/README.md`); rewritten on every full "
-        "run, do not edit by hand.",
+        "Generated by `benchmarks/run.py` (see `benchmarks/README.md`); rewritten whole on "
+        "every full run (the sections of the other scripts after it are marked stale until "
+        "their script runs again, as `make bench` does), do not edit by hand.",
         "",
-        f"- Date: {now}",
-        f"- Command: `{command_line()}`",
-        f"- Machine: {info['nproc']} cores (`nproc`), {info['cpu']}, {info['os']}",
-        f"- Load average (1 min) at start / end of the run: {load} (other processes add noise)",
-        f"- Orchestrator Python: {info['python']}",
+        *section_header(report.gate, report.date, report.command),
+        f"- {comparison_line(report)}",
+        f"- Orchestrator Python: {platform.python_version()}",
         "",
         "## Peers",
         "",
@@ -813,29 +1049,23 @@ def write_report(
         "",
         "## Results (medians; ms unless the case names another unit)",
         "",
-        markdown_table(rows),
+        markdown_table(report.table.rows),
+        "",
+        "## Load during the run",
+        "",
+        *load_table(report.gate),
         "",
         "## Method and notes",
         "",
     ]
-    lines += [f"- {note}" for note in notes(runs, quick, groups)]
+    lines += [f"- {note}" for note in notes(runs, report.quick, report.groups)]
     problems = errors(runs)
     if problems:
         lines += ["", "## Errors", ""] + [f"- {p}" for p in problems]
+    lines += ["", block(report.table.measures, report.quick)]
+    kept = [mark_stale(section, report.date) for section in sections(path)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    kept = kept_sections(path)
     path.write_text("\n".join(lines) + "\n" + "".join(f"\n{section}\n" for section in kept))
-
-
-_SECTION = re.compile(r"<!-- ([\w-]+):begin -->.*?<!-- \1:end -->", re.DOTALL)
-
-
-def kept_sections(path: Path) -> list[str]:
-    """Sections other benchmark scripts wrote into the report (between ``<!-- NAME:begin -->``
-    and ``<!-- NAME:end -->``), kept when this script rewrites it."""
-    if not path.exists():
-        return []
-    return [m.group(0) for m in _SECTION.finditer(path.read_text(encoding="utf-8"))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -850,11 +1080,14 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or name not in PEERS:
             sys.exit(f"--python expects NAME=PATH with NAME in {sorted(PEERS)}: {item!r}")
         overrides[name] = Path(path).expanduser().absolute()
+    full = not args.quick and not args.only
+    report_path = args.results or (RESULTS if full else WORK / "RESULTS-partial.md")
+    previous = Previous.read(args.compare or report_path)
+    date, command = now_utc(), command_line()
     WORK.mkdir(parents=True, exist_ok=True)
     for name in order:  # raw files of an earlier run with more rounds would mislead
         for stale in [*WORK.glob(f"{name}-*.json"), *WORK.glob(f"{name}-*.log")]:
             stale.unlink()
-    load_before = os.getloadavg()[0]
 
     runs: dict[str, PeerRun] = {}
     pythons: dict[str, Path] = {}
@@ -873,8 +1106,13 @@ def main(argv: list[str] | None = None) -> int:
     if "rps" in groups and not args.no_setup:
         setup_venv("wrk")  # best effort: without wrk the peers use a Python load generator
 
+    gate = gate_from(args)
+
     def run(name: str, cases: list[str], tag: str, new_round: bool) -> None:
-        result = run_peer(PEERS[name], pythons[name], args.quick, args.keep, cases, tag)
+        what = f"{PEERS[name].label}, " + (f"round {tag}" if tag.isdigit() else tag)
+        result = gate.measure(
+            what, lambda: run_peer(PEERS[name], pythons[name], args.quick, args.keep, cases, tag)
+        )
         if name in runs:
             runs[name].absorb(result, new_round)
         else:
@@ -899,16 +1137,17 @@ def main(argv: list[str] | None = None) -> int:
     order = [name for name in order if name in runs]  # MLflow: not for every group
     runs = {name: runs[name] for name in order}
 
-    rows = results_table(runs, order, groups)
+    table = results_table(runs, order, groups, previous)
     print()
-    print_table(rows)
-    full = not args.quick and not args.only
-    path = args.results or (RESULTS if full else WORK / "RESULTS-partial.md")
-    load = f"{load_before:.2f} / {os.getloadavg()[0]:.2f}"
-    write_report(path, runs, rows, args.quick, load, groups)
-    print(f"\n[bench] report written to {path}")
+    print_table(table.rows)
+    report = Report(runs, table, gate, previous, args.quick, groups, date, command)
+    write_report(report_path, report)
+    print(f"\n[bench] report written to {report_path}")
+    print(f"[bench] {comparison_line(report)}")
+    if not gate.valid:
+        print(f"[bench] INVALID run: {'; '.join(gate.problems)}")
     failed = bool(errors(runs))
-    if args.strict and any(row[-1] == "FAIL" for row in rows[1:]):
+    if args.strict and (not gate.valid or any(row[-2] == "FAIL" for row in table.rows[1:])):
         failed = True
     return 1 if failed else 0
 

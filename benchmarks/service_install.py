@@ -11,8 +11,8 @@ from the install's own report.
 
 Usage::
 
-    .venv/bin/python benchmarks/service_install.py            # writes its section of RESULTS.md
-    .venv/bin/python benchmarks/service_install.py --quick    # 10 x 2 MB, no RESULTS.md change
+    .venv/bin/python benchmarks/service_install.py          # its section of RESULTS.md
+    .venv/bin/python benchmarks/service_install.py --quick  # 8 x 2 MB: .work/RESULTS-partial.md
 
 Needs the project's dev install (``make install``): opsml with numpy, scikit-learn, the
 server extra and psutil.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -31,13 +30,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
-from _sections import write_section
+from _load import command_line, now_utc
+from _sections import add_load_arguments, gate_from, results_path, section_header, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 OPSML = str(Path(sys.executable).parent / "opsml")
 
 
@@ -96,13 +96,8 @@ def _spec(arrays: int) -> str:
     return "name: svc\nspace: bench\nservice:\n  version: '1'\n  cards:\n" + "\n".join(cards) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="10 x 2 MB; no RESULTS.md change")
-    parser.add_argument("--warm-runs", type=int, default=5)
-    args = parser.parse_args()
-    array_mb, arrays = (2.0, 8) if args.quick else (25.0, 8)
-
+def measure(array_mb: float, arrays: int, warm_runs: int) -> dict[str, Any]:
+    """Seed the service on a server, lock it, install it cold, then ``warm_runs`` times."""
     from opsml.mock import OpsmlTestServer
 
     work = Path(tempfile.mkdtemp(prefix="opsml-service-bench-"))
@@ -114,17 +109,41 @@ def main() -> None:
             (project / "opsmlspec.yaml").write_text(_spec(arrays))
             env = {**os.environ, "OPSML_TRACKING_URI": server.server_uri, "HOME": str(work)}
             lock_s, _, _ = _run([OPSML, "lock"], project, env)
-            cold_s, cold_net, cold_out = _run(
-                [OPSML, "install", "service", "--frozen"], project, env
-            )
+            cold = _run([OPSML, "install", "service", "--frozen"], project, env)
             warm = [
                 _run([OPSML, "install", "service", "--frozen"], project, env)
-                for _ in range(args.warm_runs)
+                for _ in range(warm_runs)
             ]
-        reported = int(re.search(r"\((\d+) bytes\)", cold_out).group(1))  # type: ignore[union-attr]
-        warm_reported = [int(re.search(r"\((\d+) bytes\)", o).group(1)) for _, _, o in warm]  # type: ignore[union-attr]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return {"payload": payload, "lock": lock_s, "cold": cold, "warm": warm}
+
+
+def _reported(stdout: str) -> int:
+    """The bytes an install reports it downloaded."""
+    found = re.search(r"\((\d+) bytes\)", stdout)
+    if found is None:
+        raise RuntimeError(f"the install did not report its bytes:\n{stdout}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    """Measure the installs and write the ``service-install`` section."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="8 x 2 MB, into .work/RESULTS-partial.md"
+    )
+    parser.add_argument("--warm-runs", type=int, default=5)
+    parser.add_argument("--results", type=Path, help="report to write the section into")
+    add_load_arguments(parser)
+    args = parser.parse_args()
+    array_mb, arrays = (2.0, 8) if args.quick else (25.0, 8)
+    gate, date, command = gate_from(args), now_utc(), command_line()
+    found = gate.measure("the service installs", lambda: measure(array_mb, arrays, args.warm_runs))
+    payload, lock_s, warm = found["payload"], found["lock"], found["warm"]
+    cold_s, cold_net, cold_out = found["cold"]
+    reported = _reported(cold_out)
+    warm_reported = [_reported(out) for _, _, out in warm]
 
     mb = 1024 * 1024
     warm_s = statistics.median(s for s, _, _ in warm)
@@ -170,12 +189,11 @@ def main() -> None:
             "PASS" if warm_net == 0 else "FAIL",
         ),
     ]
-    command = f"`.venv/bin/python benchmarks/service_install.py{' --quick' if args.quick else ''}`"
     lines = [
         "## `opsml install service` via the server (issue 5)",
         "",
-        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; command: {command}",
-        f"- Machine: {os.cpu_count()} cores, {platform.platform()}; server and client on loopback",
+        *section_header(gate, date, command),
+        "- Server and client on loopback",
         "",
         "| case | value | rate / target | status |",
         "|---|---|---|---|",
@@ -185,10 +203,10 @@ def main() -> None:
         "reads the lock, re-hashes every installed file against it and makes no request at all,",
         "so its time is the SHA-256 of the installed files plus start-up.",
     ]
+    path = results_path(args.results, reference=not args.quick and args.warm_runs == 5)
     print("\n".join(lines))
-    if args.quick:
-        return
-    write_section(RESULTS, "service-install", lines)
+    write_section(path, "service-install", lines)
+    print(f"[bench] section service-install written to {path}")
 
 
 if __name__ == "__main__":

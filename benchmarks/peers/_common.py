@@ -161,6 +161,60 @@ def make_frame(rows: int) -> Any:
     return pd.DataFrame(values, columns=columns, copy=False)
 
 
+def parquet_options(frame: Any) -> dict[str, Any]:
+    """The options ours' ``PandasData`` passes to ``DataFrame.to_parquet`` for ``frame``.
+
+    A copy of its rule (``src/opsml/interfaces/data/_pandas.py``): pyarrow, and dictionary
+    encoding only for the columns (and index levels) that are not floating-point, when
+    every column label is a string; everything else pandas' and pyarrow's defaults (snappy,
+    row groups of 1 Mi rows, statistics on). The pandas baseline writes with these, so it
+    writes the same file as ours; ours' run checks that with :func:`parquet_layout`.
+    """
+    import pandas as pd
+
+    options: dict[str, Any] = {"engine": "pyarrow"}
+    if not all(isinstance(label, str) for label in frame.columns):
+        return options
+    columns = [
+        label for label, dtype in frame.dtypes.items() if not pd.api.types.is_float_dtype(dtype)
+    ]
+    if not isinstance(frame.index, pd.RangeIndex):
+        columns += [
+            name if isinstance(name, str) else f"__index_level_{level}__"
+            for level, name in enumerate(frame.index.names)
+        ]
+    options["use_dictionary"] = columns
+    return options
+
+
+def parquet_layout(path: Path) -> dict[str, Any]:
+    """What a Parquet writer's options decide, read from the file's footer: format
+    version, writer, row groups, and per column its compression, encodings, statistics and
+    dictionary page (two files with the same layout were written with the same options)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    columns: dict[str, Any] = {}
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        for j in range(group.num_columns):
+            column = group.column(j)
+            columns.setdefault(column.path_in_schema, set()).add(
+                (
+                    column.compression,
+                    tuple(sorted(column.encodings)),
+                    column.is_stats_set,
+                    column.has_dictionary_page,
+                )
+            )
+    return {
+        "format_version": meta.format_version,
+        "created_by": meta.created_by,
+        "row_groups": [meta.row_group(i).num_rows for i in range(meta.num_row_groups)],
+        "columns": {name: sorted(kinds) for name, kinds in columns.items()},
+    }
+
+
 def proc_status(field: str) -> int:
     """A memory field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``, ...) in bytes."""
     with open("/proc/self/status") as status:

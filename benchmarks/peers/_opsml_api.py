@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -36,6 +37,8 @@ from _common import (
     make_frame,
     make_model,
     package_versions,
+    parquet_layout,
+    parquet_options,
     repeat,
     seed_clones,
     sqlite_path,
@@ -46,6 +49,7 @@ NAME = "rf"
 QUERY_NAME = "rf-query"
 DATA_NAME = "frame"
 PROFILE_CHILD = Path(__file__).with_name("_profile_child.py")
+LOAD_CHILD = Path(__file__).with_name("_load_child.py")
 # OpsML 3's test server creates this user; its API wants a bearer token even then.
 OPSML3_LOGIN = {"Username": "admin", "Password": "admin"}
 OPSML3_PORT = 3000  # fixed in OpsML 3's OpsmlTestServer
@@ -66,7 +70,7 @@ def run(peer: str, args: BenchArgs, packages: list[str]) -> None:
             _OpsmlBench(args).run(cases, results)
         if "data" in args.cases:
             with case(results, "data") as entry:
-                entry.update(_DataBench.create(args).local_cases(results))
+                entry.update(_DataBench.create(args).local_cases(peer, results))
         if "profile" in args.cases:
             with case(results, "profile") as entry:
                 entry.update(profile_case(args, results))
@@ -127,9 +131,8 @@ class _OpsmlBench:
                         break
                     self.register()
                 versions = self.loadable()
-                entry["samples"] = repeat(
-                    lambda i: self.load(versions[i % len(versions)]), load_n, args.warmup
-                )
+                # Local mode: a first load (every byte hashed); client mode: as it comes.
+                entry["samples"] = self.load_samples(versions, load_n, forget=not prefix)
                 entry["versions_cycled"] = len(versions)
         if "query" in cases:
             self.query_cases(results)
@@ -141,6 +144,43 @@ class _OpsmlBench:
         folder and loading one of them fails to decrypt the other's files.
         """
         return [v for v in dict.fromkeys(self.registered) if self.registered.count(v) == 1]
+
+    def load_samples(self, versions: list[str], n: int, forget: bool) -> list[float]:
+        """``n`` timed loads after ``warmup`` untimed ones, cycling over ``versions``.
+
+        With ``forget``, every file of the card gets a new modification time before each
+        load (untimed): its fingerprint changes, so ours' verified-file cache no longer
+        knows it and the load hashes every byte, as a first load does. (Without it, ours
+        would hash nothing here: this process registered the cards.) OpsML 3 keeps no such
+        cache; its files are touched all the same.
+        """
+        samples: list[float] = []
+        for i in range(self.args.warmup + n):
+            version = versions[i % len(versions)]
+            if forget:
+                for path in self.card_files(version):
+                    os.utime(path)
+            seconds = timed(partial(self.load, version))
+            if i >= self.args.warmup:
+                samples.append(seconds)
+        return samples
+
+    def card_files(self, version: str) -> list[Path]:
+        """The files of version ``version`` of ``NAME`` in the local storage folder.
+
+        Raises:
+            RuntimeError: there are none (the storage layout is not the one expected).
+        """
+        folder = f"v{version}"
+        storage = Path(os.environ["OPSML_STORAGE_URI"])
+        files = [
+            path
+            for path in storage.rglob("*")
+            if path.is_file() and folder in path.parts and NAME in path.parts
+        ]
+        if not files:
+            raise RuntimeError(f"no files of {NAME} {folder} under {storage}")
+        return files
 
     def load(self, version: str) -> None:
         """``load_card`` + ``card.load()`` of one registered version."""
@@ -266,62 +306,104 @@ class _DataBench:
         if type(loaded) is not type(self.frame) or not loaded.equals(self.frame):
             raise RuntimeError(f"the loaded data differs from the frame: {type(loaded)!r}")
 
-    def local_cases(self, results: dict[str, Any]) -> dict[str, Any]:
+    def local_cases(self, peer: str, results: dict[str, Any]) -> dict[str, Any]:
         """Register / load vs pandas' ``to_parquet`` / ``read_parquet``, paired per sample.
 
-        Each sample writes (reads) one baseline Parquet file next to the registry, on the
-        same disk; the order of the two calls alternates between samples.
+        Each sample writes one baseline Parquet file next to the registry (same disk) with
+        ours' options (:func:`parquet_options`), and one more with pandas' defaults (an
+        "info" row); the order of the calls rotates between samples. Loads come twice:
+        *warm*, in this process, which registered the card (ours' verified-file cache knows
+        its files: no hashing), paired with ``read_parquet`` here; and *cold*, in a fresh
+        process with an empty cache (:func:`cold_load`), paired with ``read_parquet`` there.
         """
         import pandas as pd
 
         n, warmup = self.args.data_n, 1
         folder = Path.cwd() / "parquet-baseline"
         folder.mkdir(exist_ok=True)
-        writes: list[float] = []
-        registers: list[float] = []
-        for i in range(warmup + n):
-            write_parquet = partial(self.frame.to_parquet, folder / f"frame-{i}.parquet")
-            if i % 2 == 0:
-                write = timed(write_parquet)
-                reg = self.register()
-            else:
-                reg = self.register()
-                write = timed(write_parquet)
-            if i >= warmup:
-                writes.append(write)
-                registers.append(reg)
-            log(f"data sample {i}: to_parquet {write:.3f} s, register {reg:.3f} s")
-        reads: list[float] = []
-        loads: list[float] = []
+        options = parquet_options(self.frame)
+        samples: dict[str, list[float]] = {}
         for i in range(warmup + n):
             path = folder / f"frame-{i}.parquet"
-            check = i == 0
-            if i % 2 == 0:
-                read = self.read_parquet(pd, path, check)
-                load = self.load(self.uids[i], check)
-            else:
-                load = self.load(self.uids[i], check)
-                read = self.read_parquet(pd, path, check)
-            path.unlink()
+            default_path = folder / f"frame-{i}-defaults.parquet"
+            calls: list[tuple[str, Callable[[], float]]] = [
+                (
+                    "data_to_parquet",
+                    partial(timed, partial(self.frame.to_parquet, path, **options)),
+                ),
+                ("data_register", self.register),
+                (
+                    "data_to_parquet_defaults",
+                    partial(timed, partial(self.frame.to_parquet, default_path)),
+                ),
+            ]
+            calls = calls[i % 3 :] + calls[: i % 3]
+            times = {key: call() for key, call in calls}
+            default_path.unlink()
+            if i == 0:
+                results["parquet_layout"] = self.compare_layout(peer, path, f"{self.name}-0")
             if i >= warmup:
-                reads.append(read)
-                loads.append(load)
-            log(f"data sample {i}: read_parquet {read:.3f} s, load {load:.3f} s")
-        info = self.info()
-        results["data_register"] = {"samples": registers}
-        results["data_to_parquet"] = {"samples": writes}
-        results["data_load"] = {"samples": loads}
-        results["data_read_parquet"] = {"samples": reads}
-        return info
+                for key, seconds in times.items():
+                    samples.setdefault(key, []).append(seconds)
+            log(f"data sample {i}, write: {_shown(times)}")
+        env = c_environ()
+        for i in range(warmup + n):
+            path = folder / f"frame-{i}.parquet"
+            check = i == warmup
+            times = {}
+            if i % 2 == 0:
+                times["data_read_parquet"] = self.read_parquet(pd, path, check)
+                times["data_load"] = self.load(self.uids[i], check)
+            else:
+                times["data_load"] = self.load(self.uids[i], check)
+                times["data_read_parquet"] = self.read_parquet(pd, path, check)
+            if i >= warmup:
+                cold = cold_load(self.uids[i], env, path, i % 2 == 1, self.check_rows(check))
+                times["data_load_cold"] = cold["load"]
+                times["data_read_parquet_cold"] = cold["read_parquet"]
+                for key, seconds in times.items():
+                    samples.setdefault(key, []).append(seconds)
+            path.unlink()
+            log(f"data sample {i}, read: {_shown(times)}")
+        results.update({key: {"samples": values} for key, values in samples.items()})
+        return {**self.info(), "parquet_options": options}
 
-    def client_cases(self, local_registry: Any, results: dict[str, Any]) -> dict[str, Any]:
+    def check_rows(self, check: bool) -> int:
+        """The ``--check-rows`` of a cold load: the frame's rows to compare, or 0."""
+        return int(self.frame.shape[0]) if check else 0
+
+    def compare_layout(self, peer: str, baseline: Path, name: str) -> dict[str, Any]:
+        """Check that the baseline file has the layout of the file ours registered as the
+        card ``name``.
+
+        Raises:
+            RuntimeError: ours' file and the baseline were written with other options.
+        """
+        if peer != "ours":  # OpsML 3 encrypts its files: there is no footer to read
+            return {"checked": False, "why": f"{peer} stores its files encrypted"}
+        storage = Path(os.environ["OPSML_STORAGE_URI"])
+        stored = [p for p in storage.rglob("*.parquet") if name in p.parts]
+        if len(stored) != 1:
+            raise RuntimeError(f"expected one Parquet file of {name} in {storage}: {stored}")
+        ours, base = parquet_layout(stored[0]), parquet_layout(baseline)
+        if ours != base:
+            raise RuntimeError(f"the baseline Parquet differs from ours: {base} vs {ours}")
+        return {"checked": True, "layout": ours}
+
+    def client_cases(
+        self, local_registry: Any, local_env: dict[str, str], results: dict[str, Any]
+    ) -> dict[str, Any]:
         """Register / load through the server, each paired with the same in local mode.
 
         ``self.registry`` is in client mode; ``local_registry`` (None: no pairing) was
-        created before the test server started, so it is in local mode. Each sample runs
-        both back to back (order alternating) in this one process, so the client / local
-        ratio does not depend on when the ``data`` group ran or on what else the machine
-        was doing then.
+        created before the test server started, so it is in local mode, and ``local_env``
+        is the environment from before the server started. Each sample runs both back to
+        back (order alternating) in this one process, so the client / local ratio does not
+        depend on when the ``data`` group ran or on what else the machine was doing then.
+        The loads come twice: from this process, which registered the cards (ours' client
+        keeps registered files in its cache; locally its verified-file cache knows them),
+        and first loads in fresh processes (:func:`cold_load`): the client one with its
+        cache off, the local one with an empty verified-file cache.
         """
         benches = {"client_data": self}
         if local_registry is not None:
@@ -342,28 +424,68 @@ class _DataBench:
                 if i >= warmup:
                     for key, seconds in times.items():
                         samples.setdefault(f"{key}_{step}", []).append(seconds)
-                shown = ", ".join(f"{key} {seconds:.3f} s" for key, seconds in times.items())
-                log(f"client data sample {i}, {step}: {shown}")
-        # The loads above find the files in the client's cache (ours keeps what it registered
-        # or downloaded; OpsML 3 has no such cache): the same loads with the cache off, as a
-        # client on another machine would do them the first time.
-        cold: list[float] = []
-        os.environ["OPSML_CACHE_MAX_BYTES"] = "0"
-        try:
-            for i in range(warmup, warmup + n):
-                cold.append(self.load(self.uids[i], check=i == warmup))
-                log(f"client data sample {i}, load with the cache off: {cold[-1]:.3f} s")
-        finally:
-            os.environ.pop("OPSML_CACHE_MAX_BYTES", None)
-        samples["client_data_load_cold"] = cold
+                log(f"client data sample {i}, {step}: {_shown(times)}")
+        # As the C library sees it: OpsML 3 sets its client variables from Rust.
+        envs = {"client_data": c_environ() | {"OPSML_CACHE_MAX_BYTES": "0"}}
+        if local_registry is not None:
+            envs["client_local"] = local_env
+        for i in range(warmup, warmup + n):
+            times = {}
+            check = self.check_rows(i == warmup)
+            for key in list(benches) if i % 2 == 0 else list(benches)[::-1]:
+                uid = benches[key].uids[i]
+                times[key] = cold_load(uid, envs[key], check_rows=check)["load"]
+                samples.setdefault(f"{key}_load_cold", []).append(times[key])
+            log(f"client data sample {i}, first load in a fresh process: {_shown(times)}")
         results.update({key: {"samples": values} for key, values in samples.items()})
         info = self.info()
         if local_registry is None:
             skipped = {"skipped": "no local registry in the client process"}
-            results.update(client_local_register=skipped, client_local_load=skipped)
+            for key in ("client_local_register", "client_local_load", "client_local_load_cold"):
+                results[key] = skipped
         else:
             info["local_mode"] = str(local_registry.mode)
         return info
+
+
+def _shown(times: dict[str, float]) -> str:
+    return ", ".join(f"{key} {seconds:.3f} s" for key, seconds in times.items())
+
+
+def cold_load(
+    uid: str,
+    env: dict[str, str],
+    parquet: Path | None = None,
+    parquet_first: bool = False,
+    check_rows: int = 0,
+) -> dict[str, float]:
+    """A first load of card ``uid`` in a fresh interpreter (``_load_child.py``).
+
+    The child gets ``env`` with ``XDG_CACHE_HOME`` set to a new, empty folder: ours'
+    verified-file cache (``verified.sqlite3``) and client cache start empty, so every byte
+    of the card is hashed, as in the first load on a machine. With ``parquet``, the child
+    also reads that file with ``pd.read_parquet``, back to back with the load.
+
+    Returns:
+        The seconds of ``load`` (and ``read_parquet``), as the child measured them.
+    """
+    cmd = [sys.executable, str(LOAD_CHILD), uid]
+    if parquet is not None:
+        cmd += ["--parquet", str(parquet)] + (["--parquet-first"] if parquet_first else [])
+    if check_rows:
+        cmd += ["--check-rows", str(check_rows)]
+    tmp = Path(env.get("TMPDIR") or tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(prefix="cold-cache-", dir=tmp) as cache:
+        proc = subprocess.run(
+            cmd, env={**env, "XDG_CACHE_HOME": cache}, capture_output=True, text=True, check=False
+        )
+    sys.stderr.write(proc.stderr)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"cold load child exited {proc.returncode}: {tail[0]}")
+    seconds: dict[str, float] = json.loads(lines[-1])
+    return seconds
 
 
 def profile_case(args: BenchArgs, results: dict[str, Any]) -> dict[str, Any]:
@@ -409,6 +531,20 @@ def client_env(name: str) -> str | None:
     return value.decode() if value else os.environ.get(name)
 
 
+def c_environ() -> dict[str, str]:
+    """This process's whole environment as the C library holds it (see :func:`client_env`):
+    what a child process started with it would inherit."""
+    libc = ctypes.CDLL(None)
+    envp = ctypes.POINTER(ctypes.c_char_p).in_dll(libc, "environ")
+    env: dict[str, str] = {}
+    i = 0
+    while (item := envp[i]) is not None:
+        key, _, value = item.decode(errors="surrogateescape").partition("=")
+        env[key] = value
+        i += 1
+    return env
+
+
 def metadata_request(peer: str, uid: str) -> tuple[str, dict[str, str]]:
     """URL and headers of the raw "GET one card's metadata" call of the running server.
 
@@ -442,6 +578,7 @@ def client_cases(peer: str, args: BenchArgs, results: dict[str, Any]) -> None:
         # timings equal the client ones, and same-name cards of the two overwrite each
         # other's files), so it is no local baseline there.
         local_data = opsml.CardRegistry(opsml.RegistryType.Data) if peer != "opsml3" else None
+        local_env = c_environ()
         start = time.perf_counter()
         with OpsmlTestServer():
             setup["startup_seconds"] = time.perf_counter() - start
@@ -451,8 +588,18 @@ def client_cases(peer: str, args: BenchArgs, results: dict[str, Any]) -> None:
                 raise RuntimeError(f"the registry is not in client mode: {setup['mode']}")
             if "client" in args.cases:
                 bench.run(["register", "load"], results, prefix="client_", n=args.client_n)
+                # Ours' client keeps the files it registered in its cache, so those loads
+                # download nothing: reported beside the target's loads, which fetch every
+                # byte, as on a machine that never saw the card (no effect on OpsML 3).
+                results["client_load_cached"] = results.pop("client_load")
+                os.environ["OPSML_CACHE_MAX_BYTES"] = "0"
+                try:
+                    bench.run(["load"], results, prefix="client_", n=args.client_n)
+                finally:
+                    os.environ.pop("OPSML_CACHE_MAX_BYTES", None)
                 with case(results, "client_data") as entry:
-                    entry.update(_DataBench.create(args).client_cases(local_data, results))
+                    bench_data = _DataBench.create(args)
+                    entry.update(bench_data.client_cases(local_data, local_env, results))
             if "rps" in args.cases:
                 with case(results, "rps") as entry:
                     if not bench.uids:
