@@ -1,12 +1,89 @@
-"""Turning pydantic's validation errors into the opsml error tree (used by every layer)."""
+"""Input bounds shared by every layer, and pydantic's validation errors turned into the
+opsml error tree.
+
+The bounds are those of the metadata store on SQLite, PostgreSQL and MariaDB alike, so a
+value accepted at a call (or at the HTTP edge) is always one every database can store:
+
+- integers: signed 64 bits (``BIGINT``);
+- text: valid Unicode (no lone UTF-16 surrogates, which no database encoding can hold),
+  and, for names and keys, no control characters (PostgreSQL refuses NUL) and at most as
+  many characters as the column holds.
+"""
 
 from __future__ import annotations
+
+import re
 
 from pydantic import ValidationError
 
 from opsml.errors import InvalidArgumentError, OpsmlError
 
-__all__ = ["translate_validation_error"]
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "UID_PATTERN",
+    "check_int64",
+    "check_text",
+    "check_uid",
+    "translate_validation_error",
+]
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+UID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_UID = re.compile(UID_PATTERN)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_uid(value: object, what: str = "uid") -> str:
+    """Return ``value`` if it is a card uid (a lowercase UUID string).
+
+    Raises:
+        InvalidArgumentError: Anything else.
+    """
+    if not isinstance(value, str) or _UID.fullmatch(value) is None:
+        shown = value[:40] if isinstance(value, str) else value
+        raise InvalidArgumentError(
+            f"{what} must be a lowercase UUID such as 0190f3c5-8d8e-7c41-9f7a-3b2a1c0d4e5f, "
+            f"got {shown!r}"
+        )
+    return value
+
+
+def check_int64(value: int, what: str, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int:
+    """Return ``value`` if ``minimum <= value <= maximum`` (by default: signed 64 bits).
+
+    Raises:
+        InvalidArgumentError: Out of range.
+    """
+    if not minimum <= value <= maximum:
+        raise InvalidArgumentError(f"{what} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def check_text(
+    value: str, what: str, max_length: int, *, controls: bool = False, empty: bool = False
+) -> str:
+    """Return ``value`` if it is 1 (0 with ``empty``) to ``max_length`` characters of valid
+    Unicode and, unless ``controls``, free of control characters (NUL, newline, ...).
+
+    Raises:
+        InvalidArgumentError: Empty, too long, a lone surrogate, or a control character.
+    """
+    if (not value and not empty) or len(value) > max_length:
+        least = 0 if empty else 1
+        raise InvalidArgumentError(
+            f"{what} needs {least} to {max_length} characters, got {len(value)}: {value[:40]!r}"
+        )
+    if not controls and _CONTROL.search(value):
+        raise InvalidArgumentError(f"{what} {value[:40]!r} contains control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(
+            f"{what} {value[:40]!r} is not valid Unicode (a lone surrogate)"
+        ) from None
+    return value
 
 
 def translate_validation_error(exc: ValidationError, what: str) -> OpsmlError:

@@ -8,7 +8,8 @@ boundary with ``raise ... from exc`` so callers need to catch only this tree::
     ├── InvalidArgumentError        (also ValueError)  bad input to a public call
     │   ├── InvalidNameError                           space/name outside the allowed pattern
     │   ├── InvalidVersionError                        malformed version or version query
-    │   └── CardTypeError                              card of the wrong type for a registry
+    │   ├── CardTypeError                              card of the wrong type for a registry
+    │   └── UnstorableValueError                       the database refused a value (range, text)
     ├── CardNotFoundError           (also LookupError) no registered card matches
     │   └── AliasNotFoundError      (also KeyError)    a ServiceCard has no card of that alias
     ├── CardStateError                                 e.g. registering an already registered card
@@ -50,6 +51,7 @@ __all__ = [
     "SerializationError",
     "ServerUnavailableError",
     "StorageError",
+    "UnstorableValueError",
     "VersionConflictError",
 ]
 
@@ -72,6 +74,12 @@ class InvalidVersionError(InvalidArgumentError):
 
 class CardTypeError(InvalidArgumentError):
     """A card does not belong to the registry it was given to."""
+
+
+class UnstorableValueError(InvalidArgumentError):
+    """The metadata store refused a value of the request (a number out of range, text too
+    long or not valid for the database): raised when no check before the database caught
+    it. The message is one line with the database's reason, never the statement."""
 
 
 class CardNotFoundError(OpsmlError, LookupError):

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from opsml._validation import translate_validation_error
+from opsml._validation import check_text, translate_validation_error
 from opsml._version import __version__
 from opsml.cards._names import validate_name
 from opsml.cards._source import ArtifactSource
@@ -27,7 +27,8 @@ def normalize_tags(value: object) -> list[str]:
     """Accept a list of strings, or a ``{key: value}`` mapping turned into ``"key:value"``.
 
     Raises:
-        InvalidArgumentError: Anything else, or a tag that is empty or longer than 255.
+        InvalidArgumentError: Anything else, or a tag that is empty, longer than 255
+            characters, with control characters or not valid Unicode.
     """
     if value is None:
         return []
@@ -39,9 +40,9 @@ def normalize_tags(value: object) -> list[str]:
         raise InvalidArgumentError(f"tags must be a list of strings, got {type(value).__name__}")
     tags: list[str] = []
     for item in items:
-        if not isinstance(item, str) or not item or len(item) > 255 or "\x00" in item:
+        if not isinstance(item, str):
             raise InvalidArgumentError(f"invalid tag {item!r}: tags are 1-255 character strings")
-        tags.append(item)
+        tags.append(check_text(item, "tag", 255))
     return tags
 
 

@@ -1,13 +1,20 @@
 """What an experiment records: metrics, parameters and hardware samples (SPEC §7).
 
 Values are validated when they are logged, not when they are written, so a bad value fails
-at the ``log_*`` call that made it and never at the end of a run:
+at the ``log_*`` call that made it and never at the end of a run. The bounds are what every
+database (SQLite, PostgreSQL, MariaDB) stores alike:
 
-- metric names: 1-255 characters, no control characters; ``/``, spaces and dots are kept
-  as given (``train/loss``, ``val acc``);
-- metric values: finite numbers (``int``, ``float`` or NumPy scalars); ``NaN`` and
-  infinities are refused (no SQL database stores them alike), as are booleans and strings;
-- parameter values: ``int``, ``float`` (finite), ``str`` (up to 64 KiB) or ``bool``.
+- metric and parameter names: 1-255 characters of valid Unicode, no control characters;
+  ``/``, spaces and dots are kept as given (``train/loss``, ``val acc``);
+- metric values: finite numbers (``int``, ``float`` or NumPy scalars) within the range of a
+  64-bit float; ``NaN`` and infinities are refused (MariaDB cannot store them, SQLite turns
+  NaN into NULL), as are booleans and strings;
+- steps: signed 64-bit integers; timestamps: milliseconds from 1970-01-01 to the end of
+  9999-12-31 (UTC), the range of a Python ``datetime``;
+- parameter values: ``int`` (signed 64 bits), ``float`` (finite), ``str`` (up to 64 Ki
+  characters of valid Unicode) or ``bool``;
+- hardware samples: non-negative finite numbers, byte counts within signed 64 bits, a time
+  within the timestamp range.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import math
 import numbers
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Annotated, Any, overload
 
 from pydantic import (
     BaseModel,
@@ -27,7 +34,12 @@ from pydantic import (
     model_validator,
 )
 
-from opsml._validation import translate_validation_error
+from opsml._validation import (
+    INT64_MAX,
+    check_int64,
+    check_text,
+    translate_validation_error,
+)
 from opsml.errors import InvalidArgumentError
 
 __all__ = [
@@ -39,39 +51,83 @@ __all__ = [
     "Parameters",
     "check_metric_name",
     "check_metric_value",
+    "check_step",
+    "check_timestamp",
 ]
 
 MAX_NAME = 255
 MAX_TEXT = 65536
+MAX_TIMESTAMP_MS = 253_402_300_799_999
+"""The last millisecond of 9999-12-31 (UTC): the latest time a ``datetime`` can hold."""
+MAX_CORES = 4096
 
 
 def check_metric_name(name: object, what: str = "metric") -> str:
     """Return ``name`` if it is a valid metric/parameter name.
 
     Raises:
-        InvalidArgumentError: Empty, longer than 255 characters, or with control characters.
+        InvalidArgumentError: Not a string, empty, longer than 255 characters, with control
+            characters or not valid Unicode.
     """
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME:
+    if not isinstance(name, str):
         raise InvalidArgumentError(f"a {what} name needs 1 to {MAX_NAME} characters, got {name!r}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise InvalidArgumentError(f"{what} name {name!r} contains control characters")
-    return name
+    return check_text(name, f"{what} name", MAX_NAME)
 
 
 def check_metric_value(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite number.
 
     Raises:
-        InvalidArgumentError: Not a number, a boolean, NaN or infinite.
+        InvalidArgumentError: Not a number, a boolean, NaN, infinite or beyond a 64-bit float.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidArgumentError(
             f"metric {name!r} needs a number, got {type(value).__name__} {value!r}"
         )
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidArgumentError(f"metric {name!r} is beyond the range of a float") from None
     if not math.isfinite(number):
         raise InvalidArgumentError(f"metric {name!r} must be finite, got {number}")
-    return number
+    return number + 0.0  # -0.0 becomes 0.0, as MariaDB and SQLite would store it
+
+
+def _integer(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidArgumentError(f"{what} must be an integer, got {value!r}")
+    return int(value)
+
+
+def check_step(value: object) -> int | None:
+    """Return ``value`` if it is ``None`` or a signed 64-bit integer.
+
+    Raises:
+        InvalidArgumentError: Not an integer, or out of range.
+    """
+    return None if value is None else check_int64(_integer(value, "step"), "step")
+
+
+def check_timestamp(value: object) -> int:
+    """Return ``value`` if it is milliseconds between 1970-01-01 and the end of 9999 (UTC).
+
+    Raises:
+        InvalidArgumentError: Not an integer, or out of range.
+    """
+    return check_int64(_integer(value, "timestamp"), "timestamp (ms)", 0, MAX_TIMESTAMP_MS)
+
+
+def _check_time(value: datetime) -> datetime:
+    """A time within the timestamp range, in UTC (a naive time is taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidArgumentError(f"time {value.isoformat()} is out of range") from None
+    if value.year < 1970:
+        raise InvalidArgumentError(f"time {value.isoformat()} is before 1970")
+    return value
 
 
 def _now_ms() -> int:
@@ -130,12 +186,15 @@ class Metric(BaseModel):
             data = {**data, "value": check_metric_value(str(data.get("name")), data["value"])}
         return data
 
-    @field_validator("step", "timestamp", mode="before")
+    @field_validator("step", mode="before")
     @classmethod
-    def _check_int(cls, value: object) -> object:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise InvalidArgumentError(f"step and timestamp must be integers, got {value!r}")
-        return value
+    def _check_step(cls, value: object) -> int | None:
+        return check_step(value)
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _check_timestamp(cls, value: object) -> int:
+        return check_timestamp(value)
 
     @property
     def created_at(self) -> datetime:
@@ -155,8 +214,9 @@ class Parameter(BaseModel):
         """Create a parameter.
 
         Raises:
-            InvalidArgumentError: Bad name, or a value that is not int/float/str/bool, a
-                non-finite float or a string over 64 KiB.
+            InvalidArgumentError: Bad name, or a value that is not int/float/str/bool, an
+                integer beyond 64 bits, a non-finite float, or a string over 64 Ki
+                characters or not valid Unicode.
         """
         try:
             super().__init__(name=name, value=value, **data)
@@ -177,22 +237,34 @@ class Parameter(BaseModel):
             )
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidArgumentError(f"a parameter must be finite, got {value}")
-        if isinstance(value, str) and len(value) > MAX_TEXT:
-            raise InvalidArgumentError(f"a parameter is longer than {MAX_TEXT} characters")
+        if isinstance(value, int) and not isinstance(value, bool):
+            check_int64(value, "an integer parameter")
+        if isinstance(value, str):
+            check_text(value, "a parameter", MAX_TEXT, controls=True, empty=True)
         return value  # no coercion: True stays a bool, 1 stays an int
 
 
+_Percent = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+_Bytes = Annotated[int, Field(ge=0, le=INT64_MAX)]
+
+
 class HardwareMetrics(BaseModel):
-    """One sample of the machine's load during an experiment."""
+    """One sample of the machine's load during an experiment (non-negative finite
+    numbers, byte counts within signed 64 bits, a time from 1970 to 9999)."""
 
     created_at: datetime
-    cpu_percent_utilization: float
-    cpu_percent_per_core: list[float] = Field(default_factory=list)
-    memory_used: int = 0
-    memory_available: int = 0
-    memory_percent: float = 0.0
-    bytes_recv: int = 0
-    bytes_sent: int = 0
+    cpu_percent_utilization: _Percent
+    cpu_percent_per_core: list[_Percent] = Field(default_factory=list, max_length=MAX_CORES)
+    memory_used: _Bytes = 0
+    memory_available: _Bytes = 0
+    memory_percent: _Percent = 0.0
+    bytes_recv: _Bytes = 0
+    bytes_sent: _Bytes = 0
+
+    @field_validator("created_at", mode="after")
+    @classmethod
+    def _check_created_at(cls, value: datetime) -> datetime:
+        return _check_time(value)
 
 
 class _Sequence(Sequence[Any]):

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from opsml._compat import require
+from opsml._validation import check_uid
 from opsml.cards import CardBase, ExperimentCard
 from opsml.cards._tracking import (
     EvalMetrics,
@@ -30,6 +31,7 @@ from opsml.cards._tracking import (
     Metrics,
     Parameter,
     Parameters,
+    check_metric_name,
 )
 from opsml.errors import CardStateError, InvalidArgumentError
 from opsml.registry import CardRegistry
@@ -206,7 +208,8 @@ class Experiment:
             created_at: When it happened (an alternative to ``timestamp``).
 
         Raises:
-            InvalidArgumentError: Bad name or value (NaN, infinity, not a number).
+            InvalidArgumentError: Bad name or value (NaN, infinity, not a number), a step
+                beyond signed 64 bits, or a time before 1970 or after 9999.
         """
         if timestamp is None and created_at is not None:
             timestamp = int(created_at.timestamp() * 1000)
@@ -234,7 +237,13 @@ class Experiment:
             self._wake.set()
 
     def log_parameter(self, name: str, value: bool | int | float | str) -> None:
-        """Record one parameter (logging a name again replaces its value)."""
+        """Record one parameter (logging a name again replaces its value).
+
+        Raises:
+            InvalidArgumentError: A bad name, or a value that is not an ``int`` within
+                signed 64 bits, a finite ``float``, a ``bool`` or a ``str`` of valid Unicode
+                up to 64 Ki characters.
+        """
         self.log_parameters([Parameter(name, value)])
 
     def log_parameters(
@@ -412,13 +421,27 @@ def start_experiment(
     )
 
 
+def _names(names: list[str] | None, what: str) -> list[str] | None:
+    return None if names is None else [check_metric_name(n, what) for n in names]
+
+
 def get_experiment_metrics(experiment_uid: str, names: list[str] | None = None) -> Metrics:
-    """The metric points of an experiment, in logging order."""
+    """The metric points of an experiment, in logging order.
+
+    Raises:
+        InvalidArgumentError: The uid is not a card uid, or a name no metric can have.
+    """
+    check_uid(experiment_uid, "experiment_uid")
     backend = CardRegistry(RegistryType.Experiment).backend
-    return Metrics(backend.get_metrics(experiment_uid, names))
+    return Metrics(backend.get_metrics(experiment_uid, _names(names, "metric")))
 
 
 def get_experiment_parameters(experiment_uid: str, names: list[str] | None = None) -> Parameters:
-    """The parameters of an experiment."""
+    """The parameters of an experiment.
+
+    Raises:
+        InvalidArgumentError: The uid is not a card uid, or a name no parameter can have.
+    """
+    check_uid(experiment_uid, "experiment_uid")
     backend = CardRegistry(RegistryType.Experiment).backend
-    return Parameters(backend.get_parameters(experiment_uid, names))
+    return Parameters(backend.get_parameters(experiment_uid, _names(names, "parameter")))

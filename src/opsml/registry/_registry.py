@@ -7,6 +7,7 @@ import threading
 from datetime import date
 from typing import Any
 
+from opsml._validation import check_text
 from opsml.cards import CardBase, CardList, CardRecord, ExperimentCard, ServiceCard
 from opsml.cards._artifact_card import InterfaceCard
 from opsml.cards._names import validate_name
@@ -97,6 +98,12 @@ def _optional_name(value: str | None, field: str) -> str | None:
     return None if value is None else validate_name(value, field)
 
 
+def _tag_filter(tag: object) -> str:
+    if not isinstance(tag, str):
+        raise InvalidArgumentError(f"tags must be strings, got {type(tag).__name__}")
+    return check_text(tag, "tag", 255)
+
+
 def card_query(
     uid: str | None = None,
     space: str | None = None,
@@ -110,7 +117,10 @@ def card_query(
     Raises:
         InvalidNameError: ``space`` or ``name`` cannot match any card.
         InvalidVersionError: The version query is malformed.
+        InvalidArgumentError: A tag no card can carry (1-255 characters, no control ones).
     """
+    if extra.get("tags"):
+        extra["tags"] = tuple(_tag_filter(tag) for tag in extra["tags"])
     return CardQuery(
         uid=uid,
         space=_optional_name(space, "space"),

@@ -32,6 +32,7 @@ from opsml.server._authz import Scope, access, current_user
 from opsml.server._config import ServerConfig
 from opsml.server._models import (
     UID_PATTERN,
+    ByteCount,
     DeletedResponse,
     ErrorResponse,
     HealthResponse,
@@ -432,7 +433,7 @@ async def upload_file(
     uid: Uid,
     path: FilePath,
     request: Request,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: ByteCount = 0,
 ) -> UploadStatus:
     """Append bytes to one file of a pending card at ``offset`` (resumable).
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,15 +12,20 @@ from opsml.errors import OpsmlError, RateLimitError
 from opsml.registry import LocalBackend
 from opsml.server._accounts import accounts
 from opsml.server._api import ServerState, api, public
-from opsml.server._authz import AuditLog, BodyLimit, HostGuard, SameOrigin
+from opsml.server._authz import AuditLog, BodyLimit, HostGuard, JsonText, SameOrigin
 from opsml.server._config import ServerConfig
-from opsml.server._errors import status_for
+from opsml.server._errors import (
+    REQUEST_ID_HEADER,
+    RequestId,
+    private_detail,
+    public_detail,
+    request_id,
+    status_for,
+)
 from opsml.server._experiment_api import experiments
 from opsml.server.ui._routes import install_ui
 
 __all__ = ["create_app"]
-
-_log = logging.getLogger("opsml.server")
 
 _STATUS_ERRORS = {
     401: "AuthenticationError",
@@ -33,6 +36,7 @@ _STATUS_ERRORS = {
 
 
 def _error(status: int, error: str, detail: str) -> JSONResponse:
+    detail = detail.encode("utf-8", "backslashreplace").decode("utf-8")  # quoted input
     return JSONResponse(status_code=status, content={"error": error, "detail": detail})
 
 
@@ -55,8 +59,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
 
     @app.exception_handler(OpsmlError)
-    async def _domain_error(_request: Request, exc: OpsmlError) -> JSONResponse:
-        response = _error(status_for(exc), type(exc).__name__, str(exc))
+    async def _domain_error(request: Request, exc: OpsmlError) -> JSONResponse:
+        detail = public_detail(exc, request_id(request.scope))
+        response = _error(status_for(exc), type(exc).__name__, detail)
         if isinstance(exc, RateLimitError) and exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -75,9 +80,11 @@ def create_app(config: ServerConfig) -> FastAPI:
         return _error(exc.status_code, name, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        _log.error("unhandled error", exc_info=exc)
-        return _error(500, "InternalError", "internal server error")
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        rid = request_id(request.scope)
+        response = _error(500, "InternalError", private_detail("internal server error", exc, rid))
+        response.headers[REQUEST_ID_HEADER] = rid  # this answer bypasses the middleware
+        return response
 
     st = ServerState(config, backend)
     if config.auth:
@@ -90,10 +97,13 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     install_ui(app)
 
-    # Added last runs first: the host check, the body limit, the CSRF check, and around
-    # all of them the audit log, so requests they refuse are recorded too.
+    # Added last runs first: the host check, the body limit, the CSRF check, the JSON text
+    # check, around all of them the audit log, so requests they refuse are recorded too,
+    # and outermost the request id every answer carries.
+    app.add_middleware(JsonText)
     app.add_middleware(SameOrigin)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.add_middleware(HostGuard, allowed=config.allowed_hosts)
     app.add_middleware(AuditLog, store=lambda: st.auth_store)
+    app.add_middleware(RequestId)
     return app

@@ -13,8 +13,13 @@ Middleware (outermost first):
 - ``SameOrigin``: a state-changing request authenticated by the UI's cookie must come from
   the server's own pages (``Origin``/``Referer`` match the host): CSRF protection on top of
   ``SameSite=Strict`` cookies.
+- ``JsonText``: a JSON body must be UTF-8 holding valid Unicode (no lone ``\ud800``
+  escapes, text that no database and no JSON answer can carry).
 - ``AuditLog``: records every write and every denied request (user, time, operation,
   resource, outcome, status, client address) in the audit table.
+
+The uid of the card a route names is checked before the permission lookup reads the
+database, so a malformed one is refused with 422 and never reaches SQL.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from urllib.parse import urlsplit
 import anyio
 from fastapi import Depends, Header, Request
 
+from opsml._validation import check_uid
 from opsml.errors import AuthenticationError, CardNotFoundError
 from opsml.server._security import Permission, Principal
 from opsml.store._auth import AuditEntry
@@ -41,6 +47,7 @@ __all__ = [
     "AuditLog",
     "BodyLimit",
     "HostGuard",
+    "JsonText",
     "SameOrigin",
     "Scope",
     "access",
@@ -100,6 +107,7 @@ def current_user(
 
 
 def _card_space(request: Request, registry: RegistryType, uid: str) -> str | None:
+    check_uid(uid)  # before the database sees it
     try:
         row = _state(request).backend.store.get(registry, uid, include_pending=True)
     except CardNotFoundError:
@@ -287,6 +295,74 @@ class SameOrigin:
         await self.app(scope, receive, send)
 
 
+_JSON = re.compile(r"^application/([a-z0-9.+-]+\+)?json\b", re.IGNORECASE)
+_FILES = re.compile(r"^/opsml/api/[a-z]+/cards/[^/]+/(artifacts/)?files/")  # raw bytes
+# Each backslash escape of a JSON text, left to right (so ``\\\\`` is one escape); group 1
+# is set for a UTF-16 surrogate escape: ``d8``-``db`` high, ``dc``-``df`` low.
+_ESCAPE = re.compile(rb"\\(?:u([dD][89a-fA-F])[0-9a-fA-F]{2}|.)", re.DOTALL)
+
+
+def _has_lone_surrogate(body: bytes) -> bool:
+    """Whether a JSON text escapes half a surrogate pair (``"\\ud800"`` alone)."""
+    pending = -1  # where an unpaired high surrogate escape ends
+    for match in _ESCAPE.finditer(body):
+        half = match.group(1)
+        if half is not None and half[1:2].lower() in (b"c", b"d", b"e", b"f"):  # low
+            if pending != match.start():
+                return True
+            pending = -1
+            continue
+        if pending >= 0:
+            return True
+        pending = match.end() if half is not None else -1
+    return pending >= 0
+
+
+class JsonText:
+    """Refuse a JSON body that is not UTF-8 or that escapes half a surrogate pair: the text
+    it decodes to can be stored by no database and sent back in no JSON answer (422)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        kind = _header(scope, b"content-type")
+        # FastAPI reads a body without a content type as JSON too (file uploads excepted).
+        json_body = _JSON.match(kind) or (not kind and not _FILES.match(scope.get("path", "")))
+        if scope["type"] != "http" or not json_body:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+            problem = "holds text that is not valid Unicode (a lone \\ud800-\\udfff escape)"
+            bad = _has_lone_surrogate(body)
+        except UnicodeDecodeError:
+            problem, bad = "is not UTF-8", True
+        if bad:
+            for reply in _send_json(422, "InvalidArgumentError", f"the JSON body {problem}"):
+                await send(reply)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
 _WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
@@ -327,15 +403,27 @@ class AuditLog:
         operation = f"{method} {getattr(route, 'path', scope.get('path', ''))}"
         entry = AuditEntry(
             created_at=datetime.now(UTC),
-            username=str(user),
-            operation=operation,
-            resource=str(scope.get("path", "")),
+            username=_fit(str(user), 128),
+            operation=_fit(operation, 64),
+            resource=_fit(str(scope.get("path", "")), 512),
             outcome=outcome,
             status_code=status,
-            client_address=str(client[0]),
-            detail=str(state.get("operation", "")),
+            client_address=_fit(str(client[0]), 64),
+            detail=_fit(str(state.get("operation", "")), 1024),
         )
         try:
             await anyio.to_thread.run_sync(self.store().audit, entry)
         except Exception as exc:  # the response is sent; an audit failure must be visible
             _log.error("audit log write failed for %s %s: %s", method, entry.resource, exc)
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` as the audit table can hold it whatever a request sent: control characters
+    and lone surrogates escaped, at most ``limit`` characters (a bad request is recorded
+    like any other, never lost to a database error)."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,10 +1,39 @@
-"""The one table mapping domain errors to HTTP status codes."""
+"""What a client sees of an error: the one table mapping domain errors to HTTP status codes,
+the request id every answer carries, and the rule that database text stays in the log.
+
+Every response has an ``X-Request-ID`` header (the caller's own, when it sends a short
+token, else a new one). An error the client caused or may know about (bad input, a missing
+card, a denied permission) answers with its opsml class and message. An error that carries
+what the database said (:class:`~opsml.errors.MetadataStoreError`,
+:class:`~opsml.errors.UnstorableValueError`) or that opsml did not expect answers with a
+generic detail naming the request id, and the whole error (statement, parameters, driver
+message, traceback) is logged on ``opsml.server`` under that id.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+import secrets
+from collections.abc import MutableMapping
+from typing import Any
+
 from opsml import errors
 
-__all__ = ["STATUS_BY_ERROR", "status_for"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "STATUS_BY_ERROR",
+    "RequestId",
+    "private_detail",
+    "public_detail",
+    "request_id",
+    "status_for",
+]
+
+_log = logging.getLogger("opsml.server")
+
+REQUEST_ID_HEADER = "x-request-id"
+_GIVEN_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 STATUS_BY_ERROR: tuple[tuple[type[errors.OpsmlError], int], ...] = (
     (errors.CardNotFoundError, 404),
@@ -23,6 +52,12 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.OpsmlError], int], ...] = (
     (errors.SerializationError, 500),
 )
 
+# Errors whose message is the database's: the client gets a generic detail instead.
+_DATABASE_ERRORS: dict[type[errors.OpsmlError], str] = {
+    errors.UnstorableValueError: "the database refused a value of this request",
+    errors.MetadataStoreError: "the metadata store failed",
+}
+
 
 def status_for(exc: errors.OpsmlError) -> int:
     """HTTP status of a domain error (most specific class first; 500 when unlisted)."""
@@ -30,3 +65,62 @@ def status_for(exc: errors.OpsmlError) -> int:
         if isinstance(exc, cls):
             return status
     return 500
+
+
+def request_id(scope: MutableMapping[str, Any]) -> str:
+    """The id of the request ``scope`` belongs to (set by :class:`RequestId`)."""
+    state = scope.setdefault("state", {})
+    rid = state.get("request_id")
+    if not isinstance(rid, str):
+        rid = state["request_id"] = secrets.token_hex(8)
+    return rid
+
+
+def private_detail(what: str, exc: BaseException, rid: str) -> str:
+    """Log ``exc`` in full under the request id; return the detail a client may see."""
+    _log.error("request %s: %s: %s", rid, what, exc, exc_info=exc)
+    return f"{what} (request id {rid}; the server log has the details)"
+
+
+def public_detail(exc: errors.OpsmlError, rid: str) -> str:
+    """The detail of an opsml error as a client may see it: its message, or for an error
+    holding database text a generic line with the request id (the error is logged)."""
+    for cls, what in _DATABASE_ERRORS.items():
+        if isinstance(exc, cls):
+            return private_detail(what, exc, rid)
+    # A message may quote the request's own text: keep it encodable whatever it holds.
+    return str(exc).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class RequestId:
+    """Give every request an id (``request.state.request_id``) and answer it in the
+    ``X-Request-ID`` header; a caller's own id is kept when it is 8-64 safe characters."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next(
+            (
+                bytes(v).decode("latin-1")
+                for k, v in scope.get("headers", [])
+                if k == b"x-request-id"
+            ),
+            "",
+        )
+        rid = given if _GIVEN_ID.match(given) else secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def with_id(message: Any) -> None:
+            if message.get("type") == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", rid.encode("ascii")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_id)

@@ -9,7 +9,7 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from opsml.cards._tracking import HardwareMetrics, Metric, Parameter
+from opsml.cards._tracking import HardwareMetrics, Metric, Parameter, check_metric_name
 from opsml.errors import CardTypeError, InvalidArgumentError
 from opsml.server._api import (
     _ERRORS,
@@ -20,7 +20,7 @@ from opsml.server._api import (
     state,
 )
 from opsml.server._authz import Scope, access, current_user
-from opsml.server._models import RegistryName, UploadStatus
+from opsml.server._models import ByteCount, RegistryName, UploadStatus
 from opsml.server._security import Permission
 from opsml.storage import FileEntry, Manifest, ObjectStorage, safe_relpath
 from opsml.store import CardQuery
@@ -67,6 +67,10 @@ def _experiment(registry: RegistryName, uid: Uid) -> str:
     return uid
 
 
+def _names(names: list[str] | None, what: str = "metric") -> list[str] | None:
+    return None if names is None else [check_metric_name(n, what) for n in names]
+
+
 _READ = [access(Permission.Read, Scope.Card)]
 _WRITE = [access(Permission.Write, Scope.Card)]
 
@@ -88,7 +92,7 @@ def get_metrics(
     names: Annotated[list[Annotated[str, Query(max_length=255)]] | None, Query()] = None,
 ) -> list[Metric]:
     """Metric points in logging order (only ``names`` when given)."""
-    return st.backend.get_metrics(_experiment(registry, uid), names)
+    return st.backend.get_metrics(_experiment(registry, uid), _names(names))
 
 
 @experiments.post(f"{_PATH}/parameters", tags=["experiments"], dependencies=_WRITE)
@@ -108,7 +112,7 @@ def get_parameters(
     names: Annotated[list[Annotated[str, Query(max_length=255)]] | None, Query()] = None,
 ) -> list[Parameter]:
     """Parameters in name order."""
-    return st.backend.get_parameters(_experiment(registry, uid), names)
+    return st.backend.get_parameters(_experiment(registry, uid), _names(names, "parameter"))
 
 
 @experiments.post(f"{_PATH}/hardware", tags=["experiments"], dependencies=_WRITE)
@@ -138,9 +142,9 @@ async def upload_artifact(
     uid: Uid,
     path: str,
     request: Request,
-    size: Annotated[int, Query(ge=0)],
+    size: ByteCount,
     sha256: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: ByteCount = 0,
 ) -> UploadStatus:
     """Append bytes of one artifact file at ``offset`` (resumable; verified when complete)."""
     _experiment(registry, uid)

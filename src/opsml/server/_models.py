@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
+from opsml._validation import INT64_MAX, UID_PATTERN
 from opsml.storage import Manifest
 from opsml.types import VersionType
 
 __all__ = [
+    "ByteCount",
     "DeletedResponse",
     "ErrorResponse",
     "HealthResponse",
@@ -22,11 +25,14 @@ __all__ = [
     "ReserveResponse",
     "TokenResponse",
     "TransferTarget",
+    "UID_PATTERN",
     "UpdateRequest",
     "UploadStatus",
 ]
 
-UID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+ByteCount = Annotated[int, Query(ge=0, le=INT64_MAX, description="bytes (signed 64-bit)")]
+"""A size or offset in a query: 0 to 2**63 - 1 (no file is larger)."""
 
 
 class RegistryName(StrEnum):

@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from pydantic import BaseModel, Field
 
+from opsml._validation import INT64_MAX
 from opsml.errors import IntegrityError, InvalidArgumentError
 from opsml.storage._verified import fingerprint, verified_files
 
@@ -38,7 +39,7 @@ _CHUNK = 4 * 1024 * 1024
 class FileEntry(BaseModel):
     """Size in bytes and hex SHA-256 of one artifact file."""
 
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=INT64_MAX)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 

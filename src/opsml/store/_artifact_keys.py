@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 
 from opsml.errors import MetadataStoreError
+from opsml.store._errors import store_error
 from opsml.store._schema import METADATA, ascii_string
 from opsml.store._store import SqlStore
 
@@ -39,7 +40,7 @@ class KeyStore:
             with self._store._read() as conn:
                 row = conn.execute(stmt).first()
         except SQLAlchemyError as exc:
-            raise MetadataStoreError(f"reading the key of {prefix} failed: {exc}") from exc
+            raise store_error(f"reading the key of {prefix}", exc) from exc
         return None if row is None else (str(row.key_id), str(row.wrapped))
 
     def add(self, prefix: str, key_id: str, wrapped: str) -> bool:
@@ -81,4 +82,4 @@ class KeyStore:
             with self._store._read() as conn:
                 return list(conn.execute(stmt))
         except SQLAlchemyError as exc:
-            raise MetadataStoreError(f"listing card keys to re-wrap failed: {exc}") from exc
+            raise store_error("listing card keys to re-wrap", exc) from exc

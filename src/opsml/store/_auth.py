@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 
 from opsml.errors import AccountError, InvalidArgumentError, MetadataStoreError
+from opsml.store._errors import store_error
 from opsml.store._schema import METADATA, NAME_LEN, ascii_string, exact_text
 from opsml.store._store import SqlStore
 
@@ -228,7 +229,7 @@ class AuthStore:
             with self._store._read() as conn:
                 return fn(conn)
         except SQLAlchemyError as exc:
-            raise MetadataStoreError(f"{what} failed: {exc}") from exc
+            raise store_error(what, exc) from exc
 
     def _write(self, fn: Callable[[Connection], Any], what: str) -> None:
         self._store._retrying(fn, what)

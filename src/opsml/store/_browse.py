@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, and_, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from opsml.errors import MetadataStoreError
+from opsml.store._errors import store_error
 from opsml.store._schema import CARD_REGISTRIES, TAGS, card_table
 from opsml.store._store import OK, CardQuery, SqlStore
 from opsml.types import RegistryType
@@ -73,7 +73,7 @@ def space_summaries(
                         break
                     found.setdefault(current, SpaceSummary(current)).registries.add(registry)
     except SQLAlchemyError as exc:
-        raise MetadataStoreError(f"listing spaces failed: {exc}") from exc
+        raise store_error("listing spaces", exc) from exc
     return [found[space] for space in sorted(found)[:limit]]
 
 
@@ -121,7 +121,7 @@ def card_page(
         with store.engine.connect() as conn:
             return list(conn.execute(stmt))
     except SQLAlchemyError as exc:
-        raise MetadataStoreError(f"listing {registry.value} cards failed: {exc}") from exc
+        raise store_error(f"listing {registry.value} cards", exc) from exc
 
 
 def card_names(
@@ -154,7 +154,7 @@ def card_names(
         with store.engine.connect() as conn:
             rows = list(conn.execute(stmt))
     except SQLAlchemyError as exc:
-        raise MetadataStoreError(f"listing {registry.value} cards failed: {exc}") from exc
+        raise store_error(f"listing {registry.value} cards", exc) from exc
     return [NameSummary(space, name, int(count), _utc(last)) for name, count, last in rows]
 
 

@@ -19,7 +19,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from opsml.errors import InvalidArgumentError, MetadataStoreError, MissingDependencyError
+from opsml.errors import InvalidArgumentError, MissingDependencyError
+from opsml.store._errors import store_error
 
 __all__ = ["HEAD_REVISION", "VERSION_TABLE", "dispose_engines", "get_engine", "normalize_url"]
 
@@ -156,8 +157,8 @@ def _migrate(engine: Engine) -> None:
                 return
             _run_alembic(conn)
     except SQLAlchemyError as exc:
-        raise MetadataStoreError(
-            f"cannot open the metadata store at {engine.url.render_as_string()}: {exc}"
+        raise store_error(
+            f"opening the metadata store at {engine.url.render_as_string()}", exc
         ) from exc
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 
-from opsml.errors import MetadataStoreError
+from opsml.store._errors import store_error
 from opsml.store._schema import METADATA, UID_LEN, ascii_string, exact_text, long_text
 from opsml.store._store import SqlStore
 
@@ -121,7 +121,7 @@ class ExperimentStore:
             with self._store._read() as conn:
                 return list(conn.execute(stmt))
         except SQLAlchemyError as exc:
-            raise MetadataStoreError(f"reading {what} failed: {exc}") from exc
+            raise store_error(f"reading {what}", exc) from exc
 
     def metrics(self, experiment_uid: str, names: Sequence[str] | None = None) -> list[Row[Any]]:
         """Metric rows in logging order."""

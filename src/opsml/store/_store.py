@@ -33,6 +33,7 @@ from opsml.errors import (
     VersionConflictError,
 )
 from opsml.store._engine import get_engine
+from opsml.store._errors import store_error
 from opsml.store._schema import TAGS, card_table
 from opsml.store._version_sql import VersionColumns, version_filter, version_order
 from opsml.types import RegistryType
@@ -181,10 +182,10 @@ class SqlStore:
                 last_error = exc
             except OperationalError as exc:
                 if not _is_transient(exc):
-                    raise MetadataStoreError(f"registering {space}/{name} failed: {exc}") from exc
+                    raise store_error(f"registering {space}/{name}", exc) from exc
                 last_error = exc
             except SQLAlchemyError as exc:
-                raise MetadataStoreError(f"registering {space}/{name} failed: {exc}") from exc
+                raise store_error(f"registering {space}/{name}", exc) from exc
             time.sleep(random.uniform(0.001, 0.004) * min(attempt + 1, 20))
         raise MetadataStoreError(
             f"could not allocate a version for {space}/{name} after {_MAX_ATTEMPTS} attempts"
@@ -220,9 +221,9 @@ class SqlStore:
                 return
             except OperationalError as exc:
                 if not _is_transient(exc) or attempt == _MAX_ATTEMPTS - 1:
-                    raise MetadataStoreError(f"{what} failed: {exc}") from exc
-            except SQLAlchemyError as exc:
-                raise MetadataStoreError(f"{what} failed: {exc}") from exc
+                    raise store_error(what, exc) from exc
+            except (SQLAlchemyError, OverflowError) as exc:
+                raise store_error(what, exc) from exc
             time.sleep(random.uniform(0.001, 0.004) * min(attempt + 1, 20))
 
     # -- reads ----------------------------------------------------------------------------
@@ -242,7 +243,7 @@ class SqlStore:
             with self._read() as conn:
                 return list(conn.execute(stmt))
         except SQLAlchemyError as exc:
-            raise MetadataStoreError(f"querying {registry.table_name} failed: {exc}") from exc
+            raise store_error(f"querying {registry.table_name}", exc) from exc
 
     def _select(self, registry: RegistryType, q: CardQuery, *, summary: bool) -> Select[Any]:
         table = card_table(registry)
@@ -264,7 +265,7 @@ class SqlStore:
             conditions.append(table.c.name == q.name)
         if q.version is not None and not q.version.is_any:
             conditions.append(_version_condition(registry, q.version))
-        if q.max_date is not None:
+        if q.max_date is not None and q.max_date < date.max:  # date.max: no bound at all
             end = datetime.combine(q.max_date + timedelta(days=1), datetime.min.time(), UTC)
             conditions.append(table.c.created_at < end)
         if q.tags:
@@ -305,7 +306,7 @@ class SqlStore:
             with self._read() as conn:
                 row = conn.execute(stmt).first()
         except SQLAlchemyError as exc:
-            raise MetadataStoreError(f"reading card {uid} failed: {exc}") from exc
+            raise store_error(f"reading card {uid}", exc) from exc
         if row is None:
             raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
         return row
@@ -366,7 +367,7 @@ class SqlStore:
                 f"version {values.get('version')} is already registered"
             ) from exc
         except SQLAlchemyError as exc:
-            raise MetadataStoreError(f"updating card {uid} failed: {exc}") from exc
+            raise store_error(f"updating card {uid}", exc) from exc
 
     def update_manifest(
         self, registry: RegistryType, uid: str, manifest_json: str, card_json: str

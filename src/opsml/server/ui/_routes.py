@@ -23,13 +23,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from opsml.errors import AuthenticationError, OpsmlError, RateLimitError
+from opsml._validation import check_uid
+from opsml.cards._names import validate_name
+from opsml.errors import (
+    AuthenticationError,
+    CardNotFoundError,
+    InvalidArgumentError,
+    OpsmlError,
+    RateLimitError,
+)
 from opsml.registry import LocalBackend
 from opsml.registry._local import _record as card_record
 from opsml.registry._registry import card_query, card_registry_type
 from opsml.server._api import ServerState, state
 from opsml.server._authz import current_user
-from opsml.server._errors import status_for
+from opsml.server._errors import public_detail, request_id, status_for
 from opsml.server._security import Permission, Principal
 from opsml.server._throttle import LoginThrottle
 from opsml.server.ui._files import (
@@ -184,7 +192,7 @@ class _Ui:
                     user=user,
                     title="Not available",
                     error=type(exc).__name__,
-                    detail=str(exc),
+                    detail=public_detail(exc, request_id(request.scope)),
                 )
 
         # FastAPI reads the handler's parameters: ``user`` comes from the login, not the URL.
@@ -271,6 +279,7 @@ def _browse_routes(app: FastAPI, ui: _Ui) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     @ui.page
     def home(request: Request, user: Principal, after: str | None = None) -> Response:
+        after = validate_name(after, "space") if after else None
         readable = user.readable_spaces()
         spaces = [
             summary
@@ -309,6 +318,7 @@ def _browse_routes(app: FastAPI, ui: _Ui) -> None:
         after: str | None = None,
     ) -> Response:
         name = card_query(space=space).space or ""
+        after = validate_name(after, "name") if after else None
         user.require(Permission.Read, name)
         shown = [card_registry_type(registry)] if registry else list(CARD_REGISTRIES)
         store = _backend(request).store
@@ -356,10 +366,11 @@ def _browse_routes(app: FastAPI, ui: _Ui) -> None:
                 limit=PAGE_SIZE + 1,
                 spaces=_readable(user),
             )
-            rows = card_page(_backend(request).store, reg, query, after or None)
+            cursor = check_uid(after, "after") if after else None
+            rows = card_page(_backend(request).store, reg, query, cursor)
             records = [card_record(reg, row) for row in rows]
         except OpsmlError as exc:
-            error = str(exc)
+            error = public_detail(exc, request_id(request.scope))
         base = {k: v for k, v in filters.items() if v}
         more = len(records) > PAGE_SIZE
         records = records[:PAGE_SIZE]
@@ -504,6 +515,10 @@ def _readable(user: Principal) -> tuple[str, ...] | None:
 
 def _require_read(request: Request, user: Principal, registry: RegistryType, uid: str) -> None:
     """Raise unless ``user`` may read the card (404 for an unknown card, as before)."""
+    try:
+        check_uid(uid)  # before the database sees it
+    except InvalidArgumentError:
+        raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}") from None
     user.require(Permission.Read, str(_backend(request).store.get(registry, uid).space))
 
 

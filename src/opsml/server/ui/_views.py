@@ -14,7 +14,12 @@ from typing import Any
 
 from markupsafe import Markup
 
-from opsml.errors import CardNotFoundError, OpsmlError
+from opsml.errors import (
+    CardNotFoundError,
+    MetadataStoreError,
+    OpsmlError,
+    UnstorableValueError,
+)
 from opsml.registry import LocalBackend
 from opsml.server.ui._charts import Node, Series, histogram_svg, line_chart_svg, lineage_svg
 from opsml.server.ui._files import (
@@ -321,6 +326,8 @@ def card_context(
         context["compare_uids"] = {c.uid for c in context["compare"]}
         try:
             context["experiment"] = _experiment(backend, card, context["compare"])
+        except (MetadataStoreError, UnstorableValueError):
+            raise  # database text: the page answers with a request id instead
         except OpsmlError as exc:
             context["experiment"] = {"error": str(exc)}
     return context
