@@ -171,8 +171,8 @@ class ExperimentCard(CardBase):
         return matches[0]
 
     def download_artifact(self, path: str, lpath: Path | str | None = None) -> Path:
-        """Copy one logged file into the folder ``lpath`` (default: the current folder),
-        verified against the card's manifest.
+        """Copy one logged file into the folder ``lpath`` (default ``artifacts``, as
+        OpsML 3's), verified against the card's manifest.
 
         Args:
             path: The file's path among the artifacts (as ``list_artifacts`` shows it), or the
@@ -187,7 +187,7 @@ class ExperimentCard(CardBase):
             InvalidArgumentError: ``path`` is the end of several files' paths.
         """
         rel = self._artifact_path(path)
-        dest = Path(lpath) if lpath is not None else Path(".")
+        dest = Path(lpath) if lpath is not None else Path("artifacts")
         with self._require_source().local_folder() as folder:
             target = dest / Path(safe_relpath(rel)).name
             dest.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ def download_artifact(experiment_uid: str, path: str, lpath: Path | str | None =
         experiment_uid: The experiment's uid.
         path: The file's path among the experiment's artifacts, or its end (e.g. its file
             name) when that names one file.
-        lpath: The folder to copy it into (default: the current folder).
+        lpath: The folder to copy it into (default ``artifacts``).
 
     Returns:
         The copied file.

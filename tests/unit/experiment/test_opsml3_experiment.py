@@ -34,6 +34,7 @@ def test_download_artifact_by_uid_takes_a_path_or_its_end(
     with start_experiment(space="team-a", name="churn") as exp:
         exp.log_artifacts(folder)
 
+    assert download_artifact(exp.uid, "data_0.pkl") == Path("artifacts") / "data_0.pkl"
     got = download_artifact(exp.uid, "data_0.pkl", tmp_path / "dl")
     assert got == tmp_path / "dl" / "data_0.pkl"
     assert got.read_bytes() == b"zero"
