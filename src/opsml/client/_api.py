@@ -9,7 +9,7 @@ the same :mod:`opsml.errors` classes the server raised.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,6 +24,7 @@ _FALLBACK = {
     401: errors.AuthenticationError,
     403: errors.PermissionDeniedError,
     404: errors.CardNotFoundError,
+    408: errors.ServerUnavailableError,  # the server cut off a request that arrived too slowly
     409: errors.CardStateError,
     413: errors.InvalidArgumentError,
     416: errors.IntegrityError,  # a resumed download asked past the end: the file shrank
@@ -46,8 +47,11 @@ def decode_error(response: httpx.Response) -> OpsmlError:
         if isinstance(found, type) and issubclass(found, OpsmlError)
         else _FALLBACK.get(response.status_code, OpsmlError)
     )
-    exc = OpsmlError.__new__(cls)
+    exc = cls.__new__(cls)
     Exception.__init__(exc, detail)
+    if isinstance(exc, errors.RateLimitError):
+        wait = response.headers.get("retry-after", "")
+        exc.retry_after = int(wait) if wait.isdigit() else None
     return exc
 
 
@@ -200,9 +204,17 @@ class ApiClient:
 
     @contextmanager
     def stream(
-        self, url: str, headers: Mapping[str, str] | None = None
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        allow: Collection[int] = (),
     ) -> Iterator[httpx.Response]:
         """A streaming GET (no retries here: callers resume with ``Range``).
+
+        Args:
+            url: Path under the server.
+            headers: Extra headers.
+            allow: Error statuses to hand to the caller instead of raising (e.g. ``416``).
 
         Raises:
             ServerUnavailableError: The connection failed.
@@ -214,7 +226,7 @@ class ApiClient:
                 with self._http.stream("GET", url, headers=self._headers(headers)) as response:
                     if response.status_code == 401 and not relogged and self._username:
                         relogged = True
-                    elif response.status_code >= 400:
+                    elif response.status_code >= 400 and response.status_code not in allow:
                         response.read()
                         raise decode_error(response)
                     else:

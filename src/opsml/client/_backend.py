@@ -233,17 +233,7 @@ class HttpBackend(HttpTracking):
             status_url,
             targets_url,
         )
-        try:
-            final: dict[str, Any] = self.api.json("POST", f"{base}/{uid}/commit")
-        except CardStateError as exc:
-            if "not uploaded" not in str(exc):
-                raise
-            # Another registration of identical content took the uploaded copy: send again.
-            retry = self.api.json("GET", targets_url)
-            upload_files(
-                self.api, transfers_from(retry, manifest.files), folder, status_url, targets_url
-            )
-            final = self.api.json("POST", f"{base}/{uid}/commit")
+        final: dict[str, Any] = self.api.json("POST", f"{base}/{uid}/commit")
         return final
 
     def list_cards(self, registry: RegistryType, query: CardQuery) -> list[CardRecord]:

@@ -262,14 +262,15 @@ def _storage_error(response: httpx.Response, path: str) -> Exception:
 def _stream(
     api: ApiClient, http: httpx.Client | None, url: str, headers: dict[str, str]
 ) -> Iterator[httpx.Response]:
-    """A streaming GET from the server, or (absolute URL) from a presigned URL."""
+    """A streaming GET from the server, or (absolute URL) from a presigned URL; a ``416``
+    (a resume asked past the end) is handed back, every other error raised as it came."""
     if http is None or not _absolute(url):
-        with api.stream(url, headers=headers) as response:
+        with api.stream(url, headers=headers, allow=(416,)) as response:
             yield response
         return
     try:
         with http.stream("GET", url, headers=headers) as response:
-            if response.status_code >= 400:
+            if response.status_code >= 400 and response.status_code != 416:
                 response.read()
                 raise _storage_error(response, url.split("?", 1)[0])
             yield response
@@ -331,7 +332,8 @@ def _upload_one(
                 else:
                     conflicts += 1
                 if busy:
-                    # Another client is sending identical bytes; wait for it to finish.
+                    # Another request of this registration is sending the same bytes (two
+                    # paths, one content); wait for it to finish.
                     time.sleep(min(0.05 * conflicts, 1.0))
                 received, complete = _server_offset(api, status_url, transfer.path)
                 advance(received - offset)
@@ -394,6 +396,12 @@ def _download_one(
                 _stream(api, http, transfer.url, headers) as response,
                 open_private(part, "ab") as out,
             ):
+                if response.status_code == 416:  # the stored file ends before our part does
+                    part.unlink(missing_ok=True)
+                    raise IntegrityError(
+                        f"file {transfer.path!r} on the server is shorter than its manifest "
+                        f"({have} of {transfer.entry.size} bytes)"
+                    )
                 if have and response.status_code != 206:
                     out.truncate(0)
                     advance(-have)
@@ -403,12 +411,6 @@ def _download_one(
                     digest.update(block)
                     have += len(block)
                     advance(len(block))
-        except IntegrityError as exc:
-            part.unlink(missing_ok=True)
-            raise IntegrityError(
-                f"file {transfer.path!r} on the server is shorter than its manifest "
-                f"({have} of {transfer.entry.size} bytes)"
-            ) from exc
         except ServerUnavailableError:
             failures += 1
             if failures > _RESUMES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from opsml.errors import CardStateError
 from opsml.registry._local import LocalBackend
 from opsml.storage import owner_is_dead
 from opsml.store._schema import CARD_REGISTRIES
@@ -30,7 +31,8 @@ def collect_garbage(backend: LocalBackend, older_than_seconds: float = 3600.0) -
     """Remove what killed or failed registrations left behind.
 
     A pending record is stale when the process that reserved it is gone (same host) or it
-    is older than ``older_than_seconds``; its files go with it. A card folder in storage
+    is older than ``older_than_seconds``; its files and uploads go with it, and its version
+    is free again. A card folder in storage
     that no record (pending or ok) points to is an orphan and is removed.
 
     Args:
@@ -49,8 +51,10 @@ def collect_garbage(backend: LocalBackend, older_than_seconds: float = 3600.0) -
             )
             age = (now - created).total_seconds()
             if owner_is_dead(row.owner) or age >= older_than_seconds:
-                backend.store.remove(registry, row.uid)
-                backend.storage.delete(row.storage_path)
+                try:
+                    backend.abort(registry, row.uid)  # its record, files and uploads
+                except CardStateError:
+                    continue  # it finished registering since it was listed
                 report.pending_records.append(row.uid)
         # List folders before reading the records: a folder is only ever created after its
         # record was reserved, so a folder seen here without a record is truly orphaned.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from opsml.cards._lifecycle import (
 from opsml.errors import (
     CardNotFoundError,
     CardStateError,
+    IntegrityError,
     InvalidArgumentError,
     InvalidNameError,
     InvalidVersionError,
@@ -69,7 +70,11 @@ class StoredSource:
 
     def verify(self, folder: Path) -> None:
         """Check every manifest file in ``folder``."""
-        verify_tree(folder, self.manifest)
+        try:
+            verify_tree(folder, self.manifest)
+        except IntegrityError as exc:
+            self.storage.diagnose(self.prefix, self.manifest, exc)
+            raise
 
 
 class LocalBackend(LocalTracking):
@@ -89,6 +94,9 @@ class LocalBackend(LocalTracking):
         storage = open_storage(config.storage_uri)
         if config.encrypt_secret:
             storage = _encrypted(storage, store, config.encrypt_secret)
+        elif isinstance(storage, LocalStorage):  # to name the key if the files are encrypted
+            keys = KeyStore(store)
+            storage = LocalStorage(storage.root, key_ids=lambda p: (keys.get(p) or (None,))[0])
         return cls(store, storage, config.app_env)
 
     # -- registration ---------------------------------------------------------------------
@@ -142,6 +150,7 @@ class LocalBackend(LocalTracking):
         build_tag: str | None,
         manifest: Manifest,
         uid: str | None = None,
+        owner: str | None = None,
     ) -> str:
         """Allocate a version and record the card as ``pending`` (registration step 2).
 
@@ -156,6 +165,8 @@ class LocalBackend(LocalTracking):
             build_tag: Build tag.
             manifest: The card's artifact files.
             uid: The uid to use (a client may choose it, so retries are idempotent).
+            owner: Who may continue this registration: a server passes its user, local
+                mode this process (``host:pid``, so ``opsml gc`` can tell it died).
 
         Returns:
             The storage prefix the artifacts must be committed to.
@@ -180,7 +191,7 @@ class LocalBackend(LocalTracking):
             return {
                 "uid": new_uid,
                 "status": PENDING,
-                "owner": owner_token(),
+                "owner": owner or owner_token(),
                 "created_at": now,
                 "updated_at": now,
                 "app_env": self.app_env,
@@ -204,7 +215,11 @@ class LocalBackend(LocalTracking):
         except BaseException:
             restore_card(card, snapshot)
             raise
-        return card_prefix(registry, space, name, version)
+        prefix = card_prefix(registry, space, name, version)
+        # A new version owns its prefix: whatever is there is left over from a deleted card
+        # or a crash, and must never count as this registration's files.
+        self.storage.delete(prefix)
+        return prefix
 
     def commit(self, registry: RegistryType, uid: str, staging: Path) -> str:
         """Move staged artifacts into place and mark the reservation ``ok`` (steps 3-4).
@@ -235,12 +250,23 @@ class LocalBackend(LocalTracking):
             raise CardStateError(f"card {uid} is registered; use delete_card")
         self.store.remove(registry, uid)
         self.storage.delete(row.storage_path)
+        area = self.storage.upload_area()
+        if area is not None:
+            area.for_card(registry.value, uid).discard()
 
-    def check_links(self, card: CardBase) -> None:
-        """Raise :class:`CardNotFoundError` unless every card ``card`` references exists."""
+    def check_links(self, card: CardBase, readable: Callable[[str], bool] | None = None) -> None:
+        """Raise :class:`CardNotFoundError` unless every card ``card`` references exists
+        (and, given ``readable``, lies in a space the author may read).
+
+        Args:
+            card: The card about to be registered or updated.
+            readable: Whether the author may read a space; a card they may not read is
+                reported exactly like a missing one, so the answer reveals nothing.
+        """
         for registry, uids in card._linked_uids().items():
             for linked in uids:
-                if not self.store.exists(registry, linked):
+                space = self.store.space_of(registry, linked)
+                if space is None or (readable is not None and not readable(space)):
                     raise CardNotFoundError(
                         f"{type(card).__name__} {card.space}/{card.name} references "
                         f"{registry.value} card {linked!r}, which is not registered"

@@ -7,8 +7,12 @@ storage location, so no request can reach a file outside a card.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import pathlib
 import re
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -24,6 +28,7 @@ from opsml.errors import (
     CardNotFoundError,
     CardStateError,
     InvalidArgumentError,
+    PermissionDeniedError,
     StorageError,
 )
 from opsml.registry import LocalBackend
@@ -49,9 +54,15 @@ from opsml.server._models import (
 )
 from opsml.server._security import Permission, Principal, Security
 from opsml.server._throttle import LoginThrottle
-from opsml.storage import FileEntry, LocalStorage, Manifest, ObjectStorage, safe_relpath
+from opsml.storage import (
+    FileEntry,
+    LocalStorage,
+    Manifest,
+    ObjectStorage,
+    UploadArea,
+    safe_relpath,
+)
 from opsml.storage._encrypted import EncryptedLocalStorage
-from opsml.storage._uploads import UploadArea
 from opsml.store import OK, CardQuery, parse_max_date
 from opsml.store._auth import AuthStore
 from opsml.types import RegistryType
@@ -123,9 +134,9 @@ class ServerState:
         With object storage only experiment artifacts take this path (card files go
         straight to the bucket with presigned URLs).
         """
-        storage = self.backend.storage
-        if isinstance(storage, LocalStorage):
-            return storage.uploads
+        area = self.backend.storage.upload_area()
+        if area is not None:
+            return area
         if self._relay is None:
             self._relay = UploadArea(self.config.upload_dir)
         return self._relay
@@ -140,13 +151,6 @@ def state(request: Request) -> ServerState:
 def _card_json(card: CardBase) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(card.model_dump_json())
     return data
-
-
-def local_storage(st: ServerState) -> LocalStorage:
-    """The storage files stream through (local storage only, until presigned URLs)."""
-    if not isinstance(st.backend.storage, LocalStorage):
-        raise StorageError("uploads through the server need local storage")
-    return st.backend.storage
 
 
 public = APIRouter(prefix="/opsml/api", responses=_ERRORS)
@@ -346,13 +350,45 @@ def _object_upload_targets(
     return targets
 
 
+def _owner(user: Principal) -> str:
+    """The owner recorded on a reservation made through the server: the user."""
+    return f"user:{user.username}"
+
+
+def _pending_row(
+    st: ServerState, registry: RegistryType, uid: str, user: Principal, admin_ok: bool = False
+) -> Any:
+    """The pending reservation ``uid``, which only the user who made it may continue.
+
+    Raises:
+        CardNotFoundError: No such reservation.
+        CardStateError: The card is registered already (its files are immutable).
+        PermissionDeniedError: Another user made the reservation (``admin_ok``: unless the
+            caller is an admin).
+    """
+    row = st.backend.store.get(registry, uid, include_pending=True)
+    if row.status == OK:
+        raise CardStateError(f"card {uid} is already registered; its files are immutable")
+    if row.owner != _owner(user) and not (admin_ok and user.is_admin):
+        raise PermissionDeniedError(f"the registration of card {uid} belongs to another user")
+    return row
+
+
+def _card_uploads(st: ServerState, registry: RegistryType, uid: str) -> UploadArea:
+    """The private upload area of one pending registration."""
+    area = st.backend.storage.upload_area()
+    if area is None:
+        raise StorageError("this server's storage takes no uploads through the server")
+    return area.for_card(registry.value, uid)
+
+
 def _upload_targets(
     st: ServerState, registry: RegistryType, uid: str, manifest: Manifest, prefix: str = ""
 ) -> list[TransferTarget]:
     storage = st.backend.storage
     if isinstance(storage, ObjectStorage):
         return _object_upload_targets(st, storage, prefix, manifest)
-    area = local_storage(st).uploads
+    area = _card_uploads(st, registry, uid)
     return [
         TransferTarget(
             path=rel,
@@ -367,10 +403,10 @@ def _upload_targets(
     ]
 
 
-def _reservation(st: ServerState, registry: RegistryType, uid: str) -> ReserveResponse:
-    row = st.backend.store.get(registry, uid, include_pending=True)
-    if row.status == OK:
-        raise CardStateError(f"card {uid} is already registered")
+def _reservation(
+    st: ServerState, registry: RegistryType, uid: str, user: Principal
+) -> ReserveResponse:
+    row = _pending_row(st, registry, uid, user)
     card = card_class(registry).model_validate_json(row.card_json)
     manifest = Manifest.model_validate_json(row.manifest_json)
     return ReserveResponse(
@@ -388,10 +424,14 @@ def _reservation(st: ServerState, registry: RegistryType, uid: str) -> ReserveRe
     tags=["transfer"],
     dependencies=[access(Permission.Write, Scope.NewCard)],
 )
-def reserve(st: StateDep, registry: RegistryName, body: ReserveRequest) -> ReserveResponse:
-    """Allocate a version and reserve the card (``pending``); answers where to upload.
+def reserve(
+    st: StateDep, user: UserDep, registry: RegistryName, body: ReserveRequest
+) -> ReserveResponse:
+    """Allocate a version and reserve the card (``pending``) for the caller; answers where
+    to upload, and what of each file this reservation already received.
 
-    Idempotent for one uid: a retry returns the same reservation.
+    Idempotent for one uid and user: a retry returns the same reservation. Cards the new
+    card references must exist in spaces the caller may read.
     """
     reg = _registry(registry)
     for rel in body.manifest.files:
@@ -399,26 +439,32 @@ def reserve(st: StateDep, registry: RegistryName, body: ReserveRequest) -> Reser
         if rel == CARD_FILE:
             raise InvalidArgumentError(f"{CARD_FILE} is written by the registry")
     try:
-        return _reservation(st, reg, body.uid)
+        return _reservation(st, reg, body.uid, user)
     except CardNotFoundError:
         pass
     card = parse_card(reg, body.card)
     check_new_card(card)
-    st.backend.check_links(card)
+    st.backend.check_links(card, readable=functools.partial(user.allows, Permission.Read))
     st.backend.reserve(
-        card, body.version_type, body.pre_tag, body.build_tag, body.manifest, uid=body.uid
+        card,
+        body.version_type,
+        body.pre_tag,
+        body.build_tag,
+        body.manifest,
+        uid=body.uid,
+        owner=_owner(user),
     )
-    return _reservation(st, reg, body.uid)
+    return _reservation(st, reg, body.uid, user)
 
 
-def _pending_entry(st: ServerState, registry: RegistryType, uid: str, path: str) -> Any:
-    row = st.backend.store.get(registry, uid, include_pending=True)
-    if row.status == OK:
-        raise CardStateError(f"card {uid} is already registered; its files are immutable")
+def _pending_upload(
+    st: ServerState, registry: RegistryType, uid: str, path: str, user: Principal
+) -> tuple[FileEntry, UploadArea]:
+    row = _pending_row(st, registry, uid, user)
     entry = Manifest.model_validate_json(row.manifest_json).files.get(path)
     if entry is None:
         raise CardNotFoundError(f"card {uid} has no file {path!r} in its manifest")
-    return entry
+    return entry, _card_uploads(st, registry, uid)
 
 
 @api.put(
@@ -429,13 +475,14 @@ def _pending_entry(st: ServerState, registry: RegistryType, uid: str, path: str)
 )
 async def upload_file(
     st: StateDep,
+    user: UserDep,
     registry: RegistryName,
     uid: Uid,
     path: FilePath,
     request: Request,
     offset: ByteCount = 0,
 ) -> UploadStatus:
-    """Append bytes to one file of a pending card at ``offset`` (resumable).
+    """Append bytes to one file of the caller's pending card at ``offset`` (resumable).
 
     The last chunk triggers verification against the manifest's SHA-256.
     """
@@ -445,16 +492,15 @@ async def upload_file(
             "this server keeps card files in object storage: send them to the presigned URLs "
             "of the reservation (GET …/upload-targets)"
         )
-    entry = await anyio.to_thread.run_sync(_pending_entry, st, reg, uid, path)
-    return await receive_upload(st, entry, path, offset, request)
+    entry, area = await anyio.to_thread.run_sync(_pending_upload, st, reg, uid, path, user)
+    return await receive_upload(area, entry, path, offset, request)
 
 
 async def receive_upload(
-    st: ServerState, entry: FileEntry, path: str, offset: int, request: Request
+    area: UploadArea, entry: FileEntry, path: str, offset: int, request: Request
 ) -> UploadStatus:
-    """Append the request body to the upload of ``entry`` at ``offset``; the last byte
-    triggers verification against its SHA-256."""
-    area = st.upload_area()
+    """Append the request body to the upload of ``entry`` in ``area`` at ``offset``; the
+    last byte triggers verification against its SHA-256."""
     with area.appending(entry, offset) as appender:
         async for chunk in request.stream():
             appender.write(chunk)
@@ -471,20 +517,16 @@ async def receive_upload(
     tags=["transfer"],
     dependencies=[access(Permission.Write, Scope.Card)],
 )
-def upload_status(st: StateDep, registry: RegistryName, uid: Uid) -> list[UploadStatus]:
-    """How much of each file of a pending card has arrived."""
+def upload_status(
+    st: StateDep, user: UserDep, registry: RegistryName, uid: Uid
+) -> list[UploadStatus]:
+    """How much of each file of the caller's pending card has arrived."""
     reg = _registry(registry)
-    row = st.backend.store.get(reg, uid, include_pending=True)
+    row = _pending_row(st, reg, uid, user)
     manifest = Manifest.model_validate_json(row.manifest_json)
-    if isinstance(st.backend.storage, ObjectStorage):
-        return [
-            UploadStatus(path=t.path, received=t.offset, complete=t.complete)
-            for t in _upload_targets(st, reg, uid, manifest, row.storage_path)
-        ]
-    area = local_storage(st).uploads
     return [
-        UploadStatus(path=rel, received=area.received(e), complete=area.is_complete(e))
-        for rel, e in manifest.files.items()
+        UploadStatus(path=t.path, received=t.offset, complete=t.complete)
+        for t in _upload_targets(st, reg, uid, manifest, row.storage_path)
     ]
 
 
@@ -494,13 +536,13 @@ def upload_status(st: StateDep, registry: RegistryName, uid: Uid) -> list[Upload
     tags=["transfer"],
     dependencies=[access(Permission.Write, Scope.Card)],
 )
-def upload_targets(st: StateDep, registry: RegistryName, uid: Uid) -> list[TransferTarget]:
-    """Where to send each file of a pending card, with what already arrived (fresh
-    presigned URLs for object storage: clients ask again when theirs expire)."""
+def upload_targets(
+    st: StateDep, user: UserDep, registry: RegistryName, uid: Uid
+) -> list[TransferTarget]:
+    """Where to send each file of the caller's pending card, with what already arrived
+    (fresh presigned URLs for object storage: clients ask again when theirs expire)."""
     reg = _registry(registry)
-    row = st.backend.store.get(reg, uid, include_pending=True)
-    if row.status == OK:
-        raise CardStateError(f"card {uid} is already registered; its files are immutable")
+    row = _pending_row(st, reg, uid, user)
     manifest = Manifest.model_validate_json(row.manifest_json)
     return _upload_targets(st, reg, uid, manifest, row.storage_path)
 
@@ -527,35 +569,48 @@ def _commit_object_uploads(
         raise
 
 
+def _commit_uploads(
+    st: ServerState, area: UploadArea, registry: RegistryType, uid: str, row: Any
+) -> None:
+    """Move the files this reservation received into a staging folder and commit it; the
+    reservation's upload area is gone afterwards (nothing of it outlives the card's
+    commit). On failure the files go back, so a retried commit needs no new upload."""
+    manifest = Manifest.model_validate_json(row.manifest_json)
+    missing = area.missing(manifest.files)
+    if missing:
+        raise CardStateError(f"files not uploaded yet: {', '.join(missing[:10])}")
+    storage = st.backend.storage
+    staging = storage.new_staging()
+    try:
+        area.move_into(manifest.files, staging)
+        st.backend.commit(registry, uid, staging)
+    except BaseException:
+        area.take_back(manifest.files, staging)
+        storage.discard(staging)
+        raise
+    area.discard()
+
+
 @api.post(
     "/{registry}/cards/{uid}/commit",
     tags=["transfer"],
     dependencies=[access(Permission.Write, Scope.Card)],
 )
-def commit(st: StateDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
-    """Finish a registration once every file arrived; returns the card's JSON."""
+def commit(st: StateDep, user: UserDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
+    """Finish the caller's registration once every file arrived; returns the card's JSON
+    (again, for a retry after it finished)."""
     reg = _registry(registry)
     row = st.backend.store.get(reg, uid, include_pending=True)
     if row.status == OK:
+        user.require(Permission.Read, row.space)
         data: dict[str, Any] = json.loads(row.card_json)
         return data
-    if isinstance(st.backend.storage, ObjectStorage):
-        _commit_object_uploads(st, st.backend.storage, reg, uid, row)
-        data = json.loads(row.card_json)
-        return data
-    storage = local_storage(st)
-    manifest = Manifest.model_validate_json(row.manifest_json)
-    missing = [rel for rel, e in manifest.files.items() if not storage.uploads.is_complete(e)]
-    if missing:
-        raise CardStateError(f"files not uploaded yet: {', '.join(missing[:10])}")
-    staging = storage.new_staging()
-    try:
-        for rel, entry in manifest.files.items():
-            storage.uploads.link_into(entry, staging / rel)
-        st.backend.commit(reg, uid, staging)
-    except BaseException:
-        storage.discard(staging)
-        raise
+    row = _pending_row(st, reg, uid, user)
+    storage = st.backend.storage
+    if isinstance(storage, ObjectStorage):
+        _commit_object_uploads(st, storage, reg, uid, row)
+    else:
+        _commit_uploads(st, _card_uploads(st, reg, uid), reg, uid, row)
     data = json.loads(row.card_json)
     return data
 
@@ -566,9 +621,15 @@ def commit(st: StateDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
     tags=["transfer"],
     dependencies=[access(Permission.Write, Scope.Card)],
 )
-def abort(st: StateDep, registry: RegistryName, uid: Uid) -> DeletedResponse:
-    """Give up a pending registration: its record and files are removed."""
-    st.backend.abort(_registry(registry), uid)
+def abort(st: StateDep, user: UserDep, registry: RegistryName, uid: Uid) -> DeletedResponse:
+    """Give up a pending registration (the caller's own; an admin may end anyone's): its
+    record, uploads and files are removed. Nothing to do when it is already gone."""
+    reg = _registry(registry)
+    try:
+        _pending_row(st, reg, uid, user, admin_ok=True)
+    except CardNotFoundError:
+        return DeletedResponse(uid=uid)
+    st.backend.abort(reg, uid)
     return DeletedResponse(uid=uid)
 
 
@@ -603,58 +664,127 @@ def downloads(st: StateDep, registry: RegistryName, uid: Uid) -> list[TransferTa
     response_class=FileResponse,
     tags=["transfer"],
     dependencies=[access(Permission.Read, Scope.Card)],
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        206: {"content": {"application/octet-stream": {}}},
+        416: {"model": ErrorResponse},
+    },
 )
 def download_file(
     st: StateDep, registry: RegistryName, uid: Uid, path: FilePath, request: Request
 ) -> Response:
-    """One file of a registered card (supports ``Range`` for resuming)."""
+    """One file of a registered card; one ``Range`` (``bytes=a-b``, ``bytes=a-``,
+    ``bytes=-n``) for resuming, answered the same for plain and encrypted storage."""
     row = st.backend.store.get(_registry(registry), uid)
     entry = Manifest.model_validate_json(row.manifest_json).files.get(path)
     if entry is None:
         raise CardNotFoundError(f"card {uid} has no file {path!r} in its manifest")
-    headers = {"x-opsml-sha256": entry.sha256}
-    if isinstance(st.backend.storage, ObjectStorage):
-        url = st.backend.storage.presign_download(
-            row.storage_path, path, st.config.presign_ttl_seconds
-        )
+    headers = {"x-opsml-sha256": entry.sha256, "accept-ranges": "bytes"}
+    storage = st.backend.storage
+    if isinstance(storage, ObjectStorage):
+        url = storage.presign_download(row.storage_path, path, st.config.presign_ttl_seconds)
         return RedirectResponse(url, status_code=307, headers=headers)
-    storage = local_storage(st)
+    if not isinstance(storage, LocalStorage):
+        raise StorageError("this server's storage cannot serve files")
+    wanted = request.headers.get("range")
     if isinstance(storage, EncryptedLocalStorage):
-        return _decrypted(storage, row.storage_path, path, request.headers.get("range"), headers)
-    file = storage.file_path(row.storage_path, path)
-    if not file.is_file():
-        raise StorageError(f"file {path!r} of card {uid} is missing from storage")
-    return _ArtifactResponse(file, media_type="application/octet-stream", headers=headers)
+        size, read = _encrypted_reader(storage, row.storage_path, path)
+    else:
+        file = storage.file_path(row.storage_path, path)
+        if not file.is_file():
+            raise StorageError(f"file {path!r} of card {uid} is missing from storage")
+        if wanted is None:
+            return _ArtifactResponse(file, media_type="application/octet-stream", headers=headers)
+        size, read = file.stat().st_size, functools.partial(_read_plain, file)
+    return _ranged(size, read, wanted, headers)
 
 
-_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+Reader = Callable[[int, int], Iterator[bytes]]
 
 
-def _decrypted(
-    storage: EncryptedLocalStorage,
-    prefix: str,
-    path: str,
-    range_header: str | None,
-    headers: dict[str, str],
-) -> Response:
-    """Stream a file of an encrypted card, decrypting chunk by chunk (``Range``: one
-    ``bytes=start-[end]`` range)."""
-    start, end = 0, None
-    match = _RANGE.match(range_header.strip()) if range_header else None
-    if match:
-        start = int(match.group(1))
-        end = int(match.group(2)) + 1 if match.group(2) else None
-    size, chunks = storage.read_range(prefix, path, start, end)
-    stop = size if end is None else min(end, size)
-    if match and start >= size and size > 0:
-        return Response(status_code=416, headers={"content-range": f"bytes */{size}"})
-    headers = {**headers, "content-length": str(max(stop - start, 0)), "accept-ranges": "bytes"}
-    if match:
-        headers["content-range"] = f"bytes {start}-{max(stop - 1, start)}/{size}"
+class _UnsatisfiableRangeError(InvalidArgumentError):
+    """A ``Range`` starts past the end of the file (answered ``416``)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the requested range starts past the end of the file ({size} bytes)")
+        self.size = size
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """The byte range ``[start, end)`` one ``Range`` header asks of a ``size``-byte file.
+
+    Returns:
+        ``None`` for a header to ignore (another unit, or several ranges: the whole file
+        is sent, as HTTP allows).
+
+    Raises:
+        InvalidArgumentError: A malformed byte range (e.g. ``bytes=5-1``).
+        _UnsatisfiableRangeError: The range starts past the end of the file.
+    """
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    match = _RANGE.match(f"bytes={spec.strip()}")
+    if match is None or match.group(1) == match.group(2) == "":
+        raise InvalidArgumentError(f"malformed Range header {header[:64]!r}")
+    first, last = match.group(1), match.group(2)
+    if first == "":  # the last n bytes
+        count = int(last)
+        if count == 0:
+            raise _UnsatisfiableRangeError(size)
+        return max(size - count, 0), size
+    start = int(first)
+    if last != "" and int(last) < start:
+        raise InvalidArgumentError(f"malformed Range header {header[:64]!r}: end before start")
+    if start >= size:
+        raise _UnsatisfiableRangeError(size)
+    return start, size if last == "" else min(int(last) + 1, size)
+
+
+def _read_plain(file: pathlib.Path, start: int, end: int) -> Iterator[bytes]:
+    with file.open("rb") as fh:
+        fh.seek(start)
+        left = end - start
+        while left > 0:
+            block = fh.read(min(_ArtifactResponse.chunk_size, left))
+            if not block:
+                return
+            left -= len(block)
+            yield block
+
+
+def _encrypted_reader(storage: EncryptedLocalStorage, prefix: str, path: str) -> tuple[int, Reader]:
+    size, _ = storage.read_range(prefix, path, 0, 0)
+
+    def read(start: int, end: int) -> Iterator[bytes]:
+        return storage.read_range(prefix, path, start, end)[1]
+
+    return size, read
+
+
+def _ranged(size: int, read: Reader, wanted: str | None, headers: dict[str, str]) -> Response:
+    """The whole file, or the one range ``wanted`` asks for (``206``)."""
+    try:
+        span = _parse_range(wanted, size) if wanted is not None else None
+    except _UnsatisfiableRangeError as exc:
+        return Response(
+            json.dumps({"error": "InvalidArgumentError", "detail": str(exc)}),
+            status_code=416,
+            media_type="application/json",
+            headers={"content-range": f"bytes */{exc.size}"},
+        )
+    start, end = span if span is not None else (0, size)
+    headers = {**headers, "content-length": str(end - start)}
+    if span is not None:
+        headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+    chunks = read(start, end)
+    # The first piece is read (and, encrypted, authenticated) before the answer starts, so
+    # a key or storage problem is an error response rather than a cut-off body.
+    first = next(chunks, b"")
     return StreamingResponse(
-        chunks,
-        status_code=206 if match else 200,
+        itertools.chain((first,), chunks),
+        status_code=206 if span is not None else 200,
         media_type="application/octet-stream",
         headers=headers,
     )

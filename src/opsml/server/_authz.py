@@ -220,7 +220,7 @@ class HostGuard:
         await self.app(scope, receive, send)
 
 
-_UPLOAD = re.compile(r"^/opsml/api/[a-z]+/cards/[^/]+/files/")
+_UPLOAD = re.compile(r"^/opsml/api/[a-z]+/cards/[^/]+/(artifacts/)?files/")
 
 
 class BodyLimit:

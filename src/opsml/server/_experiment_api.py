@@ -21,7 +21,7 @@ from opsml.server._api import (
 )
 from opsml.server._authz import Scope, access, current_user
 from opsml.server._models import ByteCount, RegistryName, UploadStatus
-from opsml.server._security import Permission
+from opsml.server._security import Permission, Principal
 from opsml.storage import FileEntry, Manifest, ObjectStorage, safe_relpath
 from opsml.store import CardQuery
 from opsml.types import RegistryType
@@ -32,6 +32,7 @@ experiments = APIRouter(
     prefix="/opsml/api", responses=_ERRORS, dependencies=[Depends(current_user)]
 )
 StateDep = Annotated[ServerState, Depends(state)]
+UserDep = Annotated[Principal, Depends(current_user)]
 _PATH = "/{registry}/cards/{uid}"
 _MAX_BATCH = 100_000
 _RELAY_KEEP_SECONDS = 24 * 3600
@@ -138,6 +139,7 @@ def get_hardware(st: StateDep, registry: RegistryName, uid: Uid) -> list[Hardwar
 )
 async def upload_artifact(
     st: StateDep,
+    user: UserDep,
     registry: RegistryName,
     uid: Uid,
     path: str,
@@ -146,37 +148,45 @@ async def upload_artifact(
     sha256: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
     offset: ByteCount = 0,
 ) -> UploadStatus:
-    """Append bytes of one artifact file at ``offset`` (resumable; verified when complete)."""
+    """Append bytes of one artifact file at ``offset`` (resumable; verified when complete).
+
+    Uploads are the caller's own: each user's uploads to an experiment wait in their own
+    area until :func:`commit_artifacts`.
+    """
     _experiment(registry, uid)
     safe_relpath(path)
     await anyio.to_thread.run_sync(st.backend.store.get, RegistryType.Experiment, uid)
-    return await receive_upload(st, FileEntry(size=size, sha256=sha256), path, offset, request)
+    area = st.upload_area().for_artifacts(uid, user.username)
+    return await receive_upload(area, FileEntry(size=size, sha256=sha256), path, offset, request)
 
 
 @experiments.post(f"{_PATH}/artifacts", tags=["experiments"], dependencies=_WRITE)
 def commit_artifacts(
-    st: StateDep, registry: RegistryName, uid: Uid, body: ArtifactsBody
+    st: StateDep, user: UserDep, registry: RegistryName, uid: Uid, body: ArtifactsBody
 ) -> dict[str, Any]:
-    """Add uploaded files to the experiment; returns the card's JSON."""
+    """Add the files the caller uploaded to the experiment; returns the card's JSON.
+
+    Only bytes this user sent to this experiment count: a manifest entry whose bytes are
+    elsewhere on the server is "not uploaded".
+    """
     _experiment(registry, uid)
     reg = RegistryType.Experiment
     storage = st.backend.storage
-    area = st.upload_area()
-    missing = [rel for rel, e in body.manifest.files.items() if not area.is_complete(e)]
+    top = st.upload_area()
+    area = top.for_artifacts(uid, user.username)
+    missing = area.missing(body.manifest.files)
     if missing:
         raise InvalidArgumentError(f"artifacts not uploaded yet: {', '.join(missing[:10])}")
     staging = storage.new_staging()
     try:
-        for rel, entry in body.manifest.files.items():
-            area.link_into(entry, staging / safe_relpath(rel))
+        area.move_into(body.manifest.files, staging)
         st.backend.add_artifacts(reg, uid, staging)
+    except BaseException:
+        area.take_back(body.manifest.files, staging)
+        raise
     finally:
         storage.discard(staging)
+    area.discard()
     if isinstance(storage, ObjectStorage):  # the relay folder keeps nothing for long
-        area.clean(_RELAY_KEEP_SECONDS)
-    return _card_json(st.backend.load_card(reg, _uid_query(uid)))
-
-
-def _uid_query(uid: Uid) -> Any:
-
-    return CardQuery(uid=uid, limit=1)
+        top.clean(_RELAY_KEEP_SECONDS)
+    return _card_json(st.backend.load_card(reg, CardQuery(uid=uid, limit=1)))

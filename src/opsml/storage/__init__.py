@@ -7,14 +7,17 @@ from opsml.storage._base import ArtifactStorage, owner_is_dead, owner_token
 from opsml.storage._local import LocalStorage
 from opsml.storage._manifest import FileEntry, Manifest, hash_file, safe_relpath, verify_file
 from opsml.storage._object import ObjectStorage, PartPlan, UploadPlan
+from opsml.storage._uploads import Appender, UploadArea
 
 __all__ = [
+    "Appender",
     "ArtifactStorage",
     "FileEntry",
     "LocalStorage",
     "Manifest",
     "ObjectStorage",
     "PartPlan",
+    "UploadArea",
     "UploadPlan",
     "hash_file",
     "open_storage",

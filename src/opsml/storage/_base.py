@@ -12,7 +12,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from opsml.errors import IntegrityError
 from opsml.storage._manifest import Manifest
+from opsml.storage._uploads import UploadArea
 
 __all__ = ["ArtifactStorage", "owner_is_dead", "owner_token", "remove_stale_folders"]
 
@@ -119,11 +121,23 @@ class ArtifactStorage(ABC):
         with tempfile.TemporaryDirectory(prefix="opsml-") as tmp:
             yield self.materialize(prefix, manifest, Path(tmp))
 
+    def diagnose(self, prefix: str, manifest: Manifest, exc: IntegrityError) -> None:
+        """Called when the card's files failed verification with ``exc``: raise a more
+        helpful error if the storage knows why (e.g. the files are encrypted at rest), or
+        return to let ``exc`` stand."""
+        del prefix, manifest, exc
+
     def note_written(self, prefix: str, manifest: Manifest) -> None:
         """After a registration by this process: remember which of the card's files are
         the very bytes hashed into ``manifest``, so reading them skips the re-hash (local
         storage; other backends verify every download)."""
         del prefix, manifest
+
+    def upload_area(self) -> UploadArea | None:
+        """Where files sent through an opsml server wait for their registration's commit,
+        when this storage keeps them itself (local storage: inside its root, so a commit
+        is a rename); ``None`` when clients send card files straight to the storage."""
+        return None
 
     @abstractmethod
     def delete(self, prefix: str) -> None:

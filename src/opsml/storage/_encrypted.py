@@ -48,7 +48,7 @@ class EncryptedLocalStorage(LocalStorage):
     """:class:`LocalStorage` with AES-256-GCM encryption of every stored file."""
 
     def __init__(self, root: Path | str, master: MasterKeys, keys: KeyTable) -> None:
-        super().__init__(root)
+        super().__init__(root, key_ids=lambda prefix: (keys.get(prefix) or (None,))[0])
         self.master = master
         self.keys = keys
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from opsml.errors import StorageError
+from opsml.errors import IntegrityError, StorageError
 from opsml.storage._base import ArtifactStorage, owner_token, remove_stale_folders
+from opsml.storage._encryption import is_encrypted
 from opsml.storage._manifest import (
     Manifest,
     copy_tree_verified,
@@ -35,16 +36,27 @@ class LocalStorage(ArtifactStorage):
     either nothing or the whole card.
     """
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(
+        self, root: Path | str, key_ids: Callable[[str], str | None] | None = None
+    ) -> None:
+        """Open the folder ``root`` (created on the first write).
+
+        Args:
+            root: The storage folder.
+            key_ids: For error messages only: the id of the master key that encrypted a
+                card's files (when this folder holds an encrypted registry but is opened
+                without ``OPSML_ENCRYPT_SECRET``).
+        """
         self.root = Path(root).expanduser().resolve()
         self.uri = str(self.root)
+        self._key_ids = key_ids
 
     def _path(self, prefix: str) -> Path:
         return self.root / safe_relpath(prefix)
 
-    @property
-    def uploads(self) -> UploadArea:
-        """Where files uploaded through the server wait for their card's commit."""
+    def upload_area(self) -> UploadArea:
+        """Where files uploaded through the server wait for their card's commit (inside
+        the root, so the commit moves them with a rename)."""
         return UploadArea(self.root / _UPLOADS)
 
     def file_path(self, prefix: str, rel: str) -> Path:
@@ -82,14 +94,37 @@ class LocalStorage(ArtifactStorage):
         rmtree_quiet(staging)
 
     def materialize(self, prefix: str, manifest: Manifest, dest: Path | None = None) -> Path:
-        """Verify the card's files in place, or copy them verified into ``dest``."""
+        """Verify the card's files in place, or copy them verified into ``dest``.
+
+        Raises:
+            IntegrityError: A file is missing or differs from the manifest; when the files
+                are encrypted at rest (a registry with ``OPSML_ENCRYPT_SECRET`` read
+                without it), the message says so and names the master key.
+        """
         src = self._path(prefix)
-        if dest is None:
-            verify_tree(src, manifest)
-            return src
-        dest.mkdir(parents=True, exist_ok=True)
-        copy_tree_verified(src, dest, manifest)
+        try:
+            if dest is None:
+                verify_tree(src, manifest)
+                return src
+            dest.mkdir(parents=True, exist_ok=True)
+            copy_tree_verified(src, dest, manifest)
+        except IntegrityError as exc:
+            self.diagnose(prefix, manifest, exc)
+            raise
         return dest
+
+    def diagnose(self, prefix: str, manifest: Manifest, exc: IntegrityError) -> None:
+        """Raise a clearer error when the card's files are encrypted at rest and this
+        storage was opened without the key (else return: ``exc`` stands)."""
+        for rel in manifest.files:
+            path = self._path(prefix) / safe_relpath(rel)
+            if path.is_file() and is_encrypted(path):
+                key_id = self._key_ids(prefix) if self._key_ids is not None else None
+                key = f" with master key {key_id}" if key_id else ""
+                raise IntegrityError(
+                    f"the artifacts of {prefix} are encrypted at rest{key}: set "
+                    "OPSML_ENCRYPT_SECRET to that key to read them"
+                ) from exc
 
     @contextmanager
     def local_copy(self, prefix: str, manifest: Manifest, verify: bool = True) -> Iterator[Path]:
@@ -135,4 +170,4 @@ class LocalStorage(ArtifactStorage):
             return 0
         removed = remove_stale_folders(staging_root.iterdir(), "", older_than_seconds)
         rmtree_quiet(self.root / _TRASH)
-        return removed + self.uploads.clean(older_than_seconds)
+        return removed + self.upload_area().clean(older_than_seconds)

@@ -1,13 +1,18 @@
 """Resumable uploads into local storage, for files sent through the opsml server.
 
-Each file of a pending card is uploaded in chunks to ``{root}/.uploads/{sha256}.part``
-(keyed by the SHA-256 its manifest promises, so a client that restarts resumes where the
-last attempt stopped, even under a new reservation). When the last byte arrives the whole
-part is hashed; only a file that verifies becomes ``{sha256}``, ready to be hard-linked into
-the card's staging folder at commit. Sealed files stay until ``opsml gc`` removes them by age
-(hard links cost no extra space while the card exists), so several registrations of identical
-content share one upload. Any number of server replicas can share the folder: every step is
-a file operation under an exclusive ``flock``.
+Every upload belongs to one *scope*: a pending card registration (``card``, registry, uid)
+or one user's artifacts for one experiment. A scope is a private folder under
+``{root}/.uploads/`` named by a hash of its identity; nothing outside the scope is ever
+looked at, so bytes count only for the registration that sent them. Content addressing
+inside a scope (``{sha256}.part`` while it arrives, ``{sha256}`` once verified) lets a
+client that restarts resume where its last attempt stopped, but never lets one
+registration see, reuse or overwrite another's bytes: there is no cross-scope dedup, no
+status answer about bytes outside the caller's scope, and no hard link between an upload
+and a card. At commit the verified files are *moved* into the card's staging folder and the
+scope is removed, so nothing of a registration outlives it in the upload area (with
+encryption at rest, no plaintext). Abandoned scopes are removed by ``opsml gc``. Any number
+of server replicas can share the folder: every step is a file operation under an exclusive
+``flock``.
 """
 
 from __future__ import annotations
@@ -17,17 +22,18 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from opsml.errors import CardStateError, IntegrityError, InvalidArgumentError
-from opsml.storage._manifest import FileEntry, hash_file, open_private
+from opsml.storage._manifest import FileEntry, hash_file, open_private, rmtree_quiet, safe_relpath
 
 __all__ = ["Appender", "UploadArea"]
 
 _HEX = frozenset("0123456789abcdef")
+_SCOPE_PREFIX = "s-"
 
 
 def _check_sha(sha256: str) -> str:
@@ -71,10 +77,27 @@ class Appender:
 
 
 class UploadArea:
-    """Content-addressed, resumable upload parts under ``root``."""
+    """Resumable upload parts under ``root``: the whole area, or (from :meth:`scope`) the
+    private folder of one registration, which every other method works in."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def scope(self, *identity: str) -> UploadArea:
+        """The private area of one registration, e.g. ``scope("card", "data", uid)``.
+
+        The folder's name is a hash of ``identity``, so no value can steer it elsewhere.
+        """
+        digest = hashlib.sha256("\x00".join(identity).encode()).hexdigest()[:40]
+        return UploadArea(self.root / f"{_SCOPE_PREFIX}{digest}")
+
+    def for_card(self, registry: str, uid: str) -> UploadArea:
+        """The scope of one pending card registration (its reservation's uid)."""
+        return self.scope("card", registry, uid)
+
+    def for_artifacts(self, experiment_uid: str, username: str) -> UploadArea:
+        """The scope of one user's artifact uploads to one registered experiment."""
+        return self.scope("artifacts", experiment_uid, username)
 
     def _blob(self, sha256: str) -> Path:
         return self.root / _check_sha(sha256)
@@ -98,7 +121,7 @@ class UploadArea:
     @contextmanager
     def _locked(self, entry: FileEntry) -> Iterator[None]:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock_path = self.root / f"{entry.sha256}.lock"
+        lock_path = self.root / f"{_check_sha(entry.sha256)}.lock"
         with lock_path.open("a") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -149,26 +172,73 @@ class UploadArea:
             )
         os.replace(part, self._blob(entry.sha256))
 
-    def link_into(self, entry: FileEntry, dest: Path) -> None:
-        """Place the verified file at ``dest`` (a hard link when possible, else a copy)."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        blob = self._blob(entry.sha256)
-        try:
-            os.link(blob, dest)
-        except OSError:
-            shutil.copyfile(blob, dest)
+    def missing(self, files: Mapping[str, FileEntry]) -> list[str]:
+        """The paths of ``files`` whose bytes have not arrived and verified in this scope."""
+        return [rel for rel, entry in files.items() if not self.is_complete(entry)]
+
+    def move_into(self, files: Mapping[str, FileEntry], staging: Path) -> None:
+        """Move every verified file of ``files`` to ``staging/<path>`` (a rename: the
+        upload area keeps no link to a card's bytes); paths sharing content get copies.
+
+        Raises:
+            CardStateError: A file has not arrived (see :meth:`missing`).
+        """
+        placed: dict[str, Path] = {}
+        for rel, entry in files.items():
+            dest = staging / safe_relpath(rel)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            first = placed.get(entry.sha256)
+            if first is not None:
+                shutil.copyfile(first, dest)
+                continue
+            try:
+                os.replace(self._blob(entry.sha256), dest)
+            except FileNotFoundError as exc:
+                raise CardStateError(f"file {rel!r} has not been uploaded") from exc
+            placed[entry.sha256] = dest
+
+    def take_back(self, files: Mapping[str, FileEntry], staging: Path) -> None:
+        """Undo :meth:`move_into` after a failed commit, for every staged file that is
+        still exactly its manifest entry (re-hashed: a commit may have changed it)."""
+        for rel, entry in files.items():
+            path = staging / safe_relpath(rel)
+            blob = self._blob(entry.sha256)
+            try:
+                if not blob.exists() and hash_file(path) == entry:
+                    os.replace(path, blob)
+            except OSError:
+                continue
+
+    def discard(self) -> None:
+        """Remove this area and everything in it (no error if absent)."""
+        rmtree_quiet(self.root)
 
     def clean(self, older_than_seconds: float) -> int:
-        """Remove parts and sealed files untouched for ``older_than_seconds``."""
+        """Remove scopes in which nothing was written for ``older_than_seconds``, and any
+        loose file directly under the area (left by versions of opsml that shared uploads
+        between registrations: nothing reads them any more). Returns how many went."""
         if not self.root.is_dir():
             return 0
         removed = 0
         now = time.time()
         for path in self.root.iterdir():
             try:
-                if now - path.stat().st_mtime >= older_than_seconds:
+                if not path.is_dir():
                     path.unlink()
+                    removed += 1
+                elif now - _newest_mtime(path) >= older_than_seconds:
+                    rmtree_quiet(path)
                     removed += 1
             except FileNotFoundError:
                 continue
         return removed
+
+
+def _newest_mtime(folder: Path) -> float:
+    newest = folder.stat().st_mtime
+    for child in folder.iterdir():
+        try:
+            newest = max(newest, child.stat().st_mtime)
+        except FileNotFoundError:
+            continue
+    return newest

@@ -311,16 +311,17 @@ class SqlStore:
             raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
         return row
 
-    def exists(self, registry: RegistryType, uid: str) -> bool:
-        """Whether an ``ok`` card with this uid exists in ``registry``."""
+    def space_of(self, registry: RegistryType, uid: str) -> str | None:
+        """The space of the ``ok`` card with this uid in ``registry`` (``None``: no such card)."""
         table = card_table(registry)
-        with self._read() as conn:
-            return (
-                conn.execute(
-                    select(table.c.uid).where(table.c.uid == uid, table.c.status == OK)
+        try:
+            with self._read() as conn:
+                row = conn.execute(
+                    select(table.c.space).where(table.c.uid == uid, table.c.status == OK)
                 ).first()
-                is not None
-            )
+        except SQLAlchemyError as exc:
+            raise store_error(f"reading card {uid}", exc) from exc
+        return None if row is None else str(row.space)
 
     # -- updates --------------------------------------------------------------------------
 

@@ -9,10 +9,11 @@ whose storage is the bucket. It returns a ``pathlib``-like view of the storage r
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,14 @@ def _emulator(kind: str, running: dict[str, Emulator], tmp: pytest.TempPathFacto
             pytest.skip(message)
         running[kind] = STARTERS[kind](tmp.mktemp(f"emulator-{kind}"))
     return running[kind]
+
+
+@pytest.fixture
+def start_emulator(
+    _emulators: dict[str, Emulator], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Emulator]:
+    """Start (once per test process) and return the emulator of a cloud by name."""
+    return functools.partial(_emulator, running=_emulators, tmp=tmp_path_factory)
 
 
 @pytest.fixture(params=CLOUDS)

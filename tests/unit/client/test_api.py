@@ -12,6 +12,7 @@ from opsml.errors import (
     InvalidVersionError,
     MissingDependencyError,
     OpsmlError,
+    RateLimitError,
     ServerUnavailableError,
     VersionConflictError,
 )
@@ -114,3 +115,21 @@ def test_401_without_credentials_is_an_authentication_error() -> None:
 
     with pytest.raises(AuthenticationError, match="log in first"):
         _client(httpx.MockTransport(handler)).request("GET", "/x")
+
+
+def test_rate_limits_carry_the_servers_retry_after_and_408_means_unavailable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/login":
+            return httpx.Response(
+                429,
+                json={"error": "RateLimitError", "detail": "too many failed logins"},
+                headers={"retry-after": "7"},
+            )
+        return httpx.Response(408, json={"error": "RequestTimeoutError", "detail": "too slow"})
+
+    api = _client(httpx.MockTransport(handler))
+    with pytest.raises(RateLimitError, match="too many failed logins") as info:
+        api.request("POST", "/login")
+    assert info.value.retry_after == 7
+    with pytest.raises(ServerUnavailableError, match="too slow"):
+        api.request("PUT", "/slow", retry=False)

@@ -215,3 +215,16 @@ def test_a_run_whose_files_cannot_be_stored_is_marked_failed(
     assert card.status == "failed"
     assert "already logged" in str(card.error)
     assert card.list_artifacts() == ["notes/a.txt"]
+
+
+def test_artifacts_larger_than_the_request_body_limit(
+    both_modes_registry_env: Path, tmp_path: Path
+) -> None:
+    big = tmp_path / "weights.bin"
+    payload = np.random.default_rng(1).bytes(20 * 1024 * 1024)  # over the 16 MiB body limit
+    big.write_bytes(payload)
+    with start_experiment(space="team-a", name="big-files") as exp:
+        exp.log_artifact(big, "checkpoints/weights.bin")
+    loaded = CardRegistry(RegistryType.Experiment).load_card(uid=exp.uid)
+    out = loaded.download_artifacts(lpath=tmp_path / "out")
+    assert (Path(out) / "checkpoints" / "weights.bin").read_bytes() == payload

@@ -28,7 +28,7 @@ from opsml.storage._encryption import (
     plaintext_size,
 )
 
-pytest.importorskip("cryptography", reason="the encrypt extra is not installed")
+pytestmark = pytest.mark.needs("cryptography")
 
 KEY = new_data_key()
 RECORD = CHUNK + NONCE + TAG
