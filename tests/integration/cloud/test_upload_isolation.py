@@ -294,3 +294,31 @@ def test_nothing_of_a_registration_stays_in_the_upload_area(
     assert [p for p in uploads.rglob("*") if p.is_file() and p.suffix == ".part"] != []
     assert setup.http("alice", "DELETE", f"/data/cards/{uid}/reservation").status_code == 200
     assert [p for p in uploads.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("setup", ["local"], indirect=True)
+def test_a_reference_to_an_unreadable_card_reads_as_a_missing_one(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from opsml import ModelCard, SklearnModel
+    from opsml.errors import CardNotFoundError
+
+    secret, _ = _register_secret(setup, monkeypatch)
+    setup.as_user(monkeypatch, "bob")
+    X = np.arange(20.0).reshape(10, 2)
+    clf = LogisticRegression().fit(X, np.arange(10) % 2)
+    messages = []
+    for uid in (str(secret.uid), uuid7()):  # A's card, and one that does not exist
+        card = ModelCard(
+            interface=SklearnModel(model=clf, sample_data=X[:2]),
+            space="team-b",
+            name="derived",
+            datacard_uid=uid,
+        )
+        with pytest.raises(CardNotFoundError) as info:
+            CardRegistry(RegistryType.Model).register_card(card)
+        messages.append(str(info.value).replace(uid, "<uid>"))
+    assert messages[0] == messages[1]  # nothing tells the two apart
+    assert len(CardRegistry(RegistryType.Model).list_cards(space="team-b")) == 0
