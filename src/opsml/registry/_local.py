@@ -293,10 +293,14 @@ class LocalBackend(LocalTracking):
 
     # -- updates --------------------------------------------------------------------------
 
-    def update_card(self, card: CardBase) -> None:
+    def update_card(self, card: CardBase, readable: Callable[[str], bool] | None = None) -> None:
         """Update metadata and tags; a new (space, name, version) must be free.
 
         Artifacts are immutable: the stored manifest and interface metadata are kept.
+
+        Args:
+            card: The registered card with its new metadata.
+            readable: Whether the author may read a space (see :meth:`check_links`).
         """
         registry = card.registry_type
         if card.uid is None:
@@ -321,7 +325,7 @@ class LocalBackend(LocalTracking):
             "card_json": card.model_dump_json(),
             **card._registry_columns(),
         }
-        self.check_links(card)
+        self.check_links(card, readable)
         self.store.update(registry, card.uid, values, card.tags)
 
     def delete_card(self, card: CardBase) -> None:

@@ -293,13 +293,14 @@ def get_card(st: StateDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
     dependencies=[access(Permission.Write, Scope.UpdatedCard)],
 )
 def update_card(
-    st: StateDep, registry: RegistryName, uid: Uid, body: UpdateRequest
+    st: StateDep, user: UserDep, registry: RegistryName, uid: Uid, body: UpdateRequest
 ) -> dict[str, Any]:
-    """Replace a card's metadata and tags (artifacts are immutable)."""
+    """Replace a card's metadata and tags (artifacts are immutable); cards it refers to
+    must be in spaces the caller may read."""
     card = parse_card(_registry(registry), body.card)
     if card.uid != uid:
         raise InvalidArgumentError("the card's uid does not match the URL")
-    st.backend.update_card(card)
+    st.backend.update_card(card, readable=functools.partial(user.allows, Permission.Read))
     return _card_json(card)
 
 

@@ -322,3 +322,16 @@ def test_a_reference_to_an_unreadable_card_reads_as_a_missing_one(
         messages.append(str(info.value).replace(uid, "<uid>"))
     assert messages[0] == messages[1]  # nothing tells the two apart
     assert len(CardRegistry(RegistryType.Model).list_cards(space="team-b")) == 0
+
+    # The same through an update of a card Bob registered without the reference.
+    mine = ModelCard(interface=SklearnModel(model=clf, sample_data=X[:2]), space="team-b", name="m")
+    CardRegistry(RegistryType.Model).register_card(mine)
+    updated = []
+    for uid in (str(secret.uid), uuid7()):
+        mine.metadata.datacard_uid = uid
+        with pytest.raises(CardNotFoundError) as info:
+            CardRegistry(RegistryType.Model).update_card(mine)
+        updated.append(str(info.value).replace(uid, "<uid>"))
+    assert updated[0] == updated[1]
+    stored = CardRegistry(RegistryType.Model).load_card(uid=mine.uid)
+    assert stored.metadata.datacard_uid is None
