@@ -43,7 +43,10 @@ OPSML3_NAMES: dict[str, tuple[str, ...]] = {
         "Experiment", "start_experiment", "Metric", "Parameter", "get_experiment_metrics",
         "get_experiment_parameters", "download_artifact", "EvalMetrics",
     ),
-    "opsml.llm": ("Message", "ModelSettings", "Prompt"),
+    "opsml.llm": (
+        "Message", "ModelSettings", "Prompt", "Provider", "Score", "ImageUrl", "AudioUrl",
+        "BinaryContent", "DocumentUrl",
+    ),
     "opsml.logging": ("LogLevel", "RustyLogger", "LoggingConfig", "WriteLevel"),
     "opsml.mock": ("OpsmlTestServer", "OpsmlServerContext", "RegistryTestHelper"),
     "opsml.model": (

@@ -20,11 +20,12 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from opsml.errors import InvalidArgumentError, SerializationError
+from opsml.llm._content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
 
 __all__ = ["Message", "ModelSettings", "Prompt"]
 
@@ -34,6 +35,13 @@ _USER_ROLE = "user"
 _SYSTEM_ROLE = "system"
 _DEFAULT_FILE_NAME = "prompt.json"
 _YAML_SUFFIXES = (".yaml", ".yml")
+_CONTENT_TYPES = (ImageUrl, AudioUrl, DocumentUrl, BinaryContent)
+
+Content = str | ImageUrl | AudioUrl | DocumentUrl | BinaryContent
+"""What a message holds: text, or one piece of media or document."""
+_StoredContent = (
+    str | Annotated[ImageUrl | AudioUrl | DocumentUrl | BinaryContent, Field(discriminator="kind")]
+)
 
 
 def _render(name: str, value: Any) -> str:
@@ -85,31 +93,36 @@ class Message(BaseModel):
     """One message of a prompt.
 
     Args:
-        content: The text; may contain ``${var}`` placeholders.
+        content: The text, which may contain ``${var}`` placeholders; or an
+            :class:`~opsml.llm.ImageUrl`, :class:`~opsml.llm.AudioUrl`,
+            :class:`~opsml.llm.DocumentUrl` or :class:`~opsml.llm.BinaryContent` (no
+            placeholders).
         role: Who speaks: ``"user"`` (default), ``"assistant"``, or ``"system"`` (system
             instructions of a :class:`Prompt` always get ``"system"``).
 
     Raises:
-        InvalidArgumentError: ``content`` or ``role`` is not a string.
+        InvalidArgumentError: ``content`` is none of these, or ``role`` is not a string.
     """
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    content: str
+    content: _StoredContent
     role: str = _USER_ROLE
 
-    def __init__(self, content: str, role: str = _USER_ROLE) -> None:
-        if not isinstance(content, str) or not isinstance(role, str):
+    def __init__(self, content: Content, role: str = _USER_ROLE) -> None:
+        # A dict is a saved content object (``{"kind": "image-url", ...}``) being read back.
+        if not isinstance(content, (str, dict, *_CONTENT_TYPES)) or not isinstance(role, str):
             raise InvalidArgumentError(
-                f"Message content and role must be strings, got {type(content).__name__} "
-                f"and {type(role).__name__}"
+                "Message content must be a str, ImageUrl, AudioUrl, DocumentUrl or "
+                f"BinaryContent and its role a str, got {type(content).__name__} and "
+                f"{type(role).__name__}"
             )
         super().__init__(content=content, role=role)
 
     @property
     def variables(self) -> list[str]:
         """The names of the ``${var}`` placeholders in the content, in order."""
-        return _placeholders(self.content)
+        return _placeholders(self.content) if isinstance(self.content, str) else []
 
     def bind(self, name: str | None = None, value: Any = None, /, **kwargs: Any) -> Message:
         """Return a new message with placeholders filled; this one is unchanged.
@@ -139,11 +152,13 @@ class Message(BaseModel):
         self.content = self.bind(name, value, **kwargs).content
         return self
 
-    def unwrap(self) -> str:
+    def unwrap(self) -> Content:
         """Return the content (OpsML 3 compatible accessor)."""
         return self.content
 
     def _substituted(self, values: dict[str, str]) -> Message:
+        if not isinstance(self.content, str):
+            return self.model_copy()
         return self.model_copy(update={"content": _substitute(self.content, values)})
 
 
@@ -189,7 +204,7 @@ def _messages(value: Any, system: bool, argument: str) -> list[Message]:
     items = value if isinstance(value, list | tuple) else [value]
     messages: list[Message] = []
     for item in items:
-        if isinstance(item, str):
+        if isinstance(item, (str, *_CONTENT_TYPES)):
             message = Message(item)
         elif isinstance(item, Message):
             message = item.model_copy()
@@ -200,7 +215,8 @@ def _messages(value: Any, system: bool, argument: str) -> list[Message]:
                 raise InvalidArgumentError(f"invalid message in {argument}: {exc}") from exc
         else:
             raise InvalidArgumentError(
-                f"{argument} must be a str, a Message, or a list of them, got {type(item).__name__}"
+                f"{argument} must be a str, a Message, an ImageUrl, AudioUrl, DocumentUrl or "
+                f"BinaryContent, or a list of them, got {type(item).__name__}"
             )
         if system:
             message.role = _SYSTEM_ROLE
