@@ -14,7 +14,6 @@ import secrets
 import selectors
 import shutil
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -28,6 +27,9 @@ import pytest
 
 from opsml import CardRegistry, DataCard, NumpyData, RegistryType
 from opsml.mock import OpsmlTestServer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _server_proc import start_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.client]
 
@@ -293,41 +295,23 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(server: OpsmlTestServe
     assert _recorded_address(server.server_uri, username) == "127.0.0.1"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_start_flags_apply_with_several_workers(tmp_path: Path) -> None:
     """``opsml server start --workers 2`` with the deadline and proxy flags: trusted proxies'
     X-Forwarded-For is believed, others' is not, and slow heads get 408 after 1 s."""
     assert OPSML is not None
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSML_")}
     env["OPSML_TRACKING_URI"] = f"sqlite:///{tmp_path / 'opsml.db'}"
     env["OPSML_STORAGE_URI"] = str(tmp_path / "storage")
-    command = [OPSML, "server", "start", "--port", str(port), "--workers", "2"]
+    command = [OPSML, "server", "start", "--workers", "2"]
     command += ["--header-timeout", "1", "--forwarded-allow-ips", "127.0.0.1"]
-    with (tmp_path / "server.log").open("wb") as log:
-        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server(command, tmp_path, env, timeout=DEADLINE)
     try:
-        deadline = time.monotonic() + DEADLINE
-        while True:
-            try:
-                httpx.get(f"{base}/opsml/api/healthcheck", timeout=5).raise_for_status()
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, (tmp_path / "server.log").read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-
         _login_attempt(base, "via-proxy", forwarded_for="203.0.113.7")
         assert _recorded_address(base, "via-proxy") == "203.0.113.7"
         _login_attempt(base, "not-a-proxy", forwarded_for="198.51.100.9", source="127.0.0.2")
         assert _recorded_address(base, "not-a-proxy") == "127.0.0.2"
 
+        port = int(base.rsplit(":", 1)[1])
         slow = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(20)]
         for sock in slow:
             sock.sendall(b"GET /opsml/api/healthcheck HTTP/1.1\r\nHost: 127.")

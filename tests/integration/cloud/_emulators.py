@@ -41,13 +41,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class PortTakenError(RuntimeError):
+    """The emulator exited before it listened: most likely another process took its port
+    between :func:`free_port` and the emulator's bind (the caller starts it again)."""
+
+
 def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"emulator exited early:\n{log.read_text(errors='replace')[-2000:]}")
+            raise PortTakenError(
+                f"emulator exited early:\n{log.read_text(errors='replace')[-2000:]}"
+            )
         with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
+            if sock.connect_ex(("127.0.0.1", port)) == 0 and proc.poll() is None:
                 return
         time.sleep(0.05)
     proc.kill()
@@ -221,3 +228,14 @@ def start_azure(workdir: Path) -> Emulator:
 
 
 STARTERS = {"s3": start_s3, "gcs": start_gcs, "azure": start_azure}
+
+
+def start(kind: str, workdir: Path, attempts: int = 3) -> Emulator:
+    """Start the emulator of ``kind``, again on a new port if another process took its port."""
+    for attempt in range(attempts):
+        try:
+            return STARTERS[kind](workdir / f"attempt-{attempt}")
+        except PortTakenError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

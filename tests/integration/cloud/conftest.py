@@ -21,7 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _bucket import BucketPath
-from _emulators import STARTERS, Emulator, azurite_available
+from _emulators import Emulator, azurite_available, start
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CLOUDS = ("s3", "gcs", "azure")
@@ -42,7 +42,7 @@ def _emulator(kind: str, running: dict[str, Emulator], tmp: pytest.TempPathFacto
             if IN_CI:
                 pytest.fail(message)
             pytest.skip(message)
-        running[kind] = STARTERS[kind](tmp.mktemp(f"emulator-{kind}"))
+        running[kind] = start(kind, tmp.mktemp(f"emulator-{kind}"))
     return running[kind]
 
 
