@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ROOT / ".venv-compat"
 OPSML3 = ROOT / ".bench-venvs" / "opsml3-compat"
-OPSML3_PIN = "opsml==3.0.0rc16"
+OPSML3_REQUIREMENTS = ROOT / "scripts" / "compat-opsml3-requirements.txt"
 SECTION = "compat-suite"
 
 
@@ -41,8 +42,10 @@ def _load(name: str, path: Path) -> ModuleType:
 
 def build_opsml3_venv() -> Path:
     """The OpsML 3 venv with the suite's libraries (built once; keyed on the requirements)."""
-    requirements = ROOT / "scripts" / "compat-requirements.txt"
-    key = f"{OPSML3_PIN}\n{requirements.read_text(encoding='utf-8')}"
+    key = "\n".join(
+        (ROOT / "scripts" / name).read_text(encoding="utf-8")
+        for name in ("compat-opsml3-requirements.txt", "compat-requirements.txt")
+    )
     marker = OPSML3 / ".compat-requirements"
     python = OPSML3 / "bin" / "python"
     if python.exists() and marker.exists() and marker.read_text(encoding="utf-8") == key:
@@ -52,8 +55,7 @@ def build_opsml3_venv() -> Path:
     pip = [str(python), "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run(
-        [*pip, "-c", str(ROOT / "constraints.txt"), "--pre", OPSML3_PIN, "-r", str(requirements)],
-        check=True,
+        [*pip, "-c", str(ROOT / "constraints.txt"), "-r", str(OPSML3_REQUIREMENTS)], check=True
     )
     marker.write_text(key, encoding="utf-8")
     return python
@@ -61,7 +63,7 @@ def build_opsml3_venv() -> Path:
 
 def _folder(test_id: str) -> str:
     parts = test_id.split("::", maxsplit=1)[0].split("/")
-    return "/".join(parts[:2]) if len(parts) > 2 else "tests/*.py"
+    return "/".join(parts[:2]) if not parts[1].endswith(".py") else "tests/*.py"
 
 
 def _cell(counts: Counter[str]) -> str:
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     runner = _load("compat_run", ROOT / "scripts" / "compat-run.py")
     sys.path.insert(0, str(ROOT / "benchmarks"))
     sections = _load("_sections", ROOT / "benchmarks" / "_sections.py")
-    load = sys.modules["_load"]
+    load = sys.modules["_load"]  # imported by _sections
 
     if not (OURS / "bin" / "python").exists():
         subprocess.run(["make", "-C", str(ROOT), f"{OURS.name}/.installed"], check=True)
@@ -102,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "## OpsML 3.0.0-rc.16's own test suite: opsml vs OpsML 3.0.0rc16 (issue 16)",
         "",
-        *sections.section_header(
-            load.LoadGate(max_wait=0),
-            load.now_utc(),
-            "python3 scripts/compat-compare.py",
-        ),
+        f"- Date: {load.now_utc()}",
+        "- Command: `python3 scripts/compat-compare.py` (after `make test-compat` built "
+        "`.venv-compat`)",
+        f"- Machine: {load.machine()}; load average {os.getloadavg()[0]:.2f} when written "
+        "(the counts do not depend on it; the seconds do)",
         "",
         "The whole suite of `../shared/opsml-compat` (pytest 7, one process per folder, "
         f"{args.jobs} at a time), in one run, once per implementation. Each cell: passed / failed "
