@@ -41,7 +41,7 @@ FAILING = frozenset({"failed", "error"})
 # This machine reaches no model hub: offline mode makes the suite's hub downloads fail at once
 # instead of retrying with back-off (the tests that need them are listed, see docs/compat.md).
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-GROUP_TIMEOUT = 30 * 60
+GROUP_TIMEOUT = 10 * 60
 """Seconds one pytest process may take before it is stopped and counted as one error."""
 
 
