@@ -111,7 +111,7 @@ class RequestId:
             ),
             "",
         )
-        rid = given if _GIVEN_ID.match(given) else secrets.token_hex(8)
+        rid = given if _GIVEN_ID.fullmatch(given) else secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = rid
 
         async def with_id(message: Any) -> None:

@@ -71,7 +71,7 @@ def validate_username(value: str) -> str:
     Raises:
         InvalidArgumentError: It does not fit.
     """
-    if not isinstance(value, str) or not _USERNAME.match(value):
+    if not isinstance(value, str) or not _USERNAME.fullmatch(value):
         raise InvalidArgumentError(
             f"invalid username {value!r}: 1-128 letters, digits, '_', '.', '@' or '-', "
             "starting with a letter or digit"
@@ -94,7 +94,7 @@ def parse_grants(specs: Sequence[str]) -> list[PermissionRow]:
     for spec in specs:
         space, sep, perms = spec.partition(":")
         space = space.strip().lower()
-        if not sep or not _SPACE.match(space):
+        if not sep or not _SPACE.fullmatch(space):
             raise InvalidArgumentError(
                 f"invalid grant {spec!r}: use SPACE:PERMS, e.g. team-a:read,write or *:read"
             )
@@ -274,7 +274,7 @@ class Security:
             AuthenticationError: Unknown user or wrong password (one message for both).
         """
         argon2 = require("argon2", "server")
-        user = self.store.get_user(username) if _USERNAME.match(username or "") else None
+        user = self.store.get_user(username) if _USERNAME.fullmatch(username or "") else None
         try:
             if user is None:
                 self._hasher.verify(_DUMMY_HASH.get(self._hasher), password)  # same timing

@@ -186,8 +186,9 @@ def test_users_management_rules(security: Security) -> None:
         security.store.delete_user("root")
     with pytest.raises(AccountError, match="already exists"):
         security.create_user("root", "correct horse")
-    with pytest.raises(InvalidArgumentError, match="invalid username"):
-        security.create_user("bad/name", "correct horse")
+    for bad in ("bad/name", "ada\n", "ada\n\n"):  # a trailing newline is not a name
+        with pytest.raises(InvalidArgumentError, match="invalid username"):
+            security.create_user(bad, "correct horse")
     security.create_user("second", "correct horse", is_admin=True)
     security.store.delete_user("root")  # no longer the last admin
     assert [u.username for u in security.store.list_users()] == ["second"]
