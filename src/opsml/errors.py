@@ -9,7 +9,8 @@ boundary with ``raise ... from exc`` so callers need to catch only this tree::
     │   ├── InvalidNameError                           space/name outside the allowed pattern
     │   ├── InvalidVersionError                        malformed version or version query
     │   ├── CardTypeError                              card of the wrong type for a registry
-    │   └── UnstorableValueError                       the database refused a value (range, text)
+    │   ├── UnstorableValueError                       the database refused a value (range, text)
+    │   └── UnsupportedTypeError    (also RuntimeError) an interface given an object it cannot hold
     ├── CardNotFoundError           (also LookupError) no registered card matches
     │   └── AliasNotFoundError      (also KeyError)    a ServiceCard has no card of that alias
     ├── CardStateError                                 e.g. registering an already registered card
@@ -17,7 +18,7 @@ boundary with ``raise ... from exc`` so callers need to catch only this tree::
     ├── IntegrityError                                 stored bytes differ from the manifest
     ├── StorageError                                   artifact storage failed
     ├── MetadataStoreError                             the SQL metadata store failed
-    ├── SerializationError                             an interface could not save or load
+    ├── SerializationError          (also RuntimeError) an interface could not save or load
     ├── LockfileError                                  opsml.lock missing, malformed or stale
     ├── MissingDependencyError      (also ImportError) an optional extra is not installed
     ├── AuthenticationError                            bad or missing credentials
@@ -52,6 +53,7 @@ __all__ = [
     "ServerUnavailableError",
     "StorageError",
     "UnstorableValueError",
+    "UnsupportedTypeError",
     "VersionConflictError",
 ]
 
@@ -80,6 +82,11 @@ class UnstorableValueError(InvalidArgumentError):
     """The metadata store refused a value of the request (a number out of range, text too
     long or not valid for the database): raised when no check before the database caught
     it. The message is one line with the database's reason, never the statement."""
+
+
+class UnsupportedTypeError(InvalidArgumentError, RuntimeError):
+    """A data or model interface was given an object of a type it cannot hold (e.g.
+    ``NumpyData(data=10)``). Also a ``RuntimeError``, which is what OpsML 3 raises there."""
 
 
 class CardNotFoundError(OpsmlError, LookupError):
@@ -113,7 +120,7 @@ class MetadataStoreError(OpsmlError):
     """The SQL metadata store failed or is unreachable."""
 
 
-class SerializationError(OpsmlError):
+class SerializationError(OpsmlError, RuntimeError):
     """An interface failed to save or load its object."""
 
 

@@ -22,6 +22,7 @@ from opsml.interfaces._data_base import (
     DataInterface,
     DataInterfaceMetadata,
     DataInterfaceSaveMetadata,
+    ExtraMetadata,
     SqlLogic,
 )
 from opsml.interfaces._enums import (
@@ -43,7 +44,6 @@ from opsml.interfaces._kwargs import (
 )
 from opsml.interfaces._model_base import (
     DataProcessor,
-    ExtraMetadata,
     ModelInterface,
     ModelInterfaceMetadata,
     ModelInterfaceSaveMetadata,
@@ -89,6 +89,7 @@ from opsml.interfaces.model import (
     LightningModel,
     OnnxModel,
     SklearnModel,
+    TensorFlowModel,
     TorchModel,
     XGBoostModel,
 )
@@ -151,6 +152,7 @@ __all__ = [
     "StartStopSplit",
     "StringStats",
     "TaskType",
+    "TensorFlowModel",
     "TorchData",
     "TorchModel",
     "WordStats",
@@ -175,6 +177,7 @@ _BUILTIN_INTERFACES: dict[str, str] = {
     "XGBoostModel": "opsml.interfaces.model._xgboost:XGBoostModel",
     "CatBoostModel": "opsml.interfaces.model._catboost:CatBoostModel",
     "OnnxModel": "opsml.interfaces.model._onnx_model:OnnxModel",
+    "TensorFlowModel": "opsml.interfaces.model._tensorflow:TensorFlowModel",
 }
 
 

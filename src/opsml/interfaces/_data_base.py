@@ -2,11 +2,15 @@
 
 A card saves an interface in two steps, and loads it in two::
 
-    save_metadata = interface.save(card_dir, save_kwargs)           # writes files
-    metadata = interface.get_interface_metadata(save_metadata)      # stored in card.json
+    saved = interface.save(card_dir, save_kwargs)                   # writes files
+    metadata = interface.get_interface_metadata(saved)              # stored in card.json
     ...
     interface = resolve_interface(metadata)   # or the user's own interface instance
     interface.load(card_dir, metadata.save_metadata, load_kwargs)
+
+Built-in interfaces return the whole :class:`DataInterfaceMetadata` from ``save`` (as OpsML 3
+does); a custom ``save`` may return it too, or only the :class:`DataInterfaceSaveMetadata`
+(the files it wrote): ``get_interface_metadata`` completes either.
 
 Every path in the metadata is relative to the card's folder, so the folder can be moved,
 downloaded or served from object storage.
@@ -14,15 +18,17 @@ downloaded or served from object storage.
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, ClassVar, final
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from opsml._compat import require
 from opsml._validation import translate_validation_error
 from opsml.errors import InvalidArgumentError, OpsmlError, SerializationError
 from opsml.interfaces._enums import DataType
@@ -42,6 +48,7 @@ __all__ = [
     "DataInterface",
     "DataInterfaceMetadata",
     "DataInterfaceSaveMetadata",
+    "ExtraMetadata",
     "RelativePath",
     "SqlLogic",
     "translate_errors",
@@ -50,19 +57,43 @@ __all__ = [
 
 
 def _relative_posix(value: object) -> object:
-    """Normalise a path to a relative posix string; reject paths leaving the card folder."""
-    if not isinstance(value, str | PurePosixPath | PureWindowsPath):
+    """Normalise a path to a relative posix path; reject paths leaving the card folder."""
+    if not isinstance(value, str | PurePath):
         return value  # let pydantic report the type error
-    text = value.as_posix() if not isinstance(value, str) else value
+    text = value.as_posix() if isinstance(value, PurePath) else value
     # Read as a Windows path too, so backslashes and drives are caught and normalised.
     windows = PureWindowsPath(text)
     if not text or PurePosixPath(text).is_absolute() or windows.anchor or ".." in windows.parts:
         raise ValueError(f"{text!r} must be a path relative to the card folder, without '..'")
-    return windows.as_posix()
+    return windows.as_posix()  # pydantic makes it a Path
 
 
-RelativePath = Annotated[str, BeforeValidator(_relative_posix)]
-"""A file path relative to the card folder, stored as a posix string."""
+RelativePath = Annotated[Path, BeforeValidator(_relative_posix)]
+"""A file path relative to the card folder: a ``Path`` (as in OpsML 3), stored as a posix
+string."""
+
+
+class ExtraMetadata(BaseModel):
+    """Extra facts a custom ``save`` records for its ``load`` (OpsML 3's wrapper of a dict).
+
+    ``DataInterfaceSaveMetadata(extra=ExtraMetadata(metadata={...}))`` (and the same for
+    ``ModelInterfaceSaveMetadata``) stores the dict itself as ``extra``.
+
+    Attributes:
+        metadata: The facts, JSON-serialisable.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    metadata: dict[str, Any]
+
+
+def _unwrap_extra(value: object) -> object:
+    return value.metadata if isinstance(value, ExtraMetadata) else value
+
+
+ExtraDict = Annotated[dict[str, Any] | None, BeforeValidator(_unwrap_extra)]
+"""``save_metadata.extra``: a dict, also given as an :class:`ExtraMetadata`."""
 
 
 @contextmanager
@@ -99,18 +130,48 @@ _SQL_DIR = str(SaveName.Sql)
 _PROFILE_FILE = f"{SaveName.DataProfile}.{Suffix.Json}"
 
 
+def _find_sql_file(name: str, text: str) -> Path:
+    """The ``.sql`` file ``text`` names: that path, else (as OpsML 3 looks it up) the one
+    file of that name under the current directory, hidden folders left out."""
+    path = Path(text)
+    if path.is_file():
+        return path
+    found: list[Path] = []
+    for root, dirs, files in os.walk(Path.cwd()):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if path.name in files:
+            found.append(Path(root) / path.name)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise InvalidArgumentError(
+            f"SQL query {name!r} names the file {text!r}, which does not exist (nor does a "
+            f"file {path.name!r} anywhere under {Path.cwd()})"
+        )
+    listed = ", ".join(str(p) for p in found[:5])
+    raise InvalidArgumentError(
+        f"SQL query {name!r} names the file {text!r}, which does not exist, and several files "
+        f"{path.name!r} lie under {Path.cwd()} ({listed}); give the path of the one you mean"
+    )
+
+
+def _read_sql_file(name: str, text: str) -> str:
+    file = _find_sql_file(name, text)
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgumentError(
+            f"SQL query {name!r} names the file {text!r}, which cannot be read: {exc}"
+        ) from exc
+
+
 def _read_query(name: str, value: object) -> str:
     """Return ``value`` itself, or the content of the ``.sql`` file it names."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidArgumentError(f"SQL query {name!r} must be a non-empty string")
     text = value.strip()
     if text.lower().endswith(".sql") and not any(c.isspace() for c in text):
-        try:
-            return Path(text).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidArgumentError(
-                f"SQL query {name!r} names the file {text!r}, which cannot be read: {exc}"
-            ) from exc
+        return _read_sql_file(name, text)
     return value
 
 
@@ -121,7 +182,9 @@ class SqlLogic(BaseModel):
 
     Args:
         queries: Name to SQL text, or to the path of a ``.sql`` file whose content is read
-            now. Names are file names: letters, digits, ``_``, ``.``, ``-``.
+            now (a path that does not exist is looked up by its file name under the current
+            directory, as OpsML 3 does). Names are file names: letters, digits, ``_``,
+            ``.``, ``-``.
 
     Raises:
         InvalidArgumentError: A bad name, an empty query or an unreadable ``.sql`` file.
@@ -162,7 +225,8 @@ class SqlLogic(BaseModel):
         Args:
             name: The query's name.
             query: The SQL text.
-            filepath: A ``.sql`` file to read the SQL from, instead of ``query``.
+            filepath: A ``.sql`` file to read the SQL from, instead of ``query`` (looked up
+                like the files of ``SqlLogic(queries=...)``).
 
         Raises:
             InvalidArgumentError: Not exactly one of ``query`` and ``filepath``, a bad name,
@@ -171,10 +235,7 @@ class SqlLogic(BaseModel):
         if (query is None) == (filepath is None):
             raise InvalidArgumentError("add_sql_logic takes exactly one of query or filepath")
         if filepath is not None:
-            try:
-                query = Path(filepath).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise InvalidArgumentError(f"cannot read SQL file {filepath!r}: {exc}") from exc
+            query = _read_sql_file(name, filepath)
         self.queries = SqlLogic({**self.queries, name: str(query)}).queries
 
     def __getitem__(self, key: str) -> str:
@@ -219,7 +280,7 @@ class DataInterfaceSaveMetadata(BaseModel):
     data_uri: RelativePath
     data_profile_uri: RelativePath | None = None
     sql_uri: RelativePath | None = None
-    extra: dict[str, Any] | None = None
+    extra: ExtraDict = None
     save_kwargs: DataSaveKwargs | None = None
 
 
@@ -234,6 +295,8 @@ class DataInterfaceMetadata(WithSchema):
         data_splits: How the data splits into labelled parts.
         dependent_vars: The dependent (target) variables.
         interface_type: The interface's class name, e.g. ``"PandasData"``; used to rebuild it.
+            ``get_interface_metadata`` sets it (whatever a custom ``save`` put there, e.g.
+            OpsML 3's ``DataInterfaceType.Base``).
         data_type: The kind of data held.
     """
 
@@ -242,7 +305,7 @@ class DataInterfaceMetadata(WithSchema):
     sql_logic: SqlLogic = Field(default_factory=SqlLogic)
     data_splits: DataSplits = Field(default_factory=DataSplits)
     dependent_vars: DependentVars = Field(default_factory=DependentVars)
-    interface_type: str
+    interface_type: str = ""
     data_type: DataType = DataType.NotProvided
 
 
@@ -256,20 +319,24 @@ class DataInterface:
     """Base class of every data interface: holds a dataset and knows how to save and load it.
 
     Built-in subclasses (``PandasData``, ``PolarsData``, ...) need nothing more than their
-    data. To support another type, subclass and implement :meth:`save` and :meth:`load` (and
+    data. The base class itself holds any object and saves it with joblib as
+    ``data.joblib`` (a pickle: see the security note in ``docs/interfaces.md``), as OpsML 3
+    does. To support another type, subclass and implement :meth:`save` and :meth:`load` (and
     :meth:`_validate_data` to reject wrong objects early); see ``docs/interfaces.md``.
 
     Args:
         data: The dataset; validated immediately by :meth:`_validate_data`.
         data_splits: How to split the data: a ``DataSplits`` or a list of ``DataSplit``.
         dependent_vars: The target variables: a ``DependentVars``, or a list of column names
-            or of column positions.
+            or of column positions. They are checked against the data by :meth:`split_data`
+            (a model's features may well lack its target column).
         sql_logic: The SQL that produced the data: a ``SqlLogic`` or a dict of name to SQL.
         data_profile: A precomputed ``DataProfile``.
 
     Raises:
-        InvalidArgumentError: ``data`` is not an object this interface can save, or a split
-            or dependent variable does not fit it (e.g. a column that does not exist).
+        UnsupportedTypeError: ``data`` is not an object this interface can hold.
+        InvalidArgumentError: A split does not fit the data (e.g. a column that does not
+            exist).
     """
 
     data_type: ClassVar[DataType] = DataType.Base
@@ -281,8 +348,12 @@ class DataInterface:
     to ``False`` so verification runs alongside the read (still before anything is
     returned)."""
 
-    _suffix: ClassVar[Suffix | None] = None
+    _suffix: ClassVar[Suffix | None] = Suffix.Joblib
     """File suffix of the built-in file format; ``None`` for interfaces that override save/load."""
+
+    _sample_as_raw: ClassVar[bool] = False
+    """As a model's sample data, whether ``ModelInterface.sample_data`` hands out the raw
+    object (a list, tuple or dict of arrays...) rather than this interface (OpsML 3's rule)."""
 
     def __init__(
         self,
@@ -297,6 +368,7 @@ class DataInterface:
         self._dependent_vars = DependentVars()
         self._sql_logic = SqlLogic()
         self._data_profile: DataProfile | None = None
+        self._schema: FeatureSchema | None = None
         self.data_splits = data_splits
         self.dependent_vars = dependent_vars
         self.sql_logic = sql_logic
@@ -315,7 +387,7 @@ class DataInterface:
     def data(self) -> Any:
         """The dataset, or ``None`` before it is set or loaded.
 
-        Setting it checks the object's type and that the splits and dependent variables fit.
+        Setting it checks the object's type and that the splits fit.
         """
         return self._data
 
@@ -323,8 +395,9 @@ class DataInterface:
     def data(self, data: Any) -> None:
         if data is not None:
             self._validate_data(data)
-            self._check_splits(data, self._data_splits, self._dependent_vars)
+            self._check_splits(data, self._data_splits, DependentVars())
         self._data = data
+        self._schema = None
 
     @property
     def data_splits(self) -> DataSplits:
@@ -344,12 +417,12 @@ class DataInterface:
                 f"data_splits must be a DataSplits or a list of DataSplit, got {data_splits!r:.200}"
             )
         if self._data is not None:
-            self._check_splits(self._data, splits, self._dependent_vars)
+            self._check_splits(self._data, splits, DependentVars())
         self._data_splits = splits
 
     @property
     def dependent_vars(self) -> DependentVars:
-        """The dependent (target) variables (checked against the data when set)."""
+        """The dependent (target) variables (checked against the data by :meth:`split_data`)."""
         return self._dependent_vars
 
     @dependent_vars.setter
@@ -369,8 +442,6 @@ class DataInterface:
                 "dependent_vars must be a DependentVars, or a list of column names or of "
                 f"column positions, got {dependent_vars!r:.200}"
             )
-        if self._data is not None:
-            self._check_splits(self._data, self._data_splits, variables)
         self._dependent_vars = variables
 
     @property
@@ -408,6 +479,11 @@ class DataInterface:
         """Whether ``data`` is the native type of this built-in interface (picks sample data)."""
         return False
 
+    @classmethod
+    def _first_rows(cls, data: Any) -> Any:
+        """The first row of ``data`` (what a model keeps as sample data), same type."""
+        return data[0:1]
+
     def _validate_data(self, data: Any) -> None:
         """Raise :class:`InvalidArgumentError` if ``data`` cannot be held; the base takes anything.
 
@@ -426,7 +502,22 @@ class DataInterface:
 
     @property
     def schema(self) -> FeatureSchema:
-        """The feature schema of the current data (empty without data)."""
+        """The feature schema of the current data (empty without data).
+
+        Generated from the data unless one was set; setting new data drops a set schema.
+        """
+        if self._schema is not None:
+            return self._schema
+        return self._generate_schema()
+
+    @schema.setter
+    def schema(self, schema: FeatureSchema | None) -> None:
+        if schema is not None and not isinstance(schema, FeatureSchema):
+            raise InvalidArgumentError(f"schema must be a FeatureSchema, got {type_name(schema)}")
+        self._schema = schema
+
+    def _generate_schema(self) -> FeatureSchema:
+        """Describe the current data; interfaces of other kinds of data override this."""
         return generate_feature_schema(self._data)
 
     @property
@@ -494,9 +585,7 @@ class DataInterface:
         )
         return self.data_profile
 
-    def save(
-        self, path: Path, save_kwargs: DataSaveKwargs | None = None
-    ) -> DataInterfaceSaveMetadata:
+    def save(self, path: Path, save_kwargs: DataSaveKwargs | None = None) -> DataInterfaceMetadata:
         """Write the data into the folder ``path``, with the SQL files and the profile.
 
         Args:
@@ -504,19 +593,21 @@ class DataInterface:
             save_kwargs: ``save_kwargs.data`` is passed to the library's writer.
 
         Returns:
-            The files written, relative to ``path``.
+            The interface metadata: ``.save_metadata`` names the files written, relative to
+            ``path``; ``.schema``, ``.data_type``... describe the data.
 
         Raises:
             SerializationError: There is no data, the interface does not implement saving,
                 or the writer failed.
         """
         path = Path(path)
-        return self._save_extras(path, self._save_as(path, SaveName.Data, save_kwargs))
+        saved = self._save_extras(path, self._save_as(path, SaveName.Data, save_kwargs))
+        return self.get_interface_metadata(saved)
 
     def load(
         self,
         path: Path,
-        metadata: DataInterfaceSaveMetadata,
+        metadata: DataInterfaceSaveMetadata | DataInterfaceMetadata,
         load_kwargs: DataLoadKwargs | None = None,
     ) -> None:
         """Read the data saved by :meth:`save` back from the folder ``path`` into :attr:`data`.
@@ -526,17 +617,20 @@ class DataInterface:
 
         Args:
             path: The card's folder (its files already verified by the card).
-            metadata: What ``save`` returned.
+            metadata: What ``save`` returned, or its ``save_metadata``.
             load_kwargs: ``load_kwargs.data`` is passed to the library's reader.
 
         Raises:
             SerializationError: The interface does not implement loading, or reading failed.
         """
         path = Path(path)
+        if isinstance(metadata, DataInterfaceMetadata):
+            metadata = metadata.save_metadata
         data = self._load_from(path / metadata.data_uri, load_kwargs)
         self._validate_data(data)
         self._load_extras(path, metadata)
         self._data = data
+        self._schema = None
 
     @classmethod
     def from_metadata(cls, metadata: DataInterfaceMetadata) -> DataInterface:
@@ -566,12 +660,14 @@ class DataInterface:
 
     @final
     def get_interface_metadata(
-        self, save_metadata: DataInterfaceSaveMetadata
+        self, save_metadata: DataInterfaceSaveMetadata | DataInterfaceMetadata
     ) -> DataInterfaceMetadata:
         """Build the metadata the card stores, from what :meth:`save` returned.
 
         Not overridable: it records the class name, the schema of the data at save time,
-        the splits, dependent variables and SQL.
+        the splits, dependent variables and SQL. A ``DataInterfaceMetadata`` (what OpsML 3's
+        custom ``save`` returns) is kept as it is, with this class's name as
+        ``interface_type`` and the data's schema where it has none.
 
         Args:
             save_metadata: The return value of :meth:`save`.
@@ -580,12 +676,18 @@ class DataInterface:
             The interface metadata.
 
         Raises:
-            InvalidArgumentError: ``save_metadata`` is not a ``DataInterfaceSaveMetadata``.
+            InvalidArgumentError: ``save_metadata`` is neither a ``DataInterfaceSaveMetadata``
+                nor a ``DataInterfaceMetadata``.
         """
+        if isinstance(save_metadata, DataInterfaceMetadata):
+            update: dict[str, Any] = {"interface_type": self.interface_type}
+            if not len(save_metadata.schema):
+                update["schema"] = self.schema
+            return save_metadata.model_copy(update=update)
         if not isinstance(save_metadata, DataInterfaceSaveMetadata):
             raise InvalidArgumentError(
-                f"{type(self).__name__}.save() must return DataInterfaceSaveMetadata, "
-                f"got {type_name(save_metadata)}"
+                f"{type(self).__name__}.save() must return DataInterfaceMetadata or "
+                f"DataInterfaceSaveMetadata, got {type_name(save_metadata)}"
             )
         return DataInterfaceMetadata(
             save_metadata=save_metadata,
@@ -614,16 +716,16 @@ class DataInterface:
         self, path: Path, metadata: DataInterfaceSaveMetadata
     ) -> DataInterfaceSaveMetadata:
         """Write the SQL files and the profile, unless ``metadata`` shows they are written."""
-        written: dict[str, str] = {}
+        written: dict[str, Path] = {}
         if metadata.sql_uri is None and len(self._sql_logic):
             self._sql_logic._save(path / _SQL_DIR)
-            written["sql_uri"] = _SQL_DIR
+            written["sql_uri"] = Path(_SQL_DIR)
         if metadata.data_profile_uri is None and self._data_profile is not None:
             with translate_errors("write", path / _PROFILE_FILE):
                 (path / _PROFILE_FILE).write_text(
                     self._data_profile.model_dump_json(), encoding="utf-8"
                 )
-            written["data_profile_uri"] = _PROFILE_FILE
+            written["data_profile_uri"] = Path(_PROFILE_FILE)
         return metadata.model_copy(update=written) if written else metadata
 
     def _load_extras(self, path: Path, metadata: DataInterfaceSaveMetadata) -> None:
@@ -642,9 +744,10 @@ class DataInterface:
     def _require_data(self, action: str = "save") -> Any:
         """The data; without it, saving is a SerializationError, other actions bad input."""
         if self._data is None:
+            if action == "save":  # OpsML 3's words, which its users' code may compare
+                raise SerializationError("No data detected in interface for saving")
             name = type(self).__name__
-            error = SerializationError if action == "save" else InvalidArgumentError
-            raise error(
+            raise InvalidArgumentError(
                 f"{name} has no data to {action}; pass it as {name}(data=...), set .data or "
                 "load the card first"
             )
@@ -655,8 +758,8 @@ class DataInterface:
         return SerializationError(
             f"{name} cannot {method}: a DataInterface subclass must implement "
             "save(path, save_kwargs=None) -> DataInterfaceSaveMetadata (write files under path "
-            "and return their paths relative to it) and load(path, metadata, load_kwargs=None) "
-            "(read them back and set self.data)"
+            "and return their paths relative to it; or a DataInterfaceMetadata holding it) and "
+            "load(path, metadata, load_kwargs=None) (read them back and set self.data)"
         )
 
     def _save_as(
@@ -681,9 +784,14 @@ class DataInterface:
         return self._read(file, kwargs)
 
     def _write(self, data: Any, file: Path, kwargs: dict[str, Any]) -> None:
-        """Write ``data`` to ``file`` with the library's writer (built-in formats only)."""
-        raise self._not_implemented("save")
+        """Write ``data`` to ``file`` with the library's writer; the base uses joblib."""
+        joblib = require("joblib", "sklearn")
+        with translate_errors("write", file):
+            joblib.dump(data, file, **kwargs)
 
     def _read(self, file: Path, kwargs: dict[str, Any]) -> Any:
-        """Read ``file`` with the library's reader (built-in formats only)."""
-        raise self._not_implemented("load")
+        """Read ``file`` with the library's reader; the base uses joblib."""
+        joblib = require("joblib", "sklearn")
+        with translate_errors("read", file):
+            # The card verified the file against its manifest before calling load.
+            return joblib.load(file, **kwargs)

@@ -1,21 +1,39 @@
 """Keyword arguments passed through to the libraries that write and read artifacts.
 
 Save kwargs are stored in the card (so a reader can see how files were written) and must
-therefore be JSON-serialisable; that is checked when they are built. Load kwargs are never
-stored and may hold any object the reader accepts (a filesystem, a filter expression).
+therefore be JSON-serialisable; that is checked when they are built. The one exception is
+``ModelSaveKwargs.onnx``: converters take library objects (TensorFlow's ``TensorSpec``
+input signatures), which the card records as their ``repr``. Load kwargs are never stored
+and may hold any object the reader accepts (a filesystem, a filter expression).
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
 
 from opsml.errors import InvalidArgumentError
 from opsml.types._drift import DriftArgs
 
-__all__ = ["DataLoadKwargs", "DataSaveKwargs", "ModelLoadKwargs", "ModelSaveKwargs"]
+__all__ = ["DataLoadKwargs", "DataSaveKwargs", "ModelLoadKwargs", "ModelSaveKwargs", "json_safe"]
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as plain JSON data; objects that are not become their ``repr``."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    return repr(value)
 
 
 def _require_json(owner: str, field: str, value: dict[str, Any] | None) -> None:
@@ -68,6 +86,8 @@ class ModelSaveKwargs(BaseModel):
 
     Attributes:
         onnx: Arguments for the ONNX conversion; giving them implies ``save_onnx=True``.
+            They may hold objects the converter takes (e.g. ``tf.TensorSpec``); the card
+            records those as their ``repr``.
         model: Passed as keyword arguments to the model writer (``joblib.dump`` for
             scikit-learn, e.g. ``{"compress": 3}``).
         preprocessor: Passed as keyword arguments to the preprocessor writer.
@@ -92,11 +112,15 @@ class ModelSaveKwargs(BaseModel):
         save_onnx: bool = False,
         drift: DriftArgs | None = None,
     ) -> None:
-        for field, value in (("onnx", onnx), ("model", model), ("preprocessor", preprocessor)):
+        for field, value in (("model", model), ("preprocessor", preprocessor)):
             _require_json("ModelSaveKwargs", field, value)
         super().__init__(
             onnx=onnx, model=model, preprocessor=preprocessor, save_onnx=save_onnx, drift=drift
         )
+
+    @field_serializer("onnx")
+    def _onnx_as_json(self, onnx: dict[str, Any] | None) -> Any:
+        return None if onnx is None else json_safe(onnx)
 
     @model_validator(mode="after")
     def _onnx_args_imply_save_onnx(self) -> ModelSaveKwargs:

@@ -2,35 +2,38 @@
 
 The card drives a model interface exactly like a data interface (see ``_data_base``)::
 
-    save_metadata = interface.save(card_dir, save_kwargs)
-    metadata = interface.get_interface_metadata(save_metadata)
+    saved = interface.save(card_dir, save_kwargs)
+    metadata = interface.get_interface_metadata(saved)
     ...
     interface = resolve_interface(metadata)
     interface.load(card_dir, metadata.save_metadata, load_kwargs)
 
-The base class implements the parts every model library shares: sample data (saved with
-the matching data interface as ``sample-data.<suffix>``), the preprocessor
+The base class implements the parts every model library shares: sample data (its first
+row, saved with the matching data interface as ``sample-data.<suffix>``), the preprocessor
 (``preprocessor.joblib``) and the task type. A built-in subclass only writes and reads
 the model itself (``_save_model`` / ``_load_model``); a user's subclass may instead
-override ``save`` and ``load`` entirely, as in OpsML 3.
+override ``save`` and ``load`` entirely, as in OpsML 3, returning either the whole
+:class:`ModelInterfaceMetadata` (OpsML 3's way, and what the built-ins return) or only
+the :class:`ModelInterfaceSaveMetadata`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Self, final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError, SerializationError
+from opsml.errors import InvalidArgumentError, SerializationError, UnsupportedTypeError
 from opsml.interfaces._data_base import (
     DataInterface,
+    ExtraDict,
     RelativePath,
     translate_errors,
     type_name,
 )
-from opsml.interfaces._enums import DataType, ModelType, TaskType
+from opsml.interfaces._enums import DataType, ModelType, ProcessorType, TaskType
 from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
 from opsml.interfaces._onnx import (
     ONNX_EXTRA,
@@ -40,8 +43,11 @@ from opsml.interfaces._onnx import (
     write_onnx_model,
 )
 from opsml.interfaces._schema import FeatureSchema, WithSchema
-from opsml.interfaces.data._numpy import NumpyData
+from opsml.interfaces.data._arrow import ArrowData
+from opsml.interfaces.data._numpy import NumpyCollection, NumpyData
 from opsml.interfaces.data._pandas import PandasData
+from opsml.interfaces.data._polars import PolarsData
+from opsml.interfaces.data._torch import TorchData
 from opsml.types import CommonKwargs, SaveName, Suffix
 
 if TYPE_CHECKING:
@@ -55,7 +61,16 @@ __all__ = [
 ]
 
 # Data interfaces that can hold a model's sample data, tried in order.
-_SAMPLE_DATA_INTERFACES: tuple[type[DataInterface], ...] = (PandasData, NumpyData)
+_SAMPLE_DATA_INTERFACES: tuple[type[DataInterface], ...] = (
+    PandasData,
+    NumpyData,
+    PolarsData,
+    ArrowData,
+    TorchData,
+    NumpyCollection,
+)
+# Arguments of ModelInterface.__init__, also taken by __new__ (see ModelInterface.__new__).
+_BASE_ARGS = ("model", "sample_data", "task_type", "preprocessor")
 _SAMPLE_DATA_KEY = CommonKwargs.SampleDataInterfaceType.value
 _PREPROCESSOR_KEY = CommonKwargs.Preprocessor.value
 
@@ -66,28 +81,14 @@ class DataProcessor(BaseModel):
     Attributes:
         name: The processor's class name, e.g. ``"StandardScaler"``.
         uri: Its file, relative to the card folder.
-        type: Its role: ``"Preprocessor"``.
+        type: Its role, a :class:`ProcessorType` (``Preprocessor`` unless given).
     """
 
     model_config = ConfigDict(defer_build=True)
 
     name: str
     uri: RelativePath
-    type: str = "Preprocessor"
-
-
-class ExtraMetadata(BaseModel):
-    """Extra facts a custom ``save`` records for its ``load`` (OpsML 3's wrapper of a dict).
-
-    ``ModelInterfaceSaveMetadata(extra=ExtraMetadata(metadata={...}))`` stores the dict.
-
-    Attributes:
-        metadata: The facts, JSON-serialisable.
-    """
-
-    model_config = ConfigDict(defer_build=True)
-
-    metadata: dict[str, Any]
+    type: ProcessorType = ProcessorType.Preprocessor
 
 
 class ModelInterfaceSaveMetadata(BaseModel):
@@ -109,13 +110,8 @@ class ModelInterfaceSaveMetadata(BaseModel):
     data_processor_map: dict[str, DataProcessor] = Field(default_factory=dict)
     sample_data_uri: RelativePath | None = None
     onnx_model_uri: RelativePath | None = None
-    extra: dict[str, Any] | None = None
+    extra: ExtraDict = None
     save_kwargs: ModelSaveKwargs | None = None
-
-    @field_validator("extra", mode="before")
-    @classmethod
-    def _unwrap_extra(cls, value: Any) -> Any:
-        return value.metadata if isinstance(value, ExtraMetadata) else value
 
 
 class ModelInterfaceMetadata(WithSchema):
@@ -129,8 +125,14 @@ class ModelInterfaceMetadata(WithSchema):
         schema: The feature schema of the sample data.
         onnx_schema: Input/output schema of the ONNX model, when one is saved.
         extra_metadata: Interface-specific facts.
-        interface_type: The interface's class name, e.g. ``"SklearnModel"``.
+        interface_type: The interface's class name, e.g. ``"SklearnModel"``; set by
+            ``get_interface_metadata``.
         model_specific_metadata: Library facts: versions, model class, parameters.
+
+    Args:
+        onnx_session: OpsML 3's way to give the ONNX schema: a session whose ``schema``
+            becomes ``onnx_schema``. Only the schema is stored.
+        **data: The attributes above.
     """
 
     save_metadata: ModelInterfaceSaveMetadata
@@ -139,8 +141,19 @@ class ModelInterfaceMetadata(WithSchema):
     data_type: DataType = DataType.NotProvided
     onnx_schema: OnnxSchema | None = None
     extra_metadata: dict[str, Any] = Field(default_factory=dict)
-    interface_type: str
+    interface_type: str = ""
     model_specific_metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def __init__(self, onnx_session: OnnxSession | None = None, **data: Any) -> None:
+        if onnx_session is not None and data.get("onnx_schema") is None:
+            data["onnx_schema"] = onnx_session.schema
+        super().__init__(**data)
+
+    @property
+    def onnx_session(self) -> OnnxSession | None:
+        """The ONNX model's inputs and outputs as an :class:`OnnxSession` without a runtime
+        session (OpsML 3's attribute), or ``None`` without an ONNX model."""
+        return None if self.onnx_schema is None else OnnxSession.detached(self.onnx_schema)
 
 
 def _task_type(value: TaskType | str) -> TaskType:
@@ -158,19 +171,51 @@ class ModelInterface:
     another library, subclass and implement :meth:`save` and :meth:`load` (and
     :meth:`_validate_model` to reject wrong objects early); see ``docs/interfaces.md``.
 
+    A subclass written the OpsML 3 way, whose ``__new__`` passes the base arguments on
+    (``super().__new__(cls, **kwargs)``) and whose ``__init__`` calls ``super().__init__()``
+    without them, works too: ``__new__`` then sets them and that ``__init__`` keeps them.
+
     Args:
         model: The model; validated immediately by :meth:`_validate_model`.
-        sample_data: A few rows the model accepts: a pandas ``DataFrame``, a numpy
-            ``ndarray``, or a ``PandasData`` / ``NumpyData`` holding one. Saved as
-            ``sample-data.<suffix>`` and used for the feature schema.
+        sample_data: Example input the model accepts: a pandas or polars ``DataFrame``, a
+            pyarrow ``Table``, a numpy ``ndarray``, a torch ``Tensor``, a list, tuple or dict
+            of numpy arrays, or a data interface holding one of those. As in OpsML 3 only
+            its first row is kept (a data interface given is cut to it in place). Saved as
+            ``sample-data.<suffix>``, used for the feature schema and the ONNX inputs.
         task_type: The model's task (a ``TaskType`` or its name); inferred from the model
             when omitted, where the library allows.
         preprocessor: An object applied to inputs before the model, saved with joblib as
             ``preprocessor.joblib``.
 
     Raises:
-        InvalidArgumentError: The model, sample data or task type is not acceptable.
+        UnsupportedTypeError: The model or the sample data is of a type the interface
+            cannot hold.
+        InvalidArgumentError: The task type is unknown.
     """
+
+    _model: Any
+    _sample: DataInterface | None
+    _task_type: TaskType | None
+    _onnx_session: OnnxSession | None
+    _onnx_schema: OnnxSchema | None
+    preprocessor: Any
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        del args  # positional arguments are __init__'s business
+        interface = super().__new__(cls)
+        interface._model = None
+        interface._sample = None
+        interface._task_type = None
+        interface.preprocessor = None
+        interface._onnx_session = None
+        interface._onnx_schema = None
+        if cls.__new__ is not ModelInterface.__new__:
+            # An OpsML 3 style subclass: its own __new__ passed the base arguments here.
+            ModelInterface._set_base_args(
+                interface, **{key: kwargs[key] for key in _BASE_ARGS if key in kwargs}
+            )
+            interface.__dict__["_set_by_new"] = True
+        return interface
 
     def __init__(
         self,
@@ -179,11 +224,18 @@ class ModelInterface:
         task_type: TaskType | str | None = None,
         preprocessor: Any = None,
     ) -> None:
-        self._model: Any = None
-        self._sample: DataInterface | None = None
-        self._task_type: TaskType | None = None
-        self._onnx_session: OnnxSession | None = None
-        self._onnx_schema: OnnxSchema | None = None
+        given = any(arg is not None for arg in (model, sample_data, task_type, preprocessor))
+        if self.__dict__.pop("_set_by_new", False) and not given:
+            return  # super().__init__() of an OpsML 3 style subclass: __new__ set everything
+        self._set_base_args(model, sample_data, task_type, preprocessor)
+
+    def _set_base_args(
+        self,
+        model: Any = None,
+        sample_data: Any = None,
+        task_type: TaskType | str | None = None,
+        preprocessor: Any = None,
+    ) -> None:
         self.model = model
         self.sample_data = sample_data
         self.task_type = task_type
@@ -209,7 +261,7 @@ class ModelInterface:
         self._model = model
 
     def _validate_model(self, model: Any) -> None:
-        """Raise :class:`InvalidArgumentError` if ``model`` cannot be held; the base takes anything.
+        """Raise :class:`UnsupportedTypeError` if ``model`` cannot be held; the base takes anything.
 
         Args:
             model: The candidate model (never ``None``).
@@ -217,32 +269,52 @@ class ModelInterface:
 
     @property
     def sample_data(self) -> Any:
-        """The sample data (the raw object, not its data interface), or ``None``."""
-        return None if self._sample is None else self._sample.data
+        """The sample data: its data interface (``NumpyData``, ``PandasData``, ``TorchData``...)
+        or, for a list, tuple or dict of arrays and other containers, the container itself
+        (OpsML 3's rule); ``None`` without sample data."""
+        if self._sample is None:
+            return None
+        return self._sample.data if self._sample._sample_as_raw else self._sample
 
     @sample_data.setter
     def sample_data(self, sample_data: Any) -> None:
-        if sample_data is None:
-            self._sample = None
-        elif isinstance(sample_data, DataInterface):
-            if type(sample_data) not in _SAMPLE_DATA_INTERFACES or sample_data.data is None:
-                raise InvalidArgumentError(
-                    "sample_data given as an interface must be a "
-                    f"{' or '.join(c.__name__ for c in _SAMPLE_DATA_INTERFACES)} holding data, "
-                    f"got {type(sample_data).__name__}"
-                )
-            self._sample = sample_data
-        else:
-            self._sample = self._sample_interface_for(sample_data)
+        self._sample = None if sample_data is None else self._sample_interface_for(sample_data)
 
-    @staticmethod
-    def _sample_interface_for(data: Any) -> DataInterface:
-        for interface_cls in _SAMPLE_DATA_INTERFACES:
+    def _sample_raw(self) -> Any:
+        """The sample data object itself (a frame, an array...), or ``None``."""
+        return None if self._sample is None else self._sample.data
+
+    @classmethod
+    def _sample_interfaces(cls) -> tuple[type[DataInterface], ...]:
+        """The data interfaces that can hold this interface's sample data, tried in order."""
+        return _SAMPLE_DATA_INTERFACES
+
+    def _sample_interface_for(self, data: Any) -> DataInterface:
+        """Wrap the first row of ``data`` in the data interface that holds it."""
+        accepted = self._sample_interfaces()
+        if isinstance(data, DataInterface):
+            if type(data) not in accepted or data.data is None:
+                raise UnsupportedTypeError(
+                    "sample_data given as an interface must be a "
+                    f"{', '.join(c.__name__ for c in accepted if not c._sample_as_raw)} "
+                    f"holding data, got {type(data).__name__}"
+                )
+            data._data = data._first_rows(data.data)  # in place, as OpsML 3 does
+            data.schema = None
+            return data
+        for interface_cls in accepted:
             if interface_cls._accepts(data):
-                return interface_cls(data=data)
-        raise InvalidArgumentError(
-            "sample_data must be a pandas DataFrame or a numpy ndarray "
-            f"(or a PandasData/NumpyData), got {type_name(data)}"
+                return interface_cls(data=interface_cls._first_rows(data))
+        raise UnsupportedTypeError(
+            f"{type(self).__name__} cannot take sample data of type {type_name(data)}; "
+            f"give {self._sample_kinds()}"
+        )
+
+    def _sample_kinds(self) -> str:
+        """The kinds of sample data accepted, for error messages."""
+        return (
+            "a pandas or polars DataFrame, a pyarrow Table, a numpy ndarray, a torch Tensor, "
+            "a list, tuple or dict of numpy arrays, or a data interface holding one"
         )
 
     @property
@@ -312,7 +384,7 @@ class ModelInterface:
 
     def save(
         self, path: Path, save_kwargs: ModelSaveKwargs | None = None
-    ) -> ModelInterfaceSaveMetadata:
+    ) -> ModelInterfaceMetadata:
         """Write the model, sample data and preprocessor into the folder ``path``.
 
         Args:
@@ -323,7 +395,9 @@ class ModelInterface:
                 :attr:`onnx_session`.
 
         Returns:
-            The files written, relative to ``path``.
+            The interface metadata (OpsML 3's return value): ``.save_metadata`` names the
+            files written, relative to ``path``; ``.task_type``, ``.data_type``,
+            ``.schema``, ``.onnx_session`` describe the model.
 
         Raises:
             SerializationError: There is no model, the interface does not implement
@@ -338,15 +412,17 @@ class ModelInterface:
         self._onnx_schema = None
         # Convert first: a model that cannot be converted fails before anything is written.
         onnx_uri = (
-            self._save_onnx(model, path, dict(kwargs.onnx or {})) if kwargs.save_onnx else None
+            self._save_onnx(model, path, dict(kwargs.onnx or {}))
+            if self._converts_to_onnx(kwargs)
+            else None
         )
         model_uri = self._save_model(model, path, dict(kwargs.model or {}))
-        sample_uri: str | None = None
+        sample_uri: Path | None = None
         extra: dict[str, Any] = self._save_extra(model, save_kwargs)
         if self._sample is not None:
             sample_uri = self._sample._save_as(path, SaveName.SampleModelData, None).data_uri
             extra[_SAMPLE_DATA_KEY] = self._sample.interface_type
-        return ModelInterfaceSaveMetadata(
+        save_metadata = ModelInterfaceSaveMetadata(
             model_uri=model_uri,
             data_processor_map=self._save_preprocessor(path, dict(kwargs.preprocessor or {})),
             sample_data_uri=sample_uri,
@@ -354,6 +430,11 @@ class ModelInterface:
             extra=extra or None,
             save_kwargs=save_kwargs,
         )
+        return self.get_interface_metadata(save_metadata)
+
+    def _converts_to_onnx(self, save_kwargs: ModelSaveKwargs) -> bool:
+        """Whether ``save`` writes the ONNX model: when asked to, for the built-ins."""
+        return save_kwargs.save_onnx
 
     def _save_extra(self, model: Any, save_kwargs: ModelSaveKwargs | None) -> dict[str, Any]:
         """What this interface records in ``save_metadata.extra`` to load the model back
@@ -368,7 +449,7 @@ class ModelInterface:
     def load(
         self,
         path: Path,
-        metadata: ModelInterfaceSaveMetadata,
+        metadata: ModelInterfaceSaveMetadata | ModelInterfaceMetadata,
         load_kwargs: ModelLoadKwargs | None = None,
     ) -> None:
         """Read back what :meth:`save` wrote: model, preprocessor, sample data (and ONNX).
@@ -377,7 +458,7 @@ class ModelInterface:
 
         Args:
             path: The card's folder (its files already verified by the card).
-            metadata: What ``save`` returned.
+            metadata: What ``save`` returned, or its ``save_metadata``.
             load_kwargs: ``model`` and ``preprocessor`` dicts are passed to the readers;
                 ``load_onnx=True`` also opens the ONNX model.
 
@@ -386,6 +467,8 @@ class ModelInterface:
                 or unreadable, or ONNX was requested but not saved.
         """
         path = Path(path)
+        if isinstance(metadata, ModelInterfaceMetadata):
+            metadata = metadata.save_metadata
         kwargs = load_kwargs or ModelLoadKwargs()
         if kwargs.load_onnx and metadata.onnx_model_uri is None:
             raise SerializationError(
@@ -439,12 +522,14 @@ class ModelInterface:
 
     @final
     def get_interface_metadata(
-        self, save_metadata: ModelInterfaceSaveMetadata
+        self, save_metadata: ModelInterfaceSaveMetadata | ModelInterfaceMetadata
     ) -> ModelInterfaceMetadata:
         """Build the metadata the card stores, from what :meth:`save` returned.
 
         Not overridable: it records the class name, task, model and data types and the
-        schema of the sample data at save time.
+        schema of the sample data at save time. A ``ModelInterfaceMetadata`` (what OpsML 3's
+        custom ``save`` returns) is kept as it is, with this class's name as
+        ``interface_type`` and the sample data's schema where it has none.
 
         Args:
             save_metadata: The return value of :meth:`save`.
@@ -453,12 +538,18 @@ class ModelInterface:
             The interface metadata.
 
         Raises:
-            InvalidArgumentError: ``save_metadata`` is not a ``ModelInterfaceSaveMetadata``.
+            InvalidArgumentError: ``save_metadata`` is neither a
+                ``ModelInterfaceSaveMetadata`` nor a ``ModelInterfaceMetadata``.
         """
+        if isinstance(save_metadata, ModelInterfaceMetadata):
+            update: dict[str, Any] = {"interface_type": self.interface_type}
+            if not len(save_metadata.schema):
+                update["schema"] = self.schema
+            return save_metadata.model_copy(update=update)
         if not isinstance(save_metadata, ModelInterfaceSaveMetadata):
             raise InvalidArgumentError(
-                f"{type(self).__name__}.save() must return ModelInterfaceSaveMetadata, "
-                f"got {type_name(save_metadata)}"
+                f"{type(self).__name__}.save() must return ModelInterfaceMetadata or "
+                f"ModelInterfaceSaveMetadata, got {type_name(save_metadata)}"
             )
         return ModelInterfaceMetadata(
             save_metadata=save_metadata,
@@ -585,12 +676,14 @@ class ModelInterface:
         with translate_errors("read", path / processor.uri):
             return joblib.load(path / processor.uri, **kwargs)
 
-    @staticmethod
-    def _load_sample_data(path: Path, metadata: ModelInterfaceSaveMetadata) -> DataInterface | None:
+    @classmethod
+    def _load_sample_data(
+        cls, path: Path, metadata: ModelInterfaceSaveMetadata
+    ) -> DataInterface | None:
         if metadata.sample_data_uri is None:
             return None
         name = (metadata.extra or {}).get(_SAMPLE_DATA_KEY)
-        by_name = {cls.__name__: cls for cls in _SAMPLE_DATA_INTERFACES}
+        by_name = {interface.__name__: interface for interface in cls._sample_interfaces()}
         if name not in by_name:
             raise SerializationError(
                 f"cannot load sample data {metadata.sample_data_uri!r}: unknown sample data "

@@ -14,6 +14,7 @@ missing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -227,6 +228,10 @@ class OnnxSession:
     ``card.load(load_kwargs=ModelLoadKwargs(load_onnx=True))``), or directly from a model.
     Sessions run on ``CPUExecutionProvider`` unless ``providers`` says otherwise.
 
+    As in OpsML 3, a session can be detached from onnxruntime: ``session.session = None``,
+    or rebuilt from JSON with :meth:`model_validate_json` (which stores only the schema).
+    A detached session keeps its :attr:`schema`; ``run`` then says to load the model.
+
     Args:
         model: The ONNX model: a file path, its serialized bytes, or an ``onnx.ModelProto``.
         schema: Its schema, if already known (read from the session otherwise).
@@ -263,6 +268,23 @@ class OnnxSession:
         self._session: Any = self._create(source, session_kwargs)
         self._schema = schema if schema is not None else _schema_from_session(self._session)
 
+    @classmethod
+    def detached(cls, schema: OnnxSchema) -> OnnxSession:
+        """A session holding only ``schema``, without an onnxruntime session (or model).
+
+        Args:
+            schema: The model's inputs and outputs.
+
+        Returns:
+            The session; its :attr:`session` is ``None``.
+        """
+        session = cls.__new__(cls)
+        session._path = None
+        session._bytes = None
+        session._session = None
+        session._schema = schema
+        return session
+
     def _create(self, source: str | bytes, session_kwargs: dict[str, Any]) -> Any:
         ort = _onnxruntime()
         unknown = sorted(set(session_kwargs) - _SESSION_ARGS)
@@ -288,13 +310,14 @@ class OnnxSession:
 
     @property
     def session(self) -> Any:
-        """The underlying ``onnxruntime.InferenceSession``."""
+        """The underlying ``onnxruntime.InferenceSession``, or ``None`` when detached."""
         return self._session
 
     @session.setter
     def session(self, session: Any) -> None:
+        if session is not None:
+            self._schema = _schema_from_session(session)
         self._session = session
-        self._schema = _schema_from_session(session)
 
     @property
     def schema(self) -> OnnxSchema:
@@ -325,9 +348,40 @@ class OnnxSession:
         """
         if self._bytes is not None:
             return self._bytes
-        assert self._path is not None  # one of the two is always set
+        if self._path is None:
+            raise SerializationError(
+                "this OnnxSession holds only the model's schema (it was rebuilt from JSON); "
+                "load the card with ModelLoadKwargs(load_onnx=True) for the model"
+            )
         with translate_errors("read", self._path):
             return self._path.read_bytes()
+
+    def model_dump_json(self) -> str:
+        """The session as JSON: its :attr:`schema` (the model itself is a card file).
+
+        Returns:
+            ``{"schema": {...}}``.
+        """
+        return json.dumps({"schema": self._schema.model_dump(mode="json")})
+
+    @staticmethod
+    def model_validate_json(json_string: str | bytes) -> OnnxSession:
+        """Rebuild a detached session (schema only) from :meth:`model_dump_json`'s JSON.
+
+        Args:
+            json_string: The JSON.
+
+        Returns:
+            The session, with ``session`` ``None``.
+
+        Raises:
+            InvalidArgumentError: The JSON does not describe an ONNX session.
+        """
+        try:
+            schema = OnnxSchema.model_validate(json.loads(json_string)["schema"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidArgumentError(f"not the JSON of an OnnxSession: {exc}") from exc
+        return OnnxSession.detached(schema)
 
     def run(
         self,
@@ -351,7 +405,13 @@ class OnnxSession:
         Raises:
             InvalidArgumentError: onnxruntime rejected the inputs (wrong name, dtype or
                 shape) or an option.
+            SerializationError: The session is detached (no onnxruntime session).
         """
+        if self._session is None:
+            raise SerializationError(
+                "this OnnxSession has no onnxruntime session (it was set to None or rebuilt "
+                "from JSON); load the model with ModelLoadKwargs(load_onnx=True)"
+            )
         np = require("numpy", ONNX_EXTRA)
         inputs = {io.name: io for io in self._schema.inputs}
         feed: dict[str, Any] = {}

@@ -101,6 +101,14 @@ def _column_feature(dtype: Any) -> Feature:
     return Feature(feature_type=str(dtype), shape=[1])
 
 
+def _polars_feature(dtype: Any) -> Feature:
+    # OpsML 3 names the dtype's class ("Datetime", "Decimal", "List"); the parameters
+    # (time unit and zone, precision, inner type) are kept in extra_args["dtype"].
+    name = str(dtype.base_type().__name__)
+    full = str(dtype)
+    return Feature(feature_type=name, shape=[1], extra_args={} if full == name else {"dtype": full})
+
+
 def _array_feature(array: Any) -> Feature:
     return Feature(feature_type=str(array.dtype), shape=[int(n) for n in array.shape])
 
@@ -110,7 +118,9 @@ def generate_feature_schema(data: Any, data_type: DataType | None = None) -> Fea
 
     Supported objects: a pandas ``DataFrame`` (one feature per column, shape ``[1]``), a
     pandas ``Series`` (one feature named after the series), a polars ``DataFrame`` (one
-    feature per column, typed like ``"Int64"`` or ``"Datetime(time_unit='us', ...)"``), a
+    feature per column, typed by the dtype's class like ``"Int64"`` or ``"Datetime"``, the
+    full dtype such as ``"Datetime(time_unit='us', time_zone='UTC')"`` in
+    ``extra_args["dtype"]`` when it has parameters), a
     pyarrow ``Table`` (one feature per column, typed like ``"int64"`` or
     ``"timestamp[us, tz=UTC]"``), a numpy array (one feature named ``"numpy_array"`` with
     the array's shape), a dict of numpy arrays (one feature per key) and a torch tensor (one
@@ -137,7 +147,7 @@ def generate_feature_schema(data: Any, data_type: DataType | None = None) -> Fea
             return FeatureSchema({name: _column_feature(data.dtype)})
     pl = sys.modules.get("polars")
     if pl is not None and isinstance(data, pl.DataFrame):
-        return FeatureSchema({name: _column_feature(dtype) for name, dtype in data.schema.items()})
+        return FeatureSchema({name: _polars_feature(dtype) for name, dtype in data.schema.items()})
     pa = sys.modules.get("pyarrow")
     if pa is not None and isinstance(data, pa.Table):
         return FeatureSchema({field.name: _column_feature(field.type) for field in data.schema})

@@ -26,6 +26,7 @@ from opsml.interfaces import (
     ProcessorType,
     SklearnModel,
     TaskType,
+    TensorFlowModel,
     TorchModel,
     XGBoostModel,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "ProcessorType",
     "SklearnModel",
     "TaskType",
+    "TensorFlowModel",
     "TorchModel",
     "XGBoostModel",
 ]

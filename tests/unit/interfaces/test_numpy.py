@@ -56,11 +56,10 @@ def test_round_trip_keeps_values_dtype_and_shape(array: np.ndarray, tmp_path: Pa
 def test_save_writes_data_npy_and_records_schema(tmp_path: Path) -> None:
     interface = NumpyData(data=np.zeros((3, 4), dtype=np.float32))
 
-    save_metadata = interface.save(tmp_path)
-    metadata = interface.get_interface_metadata(save_metadata)
+    metadata = interface.save(tmp_path)
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy"]
-    assert save_metadata.data_uri == "data.npy"
+    assert metadata.save_metadata.data_uri == Path("data.npy")
     assert metadata.data_type is DataType.Numpy
     assert metadata.interface_type == "NumpyData"
     assert metadata.extra_metadata == {"numpy_version": np.__version__}
@@ -115,7 +114,7 @@ def test_load_kwargs_reach_np_load(tmp_path: Path) -> None:
 
 
 def test_saving_without_data_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SerializationError, match="NumpyData has no data to save"):
+    with pytest.raises(SerializationError, match=r"^No data detected in interface for saving$"):
         NumpyData().save(tmp_path)
 
 

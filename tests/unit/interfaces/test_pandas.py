@@ -106,11 +106,10 @@ def test_set_index_on_a_string_column_round_trips(frame: pd.DataFrame, tmp_path:
 def test_save_writes_data_parquet_and_records_metadata(frame: pd.DataFrame, tmp_path: Path) -> None:
     interface = PandasData(data=frame)
 
-    save_metadata = interface.save(tmp_path / "card")
-    metadata = interface.get_interface_metadata(save_metadata)
+    metadata = interface.save(tmp_path / "card")
 
     assert sorted(p.name for p in (tmp_path / "card").iterdir()) == ["data.parquet"]
-    assert save_metadata.data_uri == "data.parquet"
+    assert metadata.save_metadata.data_uri == Path("data.parquet")
     assert metadata.interface_type == "PandasData"
     assert metadata.data_type is DataType.Pandas
     assert metadata.extra_metadata["pandas_version"] == pd.__version__
@@ -122,7 +121,7 @@ def test_save_writes_data_parquet_and_records_metadata(frame: pd.DataFrame, tmp_
 def test_save_kwargs_reach_the_parquet_writer(frame: pd.DataFrame, tmp_path: Path) -> None:
     kwargs = DataSaveKwargs({"compression": "gzip"})
 
-    save_metadata = PandasData(data=frame).save(tmp_path, kwargs)
+    save_metadata = PandasData(data=frame).save(tmp_path, kwargs).save_metadata
 
     parquet = pq.ParquetFile(tmp_path / "data.parquet")
     assert parquet.metadata.row_group(0).column(0).compression == "GZIP"
@@ -158,7 +157,7 @@ def test_assigning_wrong_data_later_is_rejected_and_keeps_old_data(frame: pd.Dat
 
 
 def test_saving_without_data_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SerializationError, match=r"PandasData has no data to save"):
+    with pytest.raises(SerializationError, match=r"^No data detected in interface for saving$"):
         PandasData().save(tmp_path)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError
+from opsml.errors import UnsupportedTypeError
 from opsml.interfaces._data_base import DataInterface, translate_errors, type_name
 from opsml.interfaces._enums import DataType
 from opsml.types import Suffix
@@ -53,7 +53,7 @@ class ArrowData(DataInterface):
 
     def _validate_data(self, data: Any) -> None:
         if not self._accepts(data):
-            raise InvalidArgumentError(f"ArrowData expects a pyarrow Table, got {type_name(data)}")
+            raise UnsupportedTypeError(f"ArrowData expects a pyarrow Table, got {type_name(data)}")
 
     def _write(self, data: Any, file: Path, kwargs: dict[str, Any]) -> None:
         parquet = require("pyarrow.parquet", _EXTRA)

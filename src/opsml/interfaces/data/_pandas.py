@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError
+from opsml.errors import UnsupportedTypeError
 from opsml.interfaces._data_base import DataInterface, translate_errors, type_name
 from opsml.interfaces._enums import DataType
 from opsml.types import Suffix
@@ -106,7 +106,7 @@ class PandasData(DataInterface):
 
     def _validate_data(self, data: Any) -> None:
         if not self._accepts(data):
-            raise InvalidArgumentError(
+            raise UnsupportedTypeError(
                 f"PandasData expects a pandas DataFrame, got {type_name(data)}"
             )
 

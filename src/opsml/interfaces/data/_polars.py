@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError
+from opsml.errors import UnsupportedTypeError
 from opsml.interfaces._data_base import DataInterface, translate_errors, type_name
 from opsml.interfaces._enums import DataType
 from opsml.types import Suffix
@@ -50,7 +50,7 @@ class PolarsData(DataInterface):
     def _validate_data(self, data: Any) -> None:
         if not self._accepts(data):
             hint = " (call .collect() first)" if type(data).__name__ == "LazyFrame" else ""
-            raise InvalidArgumentError(
+            raise UnsupportedTypeError(
                 f"PolarsData expects a polars DataFrame, got {type_name(data)}{hint}"
             )
 

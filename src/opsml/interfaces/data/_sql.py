@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from opsml.errors import InvalidArgumentError, SerializationError
 from opsml.interfaces._data_base import (
     DataInterface,
+    DataInterfaceMetadata,
     DataInterfaceSaveMetadata,
     SqlLogic,
     translate_errors,
@@ -53,9 +54,7 @@ class SqlData(DataInterface):
             "for the data (they take sql_logic= too)"
         )
 
-    def save(
-        self, path: Path, save_kwargs: DataSaveKwargs | None = None
-    ) -> DataInterfaceSaveMetadata:
+    def save(self, path: Path, save_kwargs: DataSaveKwargs | None = None) -> DataInterfaceMetadata:
         """Write each query to ``path/sql/<name>.sql`` (and the profile, if any).
 
         Args:
@@ -63,7 +62,8 @@ class SqlData(DataInterface):
             save_kwargs: Recorded only; there is no library writer.
 
         Returns:
-            ``data_uri`` and ``sql_uri`` set to ``"sql"``.
+            The interface metadata; its ``save_metadata`` has ``data_uri`` and ``sql_uri``
+            set to ``"sql"``.
 
         Raises:
             SerializationError: There are no queries, or writing failed.
@@ -77,24 +77,26 @@ class SqlData(DataInterface):
         metadata = DataInterfaceSaveMetadata(
             data_uri=_SQL_DIR, sql_uri=_SQL_DIR, save_kwargs=save_kwargs
         )
-        return self._save_extras(path, metadata)
+        return self.get_interface_metadata(self._save_extras(path, metadata))
 
     def load(
         self,
         path: Path,
-        metadata: DataInterfaceSaveMetadata,
+        metadata: DataInterfaceSaveMetadata | DataInterfaceMetadata,
         load_kwargs: DataLoadKwargs | None = None,
     ) -> None:
         """Read the ``.sql`` files (and the profile, if saved) back.
 
         Args:
             path: The card's folder.
-            metadata: What ``save`` returned.
+            metadata: What ``save`` returned, or its ``save_metadata``.
             load_kwargs: Ignored; there is no library reader.
 
         Raises:
             SerializationError: The files cannot be read.
         """
         path = Path(path)
+        if isinstance(metadata, DataInterfaceMetadata):
+            metadata = metadata.save_metadata
         self._sql_logic = SqlLogic._load(path / (metadata.sql_uri or metadata.data_uri))
         self._load_extras(path, metadata)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError
+from opsml.errors import InvalidArgumentError, UnsupportedTypeError
 from opsml.interfaces._data_base import DataInterface, translate_errors, type_name
 from opsml.interfaces._enums import DataType
 from opsml.types import Suffix
@@ -49,7 +49,7 @@ class TorchData(DataInterface):
 
     def _validate_data(self, data: Any) -> None:
         if not self._accepts(data):
-            raise InvalidArgumentError(f"TorchData expects a torch Tensor, got {type_name(data)}")
+            raise UnsupportedTypeError(f"TorchData expects a torch Tensor, got {type_name(data)}")
 
     def _write(self, data: Any, file: Path, kwargs: dict[str, Any]) -> None:
         torch = require("torch", _EXTRA)

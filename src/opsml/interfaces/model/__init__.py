@@ -6,6 +6,7 @@ from opsml.interfaces.model._lightgbm import LightGBMModel
 from opsml.interfaces.model._lightning import LightningModel
 from opsml.interfaces.model._onnx_model import OnnxModel
 from opsml.interfaces.model._sklearn import SklearnModel
+from opsml.interfaces.model._tensorflow import TensorFlowModel
 from opsml.interfaces.model._torch import TorchModel
 from opsml.interfaces.model._xgboost import XGBoostModel
 
@@ -17,6 +18,7 @@ __all__ = [
     "LightningModel",
     "OnnxModel",
     "SklearnModel",
+    "TensorFlowModel",
     "TorchModel",
     "XGBoostModel",
 ]

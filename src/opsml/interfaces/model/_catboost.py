@@ -8,14 +8,13 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError, SerializationError
+from opsml.errors import SerializationError, UnsupportedTypeError
 from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._enums import ModelType, TaskType
-from opsml.interfaces._kwargs import ModelSaveKwargs
+from opsml.interfaces._kwargs import ModelSaveKwargs, json_safe
 from opsml.interfaces._model_base import ModelInterface
 from opsml.interfaces._onnx import ONNX_EXTRA
 from opsml.interfaces.model._onnx_convert import without_zipmap
-from opsml.interfaces.model._sklearn import json_safe
 from opsml.types import SaveName, Suffix
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ class CatBoostModel(ModelInterface):
 
     def _validate_model(self, model: Any) -> None:
         if not isinstance(model, _catboost().CatBoost):
-            raise InvalidArgumentError(
+            raise UnsupportedTypeError(
                 "CatBoostModel expects a catboost model (e.g. CatBoostClassifier), "
                 f"got {type_name(model)}"
             )

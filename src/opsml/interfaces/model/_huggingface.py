@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError, SerializationError
+from opsml.errors import InvalidArgumentError, SerializationError, UnsupportedTypeError
 from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._enums import (
     DataType,
@@ -20,7 +20,11 @@ from opsml.interfaces._enums import (
     TaskType,
 )
 from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
-from opsml.interfaces._model_base import DataProcessor, ModelInterfaceSaveMetadata
+from opsml.interfaces._model_base import (
+    DataProcessor,
+    ModelInterfaceMetadata,
+    ModelInterfaceSaveMetadata,
+)
 from opsml.interfaces.model._torch import (
     ARCHITECTURE_KEY,
     TorchInterface,
@@ -304,7 +308,7 @@ class HuggingFaceModel(TorchInterface):
     def _validate_model(self, model: Any) -> None:
         transformers = _transformers()
         if not isinstance(model, transformers.Pipeline | transformers.PreTrainedModel):
-            raise InvalidArgumentError(
+            raise UnsupportedTypeError(
                 "HuggingFaceModel expects a transformers PreTrainedModel or Pipeline, got "
                 f"{type_name(model)}"
             )
@@ -321,7 +325,7 @@ class HuggingFaceModel(TorchInterface):
 
     def save(
         self, path: Path, save_kwargs: ModelSaveKwargs | None = None
-    ) -> ModelInterfaceSaveMetadata:
+    ) -> ModelInterfaceMetadata:
         """Save the model, its processors and sample data.
 
         Args:
@@ -331,12 +335,13 @@ class HuggingFaceModel(TorchInterface):
                 ``save_onnx=True`` also exports ``onnx-model.onnx``.
 
         Returns:
-            The files written, relative to ``path``.
+            The interface metadata; ``.save_metadata`` names the files written.
 
         Raises:
             SerializationError: There is no model, or a writer or the export failed.
         """
-        metadata = super().save(path, save_kwargs)
+        interface_metadata = super().save(path, save_kwargs)
+        metadata = interface_metadata.save_metadata
         kwargs = dict(save_kwargs.preprocessor or {}) if save_kwargs is not None else {}
         for processor in _PROCESSORS.values():
             obj = getattr(self, processor.attr)
@@ -356,12 +361,12 @@ class HuggingFaceModel(TorchInterface):
         if self.data_type is DataType.TransformerBatch:
             extra[_SAMPLE_TYPE_KEY] = DataType.TransformerBatch.value
         metadata.extra = {**(metadata.extra or {}), **extra}
-        return metadata
+        return interface_metadata
 
     def load(
         self,
         path: Path,
-        metadata: ModelInterfaceSaveMetadata,
+        metadata: ModelInterfaceSaveMetadata | ModelInterfaceMetadata,
         load_kwargs: ModelLoadKwargs | None = None,
     ) -> None:
         """Load the model, its processors and sample data from the card's folder.
@@ -370,7 +375,7 @@ class HuggingFaceModel(TorchInterface):
 
         Args:
             path: The card's folder (its files already verified by the card).
-            metadata: What ``save`` returned.
+            metadata: What ``save`` returned, or its ``save_metadata``.
             load_kwargs: ``model`` goes to ``from_pretrained`` (or ``pipeline``; the key
                 ``"model"`` may name the model class), ``preprocessor`` to the processors'
                 ``from_pretrained``; ``load_onnx=True`` also opens the ONNX model.
@@ -379,6 +384,8 @@ class HuggingFaceModel(TorchInterface):
             SerializationError: A file is missing or unreadable.
         """
         path = Path(path)
+        if isinstance(metadata, ModelInterfaceMetadata):
+            metadata = metadata.save_metadata
         kwargs = load_kwargs or ModelLoadKwargs()
         processor_kwargs = dict(kwargs.preprocessor or {})
         processors: dict[str, Any] = {}
@@ -458,7 +465,7 @@ class HuggingFaceModel(TorchInterface):
             raise SerializationError(
                 "HuggingFaceModel cannot quantize or apply optimum configs; export without them"
             )
-        sample = self.sample_data
+        sample = self._sample_raw()
         if isinstance(sample, str | list) and self.tokenizer is not None:
             sample = self.tokenizer(sample, return_tensors="pt", padding=True)
         if isinstance(sample, Mapping):

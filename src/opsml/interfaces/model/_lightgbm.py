@@ -7,16 +7,15 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError
+from opsml.errors import UnsupportedTypeError
 from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._enums import ModelType, TaskType
-from opsml.interfaces._kwargs import ModelSaveKwargs
+from opsml.interfaces._kwargs import ModelSaveKwargs, json_safe
 from opsml.interfaces._model_base import ModelInterface
 from opsml.interfaces.model._onnx_convert import lightgbm_booster_to_onnx, sklearn_to_onnx
 from opsml.interfaces.model._sklearn import (
     SERIALIZER_KEY,
     dump_estimator,
-    json_safe,
     load_estimator,
     serializer_for,
     sklearn_task_type,
@@ -96,7 +95,7 @@ class LightGBMModel(ModelInterface):
     def _validate_model(self, model: Any) -> None:
         lightgbm = _lightgbm()
         if not isinstance(model, lightgbm.Booster | lightgbm.LGBMModel):
-            raise InvalidArgumentError(
+            raise UnsupportedTypeError(
                 "LightGBMModel expects a lightgbm.Booster or a scikit-learn-API "
                 f"lightgbm.LGBMModel (e.g. LGBMClassifier), got {type_name(model)}"
             )
@@ -153,9 +152,9 @@ class LightGBMModel(ModelInterface):
 
     def _to_onnx(self, model: Any, kwargs: dict[str, Any]) -> onnx.ModelProto:
         if not self._is_booster(model):
-            return sklearn_to_onnx(model, self.sample_data, kwargs)
+            return sklearn_to_onnx(model, self._sample_raw(), kwargs)
         classifier = _booster_task_type(model) is TaskType.Classification
-        return lightgbm_booster_to_onnx(model, self.sample_data, classifier, kwargs)
+        return lightgbm_booster_to_onnx(model, self._sample_raw(), classifier, kwargs)
 
     def _model_specific_metadata(self) -> dict[str, Any]:
         if self.model is None:

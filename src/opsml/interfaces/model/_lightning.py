@@ -7,16 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError, SerializationError
+from opsml.errors import InvalidArgumentError, SerializationError, UnsupportedTypeError
 from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._enums import ModelType, TaskType
 from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
-from opsml.interfaces._model_base import ModelInterfaceSaveMetadata
+from opsml.interfaces._model_base import ModelInterfaceMetadata, ModelInterfaceSaveMetadata
 from opsml.interfaces.model._torch import (
     ARCHITECTURE_KEY,
     MODEL_CLASS_KEY,
     TorchInterface,
     class_path,
+    torch_module,
 )
 from opsml.types import SaveName, Suffix
 
@@ -64,6 +65,9 @@ class LightningModel(TorchInterface):
     ``load_from_checkpoint`` (e.g. ``map_location``); ``ModelSaveKwargs(model=...)`` goes
     to ``trainer.save_checkpoint``.
 
+    As in OpsML 3, :attr:`model` is the module given or loaded: ``None`` for an interface
+    built from a trainer alone, whose module (``trainer.lightning_module``) is what is saved.
+
     ``ModelSaveKwargs(save_onnx=True)`` converts the module like :class:`TorchModel`.
 
     Args:
@@ -71,7 +75,7 @@ class LightningModel(TorchInterface):
         preprocessor: An object applied to inputs before the model (``preprocessor.joblib``).
         sample_data: Example input, as for ``TorchModel``.
         task_type: The model's task.
-        model: The ``LightningModule``; defaults to ``trainer.lightning_module``.
+        model: The ``LightningModule``; must be the trainer's when both are given.
 
     Raises:
         InvalidArgumentError: ``trainer`` is not a Lightning ``Trainer``, ``model`` not a
@@ -111,9 +115,7 @@ class LightningModel(TorchInterface):
 
     @property
     def model(self) -> Any:
-        """The ``LightningModule``: as given or loaded, else the trainer's module."""
-        if self._model is None and self._trainer is not None:
-            return self._trainer.lightning_module
+        """The ``LightningModule`` given or loaded, else ``None`` (see the class docs)."""
         return self._model
 
     @model.setter
@@ -123,9 +125,15 @@ class LightningModel(TorchInterface):
             _check_pair(self._trainer, model)
         self._model = model
 
+    def _module(self) -> Any:
+        """The module to save: the model, else the trainer's module."""
+        if self._model is None and self._trainer is not None:
+            return self._trainer.lightning_module
+        return self._model
+
     def _validate_model(self, model: Any) -> None:
         if not isinstance(model, _lightning_classes("LightningModule")):
-            raise InvalidArgumentError(
+            raise UnsupportedTypeError(
                 f"LightningModel expects a lightning LightningModule, got {type_name(model)}"
             )
 
@@ -135,7 +143,7 @@ class LightningModel(TorchInterface):
         return ModelType.PytorchLightning
 
     def _require_model(self) -> Any:
-        model = self.model
+        model = self._module()
         if model is None:
             raise SerializationError(
                 "LightningModel has no model to save; pass a fitted trainer: "
@@ -154,7 +162,7 @@ class LightningModel(TorchInterface):
     def load(
         self,
         path: Path,
-        metadata: ModelInterfaceSaveMetadata,
+        metadata: ModelInterfaceSaveMetadata | ModelInterfaceMetadata,
         load_kwargs: ModelLoadKwargs | None = None,
     ) -> None:
         """Load as the base class does; afterwards the interface holds no trainer."""
@@ -177,7 +185,7 @@ class LightningModel(TorchInterface):
     def _load_model(self, file: Path, kwargs: dict[str, Any]) -> Any:
         architecture = kwargs.pop(ARCHITECTURE_KEY, None)
         if architecture is None:
-            architecture = self.model
+            architecture = self._module()
         if architecture is None:
             saved = self._saved_class or "the model's LightningModule class"
             raise SerializationError(
@@ -203,7 +211,11 @@ class LightningModel(TorchInterface):
         return model.eval()
 
     def _model_specific_metadata(self) -> dict[str, Any]:
-        metadata = super()._model_specific_metadata()
-        if metadata:
-            metadata["lightning_version"] = require("lightning", _EXTRA).__version__
-        return metadata
+        module = self._module()
+        if module is None:
+            return {}
+        return {
+            "torch_version": torch_module().__version__,
+            "model_class": class_path(type(module)),
+            "lightning_version": require("lightning", _EXTRA).__version__,
+        }

@@ -114,15 +114,29 @@ def _input_types(data_types: Any, data: Any, per_column: bool) -> list[tuple[str
     return [(_INPUT_NAME, data_types.FloatTensorType([None, data.shape[1]]))]
 
 
+# Fitted attributes of meta-estimators holding the fitted copies of their estimators.
+_FITTED_ESTIMATORS = ("estimators_", "final_estimator_", "estimator_", "calibrated_classifiers_")
+
+
 def _estimators(model: Any) -> Iterator[Any]:
-    """``model`` and every estimator nested in it (pipeline steps, transformers...)."""
-    yield model
-    get_params = getattr(model, "get_params", None)
-    if get_params is None:
-        return
-    for value in get_params(deep=True).values():
-        if hasattr(value, "get_params"):
-            yield value
+    """``model`` and every estimator nested in it: pipeline steps, transformers, and the
+    fitted copies a meta-estimator (stacking, voting, calibration) keeps."""
+    seen: set[int] = set()
+    pending = [model]
+    while pending:
+        estimator = pending.pop()
+        if id(estimator) in seen or not hasattr(estimator, "get_params"):
+            continue
+        seen.add(id(estimator))
+        yield estimator
+        pending.extend(estimator.get_params(deep=False).values())
+        for name in _FITTED_ESTIMATORS:
+            fitted = getattr(estimator, name, None)
+            pending.extend(fitted if isinstance(fitted, list | tuple) else [fitted])
+        for nested in estimator.get_params(deep=False).values():
+            if isinstance(nested, list | tuple):  # (name, estimator) pairs, steps
+                for item in nested:
+                    pending.extend(item if isinstance(item, tuple) else [item])
 
 
 def _boosting_libraries(model: Any) -> set[str]:
@@ -186,7 +200,8 @@ def _without_xgboost_feature_names(model: Any) -> Any:
     xgboost = sys.modules["xgboost"]
     clone = copy.deepcopy(model)
     for estimator in _estimators(clone):
-        if isinstance(estimator, xgboost.XGBModel):
+        # Unfitted ones are the templates of a meta-estimator; its fitted copies convert.
+        if isinstance(estimator, xgboost.XGBModel) and estimator.__sklearn_is_fitted__():
             estimator.get_booster().feature_names = None
     return clone
 
@@ -203,7 +218,8 @@ def sklearn_to_onnx(model: Any, data: Any, kwargs: dict[str, Any]) -> onnx.Model
             estimators included, also inside pipelines).
         data: The sample data: a numpy array or a pandas frame.
         kwargs: Passed to ``skl2onnx.to_onnx`` (e.g. ``target_opset``, ``options``);
-            ``options`` defaults to ``{"zipmap": False}`` for classifiers.
+            ``options`` defaults to ``{"zipmap": False}`` for classifiers with
+            ``predict_proba``.
 
     Returns:
         The ONNX model.
@@ -222,7 +238,12 @@ def sklearn_to_onnx(model: Any, data: Any, kwargs: dict[str, Any]) -> onnx.Model
     )
     inputs = _input_types(data_types, data, per_column=isinstance(model, composite))
     args = dict(kwargs)
-    if "options" not in args and sklearn_base.is_classifier(model):
+    # Only classifiers with probabilities have a ZipMap (LinearSVC and hard voting do not).
+    if (
+        "options" not in args
+        and sklearn_base.is_classifier(model)
+        and hasattr(model, "predict_proba")
+    ):
         args["options"] = {"zipmap": False}
     boosting = _boosting_libraries(model)
     for library in sorted(boosting):

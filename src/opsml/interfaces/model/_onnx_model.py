@@ -6,11 +6,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opsml._compat import require
-from opsml.errors import CardStateError, InvalidArgumentError, SerializationError
+from opsml.errors import (
+    CardStateError,
+    SerializationError,
+    UnsupportedTypeError,
+)
 from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._enums import ModelType, TaskType
 from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
-from opsml.interfaces._model_base import ModelInterface, ModelInterfaceSaveMetadata
+from opsml.interfaces._model_base import (
+    ModelInterface,
+    ModelInterfaceMetadata,
+    ModelInterfaceSaveMetadata,
+)
 from opsml.interfaces._onnx import ONNX_EXTRA, ONNX_FILE_NAME, OnnxSession, write_onnx_model
 
 if TYPE_CHECKING:
@@ -78,7 +86,7 @@ class OnnxModel(ModelInterface):
 
     def _validate_model(self, model: Any) -> None:
         if not isinstance(model, _onnx().ModelProto):
-            raise InvalidArgumentError(
+            raise UnsupportedTypeError(
                 "OnnxModel expects an onnx.ModelProto or the path of an .onnx file, "
                 f"got {type_name(model)}"
             )
@@ -99,26 +107,20 @@ class OnnxModel(ModelInterface):
         """``Onnx`` when a model is set, else ``Unknown``."""
         return ModelType.Unknown if self.model is None else ModelType.Onnx
 
-    def save(
-        self, path: Path, save_kwargs: ModelSaveKwargs | None = None
-    ) -> ModelInterfaceSaveMetadata:
-        """Save as the base class does; the model file is also the card's ONNX file.
-
-        Raises:
-            SerializationError: ``ModelSaveKwargs(model=...)`` was given (ONNX files are
-                written whole, without options), or writing failed.
-        """
-        metadata = super().save(path, save_kwargs)
-        metadata.onnx_model_uri = metadata.model_uri
-        return metadata
+    def _converts_to_onnx(self, save_kwargs: ModelSaveKwargs) -> bool:
+        # The model file is also the card's ONNX file; ModelSaveKwargs(model=...) is
+        # refused by _save_model (ONNX files are written whole, without options).
+        return True
 
     def load(
         self,
         path: Path,
-        metadata: ModelInterfaceSaveMetadata,
+        metadata: ModelInterfaceSaveMetadata | ModelInterfaceMetadata,
         load_kwargs: ModelLoadKwargs | None = None,
     ) -> None:
         """Load the model and always open its session (``onnx`` kwargs go to onnxruntime)."""
+        if isinstance(metadata, ModelInterfaceMetadata):
+            metadata = metadata.save_metadata
         kwargs = load_kwargs or ModelLoadKwargs()
         metadata = metadata.model_copy(
             update={"onnx_model_uri": metadata.onnx_model_uri or metadata.model_uri}

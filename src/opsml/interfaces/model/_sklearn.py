@@ -6,17 +6,16 @@ interfaces of libraries that follow the scikit-learn API (LightGBM's ``LGBMClass
 
 from __future__ import annotations
 
-import numbers
 import pickle
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError
+from opsml.errors import UnsupportedTypeError
 from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._enums import ModelType, TaskType
-from opsml.interfaces._kwargs import ModelSaveKwargs
+from opsml.interfaces._kwargs import ModelSaveKwargs, json_safe
 from opsml.interfaces._model_base import ModelInterface
 from opsml.interfaces.model._onnx_convert import sklearn_to_onnx
 from opsml.types import SaveName, Suffix
@@ -31,6 +30,17 @@ SERIALIZER_KEY = "model_serializer"
 _PICKLE = "pickle"
 _JOBLIB = "joblib"
 JOBLIB_FILE_NAME = f"{SaveName.Model}.{Suffix.Joblib}"
+# Estimator class name -> its ModelType, as OpsML 3 records it; others: SklearnEstimator.
+_MODEL_TYPES: dict[str, ModelType] = {
+    "Pipeline": ModelType.SklearnPipeline,
+    "StackingRegressor": ModelType.StackingRegressor,
+    "StackingClassifier": ModelType.StackingClassifier,
+    "CalibratedClassifierCV": ModelType.CalibratedClassifier,
+    "LGBMRegressor": ModelType.LgbmRegressor,
+    "LGBMClassifier": ModelType.LgbmClassifier,
+    "XGBRegressor": ModelType.XgbRegressor,
+    "XGBClassifier": ModelType.XgbClassifier,
+}
 
 
 def _sklearn_base() -> ModuleType:
@@ -117,28 +127,15 @@ def sklearn_task_type(model: Any) -> TaskType:
     return TaskType.Undefined
 
 
-def json_safe(value: Any) -> Any:
-    """``value`` as plain JSON data; objects that are not become their ``repr``."""
-    if value is None or isinstance(value, str | bool):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    return repr(value)
-
-
 class SklearnModel(ModelInterface):
     """A scikit-learn estimator or ``Pipeline``, saved as ``model.joblib``.
 
-    ``model_type`` is ``SklearnPipeline`` for a ``Pipeline`` and ``SklearnEstimator``
-    otherwise. Without ``task_type`` the task is inferred: ``Classification`` for
-    classifiers, ``Regression`` for regressors, ``Clustering`` for clusterers,
-    ``AnomalyDetection`` for outlier detectors. The card records the scikit-learn and
+    ``model_type`` is ``SklearnPipeline`` for a ``Pipeline``, ``StackingRegressor``,
+    ``StackingClassifier``, ``CalibratedClassifier``, ``LgbmRegressor``, ``LgbmClassifier``,
+    ``XgbRegressor`` or ``XgbClassifier`` for those classes (as in OpsML 3), and
+    ``SklearnEstimator`` otherwise. Without ``task_type`` the task is inferred:
+    ``Classification`` for classifiers, ``Regression`` for regressors, ``Clustering`` for
+    clusterers, ``AnomalyDetection`` for outlier detectors. The card records the scikit-learn and
     joblib versions, the estimator class and its (shallow) parameters.
     ``ModelSaveKwargs(save_onnx=True)`` converts the model with skl2onnx (extra ``onnx``);
     see ``docs/onnx.md``. Without ``ModelSaveKwargs(model=...)``, ``model.joblib`` is
@@ -177,20 +174,17 @@ class SklearnModel(ModelInterface):
 
     def _validate_model(self, model: Any) -> None:
         if not isinstance(model, _sklearn_base().BaseEstimator):
-            raise InvalidArgumentError(
+            raise UnsupportedTypeError(
                 "SklearnModel expects a scikit-learn estimator (sklearn.base.BaseEstimator), "
                 f"got {type_name(model)}"
             )
 
     @property
     def model_type(self) -> ModelType:
-        """``SklearnPipeline`` for a ``Pipeline``, else ``SklearnEstimator``; ``Unknown`` unset."""
+        """The kind of estimator (see the class docs); ``Unknown`` without a model."""
         if self.model is None:
             return ModelType.Unknown
-        pipeline = require("sklearn.pipeline", _EXTRA)
-        if isinstance(self.model, pipeline.Pipeline):
-            return ModelType.SklearnPipeline
-        return ModelType.SklearnEstimator
+        return _MODEL_TYPES.get(type(self.model).__name__, ModelType.SklearnEstimator)
 
     def _infer_task_type(self, model: Any) -> TaskType:
         return sklearn_task_type(model)
@@ -211,7 +205,7 @@ class SklearnModel(ModelInterface):
         return load_estimator(file, kwargs, self._serializer)
 
     def _to_onnx(self, model: Any, kwargs: dict[str, Any]) -> onnx.ModelProto:
-        return sklearn_to_onnx(model, self.sample_data, kwargs)
+        return sklearn_to_onnx(model, self._sample_raw(), kwargs)
 
     def _model_specific_metadata(self) -> dict[str, Any]:
         if self.model is None:

@@ -16,16 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError, SerializationError
+from opsml.errors import InvalidArgumentError, SerializationError, UnsupportedTypeError
 from opsml.interfaces._data_base import DataInterface, translate_errors, type_name
 from opsml.interfaces._enums import DataType, ModelType, TaskType
 from opsml.interfaces._kwargs import ModelSaveKwargs
-from opsml.interfaces._model_base import (
-    _SAMPLE_DATA_INTERFACES,
-    _SAMPLE_DATA_KEY,
-    ModelInterface,
-    ModelInterfaceSaveMetadata,
-)
+from opsml.interfaces._model_base import _SAMPLE_DATA_INTERFACES, ModelInterface
 from opsml.interfaces._schema import Feature, FeatureSchema
 from opsml.interfaces.data._torch import TorchData
 from opsml.types import SaveName, Suffix
@@ -91,7 +86,8 @@ class TorchSampleData(DataInterface):
     ``transformers.BatchEncoding`` is saved as a plain dict. Written with ``torch.save``
     and always read back with ``torch.load(weights_only=True)``, which only rebuilds
     tensors and plain containers and never runs code from the file. Not a public data
-    interface: ``TorchModel`` and friends pick it for such sample data.
+    interface: ``TorchModel`` and friends pick it for such sample data, and their
+    ``sample_data`` hands out the object itself.
 
     Args:
         data: The sample data.
@@ -101,9 +97,24 @@ class TorchSampleData(DataInterface):
     """
 
     _suffix: ClassVar[Suffix | None] = Suffix.Pt
+    _sample_as_raw: ClassVar[bool] = True
 
     def __init__(self, data: Any = None) -> None:
         super().__init__(data=data)
+
+    @classmethod
+    def _first_rows(cls, data: Any) -> Any:
+        """The first row of each tensor; strings are kept whole."""
+
+        def first(value: Any) -> Any:
+            return value if isinstance(value, str) else value[0:1]
+
+        container: Any = type(data)  # keeps a BatchEncoding a BatchEncoding
+        if isinstance(data, Mapping):
+            return container({key: first(value) for key, value in data.items()})
+        if isinstance(data, list | tuple):
+            return container(first(value) for value in data)
+        return first(data)
 
     @staticmethod
     def _accepts(data: Any) -> bool:
@@ -119,7 +130,7 @@ class TorchSampleData(DataInterface):
 
     def _validate_data(self, data: Any) -> None:
         if not self._accepts(data):
-            raise InvalidArgumentError(
+            raise UnsupportedTypeError(
                 "torch sample data must be a torch Tensor, a string, or a non-empty dict "
                 f"(string keys), list or tuple of them, got {type_name(data)}"
             )
@@ -129,8 +140,7 @@ class TorchSampleData(DataInterface):
         """``TorchTensor``, ``Dict``, ``List``, ``Tuple``, ``Str`` or ``TransformerBatch``."""
         return torch_data_type(self._data)
 
-    @property
-    def schema(self) -> FeatureSchema:
+    def _generate_schema(self) -> FeatureSchema:
         """One feature per tensor: ``torch_tensor``, the dict keys, or ``input_<i>``."""
         data = self._data
         if data is None:
@@ -154,9 +164,11 @@ class TorchSampleData(DataInterface):
 
 
 # Sample data interfaces of the torch-based models, tried in order.
-_TORCH_SAMPLE_INTERFACES: tuple[type[DataInterface], ...] = (TorchData, TorchSampleData)
-# The base class's sample_data property: TorchInterface extends its setter.
-_BASE_SAMPLE_DATA: Any = vars(ModelInterface)["sample_data"]
+_TORCH_SAMPLE_INTERFACES: tuple[type[DataInterface], ...] = (
+    TorchData,
+    TorchSampleData,
+    *(interface for interface in _SAMPLE_DATA_INTERFACES if interface is not TorchData),
+)
 
 
 def _export_inputs(sample: Any) -> tuple[tuple[Any, ...], dict[str, Any], list[str]]:
@@ -264,51 +276,21 @@ class TorchInterface(ModelInterface):
     """Base of the torch-based model interfaces: tensor sample data and ONNX export.
 
     A tensor is saved with ``TorchData``; a string or a dict, list or tuple of tensors
-    (and strings) with ``TorchSampleData``; a numpy array or pandas frame as for every model.
+    (and strings) with ``TorchSampleData``; a numpy array or a frame as for every model.
     """
 
-    @property
-    def sample_data(self) -> Any:
-        """The sample data (the raw object, not its data interface), or ``None``."""
-        return None if self._sample is None else self._sample.data
+    @classmethod
+    def _sample_interfaces(cls) -> tuple[type[DataInterface], ...]:
+        return _TORCH_SAMPLE_INTERFACES
 
-    @sample_data.setter
-    def sample_data(self, sample_data: Any) -> None:
-        if isinstance(sample_data, _TORCH_SAMPLE_INTERFACES):
-            if sample_data.data is None:
-                raise InvalidArgumentError(
-                    f"sample_data given as a {type(sample_data).__name__} must hold data"
-                )
-            self._sample = sample_data
-        else:
-            _BASE_SAMPLE_DATA.__set__(self, sample_data)
-
-    @staticmethod
-    def _sample_interface_for(data: Any) -> DataInterface:
-        for interface_cls in _TORCH_SAMPLE_INTERFACES:
-            if interface_cls._accepts(data):
-                return interface_cls(data=data)
-        if any(interface_cls._accepts(data) for interface_cls in _SAMPLE_DATA_INTERFACES):
-            return ModelInterface._sample_interface_for(data)
-        raise InvalidArgumentError(
-            "sample_data must be a torch Tensor, a dict (string keys), list or tuple of "
-            f"Tensors, a numpy ndarray or a pandas DataFrame, got {type_name(data)}"
+    def _sample_kinds(self) -> str:
+        return (
+            "a torch Tensor, a dict (string keys), list or tuple of Tensors, a numpy ndarray, "
+            "a pandas or polars DataFrame or a pyarrow Table"
         )
 
-    @staticmethod
-    def _load_sample_data(path: Path, metadata: ModelInterfaceSaveMetadata) -> DataInterface | None:
-        name = (metadata.extra or {}).get(_SAMPLE_DATA_KEY)
-        by_name = {
-            interface_cls.__name__: interface_cls for interface_cls in _TORCH_SAMPLE_INTERFACES
-        }
-        if metadata.sample_data_uri is None or name not in by_name:
-            return ModelInterface._load_sample_data(path, metadata)
-        sample = by_name[name]()
-        sample.data = sample._load_from(path / metadata.sample_data_uri, None)
-        return sample
-
     def _to_onnx(self, model: Any, kwargs: dict[str, Any]) -> onnx.ModelProto:
-        return export_to_onnx(model, self.sample_data, kwargs)
+        return export_to_onnx(model, self._sample_raw(), kwargs)
 
     def _model_specific_metadata(self) -> dict[str, Any]:
         model = self.model
@@ -365,7 +347,7 @@ class TorchModel(TorchInterface):
 
     def _validate_model(self, model: Any) -> None:
         if not isinstance(model, torch_module().nn.Module):
-            raise InvalidArgumentError(
+            raise UnsupportedTypeError(
                 f"TorchModel expects a torch.nn.Module, got {type_name(model)}"
             )
 

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from opsml._compat import require
-from opsml.errors import InvalidArgumentError, SerializationError
-from opsml.interfaces._data_base import translate_errors, type_name
-from opsml.interfaces._enums import ModelType, TaskType
-from opsml.interfaces._kwargs import ModelSaveKwargs
-from opsml.interfaces._model_base import ModelInterface
+from opsml.errors import InvalidArgumentError, SerializationError, UnsupportedTypeError
+from opsml.interfaces._data_base import DataInterface, translate_errors, type_name
+from opsml.interfaces._enums import DataType, ModelType, TaskType
+from opsml.interfaces._kwargs import ModelSaveKwargs, json_safe
+from opsml.interfaces._model_base import _SAMPLE_DATA_INTERFACES, ModelInterface
+from opsml.interfaces._schema import Feature, FeatureSchema
 from opsml.interfaces.model._onnx_convert import sklearn_to_onnx, xgboost_booster_to_onnx
-from opsml.interfaces.model._sklearn import json_safe, sklearn_task_type
+from opsml.interfaces.model._sklearn import sklearn_task_type
 from opsml.types import SaveName, Suffix
 
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["XGBoostModel"]
+__all__ = ["DMatrixData", "XGBoostModel"]
 
 _EXTRA = "xgboost"
 _FILE_NAME = f"{SaveName.Model}.{Suffix.Json}"
@@ -38,6 +40,67 @@ _SKLEARN_CLASSES = (
 
 def _xgboost() -> ModuleType:
     return require("xgboost", _EXTRA)
+
+
+class DMatrixData(DataInterface):
+    """An ``xgboost.DMatrix``: the sample data of an ``XGBoostModel`` booster.
+
+    Saved as ``sample-data.dmatrix`` with ``DMatrix.save_binary`` (XGBoost's own binary
+    format, no pickles) and read back with ``xgboost.DMatrix(path)``. Not a public data
+    interface: ``XGBoostModel`` picks it for a ``DMatrix`` and hands out the ``DMatrix``
+    itself as ``sample_data`` (as OpsML 3 does); ONNX conversion reads its values.
+
+    Args:
+        data: An ``xgboost.DMatrix``.
+
+    Raises:
+        UnsupportedTypeError: ``data`` is not a ``DMatrix``.
+    """
+
+    data_type: ClassVar[DataType] = DataType.DMatrix
+    _suffix: ClassVar[Suffix | None] = Suffix.Dmatrix
+    _sample_as_raw: ClassVar[bool] = True
+
+    def __init__(self, data: Any = None) -> None:
+        super().__init__(data=data)
+
+    @staticmethod
+    def _accepts(data: Any) -> bool:
+        xgboost = sys.modules.get("xgboost")  # not imported: data cannot be a DMatrix
+        return xgboost is not None and isinstance(data, xgboost.DMatrix)
+
+    def _validate_data(self, data: Any) -> None:
+        if not self._accepts(data):
+            raise UnsupportedTypeError(
+                f"DMatrixData expects an xgboost DMatrix, got {type_name(data)}"
+            )
+
+    @classmethod
+    def _first_rows(cls, data: Any) -> Any:
+        return data.slice([0])
+
+    def _generate_schema(self) -> FeatureSchema:
+        """One feature per column, named as the DMatrix names them (``f<i>`` otherwise)."""
+        data = self._data
+        if data is None:
+            return FeatureSchema()
+        names = data.feature_names or [f"f{i}" for i in range(data.num_col())]
+        types = data.feature_types or ["float"] * len(names)
+        return FeatureSchema(
+            {
+                name: Feature(feature_type=str(t), shape=[1])
+                for name, t in zip(names, types, strict=True)
+            }
+        )
+
+    def _write(self, data: Any, file: Path, kwargs: dict[str, Any]) -> None:
+        with translate_errors("write", file):
+            data.save_binary(str(file), **{"silent": True, **kwargs})
+
+    def _read(self, file: Path, kwargs: dict[str, Any]) -> Any:
+        xgboost = _xgboost()
+        with translate_errors("read", file):
+            return xgboost.DMatrix(str(file), **kwargs)
 
 
 def _booster_task_type(booster: Any) -> TaskType:
@@ -87,11 +150,12 @@ class XGBoostModel(ModelInterface):
     Args:
         model: An ``xgboost.Booster`` or ``xgboost.XGBModel``.
         preprocessor: An object applied to inputs before the model (``preprocessor.joblib``).
-        sample_data: A pandas ``DataFrame`` or numpy ``ndarray`` the model accepts.
+        sample_data: Example input, as for every model interface, or an ``xgboost.DMatrix``
+            (its first row is kept, saved as ``sample-data.dmatrix``).
         task_type: The model's task; inferred when omitted.
 
     Raises:
-        InvalidArgumentError: ``model`` is not an XGBoost model.
+        UnsupportedTypeError: ``model`` is not an XGBoost model.
         MissingDependencyError: xgboost is not installed (extra ``xgboost``).
     """
 
@@ -165,10 +229,17 @@ class XGBoostModel(ModelInterface):
             model.load_model(str(file))
             return model
 
+    @classmethod
+    def _sample_interfaces(cls) -> tuple[type[DataInterface], ...]:
+        return (*_SAMPLE_DATA_INTERFACES, DMatrixData)
+
     def _to_onnx(self, model: Any, kwargs: dict[str, Any]) -> onnx.ModelProto:
+        sample = self._sample_raw()
+        if DMatrixData._accepts(sample):
+            sample = sample.get_data().toarray()
         if isinstance(model, _xgboost().Booster):
-            return xgboost_booster_to_onnx(model, self.sample_data, kwargs)
-        return sklearn_to_onnx(model, self.sample_data, kwargs)
+            return xgboost_booster_to_onnx(model, sample, kwargs)
+        return sklearn_to_onnx(model, sample, kwargs)
 
     def _model_specific_metadata(self) -> dict[str, Any]:
         if self.model is None:

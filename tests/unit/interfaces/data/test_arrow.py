@@ -98,7 +98,7 @@ def test_wrong_type_is_rejected_at_construction(wrong: object) -> None:
 
 
 def test_saving_without_data_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SerializationError, match="ArrowData has no data to save"):
+    with pytest.raises(SerializationError, match=r"^No data detected in interface for saving$"):
         ArrowData().save(tmp_path)
 
 

@@ -62,17 +62,19 @@ def test_round_trip_keeps_values_and_every_dtype(
 def test_save_writes_data_parquet_and_records_metadata(frame: pl.DataFrame, tmp_path: Path) -> None:
     interface = PolarsData(data=frame)
 
-    save_metadata = interface.save(tmp_path)
-    metadata = interface.get_interface_metadata(save_metadata)
+    metadata = interface.save(tmp_path)
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.parquet"]
-    assert save_metadata.data_uri == "data.parquet"
+    assert metadata.save_metadata.data_uri == Path("data.parquet")
     assert metadata.interface_type == "PolarsData"
     assert metadata.data_type is DataType.Polars
     assert metadata.extra_metadata["polars_version"] == pl.__version__
     assert list(metadata.schema) == frame.columns
     assert metadata.schema["int8"].feature_type == "Int8"
-    assert metadata.schema["paris"].feature_type == str(frame.schema["paris"])
+    # OpsML 3 names the dtype's class; the parameters are kept in extra_args.
+    assert metadata.schema["paris"].feature_type == "Datetime"
+    assert metadata.schema["paris"].extra_args == {"dtype": str(frame.schema["paris"])}
+    assert metadata.schema["int8"].extra_args == {}
 
 
 def test_save_kwargs_reach_write_parquet(frame: pl.DataFrame, tmp_path: Path) -> None:
@@ -110,7 +112,7 @@ def test_pandas_frame_is_rejected_at_construction() -> None:
 
 
 def test_saving_without_data_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SerializationError, match="PolarsData has no data to save"):
+    with pytest.raises(SerializationError, match=r"^No data detected in interface for saving$"):
         PolarsData().save(tmp_path)
 
 

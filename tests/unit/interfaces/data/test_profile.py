@@ -293,8 +293,8 @@ def test_profile_is_saved_with_the_data_and_loaded_back(
     profile = interface.create_data_profile()
 
     assert interface.data_profile is profile
-    save_metadata = interface.save(tmp_path / "direct")
-    assert save_metadata.data_profile_uri == "data-profile.json"
+    metadata = interface.save(tmp_path / "direct")
+    assert metadata.save_metadata.data_profile_uri == Path("data-profile.json")
     assert (tmp_path / "direct" / "data-profile.json").is_file()
     assert round_trip(interface).data_profile == profile
 

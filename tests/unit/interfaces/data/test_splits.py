@@ -288,8 +288,6 @@ def test_without_dependent_vars_y_is_none(frame: Any) -> None:
             {"data_splits": [DataSplit(label="x", column_split=ColumnSplit("nope", 1))]},
             "column 'nope' not found",
         ),
-        ({"dependent_vars": ["nope"]}, r"dependent_vars \['nope'\] not found"),
-        ({"dependent_vars": [5]}, "column index 5 is out of range"),
         (
             {"data_splits": [DataSplit(label="x", indice_split=IndiceSplit([ROWS]))]},
             "index 10 is out of range",
@@ -317,8 +315,6 @@ def test_without_dependent_vars_y_is_none(frame: Any) -> None:
     ],
     ids=[
         "missing-column",
-        "missing-dependent-var",
-        "dependent-index-out-of-range",
         "index-out-of-range",
         "stop-past-end",
         "wrong-value-type",
@@ -335,6 +331,27 @@ def test_splits_that_do_not_fit_fail_at_construction(
         interface_cls(data=data, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("dependent_vars", "message"),
+    [(["nope"], r"dependent_vars \['nope'\] not found"), ([5], "column index 5 is out of range")],
+    ids=["missing-dependent-var", "dependent-index-out-of-range"],
+)
+def test_dependent_vars_that_do_not_fit_fail_when_splitting(
+    frame: Any, dependent_vars: list[Any], message: str
+) -> None:
+    data, interface_cls = frame
+    # Accepted when set (as in OpsML 3: a model's features may lack its target column)...
+    interface = interface_cls(
+        data=data,
+        dependent_vars=dependent_vars,
+        data_splits=[DataSplit(label="all", start_stop_split=StartStopSplit(0, ROWS))],
+    )
+
+    # ...and refused by split_data, which needs them.
+    with pytest.raises(InvalidArgumentError, match=message):
+        interface.split_data()
+
+
 def test_splits_are_checked_again_when_data_or_splits_are_set(frame: Any) -> None:
     data, interface_cls = frame
     bad = [DataSplit(label="x", column_split=ColumnSplit("nope", 1))]
@@ -347,10 +364,7 @@ def test_splits_are_checked_again_when_data_or_splits_are_set(frame: Any) -> Non
     interface = interface_cls(data=data)
     with pytest.raises(InvalidArgumentError, match="column 'nope' not found"):
         interface.data_splits = bad
-    with pytest.raises(InvalidArgumentError, match="not found"):
-        interface.dependent_vars = ["nope"]
     assert len(interface.data_splits) == 0
-    assert interface.dependent_vars.is_empty
 
 
 def test_splits_and_dependent_vars_survive_the_card_metadata(
@@ -458,10 +472,11 @@ def test_arrays_have_no_named_columns(library: str) -> None:
         interface_cls(
             data=data, data_splits=[DataSplit(label="x", column_split=ColumnSplit("a", 1))]
         )
+    rows = [DataSplit(label="x", start_stop_split=StartStopSplit(0, 2))]
     with pytest.raises(InvalidArgumentError, match="has no named columns"):
-        interface_cls(data=data, dependent_vars=["a"])
+        interface_cls(data=data, dependent_vars=["a"], data_splits=rows).split_data()
     with pytest.raises(InvalidArgumentError, match="is not 2-D"):
-        interface_cls(data=module.zeros(4), dependent_vars=[0])
+        interface_cls(data=module.zeros(4), dependent_vars=[0], data_splits=rows).split_data()
 
 
 def test_data_splitter_applies_one_split(frame: Any) -> None:

@@ -49,7 +49,7 @@ def test_add_sql_logic_takes_a_query_or_a_file(tmp_path: Path) -> None:
         ({"": "select 1"}, "not a valid file name"),
         ({"a": "   "}, "must be a non-empty string"),
         ({"a": 3}, "must be a non-empty string"),
-        ({"a": "missing.sql"}, "names the file 'missing.sql', which cannot be read"),
+        ({"a": "missing.sql"}, "names the file 'missing.sql', which does not exist"),
     ],
     ids=["slash", "dots", "empty-name", "blank", "not-text", "missing-file"],
 )
@@ -66,13 +66,13 @@ def test_unknown_query_name_lists_the_known_ones() -> None:
 def test_sql_data_saves_only_sql_files(tmp_path: Path, round_trip: RoundTrip) -> None:
     interface = SqlData(sql_logic=SqlLogic({"users": "select 1", "orders": "select 2"}))
 
-    save_metadata = interface.save(tmp_path / "card")
-    metadata = interface.get_interface_metadata(save_metadata)
+    metadata = interface.save(tmp_path / "card")
+    save_metadata = metadata.save_metadata
 
     files = sorted(p.relative_to(tmp_path / "card").as_posix() for p in tmp_path.rglob("*.*"))
     assert files == ["sql/orders.sql", "sql/users.sql"]
     assert (tmp_path / "card" / "sql" / "users.sql").read_text() == "select 1"
-    assert save_metadata.data_uri == save_metadata.sql_uri == "sql"
+    assert save_metadata.data_uri == save_metadata.sql_uri == Path("sql")
     assert metadata.data_type is DataType.Sql
     assert metadata.interface_type == "SqlData"
     assert len(metadata.schema) == 0
@@ -113,9 +113,9 @@ def test_every_data_interface_saves_its_sql_next_to_the_data(
     interface = NumpyData(data=np.arange(3), sql_logic={"source": "select x from t"})
     interface.add_sql_logic("extra", query="select 1")
 
-    save_metadata = interface.save(tmp_path)
+    metadata = interface.save(tmp_path)
 
-    assert save_metadata.sql_uri == "sql"
+    assert metadata.save_metadata.sql_uri == Path("sql")
     assert (tmp_path / "sql" / "source.sql").read_text() == "select x from t"
     loaded = round_trip(interface)
     assert loaded.sql_logic.queries == {"source": "select x from t", "extra": "select 1"}

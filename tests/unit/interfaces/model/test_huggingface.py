@@ -33,6 +33,7 @@ from opsml.model import (
     ModelLoadKwargs,
     ModelSaveKwargs,
     ModelType,
+    ProcessorType,
 )
 
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "the", "cat", "sat"]
@@ -115,14 +116,15 @@ def test_model_and_tokenizer_round_trip(
     assert not loaded.model.training
     assert torch.equal(_logits(loaded.model, batch), _logits(model, batch))
     assert loaded.tokenizer(TEXTS)["input_ids"] == tokenizer(TEXTS)["input_ids"]
+    # The batch comes back as itself, each tensor cut to its first row (as in OpsML 3).
     assert isinstance(loaded.sample_data, transformers.BatchEncoding)
-    assert all(torch.equal(loaded.sample_data[k], v) for k, v in batch.items())
+    assert all(torch.equal(loaded.sample_data[k], v[:1]) for k, v in batch.items())
     assert loaded.hf_task is HuggingFaceTask.TextClassification
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "sample-data.pt", "tokenizer"]
     assert (tmp_path / "model" / "model.safetensors").is_file()
-    assert metadata.save_metadata.model_uri == "model"
+    assert metadata.save_metadata.model_uri == Path("model")
     processor = metadata.save_metadata.data_processor_map["tokenizer"]
-    assert (processor.uri, processor.type) == ("tokenizer", "Tokenizer")
+    assert (processor.uri, processor.type) == (Path("tokenizer"), ProcessorType.Tokenizer)
     assert metadata.model_type is ModelType.Pytorch
     assert metadata.data_type is DataType.TransformerBatch
     assert list(metadata.schema) == list(batch) == ["input_ids", "attention_mask"]

@@ -91,10 +91,10 @@ def test_round_trip_gives_identical_outputs(
 ) -> None:
     x, _ = data
     interface = LightningModel(trainer=trainer, sample_data=x[:4])
-    assert interface.model is trainer.lightning_module
+    # As in OpsML 3, the model is what was given or loaded; the trainer's module is saved.
+    assert interface.model is None
 
-    save_metadata = interface.save(tmp_path)
-    stored = interface.get_interface_metadata(save_metadata).model_dump_json()
+    stored = interface.save(tmp_path).model_dump_json()
     metadata = ModelInterfaceMetadata.model_validate_json(stored)
     loaded = resolve_interface(metadata)
     assert isinstance(loaded, LightningModel)
@@ -105,9 +105,9 @@ def test_round_trip_gives_identical_outputs(
     assert loaded.trainer is None
     assert loaded.model.hparams["lr"] == 0.05
     assert torch.equal(_outputs(loaded.model, x), _outputs(trainer.lightning_module, x))
-    assert torch.equal(loaded.sample_data, x[:4])
+    assert torch.equal(loaded.sample_data.data, x[:1])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt", "sample-data.pt"]
-    assert metadata.save_metadata.model_uri == "model.ckpt"
+    assert metadata.save_metadata.model_uri == Path("model.ckpt")
     assert metadata.model_type is ModelType.PytorchLightning
     assert metadata.data_type is DataType.TorchTensor
     specific = metadata.model_specific_metadata
@@ -179,7 +179,7 @@ def test_wrong_objects_are_rejected_at_construction(trainer: Any) -> None:
     interface = LightningModel(trainer=trainer)
     with pytest.raises(InvalidArgumentError, match="not the trainer's module"):
         interface.model = Other()
-    with pytest.raises(InvalidArgumentError, match="sample_data must be a torch Tensor"):
+    with pytest.raises(InvalidArgumentError, match="cannot take sample data"):
         LightningModel(trainer=trainer, sample_data=[1, 2])
 
 

@@ -80,7 +80,7 @@ def test_classifier_onnx_matches_predict_proba(tmp_path: Path) -> None:
     labels, probabilities = session.run({"X": x.astype(np.float32)})
     np.testing.assert_allclose(probabilities, model.predict_proba(x), atol=ATOL)
     np.testing.assert_array_equal(labels, model.predict(x))
-    assert metadata.save_metadata.onnx_model_uri == "onnx-model.onnx"
+    assert metadata.save_metadata.onnx_model_uri == Path("onnx-model.onnx")
     assert (tmp_path / "onnx-model.onnx").is_file()
     schema = metadata.onnx_schema
     assert schema is not None

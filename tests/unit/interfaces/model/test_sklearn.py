@@ -20,6 +20,7 @@ from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,
+    UnsupportedTypeError,
 )
 from opsml.interfaces import resolve_interface
 from opsml.model import (
@@ -29,6 +30,7 @@ from opsml.model import (
     ModelLoadKwargs,
     ModelSaveKwargs,
     ModelType,
+    ProcessorType,
     SklearnModel,
     TaskType,
 )
@@ -73,10 +75,12 @@ def test_classifier_round_trip_predicts_identically(
     np.testing.assert_array_equal(
         loaded.model.predict_proba(features), model.predict_proba(features)
     )
-    pd.testing.assert_frame_equal(loaded.sample_data, features.head(10))
+    # As in OpsML 3: the sample data is its first row, handed out as its data interface.
+    assert isinstance(loaded.sample_data, PandasData)
+    pd.testing.assert_frame_equal(loaded.sample_data.data, features.head(1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib", "sample-data.parquet"]
-    assert metadata.save_metadata.model_uri == "model.joblib"
-    assert metadata.save_metadata.sample_data_uri == "sample-data.parquet"
+    assert metadata.save_metadata.model_uri == Path("model.joblib")
+    assert metadata.save_metadata.sample_data_uri == Path("sample-data.parquet")
     assert metadata.task_type is TaskType.Classification
     assert metadata.model_type is ModelType.SklearnEstimator
     assert metadata.data_type is DataType.Pandas
@@ -98,12 +102,13 @@ def test_pipeline_with_preprocessor_and_numpy_sample_data(
 
     np.testing.assert_array_equal(loaded.model.predict_proba(x), pipeline.predict_proba(x))
     np.testing.assert_array_equal(loaded.preprocessor.transform(x), preprocessor.transform(x))
-    np.testing.assert_array_equal(loaded.sample_data, x[:5])
+    np.testing.assert_array_equal(loaded.sample_data.data, x[:1])
     assert metadata.model_type is ModelType.SklearnPipeline
     assert metadata.data_type is DataType.Numpy
-    assert metadata.schema["numpy_array"].shape == [5, 3]
+    assert metadata.schema["numpy_array"].shape == [1, 3]
     processor = metadata.save_metadata.data_processor_map["preprocessor"]
-    assert (processor.name, processor.uri) == ("StandardScaler", "preprocessor.joblib")
+    assert (processor.name, processor.uri) == ("StandardScaler", Path("preprocessor.joblib"))
+    assert processor.type is ProcessorType.Preprocessor
     assert loaded.preprocessor_name == "StandardScaler"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "model.joblib",
@@ -186,23 +191,27 @@ def test_non_estimator_is_rejected_at_construction(wrong: object) -> None:
 
 
 def test_unsupported_sample_data_is_rejected_at_construction() -> None:
-    with pytest.raises(InvalidArgumentError, match="sample_data must be"):
+    wrong = r"cannot take sample data of type builtins\.list"
+    with pytest.raises(UnsupportedTypeError, match=wrong):
         SklearnModel(model=LinearRegression(), sample_data=[[1, 2]])
     with pytest.raises(InvalidArgumentError, match="pickles"):
         SklearnModel(model=LinearRegression(), sample_data=np.array([None, 1], dtype=object))
 
 
 def test_sample_data_may_be_given_as_a_data_interface(features: pd.DataFrame) -> None:
-    interface = SklearnModel(model=LinearRegression(), sample_data=PandasData(data=features))
+    given = PandasData(data=features)
+    interface = SklearnModel(model=LinearRegression(), sample_data=given)
 
-    assert interface.sample_data is features
+    # OpsML 3 keeps the very interface, cut to its first row.
+    assert interface.sample_data is given
+    pd.testing.assert_frame_equal(given.data, features.head(1))
     assert interface.data_type is DataType.Pandas
 
 
 def test_save_kwargs_reach_joblib(tmp_path: Path) -> None:
     interface = SklearnModel(model=LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]))
 
-    save_metadata = interface.save(tmp_path, ModelSaveKwargs(model={"compress": 3}))
+    save_metadata = interface.save(tmp_path, ModelSaveKwargs(model={"compress": 3})).save_metadata
 
     assert (tmp_path / "model.joblib").read_bytes()[:1] == b"\x78"  # a zlib stream, not a pickle
     assert save_metadata.save_kwargs is not None
@@ -274,7 +283,7 @@ def test_missing_sklearn_names_the_extra(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_save_metadata_paths_must_stay_inside_the_card_folder() -> None:
     for good in (Path("sub/model.joblib"), "./sub/model.joblib", "sub\\model.joblib"):
-        assert ModelInterfaceSaveMetadata(model_uri=good).model_uri == "sub/model.joblib"
+        assert ModelInterfaceSaveMetadata(model_uri=good).model_uri == Path("sub/model.joblib")
     for bad in (
         "../model.joblib",
         "/etc/passwd",
@@ -297,7 +306,7 @@ def test_default_model_file_is_a_plain_pickle_that_joblib_reads(
     import joblib
 
     model = RandomForestClassifier(n_estimators=3, random_state=0).fit(features, labels)
-    save_metadata = SklearnModel(model=model).save(tmp_path)
+    save_metadata = SklearnModel(model=model).save(tmp_path).save_metadata
     assert save_metadata.extra is not None
     assert save_metadata.extra["model_serializer"] == "pickle"
     by_joblib = joblib.load(tmp_path / "model.joblib")
@@ -307,7 +316,7 @@ def test_default_model_file_is_a_plain_pickle_that_joblib_reads(
 def test_joblib_written_model_loads_back(tmp_path: Path) -> None:
     model = LinearRegression().fit([[0.0], [1.0]], [0.0, 2.0])
     interface = SklearnModel(model=model)
-    save_metadata = interface.save(tmp_path, ModelSaveKwargs(model={"compress": 3}))
+    save_metadata = interface.save(tmp_path, ModelSaveKwargs(model={"compress": 3})).save_metadata
     assert save_metadata.extra is not None
     assert save_metadata.extra["model_serializer"] == "joblib"
     loaded = SklearnModel()

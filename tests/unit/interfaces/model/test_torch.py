@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from opsml.card import CardRegistry, ModelCard, RegistryType
-from opsml.data import TorchData
+from opsml.data import NumpyData, TorchData
 from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,
+    UnsupportedTypeError,
 )
 from opsml.interfaces import resolve_interface
 from opsml.model import (
@@ -99,17 +100,19 @@ def test_round_trip_gives_identical_outputs(model: Net, x: Any, tmp_path: Path) 
 
     assert not loaded.model.training
     assert torch.equal(loaded.model(x), model(x))
-    assert torch.equal(loaded.sample_data, x[:3])
+    # As in OpsML 3: the first row, handed out as its data interface.
+    assert isinstance(loaded.sample_data, TorchData)
+    assert torch.equal(loaded.sample_data.data, x[:1])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "sample-data.pt"]
     assert set(torch.load(tmp_path / "model.pt", weights_only=True)) == set(model.state_dict())
-    assert metadata.save_metadata.model_uri == "model.pt"
+    assert metadata.save_metadata.model_uri == Path("model.pt")
     assert metadata.save_metadata.extra is not None
     assert metadata.save_metadata.extra["sample_data_interface_type"] == "TorchData"
     assert metadata.model_type is ModelType.Pytorch
     assert metadata.data_type is DataType.TorchTensor
     assert metadata.task_type is TaskType.Regression
     assert metadata.interface_type == "TorchModel"
-    assert metadata.schema["torch_tensor"].shape == [3, 4]
+    assert metadata.schema["torch_tensor"].shape == [1, 4]
     assert metadata.schema["torch_tensor"].feature_type == "torch.float32"
     specific = metadata.model_specific_metadata
     assert specific["model_class"] == f"{Net.__module__}.Net"
@@ -135,27 +138,32 @@ def test_sample_data_shapes_round_trip(
     loaded, metadata = _round_trip(interface, tmp_path)
 
     assert metadata.data_type is data_type
-    assert type(loaded.sample_data) is type(sample)
+    # Containers come back as themselves, each value cut to its first row (as in OpsML 3).
     if isinstance(sample, dict):
+        assert type(loaded.sample_data) is dict
         assert list(loaded.sample_data) == ["x", "bias"]
-        assert all(torch.equal(loaded.sample_data[k], v) for k, v in sample.items())
+        assert all(torch.equal(loaded.sample_data[k], v[:1]) for k, v in sample.items())
         assert list(metadata.schema) == ["x", "bias"]
     elif isinstance(sample, list | tuple):
-        assert all(torch.equal(a, b) for a, b in zip(loaded.sample_data, sample, strict=True))
+        assert type(loaded.sample_data) is type(sample)
+        pairs = zip(loaded.sample_data, sample, strict=True)
+        assert all(torch.equal(a, b[:1]) for a, b in pairs)
         assert list(metadata.schema) == ["input_0", "input_1"]
     else:
-        np.testing.assert_array_equal(loaded.sample_data, sample)
+        assert isinstance(loaded.sample_data, NumpyData)
+        np.testing.assert_array_equal(loaded.sample_data.data, sample[:1])
 
 
 def test_sample_data_may_be_given_as_torch_data(model: Net, x: Any, tmp_path: Path) -> None:
-    interface = TorchModel(model=model, sample_data=TorchData(data=x[:2]))
+    given = TorchData(data=x[:2])
+    interface = TorchModel(model=model, sample_data=given)
 
     loaded, metadata = _round_trip(interface, tmp_path)
 
-    assert interface.sample_data is not None
-    assert torch.equal(loaded.sample_data, x[:2])
+    assert interface.sample_data is given
+    assert torch.equal(loaded.sample_data.data, x[:1])
     assert metadata.data_type is DataType.TorchTensor
-    with pytest.raises(InvalidArgumentError, match="must hold data"):
+    with pytest.raises(InvalidArgumentError, match="holding data"):
         TorchModel(model=model, sample_data=TorchData())
 
 
@@ -255,7 +263,7 @@ def test_registered_model_loads_back_with_onnx(
     loaded.load(load_kwargs=ModelLoadKwargs(load_onnx=True))
 
     assert torch.equal(loaded.model(x), model(x))
-    assert torch.equal(loaded.interface.sample_data, x[:2])
+    assert torch.equal(loaded.interface.sample_data.data, x[:1])
     (onnx_out,) = loaded.onnx_session.run({"input": x.numpy()})
     np.testing.assert_allclose(onnx_out, model(x).detach().numpy(), atol=1e-4)
 
@@ -276,7 +284,7 @@ def test_non_module_is_rejected_at_construction(wrong: object) -> None:
     ids=["empty-list", "dict-of-lists", "int-keys", "float"],
 )
 def test_unsupported_sample_data_is_rejected_at_construction(wrong: object) -> None:
-    with pytest.raises(InvalidArgumentError, match="sample_data must be a torch Tensor"):
+    with pytest.raises(UnsupportedTypeError, match="cannot take sample data"):
         TorchModel(model=Net(), sample_data=wrong)
 
 

@@ -167,7 +167,7 @@ def test_load_kwargs_reach_the_constructor(booster: Any, tmp_path: Path) -> None
 
 
 def test_unknown_recorded_class_is_refused(booster: Any, tmp_path: Path) -> None:
-    save_metadata = XGBoostModel(model=booster).save(tmp_path)
+    save_metadata = XGBoostModel(model=booster).save(tmp_path).save_metadata
     save_metadata.extra = {**(save_metadata.extra or {}), "xgboost_class": "os.system"}
     with pytest.raises(SerializationError, match="unknown XGBoost class"):
         XGBoostModel().load(tmp_path, save_metadata)
