@@ -15,11 +15,12 @@ missing.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from opsml._compat import require
 from opsml.errors import InvalidArgumentError, SerializationError
@@ -36,6 +37,7 @@ __all__ = [
     "OnnxSession",
     "load_onnx_session",
     "onnx_schema",
+    "quantize_dynamic",
     "write_onnx_model",
 ]
 
@@ -73,6 +75,7 @@ class OnnxIO(BaseModel):
         shape: One entry per dimension: an ``int`` when fixed, a ``str`` for a named
             dynamic dimension (e.g. ``"batch"``), ``None`` when unknown. Empty for
             non-tensor types.
+        extra_args: Free string annotations (a ``Feature``'s, when built from one).
     """
 
     model_config = ConfigDict(defer_build=True)
@@ -80,6 +83,7 @@ class OnnxIO(BaseModel):
     name: str
     type: str
     shape: list[int | str | None]
+    extra_args: dict[str, str] = Field(default_factory=dict)
 
     @property
     def numpy_dtype(self) -> str | None:
@@ -92,10 +96,21 @@ class OnnxIO(BaseModel):
 class OnnxSchema(BaseModel):
     """The inputs and outputs of an ONNX model, stored in the ModelCard.
 
+    Built by the interfaces from the ONNX graph (``inputs=``, ``outputs=``), or as in OpsML 3
+    from two feature schemas: ``OnnxSchema(input_features, output_features, onnx_version)``.
+
+    Args:
+        input_features: The inputs as a :class:`FeatureSchema` (OpsML 3's form).
+        output_features: The outputs as a :class:`FeatureSchema`.
+        onnx_version: The version of ``onnx`` that described the model.
+        feature_names: The feature names, in the order the model takes them.
+        **data: The attributes below, by name.
+
     Attributes:
         inputs: The graph inputs a caller feeds, in graph order (initializers excluded).
         outputs: The graph outputs, in the order ``OnnxSession.run`` returns them.
         onnx_version: The version of the ``onnx`` package that described the model.
+        feature_names: The feature names and their order, when known (else empty).
     """
 
     model_config = ConfigDict(defer_build=True)
@@ -103,6 +118,25 @@ class OnnxSchema(BaseModel):
     inputs: list[OnnxIO]
     outputs: list[OnnxIO]
     onnx_version: str
+    feature_names: list[str] = Field(default_factory=list)
+
+    def __init__(
+        self,
+        input_features: FeatureSchema | None = None,
+        output_features: FeatureSchema | None = None,
+        onnx_version: str | None = None,
+        feature_names: list[str] | None = None,
+        **data: Any,
+    ) -> None:
+        if input_features is not None:
+            data["inputs"] = _as_ios(input_features)
+        if output_features is not None:
+            data["outputs"] = _as_ios(output_features)
+        if onnx_version is not None:
+            data["onnx_version"] = onnx_version
+        if feature_names is not None:
+            data["feature_names"] = feature_names
+        super().__init__(**data)
 
     @property
     def input_features(self) -> FeatureSchema:
@@ -121,10 +155,27 @@ def _as_feature_schema(ios: list[OnnxIO]) -> FeatureSchema:
             io.name: Feature(
                 feature_type=io.type,
                 shape=[dim if isinstance(dim, int) else -1 for dim in io.shape],
+                extra_args=io.extra_args,
             )
             for io in ios
         }
     )
+
+
+def _as_ios(features: FeatureSchema) -> list[OnnxIO]:
+    if not isinstance(features, FeatureSchema):
+        raise InvalidArgumentError(
+            f"OnnxSchema features must be a FeatureSchema, got {type_name(features)}"
+        )
+    return [
+        OnnxIO(
+            name=name,
+            type=feature.feature_type,
+            shape=[None if dim == -1 else dim for dim in feature.shape],
+            extra_args=feature.extra_args,
+        )
+        for name, feature in features.items.items()
+    ]
 
 
 def _onnx() -> Any:
@@ -510,6 +561,38 @@ def write_onnx_model(proto: onnx.ModelProto, path: Path) -> tuple[str, OnnxSchem
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(proto.SerializeToString())
     return ONNX_FILE_NAME, schema
+
+
+def quantize_dynamic(
+    proto: onnx.ModelProto, per_channel: bool = False, unsigned: bool = False
+) -> onnx.ModelProto:
+    """Quantize the weights of an ONNX model to 8 bits with onnxruntime's dynamic quantizer.
+
+    Args:
+        proto: The float model.
+        per_channel: Quantize each channel of a weight on its own scale.
+        unsigned: ``uint8`` weights instead of ``int8``.
+
+    Returns:
+        The quantized model (activations are quantized at run time).
+
+    Raises:
+        SerializationError: onnxruntime could not quantize the model.
+        MissingDependencyError: onnx or onnxruntime is not installed (extra ``onnx``).
+    """
+    quantization = require("onnxruntime.quantization", ONNX_EXTRA)
+    weight_type = quantization.QuantType.QUInt8 if unsigned else quantization.QuantType.QInt8
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "model.onnx", Path(folder) / "quantized.onnx"
+        source.write_bytes(proto.SerializeToString())
+        try:
+            quantization.quantize_dynamic(
+                source, target, per_channel=per_channel, weight_type=weight_type
+            )
+        except Exception as exc:
+            raise SerializationError(f"onnxruntime could not quantize the model: {exc}") from exc
+        quantized: onnx.ModelProto = _onnx().load(str(target))
+    return quantized
 
 
 def load_onnx_session(

@@ -292,7 +292,8 @@ class CardRegistry:
             space: The card's space.
             name: The card's name.
             version: A version query.
-            interface: An interface instance to load artifacts into (custom interfaces).
+            interface: An interface instance to load artifacts into (custom interfaces), or
+                its class (built with its ``from_metadata``, as OpsML 3 does).
 
         Returns:
             The card.
@@ -314,6 +315,9 @@ class CardRegistry:
         if interface is not None:
             if not isinstance(card, InterfaceCard):
                 raise InvalidArgumentError(f"{type(card).__name__} does not take an interface")
+            if isinstance(interface, type):  # OpsML 3 takes the interface's class too
+                interface_cls: Any = interface
+                interface = interface_cls.from_metadata(card._interface_metadata())
             card._set_interface(interface)
         return card
 

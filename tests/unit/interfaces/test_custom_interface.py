@@ -195,7 +195,7 @@ def test_opsml_style_custom_interfaces_register_and_load(sqlite_registry_env: Pa
     )
     data.register_card(data_card)
 
-    loaded_model = models.load_card(uid=model_card.uid, interface=OpsmlStyleLineModel())
+    loaded_model = models.load_card(uid=model_card.uid, interface=OpsmlStyleLineModel)  # a class
     loaded_model.load()
     loaded_data = data.load_card(uid=data_card.uid, interface=OpsmlStyleJsonData())
     loaded_data.load()

@@ -25,6 +25,7 @@ from opsml.interfaces._model_base import (
     ModelInterfaceMetadata,
     ModelInterfaceSaveMetadata,
 )
+from opsml.interfaces._onnx import quantize_dynamic
 from opsml.interfaces.model._torch import (
     ARCHITECTURE_KEY,
     TorchInterface,
@@ -107,24 +108,55 @@ _PROCESSORS = {
 }
 
 
+# optimum's quantization settings, told apart by class (optimum itself is never imported).
+_QUANTIZATION_CONFIGS = ("AutoQuantizationConfig", "ORTConfig", "QuantizationConfig")
+
+
+def _is_quantization_config(config: Any) -> bool:
+    return any(
+        cls.__name__ in _QUANTIZATION_CONFIGS and cls.__module__.startswith("optimum")
+        for cls in type(config).__mro__
+    )
+
+
+def _quantization_settings(config: Any) -> tuple[bool, bool]:
+    """``(per_channel, unsigned)`` from an optimum config (an ``ORTConfig`` holds one)."""
+    settings = getattr(config, "quantization", config)
+    if settings is None:
+        return False, False
+    if getattr(settings, "is_static", False):
+        raise SerializationError(
+            "static quantization needs calibration data, which HuggingFaceModel does not "
+            "take; use a dynamic config (is_static=False)"
+        )
+    weights = str(getattr(settings, "weights_dtype", "")).lower()
+    return bool(getattr(settings, "per_channel", False)), "uint8" in weights
+
+
 class HuggingFaceOnnxArgs(dict[str, Any]):
     """ONNX arguments of a HuggingFaceModel: ``ModelSaveKwargs(onnx=HuggingFaceOnnxArgs(...))``.
 
     OpsML 3 converted through optimum; opsml exports the model with ``torch.onnx.export``
     (the same conversion as ``TorchModel``), driven by the sample data, so ``ort_type``
-    and ``provider`` are recorded in the card but do not change the conversion.
-    It is a dict, so it is stored in the card as the save kwargs.
+    and ``provider`` are recorded in the card but do not change the conversion. With
+    ``quantize=True`` the exported model's weights are quantized to 8 bits with
+    onnxruntime's dynamic quantizer, following ``config`` (optimum's
+    ``AutoQuantizationConfig``/``QuantizationConfig``, or an ``ORTConfig`` holding one):
+    ``per_channel`` and ``weights_dtype`` are honoured; static quantization is refused at
+    save time, as it needs calibration data. It is a dict, so it is stored in the card as
+    the save kwargs (the config as its ``repr``).
 
     Args:
         ort_type: The optimum ORT class the model corresponds to.
         provider: The onnxruntime provider meant to run the model.
-        quantize: Quantization is not supported; must be ``False``.
-        config: An optimum configuration; not supported, must be ``None``.
+        quantize: Quantize the exported model (dynamic, 8-bit weights).
+        config: An optimum quantization config, used when ``quantize`` is ``True``.
         extra_kwargs: Passed to ``torch.onnx.export`` (e.g. ``{"opset_version": 17}``).
 
     Raises:
-        InvalidArgumentError: ``ort_type`` is unknown, or quantization or an optimum
-            config was asked for.
+        InvalidArgumentError: ``ort_type`` is unknown.
+        UnsupportedTypeError: ``config`` is not an optimum quantization config (with OpsML
+            3's message).
     """
 
     def __init__(
@@ -139,16 +171,17 @@ class HuggingFaceOnnxArgs(dict[str, Any]):
             ort = HuggingFaceORTModel(ort_type)
         except ValueError as exc:
             raise InvalidArgumentError(f"unknown HuggingFaceORTModel {ort_type!r}") from exc
-        if quantize or config is not None:
-            raise InvalidArgumentError(
-                "HuggingFaceOnnxArgs: quantization and optimum configs are not supported; "
-                "opsml exports with torch.onnx (quantize the saved onnx-model.onnx yourself)"
+        if config is not None and not _is_quantization_config(config):
+            raise UnsupportedTypeError(
+                "Config must be an instance of AutoQuantizationConfig, ORTConfig, or "
+                "QuantizationConfig"
             )
         super().__init__(
             ort_type=ort.value,
             provider=provider,
-            quantize=False,
+            quantize=bool(quantize),
             export=True,
+            config=config,
             extra_kwargs=dict(extra_kwargs or {}),
         )
 
@@ -164,8 +197,8 @@ class HuggingFaceOnnxArgs(dict[str, Any]):
 
     @property
     def quantize(self) -> bool:
-        """Always ``False``."""
-        return False
+        """Whether the exported model is quantized."""
+        return bool(self["quantize"])
 
     @property
     def export(self) -> bool:
@@ -173,9 +206,9 @@ class HuggingFaceOnnxArgs(dict[str, Any]):
         return True
 
     @property
-    def config(self) -> None:
-        """Always ``None``."""
-        return None
+    def config(self) -> Any:
+        """The optimum quantization config, or ``None``."""
+        return self.get("config")
 
     @property
     def extra_kwargs(self) -> dict[str, Any]:
@@ -461,16 +494,15 @@ class HuggingFaceModel(TorchInterface):
             )
         export_kwargs = {k: v for k, v in kwargs.items() if k not in _ONNX_ARG_KEYS}
         export_kwargs.update(export_kwargs.pop("extra_kwargs", None) or {})
-        if kwargs.get("quantize") or kwargs.get("config") is not None:
-            raise SerializationError(
-                "HuggingFaceModel cannot quantize or apply optimum configs; export without them"
-            )
+        quantize = bool(kwargs.get("quantize"))
+        settings = _quantization_settings(kwargs.get("config")) if quantize else (False, False)
         sample = self._sample_raw()
         if isinstance(sample, str | list) and self.tokenizer is not None:
             sample = self.tokenizer(sample, return_tensors="pt", padding=True)
         if isinstance(sample, Mapping):
             sample = dict(sample)
-        return export_to_onnx(model, sample, export_kwargs, sequence_axis=True)
+        proto = export_to_onnx(model, sample, export_kwargs, sequence_axis=True)
+        return quantize_dynamic(proto, *settings) if quantize else proto
 
     def _model_specific_metadata(self) -> dict[str, Any]:
         model = self.model

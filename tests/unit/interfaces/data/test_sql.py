@@ -119,3 +119,23 @@ def test_every_data_interface_saves_its_sql_next_to_the_data(
     assert (tmp_path / "sql" / "source.sql").read_text() == "select x from t"
     loaded = round_trip(interface)
     assert loaded.sql_logic.queries == {"source": "select x from t", "extra": "select 1"}
+
+
+def test_a_sql_file_is_looked_up_by_name_under_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OpsML 3 finds "test_sql.sql" wherever it lies below the working folder.
+    (tmp_path / "tests" / "assets").mkdir(parents=True)
+    (tmp_path / "tests" / "assets" / "orders.sql").write_text("SELECT id FROM orders")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "orders.sql").write_text("hidden folders are not searched")
+    monkeypatch.chdir(tmp_path)
+
+    logic = SqlLogic({"orders": "orders.sql"})
+    logic.add_sql_logic("again", filepath="elsewhere/orders.sql")
+
+    assert logic["orders"] == logic["again"] == "SELECT id FROM orders"
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "orders.sql").write_text("SELECT 2")
+    with pytest.raises(InvalidArgumentError, match=r"several files 'orders\.sql'"):
+        SqlLogic({"orders": "orders.sql"})

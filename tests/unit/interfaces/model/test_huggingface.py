@@ -12,6 +12,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # set before transformers is imported: no hub access
 
 import numpy as np
+import onnx
 import tokenizers
 import torch
 import transformers
@@ -21,6 +22,7 @@ from opsml.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     SerializationError,
+    UnsupportedTypeError,
 )
 from opsml.interfaces import resolve_interface
 from opsml.model import (
@@ -220,8 +222,53 @@ def test_wrong_objects_are_rejected_at_construction(model: Any, tokenizer: Any) 
         HuggingFaceModel(model=model, image_processor=tokenizer)
     with pytest.raises(InvalidArgumentError, match="unknown hf_task"):
         HuggingFaceModel(model=model, hf_task="guessing")
-    with pytest.raises(InvalidArgumentError, match="quantization"):
-        HuggingFaceOnnxArgs(ort_type="OrtSequenceClassification", quantize=True)
+    with pytest.raises(UnsupportedTypeError) as wrong_config:
+        HuggingFaceOnnxArgs(ort_type="OrtSequenceClassification", quantize=True, config="fail")
+    assert isinstance(wrong_config.value, RuntimeError)  # what OpsML 3 raises, with its words
+    assert str(wrong_config.value) == (
+        "Config must be an instance of AutoQuantizationConfig, ORTConfig, or QuantizationConfig"
+    )
+
+
+class QuantizationConfig:
+    """Stands for optimum's (optimum is not an opsml dependency): same class name, module
+    and the attributes opsml reads."""
+
+    __module__ = "optimum.onnxruntime.configuration"
+
+    def __init__(self, is_static: bool = False, per_channel: bool = False) -> None:
+        self.is_static = is_static
+        self.per_channel = per_channel
+        self.weights_dtype = "QuantType.QInt8"
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+@pytest.mark.filterwarnings("ignore:Exporting aten.+ operator of advanced indexing:UserWarning")
+@pytest.mark.parametrize(
+    "config", [None, QuantizationConfig(per_channel=True)], ids=["default", "config"]
+)
+def test_quantized_onnx_export(
+    model: Any, tokenizer: Any, batch: Any, config: Any, tmp_path: Path
+) -> None:
+    interface = HuggingFaceModel(model=model, tokenizer=tokenizer, sample_data=TEXTS[0])
+    args = HuggingFaceOnnxArgs(
+        ort_type=HuggingFaceORTModel.OrtSequenceClassification, quantize=True, config=config
+    )
+    assert args.quantize is True
+
+    interface.save(tmp_path, ModelSaveKwargs(onnx=args))
+
+    proto = onnx.load(str(tmp_path / "onnx-model.onnx"))
+    assert "DynamicQuantizeLinear" in {node.op_type for node in proto.graph.node}
+    (logits,) = interface.onnx_session.run({k: v.numpy() for k, v in batch.items()})  # type: ignore[union-attr]
+    np.testing.assert_allclose(logits, _logits(model, batch).numpy(), atol=0.05)
+    static = HuggingFaceOnnxArgs(
+        ort_type="OrtSequenceClassification",
+        quantize=True,
+        config=QuantizationConfig(is_static=True),
+    )
+    with pytest.raises(SerializationError, match="static quantization needs calibration data"):
+        interface.save(tmp_path / "static", ModelSaveKwargs(onnx=static))
 
 
 def test_hugging_face_task_reads_pipeline_spelling() -> None:

@@ -6,16 +6,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import lightgbm
 import numpy as np
 import onnx
 import pandas as pd
 import pytest
 from skl2onnx import to_onnx
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor, StackingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import LinearSVC
+from xgboost import XGBRegressor
 
 from opsml.card import CardRegistry, ModelCard, RegistryType
 from opsml.errors import (
@@ -26,10 +29,14 @@ from opsml.errors import (
 from opsml.interfaces import resolve_interface
 from opsml.interfaces._onnx import load_onnx_session, write_onnx_model
 from opsml.model import (
+    Feature,
+    FeatureSchema,
     ModelInterface,
     ModelInterfaceMetadata,
+    ModelInterfaceSaveMetadata,
     ModelLoadKwargs,
     ModelSaveKwargs,
+    ModelType,
     OnnxSchema,
     OnnxSession,
     SklearnModel,
@@ -383,3 +390,79 @@ def test_missing_onnx_library_names_the_extra(
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(MissingDependencyError, match=r"opsml\[onnx\]"):
         interface.save(tmp_path, ModelSaveKwargs(save_onnx=True))
+
+
+def test_a_session_detaches_and_round_trips_its_schema_as_json(frame: Any, tmp_path: Path) -> None:
+    model = LinearRegression().fit(frame, frame["a"] * 2)
+    interface = SklearnModel(model=model, sample_data=frame)
+    metadata = interface.save(tmp_path, ModelSaveKwargs(save_onnx=True))
+    session = interface.onnx_session
+    assert session is not None
+
+    # OpsML 3's attributes: the metadata's onnx_session, JSON of a session, detaching it.
+    assert metadata.onnx_session is not None
+    assert metadata.onnx_session.schema == session.schema
+    stored = ModelInterfaceMetadata.model_validate_json(metadata.model_dump_json())
+    assert stored.onnx_session is not None
+    assert stored.onnx_session.schema == session.schema
+    copy = OnnxSession.model_validate_json(session.model_dump_json())
+    assert copy.session is None
+    assert copy.schema == session.schema
+    session.session = None
+    assert session.schema == copy.schema
+    with pytest.raises(SerializationError, match="no onnxruntime session"):
+        session.run({"X": frame.to_numpy(np.float32)})
+
+    interface.load(tmp_path, metadata.save_metadata, ModelLoadKwargs(load_onnx=True))
+    assert interface.onnx_session is not None
+    assert interface.onnx_session.session is not None
+    with pytest.raises(InvalidArgumentError, match="not the JSON of an OnnxSession"):
+        OnnxSession.model_validate_json('{"model": 1}')
+
+
+def test_metadata_takes_an_onnx_session_and_schemas_take_feature_schemas() -> None:
+    inputs = FeatureSchema({"x": Feature("tensor(float)", [-1, 3], {"unit": "m"})})
+    outputs = FeatureSchema({"y": Feature("tensor(float)", [-1, 1])})
+    schema = OnnxSchema(inputs, outputs, "1.17")  # OpsML 3's positional form
+
+    metadata = ModelInterfaceMetadata(
+        save_metadata=ModelInterfaceSaveMetadata(model_uri="model.onnx"),
+        onnx_session=OnnxSession.detached(schema),
+    )
+
+    assert schema.input_features == inputs
+    assert schema.output_features == outputs
+    assert [(io.name, io.shape) for io in schema.inputs] == [("x", [None, 3])]
+    assert metadata.onnx_schema == schema
+    assert ModelInterfaceMetadata.model_validate_json(metadata.model_dump_json()) == metadata
+
+
+def test_classifiers_without_probabilities_convert(frame: Any, tmp_path: Path) -> None:
+    labels = (frame["a"] > 0).astype(int)
+    model = LinearSVC().fit(frame, labels)  # no predict_proba, so no ZipMap option
+    interface = SklearnModel(model=model, sample_data=frame)
+
+    interface.save(tmp_path, ModelSaveKwargs(save_onnx=True))
+
+    assert interface.onnx_session is not None
+    label, _scores = interface.onnx_session.run({"X": frame.to_numpy(np.float32)})
+    np.testing.assert_array_equal(label, model.predict(frame))
+
+
+def test_stacking_with_boosted_members_converts(frame: Any, tmp_path: Path) -> None:
+    target = frame["a"] * 2 + frame["b"]
+    model = StackingRegressor(
+        estimators=[
+            ("xgb", XGBRegressor(n_estimators=3, max_depth=2)),
+            ("lgb", lightgbm.LGBMRegressor(n_estimators=3, num_leaves=4, verbose=-1)),
+        ],
+        final_estimator=LinearRegression(),
+        cv=2,
+    ).fit(frame, target)
+    interface = SklearnModel(model=model, sample_data=frame)
+
+    interface.save(tmp_path, ModelSaveKwargs(save_onnx=True))
+
+    assert interface.model_type is ModelType.StackingRegressor
+    (prediction,) = interface.onnx_session.run({"X": frame.to_numpy(np.float32)})  # type: ignore[union-attr]
+    np.testing.assert_allclose(prediction.ravel(), model.predict(frame), atol=ATOL)

@@ -22,6 +22,7 @@ from opsml.errors import (
 )
 from opsml.interfaces import resolve_interface
 from opsml.model import (
+    DataType,
     ModelInterfaceMetadata,
     ModelLoadKwargs,
     ModelSaveKwargs,
@@ -268,3 +269,28 @@ def test_registry_round_trip(
     folder = loaded.download_artifacts(tmp_path / "download")
     from_path = ModelCard.load_from_path(folder)
     np.testing.assert_array_equal(from_path.model.predict(features), model.predict(features))
+
+
+def test_booster_keeps_a_dmatrix_as_sample_data(
+    booster: Any, features: Any, tmp_path: Path
+) -> None:
+    interface = XGBoostModel(model=booster, sample_data=xgb.DMatrix(features))
+
+    loaded, metadata = _round_trip(
+        interface, tmp_path, ModelSaveKwargs(save_onnx=True), ModelLoadKwargs(load_onnx=True)
+    )
+
+    # As in OpsML 3: the DMatrix itself, cut to its first row.
+    assert isinstance(interface.sample_data, xgb.DMatrix)
+    assert interface.sample_data.num_row() == 1
+    assert metadata.data_type is DataType.DMatrix
+    assert metadata.save_metadata.sample_data_uri == Path("sample-data.dmatrix")
+    assert list(metadata.schema) == list(features.columns)
+    assert isinstance(loaded.sample_data, xgb.DMatrix)
+    np.testing.assert_array_equal(
+        loaded.sample_data.get_data().toarray(), features.to_numpy()[:1].astype(np.float32)
+    )
+    _, probabilities = loaded.onnx_session.run({"X": features.to_numpy(np.float32)})
+    np.testing.assert_allclose(
+        probabilities[:, 1], booster.predict(xgb.DMatrix(features)), atol=ATOL
+    )
