@@ -38,8 +38,8 @@ class ArrowData(DataInterface):
         data_profile: A precomputed data profile.
 
     Raises:
-        InvalidArgumentError: ``data`` is not a pyarrow ``Table``, or a split or dependent
-            variable does not fit it.
+        UnsupportedTypeError: ``data`` is not a pyarrow ``Table``.
+        InvalidArgumentError: A split does not fit it.
     """
 
     data_type: ClassVar[DataType] = DataType.Arrow

@@ -41,8 +41,8 @@ class NumpyData(DataInterface):
         data_profile: A precomputed data profile.
 
     Raises:
-        InvalidArgumentError: ``data`` is not an ``ndarray``, holds Python objects, or a
-            split or dependent variable does not fit it.
+        UnsupportedTypeError: ``data`` is not an ``ndarray`` or holds Python objects.
+        InvalidArgumentError: A split does not fit it.
     """
 
     data_type: ClassVar[DataType] = DataType.Numpy

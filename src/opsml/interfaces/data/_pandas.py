@@ -91,8 +91,8 @@ class PandasData(DataInterface):
         data_profile: A precomputed data profile.
 
     Raises:
-        InvalidArgumentError: ``data`` is not a ``DataFrame``, or a split or dependent
-            variable does not fit it.
+        UnsupportedTypeError: ``data`` is not a ``DataFrame``.
+        InvalidArgumentError: A split does not fit it.
     """
 
     data_type: ClassVar[DataType] = DataType.Pandas

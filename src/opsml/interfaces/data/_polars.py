@@ -34,8 +34,8 @@ class PolarsData(DataInterface):
         data_profile: A precomputed data profile.
 
     Raises:
-        InvalidArgumentError: ``data`` is not a polars ``DataFrame``, or a split or dependent
-            variable does not fit it.
+        UnsupportedTypeError: ``data`` is not a polars ``DataFrame``.
+        InvalidArgumentError: A split does not fit it.
     """
 
     data_type: ClassVar[DataType] = DataType.Polars

@@ -35,8 +35,8 @@ class TorchData(DataInterface):
         data_profile: A precomputed data profile.
 
     Raises:
-        InvalidArgumentError: ``data`` is not a tensor, or a split or dependent variable
-            does not fit it.
+        UnsupportedTypeError: ``data`` is not a tensor.
+        InvalidArgumentError: A split does not fit it.
     """
 
     data_type: ClassVar[DataType] = DataType.TorchTensor

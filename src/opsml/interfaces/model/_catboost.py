@@ -81,7 +81,7 @@ class CatBoostModel(ModelInterface):
         task_type: The model's task; inferred when omitted.
 
     Raises:
-        InvalidArgumentError: ``model`` is not a CatBoost model.
+        UnsupportedTypeError: ``model`` is not a CatBoost model.
         MissingDependencyError: catboost is not installed (extra ``catboost``).
     """
 

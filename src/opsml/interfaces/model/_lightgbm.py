@@ -76,7 +76,7 @@ class LightGBMModel(ModelInterface):
         task_type: The model's task; inferred when omitted.
 
     Raises:
-        InvalidArgumentError: ``model`` is not a LightGBM model.
+        UnsupportedTypeError: ``model`` is not a LightGBM model.
         MissingDependencyError: lightgbm is not installed (extra ``lightgbm``).
     """
 

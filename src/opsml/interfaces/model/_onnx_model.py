@@ -48,7 +48,7 @@ class OnnxModel(ModelInterface):
         preprocessor: An object applied to inputs before the model (``preprocessor.joblib``).
 
     Raises:
-        InvalidArgumentError: ``model`` is not an ONNX model.
+        UnsupportedTypeError: ``model`` is not an ONNX model.
         SerializationError: The file cannot be read, or onnxruntime cannot load the model.
         MissingDependencyError: onnx or onnxruntime is not installed (extra ``onnx``).
     """

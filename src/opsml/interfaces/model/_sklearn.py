@@ -156,7 +156,7 @@ class SklearnModel(ModelInterface):
         task_type: The model's task; inferred from the estimator when omitted.
 
     Raises:
-        InvalidArgumentError: ``model`` is not a scikit-learn estimator.
+        UnsupportedTypeError: ``model`` is not a scikit-learn estimator.
         MissingDependencyError: scikit-learn or joblib is not installed (extra ``sklearn``).
     """
 
