@@ -14,6 +14,8 @@ boundary with ``raise ... from exc`` so callers need to catch only this tree::
     ├── CardNotFoundError           (also LookupError) no registered card matches
     │   └── AliasNotFoundError      (also KeyError)    a ServiceCard has no card of that alias
     ├── CardStateError                                 e.g. registering an already registered card
+    │   ├── UploadOffsetError                          an upload chunk at the wrong offset
+    │   └── UploadsMissingError                        finishing before every file arrived
     ├── VersionConflictError                           (space, name, version) is taken
     ├── IntegrityError                                 stored bytes differ from the manifest
     ├── StorageError                                   artifact storage failed
@@ -31,6 +33,8 @@ Domain errors carry no HTTP details: the server maps them to status codes in one
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 __all__ = [
     "AccountError",
@@ -54,12 +58,17 @@ __all__ = [
     "StorageError",
     "UnstorableValueError",
     "UnsupportedTypeError",
+    "UploadOffsetError",
+    "UploadsMissingError",
     "VersionConflictError",
 ]
 
 
 class OpsmlError(Exception):
     """Root of every error raised by opsml."""
+
+    _wire_fields: ClassVar[tuple[str, ...]] = ()
+    """Attributes an opsml server sends beside the message, so the client's error has them."""
 
 
 class InvalidArgumentError(OpsmlError, ValueError):
@@ -102,6 +111,40 @@ class AliasNotFoundError(CardNotFoundError, KeyError):
 
 class CardStateError(OpsmlError):
     """The card is in the wrong state for the operation (e.g. registered twice)."""
+
+
+class UploadOffsetError(CardStateError):
+    """An upload request does not fit where the server's copy of the file stands.
+
+    Attributes:
+        offset: The bytes of the file the server holds (send from there).
+        busy: Another request is writing the same file right now (ask again shortly).
+    """
+
+    _wire_fields = ("offset", "busy")
+    offset: int = 0
+    busy: bool = False
+
+    def __init__(self, message: str, offset: int = 0, busy: bool = False) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.busy = busy
+
+
+class UploadsMissingError(CardStateError):
+    """A registration was asked to finish before all of its files arrived.
+
+    Attributes:
+        paths: The files (paths in the card's manifest) that did not arrive.
+    """
+
+    _wire_fields = ("paths",)
+    paths: tuple[str, ...] = ()
+
+    def __init__(self, paths: tuple[str, ...] | list[str]) -> None:
+        shown = ", ".join(list(paths)[:10]) + (" …" if len(paths) > 10 else "")
+        super().__init__(f"files not uploaded yet: {shown}")
+        self.paths = tuple(paths)
 
 
 class VersionConflictError(OpsmlError):

@@ -21,7 +21,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from opsml import CardRegistry, DataCard, ExperimentCard, NumpyData, RegistryType
+from opsml import CardRegistry, DataCard, ExperimentCard, NumpyData, RegistryType, errors
+from opsml.errors import OpsmlError
 from opsml.mock import OpsmlTestServer
 from opsml.server.ui._routes import install_ui
 
@@ -135,7 +136,10 @@ def _problem(response: httpx.Response, refused: bool) -> str:
     if refused and not 400 <= status < 500:
         return f"{status}: accepted a value out of range"
     if status >= 400 and "json" in response.headers.get("content-type", ""):
-        if set(response.json()) != {"error", "detail"}:
+        body = response.json()
+        error = getattr(errors, str(body.get("error")), OpsmlError)
+        fields = getattr(error, "_wire_fields", ())  # what an error class carries besides
+        if not {"error", "detail"} <= set(body) <= {"error", "detail", *fields}:
             return f"{status} error body is not {{error, detail}}: {text[:300]}"
     elif status >= 400 and not response.headers["content-type"].startswith("text/html"):
         return f"{status} error is neither JSON nor a page"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from opsml.cards._base import CardBase
 from opsml.errors import CardStateError, InvalidNameError
 
-__all__ = ["card_snapshot", "check_new_card", "keep_artifact_metadata", "restore_card"]
+__all__ = ["check_new_card", "keep_artifact_metadata"]
 
 
 def check_new_card(card: CardBase) -> None:
@@ -18,20 +16,6 @@ def check_new_card(card: CardBase) -> None:
         )
     if card.space is None or card.name is None:
         raise InvalidNameError(f"{type(card).__name__} needs a space and a name to register")
-
-
-_SNAPSHOT_FIELDS = ("uid", "version", "created_at", "app_env", "manifest")
-
-
-def card_snapshot(card: CardBase) -> tuple[Any, ...]:
-    """The fields registration sets, to put back if it fails."""
-    return tuple(getattr(card, field) for field in _SNAPSHOT_FIELDS)
-
-
-def restore_card(card: CardBase, snapshot: tuple[Any, ...]) -> None:
-    """Undo what a failed registration set on ``card``."""
-    for field, value in zip(_SNAPSHOT_FIELDS, snapshot, strict=True):
-        setattr(card, field, value)
 
 
 def keep_artifact_metadata(card: CardBase, stored: CardBase) -> None:

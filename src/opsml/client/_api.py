@@ -36,6 +36,7 @@ _FALLBACK = {
 
 def decode_error(response: httpx.Response) -> OpsmlError:
     """The opsml error an error response describes (``{"error": ..., "detail": ...}``)."""
+    body: Any = None
     try:
         body = response.json()
         name, detail = str(body["error"]), str(body["detail"])
@@ -49,6 +50,10 @@ def decode_error(response: httpx.Response) -> OpsmlError:
     )
     exc = cls.__new__(cls)
     Exception.__init__(exc, detail)
+    for field in cls._wire_fields:
+        if isinstance(body, dict) and field in body:
+            value = body[field]
+            setattr(exc, field, tuple(value) if isinstance(value, list) else value)
     if isinstance(exc, errors.RateLimitError):
         wait = response.headers.get("retry-after", "")
         exc.retry_after = int(wait) if wait.isdigit() else None

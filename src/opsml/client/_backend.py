@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from opsml._uuid import uuid7
-from opsml.cards import CARD_FILE, CardBase, CardRecord, card_class
-from opsml.cards._lifecycle import (
-    card_snapshot,
-    check_new_card,
-    keep_artifact_metadata,
-    restore_card,
-)
+from opsml.cards import CardBase, CardRecord, card_class
+from opsml.cards._lifecycle import keep_artifact_metadata
 from opsml.client._api import ApiClient
 from opsml.client._cache import BlobCache
 from opsml.client._resume import PendingRegistrations
 from opsml.client._tracking import HttpTracking
 from opsml.client._transfer import Transfer, download_files, transfers_from, upload_files
-from opsml.errors import CardStateError
+from opsml.errors import CardStateError, PermissionDeniedError
+from opsml.registry._registration import Registered, Reservation
 from opsml.settings import OpsmlConfig
 from opsml.storage import FileEntry, Manifest, safe_relpath
 from opsml.store import CardQuery
@@ -132,109 +129,124 @@ class HttpBackend(HttpTracking):
             )
         )
 
-    def _attach(self, card: CardBase) -> None:
+    def attach(self, card: CardBase) -> None:
+        """Let a registered card download its artifacts from the server on ``load()``."""
         card._attach_source(
             HttpSource(self.api, card.registry_type, str(card.uid), card.manifest or Manifest())
         )
 
-    def register_card(
-        self,
-        card: CardBase,
-        version_type: VersionType,
-        pre_tag: str | None,
-        build_tag: str | None,
-        save_kwargs: Any,
-    ) -> None:
-        """Save locally, reserve on the server, upload, commit (all-or-nothing).
+    # -- registration (the protocol of opsml.registry._registration) -----------------------
 
-        A registration of identical content that a killed process left pending is continued
-        (same reservation, only missing bytes are sent); see :mod:`opsml.client._resume`.
-        """
-        check_new_card(card)
-        registry = card.registry_type
-        base = f"{_base(registry)}/cards"
+    @contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A private folder in this machine's cache (so the files sent can join the cache
+        with a rename), or a temporary one with the cache off."""
         cache = BlobCache.default()
         with (
             cache.workspace("upload-")
             if cache is not None
             else tempfile.TemporaryDirectory(prefix="opsml-upload-")
         ) as tmp:
-            folder = Path(tmp)
-            card._save_artifacts(folder, save_kwargs)
-            manifest = Manifest.from_dir(folder, exclude=frozenset({CARD_FILE}))
-            pending = PendingRegistrations.default()
-            note = pending.key(
-                self.api.base_url,
-                registry.value,
-                {
-                    "space": card.space,
-                    "name": card.name,
-                    "version": card.version,
-                    "version_type": version_type.value,
-                    "pre_tag": pre_tag,
-                    "build_tag": build_tag,
-                },
-                manifest,
-            )
-            body = {
-                "card": json.loads(card.model_dump_json()),
+            yield Path(tmp)
+
+    def begin(
+        self,
+        card: CardBase,
+        version_type: VersionType,
+        pre_tag: str | None,
+        build_tag: str | None,
+        manifest: Manifest,
+    ) -> Reservation:
+        """Reserve the card on the server (which validates it and allocates the version).
+
+        A registration of identical content that a killed process left pending is
+        continued: same reservation, so only missing bytes are sent (see
+        :mod:`opsml.client._resume`).
+        """
+        registry = card.registry_type
+        base = f"{_base(registry)}/cards"
+        pending = PendingRegistrations.default()
+        note = pending.key(
+            self.api.base_url,
+            registry.value,
+            {
+                "space": card.space,
+                "name": card.name,
+                "version": card.version,
                 "version_type": version_type.value,
                 "pre_tag": pre_tag,
                 "build_tag": build_tag,
-                "manifest": manifest.model_dump(mode="json"),
-            }
-            claimed = pending.claim(note)
-            uid = claimed or uuid7()
-            try:
-                reservation = self.api.json("POST", f"{base}/reserve", json={"uid": uid, **body})
-            except CardStateError:
-                if claimed is None:
-                    raise
-                # The noted registration finished after all: this one is new.
-                pending.forget(note)
-                uid = uuid7()
-                reservation = self.api.json("POST", f"{base}/reserve", json={"uid": uid, **body})
-            pending.remember(note, uid)
-            snapshot = card_snapshot(card)
-            try:
-                final = self._upload_and_commit(base, uid, reservation, folder, manifest)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    self.api.request("DELETE", f"{base}/{uid}/reservation")
-                pending.forget(note)
-                restore_card(card, snapshot)
+            },
+            manifest,
+        )
+        body = {
+            "card": json.loads(card.model_dump_json()),
+            "version_type": version_type.value,
+            "pre_tag": pre_tag,
+            "build_tag": build_tag,
+            "manifest": manifest.model_dump(mode="json"),
+        }
+        claimed = pending.claim(note)
+        uid = claimed or uuid7()
+        try:
+            answer = self.api.json("POST", f"{base}/reserve", json={"uid": uid, **body})
+        except (CardStateError, PermissionDeniedError):
+            if claimed is None:
                 raise
+            # The noted registration finished after all (or is another user's): a new one.
             pending.forget(note)
-            if cache is not None:  # the files just sent: loading this card needs no download
-                for rel, entry in manifest.files.items():
-                    cache.adopt(folder / safe_relpath(rel), entry)
-        registered = type(card).model_validate(final)
-        card.uid = registered.uid
-        card.version = registered.version
-        card.created_at = registered.created_at
-        card.app_env = registered.app_env
-        card.manifest = registered.manifest
-        self._attach(card)
+            uid = uuid7()
+            answer = self.api.json("POST", f"{base}/reserve", json={"uid": uid, **body})
+        pending.remember(note, uid)
+        return _HttpReservation(
+            registry=registry,
+            registered=Registered(
+                uid=str(answer["uid"]),
+                version=str(answer["version"]),
+                created_at=datetime.fromisoformat(str(answer["created_at"])),
+                app_env=str(answer["app_env"]),
+                manifest=manifest,
+            ),
+            targets=tuple(answer["uploads"]),
+            note=note,
+        )
 
-    def _upload_and_commit(
-        self,
-        base: str,
-        uid: str,
-        reservation: dict[str, Any],
-        folder: Path,
-        manifest: Manifest,
-    ) -> dict[str, Any]:
-        status_url = f"{base}/{uid}/uploads"
-        targets_url = f"{base}/{uid}/upload-targets"
+    def transfer(self, reservation: Reservation, folder: Path) -> None:
+        """Send every file the server does not hold yet (resumable, in parallel)."""
+        held = _held(reservation)
+        base = f"{_base(held.registry)}/cards/{held.uid}"
         upload_files(
             self.api,
-            transfers_from(reservation["uploads"], manifest.files),
+            transfers_from(list(held.targets), held.registered.manifest.files),
             folder,
-            status_url,
-            targets_url,
+            f"{base}/uploads",
+            f"{base}/upload-targets",
         )
-        final: dict[str, Any] = self.api.json("POST", f"{base}/{uid}/commit")
-        return final
+
+    def finish(self, reservation: Reservation, folder: Path) -> Registered:
+        """Ask the server to commit; the files just sent join this machine's cache (so
+        loading the card downloads nothing)."""
+        held = _held(reservation)
+        final = self.api.json("POST", f"{_base(held.registry)}/cards/{held.uid}/commit")
+        PendingRegistrations.default().forget(held.note)
+        cache = BlobCache.default()
+        manifest = Manifest.model_validate(final["manifest"])
+        if cache is not None:
+            for rel, entry in manifest.files.items():
+                cache.adopt(folder / safe_relpath(rel), entry)
+        return Registered(
+            uid=str(final["uid"]),
+            version=str(final["version"]),
+            created_at=datetime.fromisoformat(str(final["created_at"])),
+            app_env=str(final["app_env"]),
+            manifest=manifest,
+        )
+
+    def abort(self, reservation: Reservation) -> None:
+        """Withdraw the reservation on the server (its uploads go with it)."""
+        held = _held(reservation)
+        PendingRegistrations.default().forget(held.note)
+        self.api.request("DELETE", f"{_base(held.registry)}/cards/{held.uid}/reservation")
 
     def list_cards(self, registry: RegistryType, query: CardQuery) -> list[CardRecord]:
         """Records matching ``query``, from the server."""
@@ -269,7 +281,7 @@ class HttpBackend(HttpTracking):
             params={k: v for k, v in params.items() if v is not None},
         )
         card = card_class(registry).model_validate(data)
-        self._attach(card)
+        self.attach(card)
         return card
 
     def update_card(self, card: CardBase) -> None:
@@ -293,3 +305,18 @@ class HttpBackend(HttpTracking):
             raise CardStateError(f"{card} is not registered")
         self.api.request("DELETE", f"{_base(card.registry_type)}/cards/{quote(card.uid)}")
         card._attach_source(None)
+
+
+@dataclass(frozen=True)
+class _HttpReservation(Reservation):
+    """A reservation on the server, with where to send each file and this machine's note
+    of it (for resuming after a crash)."""
+
+    targets: tuple[dict[str, Any], ...] = ()
+    note: str = ""
+
+
+def _held(reservation: Reservation) -> _HttpReservation:
+    if not isinstance(reservation, _HttpReservation):
+        raise CardStateError("this reservation was not made through this server")
+    return reservation

@@ -5,6 +5,7 @@ from __future__ import annotations
 from opsml.registry._backend import RegistryBackend
 from opsml.registry._gc import GcReport, collect_garbage
 from opsml.registry._local import LocalBackend, StoredSource, card_prefix
+from opsml.registry._registration import Registered, Reservation, register
 from opsml.registry._registry import CardRegistries, CardRegistry, backend_for
 
 __all__ = [
@@ -12,9 +13,12 @@ __all__ = [
     "CardRegistry",
     "GcReport",
     "LocalBackend",
+    "Registered",
     "RegistryBackend",
+    "Reservation",
     "StoredSource",
     "backend_for",
     "card_prefix",
     "collect_garbage",
+    "register",
 ]

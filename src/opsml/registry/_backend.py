@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from opsml.cards import CardBase, CardRecord
 from opsml.cards._tracking import HardwareMetrics, Metric, Parameter
+from opsml.registry._registration import Registered, Reservation
 from opsml.storage import Manifest
 from opsml.store import CardQuery
 from opsml.types import RegistryMode, RegistryType, VersionType
@@ -24,16 +26,41 @@ class RegistryBackend(Protocol):
 
     mode: RegistryMode
 
-    def register_card(
+    # -- registration: the protocol of opsml.registry._registration ----------------------
+
+    def staging(self) -> AbstractContextManager[Path]:
+        """A private local folder to save a card's files into (removed afterwards)."""
+        ...
+
+    def begin(
         self,
         card: CardBase,
         version_type: VersionType,
         pre_tag: str | None,
         build_tag: str | None,
-        save_kwargs: Any,
-    ) -> None:
-        """Register ``card`` all-or-nothing, setting its uid, version and created_at."""
+        manifest: Manifest,
+    ) -> Reservation:
+        """Validate ``card``, allocate its version and reserve it (pending); the card
+        object is not changed."""
         ...
+
+    def transfer(self, reservation: Reservation, folder: Path) -> None:
+        """Send the files in ``folder`` to where ``reservation`` says."""
+        ...
+
+    def finish(self, reservation: Reservation, folder: Path) -> Registered:
+        """Make the reserved card visible with its files, all at once."""
+        ...
+
+    def abort(self, reservation: Reservation) -> None:
+        """Withdraw a reservation: its record and every file sent for it go."""
+        ...
+
+    def attach(self, card: CardBase) -> None:
+        """Let a registered card (uid, version and manifest set) load its artifacts."""
+        ...
+
+    # -- everything else ------------------------------------------------------------------
 
     def list_cards(self, registry: RegistryType, query: CardQuery) -> list[CardRecord]:
         """Records matching ``query``, in ``list_cards`` order."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from opsml.errors import CardStateError
+from opsml.errors import CardNotFoundError, CardStateError
 from opsml.registry._local import LocalBackend
 from opsml.storage import owner_is_dead
 from opsml.store._schema import CARD_REGISTRIES
@@ -51,10 +51,10 @@ def collect_garbage(backend: LocalBackend, older_than_seconds: float = 3600.0) -
             )
             age = (now - created).total_seconds()
             if owner_is_dead(row.owner) or age >= older_than_seconds:
-                try:
-                    backend.abort(registry, row.uid)  # its record, files and uploads
-                except CardStateError:
-                    continue  # it finished registering since it was listed
+                try:  # its record, files and uploads
+                    backend.abort(backend.pending(registry, row.uid))
+                except (CardStateError, CardNotFoundError):
+                    continue  # it finished (or was withdrawn) since it was listed
                 report.pending_records.append(row.uid)
         # List folders before reading the records: a folder is only ever created after its
         # record was reserved, so a folder seen here without a record is truly orphaned.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
@@ -16,12 +15,7 @@ from sqlalchemy import Row
 from opsml._uuid import uuid7
 from opsml._version import __version__
 from opsml.cards import CARD_FILE, CardBase, CardRecord, card_class
-from opsml.cards._lifecycle import (
-    card_snapshot,
-    check_new_card,
-    keep_artifact_metadata,
-    restore_card,
-)
+from opsml.cards._lifecycle import check_new_card, keep_artifact_metadata
 from opsml.errors import (
     CardNotFoundError,
     CardStateError,
@@ -30,6 +24,7 @@ from opsml.errors import (
     InvalidNameError,
     InvalidVersionError,
 )
+from opsml.registry._registration import Registered, Reservation
 from opsml.registry._tracking import LocalTracking
 from opsml.settings import OpsmlConfig
 from opsml.storage import ArtifactStorage, LocalStorage, Manifest, open_storage, owner_token
@@ -99,78 +94,55 @@ class LocalBackend(LocalTracking):
             storage = LocalStorage(storage.root, key_ids=lambda p: (keys.get(p) or (None,))[0])
         return cls(store, storage, config.app_env)
 
-    # -- registration ---------------------------------------------------------------------
+    # -- registration (the protocol of opsml.registry._registration) -----------------------
 
-    def register_card(
-        self,
-        card: CardBase,
-        version_type: VersionType,
-        pre_tag: str | None,
-        build_tag: str | None,
-        save_kwargs: Any,
-    ) -> None:
-        """Register ``card`` (SPEC §4): validate, save, reserve, commit, mark ok.
+    @contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A private staging folder in the storage (for local storage on its filesystem,
+        so finishing is one rename); removed afterwards unless the commit consumed it."""
+        folder = self.storage.new_staging()
+        try:
+            yield folder
+        finally:
+            self.storage.discard(folder)
 
-        On any failure the reservation and every written file are removed and the card
-        object is left as it was.
-        """
-        check_new_card(card)
-        self.check_links(card)
-        staging = self.storage.new_staging()
-        try:
-            card._save_artifacts(staging, save_kwargs)
-            manifest = Manifest.from_dir(staging, exclude=frozenset({CARD_FILE}))
-        except BaseException:
-            self.storage.discard(staging)
-            raise
-        snapshot = card_snapshot(card)
-        try:
-            self.reserve(card, version_type, pre_tag, build_tag, manifest)
-        except BaseException:
-            self.storage.discard(staging)
-            restore_card(card, snapshot)
-            raise
-        registry, uid = card.registry_type, str(card.uid)
-        try:
-            prefix = self.commit(registry, uid, staging)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.abort(registry, uid)
-            self.storage.discard(staging)
-            restore_card(card, snapshot)
-            raise
-        self.storage.note_written(prefix, manifest)
-        card._attach_source(StoredSource(self.storage, prefix, manifest))
-
-    def reserve(
+    def begin(
         self,
         card: CardBase,
         version_type: VersionType,
         pre_tag: str | None,
         build_tag: str | None,
         manifest: Manifest,
+        *,
         uid: str | None = None,
         owner: str | None = None,
-    ) -> str:
-        """Allocate a version and record the card as ``pending`` (registration step 2).
+        readable: Callable[[str], bool] | None = None,
+    ) -> Reservation:
+        """Validate the card, allocate its version and record it as ``pending``.
 
-        On success the card's ``uid``, ``version``, ``created_at``, ``app_env`` and
-        ``manifest`` are set (its final JSON is stored with the reservation); on failure
-        the card is unchanged.
+        The card object is not changed: the JSON stored with the reservation is that of a
+        copy carrying the new uid, version, creation time, ``app_env`` and manifest.
 
         Args:
-            card: A validated, unregistered card whose artifacts are saved.
+            card: A card whose artifacts are saved and hashed into ``manifest``.
             version_type: How to bump the version.
             pre_tag: Prerelease tag.
             build_tag: Build tag.
             manifest: The card's artifact files.
-            uid: The uid to use (a client may choose it, so retries are idempotent).
-            owner: Who may continue this registration: a server passes its user, local
-                mode this process (``host:pid``, so ``opsml gc`` can tell it died).
+            uid: The uid to use (a client chooses it, so retries are idempotent).
+            owner: Who may continue this registration (a server passes its user; the
+                default is this process, ``host:pid``, so ``opsml gc`` can tell it died).
+            readable: Whether the author may read a space (references to cards elsewhere
+                are reported as missing; see :meth:`check_links`).
 
-        Returns:
-            The storage prefix the artifacts must be committed to.
+        Raises:
+            CardStateError: The card is registered already.
+            InvalidNameError: No space or name.
+            CardNotFoundError: A referenced card is not registered (or not readable).
+            VersionConflictError: The card asks for a full version that exists.
         """
+        check_new_card(card)
+        self.check_links(card, readable)
         registry = card.registry_type
         if card.space is None or card.name is None:
             raise InvalidNameError(f"{type(card).__name__} needs a space and a name to register")
@@ -179,26 +151,32 @@ class LocalBackend(LocalTracking):
         explicit = requested is not None and requested.is_full
         new_uid = uid or uuid7()
         now = datetime.now(UTC)
+        owner = owner or owner_token()
         columns = card._registry_columns()
-        snapshot = card_snapshot(card)
+        stored: dict[Version, str] = {}
 
         def row(version: Version) -> dict[str, Any]:
-            card.uid = new_uid
-            card.version = str(version)
-            card.created_at = now
-            card.app_env = self.app_env
-            card.manifest = manifest
+            final = card.model_copy(
+                update={
+                    "uid": new_uid,
+                    "version": str(version),
+                    "created_at": now,
+                    "app_env": self.app_env,
+                    "manifest": manifest,
+                }
+            )
+            stored[version] = final.model_dump_json()
             return {
                 "uid": new_uid,
                 "status": PENDING,
-                "owner": owner or owner_token(),
+                "owner": owner,
                 "created_at": now,
                 "updated_at": now,
                 "app_env": self.app_env,
                 "storage_path": card_prefix(registry, space, name, version),
                 "opsml_version": __version__,
                 "tags": json.dumps(list(dict.fromkeys(card.tags))),
-                "card_json": card.model_dump_json(),
+                "card_json": stored[version],
                 "manifest_json": manifest.model_dump_json(),
                 **columns,
             }
@@ -208,51 +186,84 @@ class LocalBackend(LocalTracking):
                 existing, version_type, requested=requested, pre_tag=pre_tag, build_tag=build_tag
             )
 
-        try:
-            version = self.store.reserve(
-                registry, space, name, allocate, row, card.tags, explicit=explicit
-            )
-        except BaseException:
-            restore_card(card, snapshot)
-            raise
+        version = self.store.reserve(
+            registry, space, name, allocate, row, card.tags, explicit=explicit
+        )
         prefix = card_prefix(registry, space, name, version)
         # A new version owns its prefix: whatever is there is left over from a deleted card
         # or a crash, and must never count as this registration's files.
         self.storage.delete(prefix)
-        return prefix
+        return Reservation(
+            registry=registry,
+            registered=Registered(new_uid, str(version), now, self.app_env, manifest),
+            card_json=stored[version],
+            prefix=prefix,
+            owner=owner,
+        )
 
-    def commit(self, registry: RegistryType, uid: str, staging: Path) -> str:
-        """Move staged artifacts into place and mark the reservation ``ok`` (steps 3-4).
-
-        Writes the reserved card JSON as ``card.json`` into ``staging`` first.
-
-        Returns:
-            The card's storage prefix.
+    def pending(self, registry: RegistryType, uid: str) -> Reservation:
+        """The pending registration ``uid`` (for a server continuing it).
 
         Raises:
-            CardNotFoundError: No pending reservation with this uid.
+            CardNotFoundError: No such reservation.
+            CardStateError: The card is registered already.
         """
         row = self.store.get(registry, uid, include_pending=True)
         if row.status != PENDING:
-            raise CardStateError(f"card {uid} is not a pending registration")
-        (staging / CARD_FILE).write_text(row.card_json, encoding="utf-8")
-        self.storage.commit(staging, row.storage_path)
-        self.store.finalize(registry, uid, {})
-        return str(row.storage_path)
+            raise CardStateError(f"card {uid} is already registered; its files are immutable")
+        created: datetime = row.created_at
+        registered = Registered(
+            uid=str(row.uid),
+            version=str(row.version),
+            created_at=created if created.tzinfo else created.replace(tzinfo=UTC),
+            app_env=str(row.app_env),
+            manifest=Manifest.model_validate_json(row.manifest_json),
+        )
+        return Reservation(
+            registry=registry,
+            registered=registered,
+            card_json=str(row.card_json),
+            prefix=str(row.storage_path),
+            owner=row.owner,
+        )
 
-    def abort(self, registry: RegistryType, uid: str) -> None:
-        """Remove a pending reservation and any files committed for it."""
+    def transfer(self, reservation: Reservation, folder: Path) -> None:
+        """Nothing to move: the files were saved into this storage's staging folder."""
+        del reservation, folder
+
+    def finish(self, reservation: Reservation, folder: Path) -> Registered:
+        """Write ``card.json``, move the staged files into place and mark the card ``ok``.
+
+        Raises:
+            CardStateError: The reservation is gone (withdrawn, or removed by ``opsml gc``).
+        """
+        (folder / CARD_FILE).write_text(reservation.card_json, encoding="utf-8")
+        self.pending(reservation.registry, reservation.uid)  # still ours, right before
+        self.storage.commit(folder, reservation.prefix)
+        self.store.finalize(reservation.registry, reservation.uid, {})
+        self.storage.note_written(reservation.prefix, reservation.registered.manifest)
+        return reservation.registered
+
+    def abort(self, reservation: Reservation) -> None:
+        """Remove a pending registration: its record, its files and its uploads."""
         try:
-            row = self.store.get(registry, uid, include_pending=True)
+            row = self.store.get(reservation.registry, reservation.uid, include_pending=True)
         except CardNotFoundError:
             return
         if row.status != PENDING:
-            raise CardStateError(f"card {uid} is registered; use delete_card")
-        self.store.remove(registry, uid)
+            raise CardStateError(f"card {reservation.uid} is registered; use delete_card")
+        self.store.remove(reservation.registry, reservation.uid)
         self.storage.delete(row.storage_path)
         area = self.storage.upload_area()
         if area is not None:
-            area.for_card(registry.value, uid).discard()
+            area.for_card(reservation.registry.value, reservation.uid).discard()
+
+    def attach(self, card: CardBase) -> None:
+        """Let a registered card read its artifacts from this storage."""
+        if card.space is None or card.name is None or card.version is None:
+            raise CardStateError(f"{card} is not registered")
+        prefix = card_prefix(card.registry_type, card.space, card.name, card.version)
+        card._attach_source(StoredSource(self.storage, prefix, card.manifest or Manifest()))
 
     def check_links(self, card: CardBase, readable: Callable[[str], bool] | None = None) -> None:
         """Raise :class:`CardNotFoundError` unless every card ``card`` references exists

@@ -14,6 +14,7 @@ from opsml.cards._names import validate_name
 from opsml.errors import CardTypeError, InvalidArgumentError
 from opsml.registry._backend import RegistryBackend
 from opsml.registry._local import LocalBackend
+from opsml.registry._registration import register
 from opsml.registry._service import attach_references, resolve_references
 from opsml.settings import OpsmlConfig
 from opsml.store import CardQuery, parse_max_date
@@ -215,14 +216,14 @@ class CardRegistry:
         except ValueError as exc:
             raise InvalidArgumentError(f"unknown version_type {version_type!r}") from exc
         if not isinstance(card, ServiceCard):
-            self._backend.register_card(card, bump, pre_tag, build_tag, save_kwargs)
+            register(self._backend, card, bump, pre_tag, build_tag, save_kwargs)
             if isinstance(card, ExperimentCard):
                 card._attach_tracking(self._backend)
             return
         declared = card.card_refs
         card.card_refs = resolve_references(self._backend, card)
         try:
-            self._backend.register_card(card, bump, pre_tag, build_tag, save_kwargs)
+            register(self._backend, card, bump, pre_tag, build_tag, save_kwargs)
         except BaseException:
             card.card_refs = declared
             raise

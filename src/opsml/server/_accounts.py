@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from opsml.errors import AccountError, CardNotFoundError, PermissionDeniedError
-from opsml.server._api import _ERRORS, ServerState, state
 from opsml.server._authz import Scope, access, current_user
 from opsml.server._models import DeletedResponse
 from opsml.server._security import Permission, Principal, parse_grants
+from opsml.server._state import ERRORS, ServerState, state
 
 __all__ = ["accounts"]
 
-accounts = APIRouter(prefix="/opsml/api", responses=_ERRORS, dependencies=[Depends(current_user)])
+accounts = APIRouter(prefix="/opsml/api", responses=ERRORS, dependencies=[Depends(current_user)])
 StateDep = Annotated[ServerState, Depends(state)]
 UserDep = Annotated[Principal, Depends(current_user)]
 Username = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -11,8 +13,9 @@ from opsml._version import __version__
 from opsml.errors import OpsmlError, RateLimitError
 from opsml.registry import LocalBackend
 from opsml.server._accounts import accounts
-from opsml.server._api import ServerState, api, public
+from opsml.server._auth_api import public
 from opsml.server._authz import AuditLog, BodyLimit, HostGuard, JsonText, SameOrigin
+from opsml.server._cards_api import cards
 from opsml.server._config import ServerConfig
 from opsml.server._errors import (
     REQUEST_ID_HEADER,
@@ -23,6 +26,8 @@ from opsml.server._errors import (
     status_for,
 )
 from opsml.server._experiment_api import experiments
+from opsml.server._state import ServerState
+from opsml.server._transfer_api import transfers
 from opsml.server.ui._routes import install_ui
 
 __all__ = ["create_app"]
@@ -35,9 +40,9 @@ _STATUS_ERRORS = {
 }
 
 
-def _error(status: int, error: str, detail: str) -> JSONResponse:
+def _error(status: int, error: str, detail: str, **fields: Any) -> JSONResponse:
     detail = detail.encode("utf-8", "backslashreplace").decode("utf-8")  # quoted input
-    return JSONResponse(status_code=status, content={"error": error, "detail": detail})
+    return JSONResponse(status_code=status, content={"error": error, "detail": detail, **fields})
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -61,7 +66,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     @app.exception_handler(OpsmlError)
     async def _domain_error(request: Request, exc: OpsmlError) -> JSONResponse:
         detail = public_detail(exc, request_id(request.scope))
-        response = _error(status_for(exc), type(exc).__name__, detail)
+        fields = {name: getattr(exc, name) for name in exc._wire_fields}
+        response = _error(status_for(exc), type(exc).__name__, detail, **fields)
         if isinstance(exc, RateLimitError) and exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -91,7 +97,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         st.security.ensure_admin(config.username, config.password)
     app.state.opsml = st
     app.include_router(public)
-    app.include_router(api)
+    app.include_router(cards)
+    app.include_router(transfers)
     app.include_router(accounts)
     app.include_router(experiments)
 

@@ -10,32 +10,21 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from opsml.cards._tracking import HardwareMetrics, Metric, Parameter, check_metric_name
-from opsml.errors import CardTypeError, InvalidArgumentError
-from opsml.server._api import (
-    _ERRORS,
-    ServerState,
-    Uid,
-    _card_json,
-    receive_upload,
-    state,
-)
+from opsml.errors import CardTypeError
 from opsml.server._authz import Scope, access, current_user
 from opsml.server._models import ByteCount, RegistryName, UploadStatus
-from opsml.server._security import Permission, Principal
-from opsml.storage import FileEntry, Manifest, ObjectStorage, safe_relpath
+from opsml.server._security import Permission
+from opsml.server._state import ERRORS, StateDep, Uid, UserDep, card_json
+from opsml.server._transfer_api import receive_upload
+from opsml.storage import FileEntry, Manifest, safe_relpath
 from opsml.store import CardQuery
 from opsml.types import RegistryType
 
 __all__ = ["experiments"]
 
-experiments = APIRouter(
-    prefix="/opsml/api", responses=_ERRORS, dependencies=[Depends(current_user)]
-)
-StateDep = Annotated[ServerState, Depends(state)]
-UserDep = Annotated[Principal, Depends(current_user)]
+experiments = APIRouter(prefix="/opsml/api", responses=ERRORS, dependencies=[Depends(current_user)])
 _PATH = "/{registry}/cards/{uid}"
 _MAX_BATCH = 100_000
-_RELAY_KEEP_SECONDS = 24 * 3600
 
 
 class MetricsBody(BaseModel):
@@ -167,26 +156,18 @@ def commit_artifacts(
     """Add the files the caller uploaded to the experiment; returns the card's JSON.
 
     Only bytes this user sent to this experiment count: a manifest entry whose bytes are
-    elsewhere on the server is "not uploaded".
+    elsewhere on the server answers ``409`` ``UploadsMissingError``.
     """
     _experiment(registry, uid)
     reg = RegistryType.Experiment
-    storage = st.backend.storage
-    top = st.upload_area()
-    area = top.for_artifacts(uid, user.username)
-    missing = area.missing(body.manifest.files)
-    if missing:
-        raise InvalidArgumentError(f"artifacts not uploaded yet: {', '.join(missing[:10])}")
-    staging = storage.new_staging()
-    try:
+    area = st.upload_area().for_artifacts(uid, user.username)
+    with st.backend.staging() as staging:
         area.move_into(body.manifest.files, staging)
-        st.backend.add_artifacts(reg, uid, staging)
-    except BaseException:
-        area.take_back(body.manifest.files, staging)
-        raise
-    finally:
-        storage.discard(staging)
+        try:
+            st.backend.add_artifacts(reg, uid, staging)
+        except BaseException:
+            area.take_back(body.manifest.files, staging)
+            raise
     area.discard()
-    if isinstance(storage, ObjectStorage):  # the relay folder keeps nothing for long
-        top.clean(_RELAY_KEEP_SECONDS)
-    return _card_json(st.backend.load_card(reg, CardQuery(uid=uid, limit=1)))
+    st.clean_relay()
+    return card_json(st.backend.load_card(reg, CardQuery(uid=uid, limit=1)))

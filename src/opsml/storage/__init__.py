@@ -6,7 +6,8 @@ from opsml.errors import InvalidArgumentError
 from opsml.storage._base import ArtifactStorage, owner_is_dead, owner_token
 from opsml.storage._local import LocalStorage
 from opsml.storage._manifest import FileEntry, Manifest, hash_file, safe_relpath, verify_file
-from opsml.storage._object import ObjectStorage, PartPlan, UploadPlan
+from opsml.storage._object import ObjectStorage
+from opsml.storage._plans import PartPlan, StoredFile, UploadPlan
 from opsml.storage._uploads import Appender, UploadArea
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Manifest",
     "ObjectStorage",
     "PartPlan",
+    "StoredFile",
     "UploadArea",
     "UploadPlan",
     "hash_file",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from opsml.errors import IntegrityError
 from opsml.storage._manifest import Manifest
+from opsml.storage._plans import StoredFile, UploadPlan
 from opsml.storage._uploads import UploadArea
 
 __all__ = ["ArtifactStorage", "owner_is_dead", "owner_token", "remove_stale_folders"]
@@ -138,6 +139,52 @@ class ArtifactStorage(ABC):
         when this storage keeps them itself (local storage: inside its root, so a commit
         is a rename); ``None`` when clients send card files straight to the storage."""
         return None
+
+    # -- transfers through an opsml server (client mode) -----------------------------------
+
+    @abstractmethod
+    def plan_uploads(
+        self, prefix: str, manifest: Manifest, area: UploadArea | None, ttl: int
+    ) -> dict[str, UploadPlan]:
+        """Where each file of the pending card under ``prefix`` goes, and what of it arrived.
+
+        Args:
+            prefix: The pending card's storage prefix.
+            manifest: Its files.
+            area: The registration's own upload area (storage that takes uploads through
+                the server: see :meth:`upload_area`).
+            ttl: Seconds presigned URLs stay valid.
+        """
+
+    @abstractmethod
+    def collect_uploads(
+        self, prefix: str, manifest: Manifest, area: UploadArea | None, staging: Path
+    ) -> None:
+        """Make every uploaded file of the pending card part of its commit: files that
+        went through the server are moved from ``area`` into ``staging``; files sent
+        straight to the storage are assembled and checked where they are.
+
+        Raises:
+            UploadsMissingError: A file has not (completely) arrived.
+        """
+
+    def return_uploads(self, manifest: Manifest, area: UploadArea | None, staging: Path) -> None:
+        """After a failed commit: give the files :meth:`collect_uploads` took back to the
+        registration, so a retry needs no new upload (nothing to do by default)."""
+        del manifest, area, staging
+
+    @abstractmethod
+    def download_url(self, prefix: str, rel: str, ttl: int) -> str | None:
+        """A URL a client fetches one card file from directly (``None``: from the server,
+        which reads it with :meth:`open_file`)."""
+
+    @abstractmethod
+    def open_file(self, prefix: str, rel: str) -> StoredFile:
+        """One stored file of a card, to serve (byte ranges included).
+
+        Raises:
+            StorageError: The file is missing.
+        """
 
     @abstractmethod
     def delete(self, prefix: str) -> None:

@@ -25,6 +25,7 @@ from opsml.storage._encryption import (
 )
 from opsml.storage._local import LocalStorage
 from opsml.storage._manifest import Manifest, safe_relpath, verify_file
+from opsml.storage._plans import StoredFile
 
 __all__ = ["EncryptedLocalStorage", "KeyTable"]
 
@@ -104,15 +105,22 @@ class EncryptedLocalStorage(LocalStorage):
         with tempfile.TemporaryDirectory(prefix="opsml-") as tmp:
             yield self.materialize(prefix, manifest, Path(tmp))
 
-    def read_range(
-        self, prefix: str, rel: str, start: int = 0, end: int | None = None
-    ) -> tuple[int, Iterator[bytes]]:
-        """The plaintext size of one file and its bytes ``[start, end)`` (for the server's
-        download route; the client verifies the SHA-256 of what it receives)."""
+    def open_file(self, prefix: str, rel: str) -> StoredFile:
+        """One file's plaintext, decrypted range by range (only the chunks a range
+        touches; each authenticated); the client verifies the SHA-256 of what it receives.
+
+        Raises:
+            StorageError: The file is missing.
+            IntegrityError: The card's key cannot be unwrapped (e.g. another master key).
+        """
         stored = self.file_path(prefix, rel)
         if not stored.is_file():
             raise StorageError(f"file {rel!r} is missing from storage")
-        return plaintext_size(stored), decrypt_range(stored, self.data_key(prefix), rel, start, end)
+        key = self.data_key(prefix)
+        return StoredFile(
+            size=plaintext_size(stored),
+            read=lambda start, end: decrypt_range(stored, key, rel, start, end),
+        )
 
     def delete(self, prefix: str) -> None:
         """Remove the card's files and its key."""

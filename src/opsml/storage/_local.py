@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from opsml.storage._manifest import (
     safe_relpath,
     verify_tree,
 )
+from opsml.storage._plans import StoredFile, UploadPlan
 from opsml.storage._uploads import UploadArea
 
 __all__ = ["LocalStorage"]
@@ -152,6 +154,48 @@ class LocalStorage(ArtifactStorage):
                 return
             path = path.parent
 
+    # -- transfers through an opsml server ---------------------------------------------------
+
+    def plan_uploads(
+        self, prefix: str, manifest: Manifest, area: UploadArea | None, ttl: int
+    ) -> dict[str, UploadPlan]:
+        """Every file goes through the server into the registration's ``area``; what of
+        each already arrived there."""
+        del prefix, ttl
+        area = _required(area)
+        return {
+            rel: UploadPlan(
+                direct=False, received=area.received(entry), complete=area.is_complete(entry)
+            )
+            for rel, entry in manifest.files.items()
+        }
+
+    def collect_uploads(
+        self, prefix: str, manifest: Manifest, area: UploadArea | None, staging: Path
+    ) -> None:
+        """Move the verified uploads from ``area`` into ``staging`` (a rename: the upload
+        area keeps no link to a card's bytes)."""
+        del prefix
+        _required(area).move_into(manifest.files, staging)
+
+    def return_uploads(self, manifest: Manifest, area: UploadArea | None, staging: Path) -> None:
+        """Move the files back into ``area`` (those still exactly their manifest entry)."""
+        _required(area).take_back(manifest.files, staging)
+
+    def download_url(self, prefix: str, rel: str, ttl: int) -> str | None:
+        """``None``: the server serves local files itself."""
+        del prefix, rel, ttl
+        return None
+
+    def open_file(self, prefix: str, rel: str) -> StoredFile:
+        """The file itself (sent as it is, or read in ranges)."""
+        path = self.file_path(prefix, rel)
+        if not path.is_file():
+            raise StorageError(f"file {rel!r} is missing from storage")
+        return StoredFile(
+            size=path.stat().st_size, read=functools.partial(_read_range, path), path=path
+        )
+
     def iter_card_prefixes(self, top: str) -> Iterator[str]:
         """Yield ``top/<space>/<name>/v<version>`` folders that exist."""
         base = self._path(top)
@@ -171,3 +215,25 @@ class LocalStorage(ArtifactStorage):
         removed = remove_stale_folders(staging_root.iterdir(), "", older_than_seconds)
         rmtree_quiet(self.root / _TRASH)
         return removed + self.upload_area().clean(older_than_seconds)
+
+
+_PIECE = 1024 * 1024
+
+
+def _required(area: UploadArea | None) -> UploadArea:
+    if area is None:
+        raise StorageError("files sent through the server need the registration's upload area")
+    return area
+
+
+def _read_range(path: Path, start: int, end: int) -> Iterator[bytes]:
+    """The bytes ``[start, end)`` of ``path`` in 1 MiB pieces."""
+    with path.open("rb") as fh:
+        fh.seek(start)
+        left = end - start
+        while left > 0:
+            block = fh.read(min(_PIECE, left))
+            if not block:
+                return
+            left -= len(block)
+            yield block

@@ -27,16 +27,17 @@ import secrets
 import tempfile
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from opsml._parallel import run_parallel
-from opsml.errors import IntegrityError, InvalidArgumentError, StorageError
+from opsml.errors import IntegrityError, InvalidArgumentError, StorageError, UploadsMissingError
 from opsml.storage._base import ArtifactStorage, owner_token, remove_stale_folders
 from opsml.storage._manifest import FileEntry, Manifest, hash_file, rmtree_quiet, safe_relpath
+from opsml.storage._plans import PartPlan, StoredFile, UploadPlan
+from opsml.storage._uploads import UploadArea
 
-__all__ = ["ObjectStorage", "PartPlan", "UploadPlan", "split_uri"]
+__all__ = ["ObjectStorage", "split_uri"]
 
 MIB = 1024 * 1024
 PART_SIZE = 16 * MIB
@@ -64,36 +65,6 @@ def split_uri(uri: str) -> tuple[str, str, str]:
     if root:
         safe_relpath(root)
     return scheme.lower(), bucket, root
-
-
-@dataclass(frozen=True)
-class PartPlan:
-    """One part of a multipart upload: its byte range, presigned URL and whether it is stored."""
-
-    number: int
-    offset: int
-    size: int
-    url: str
-    complete: bool
-
-
-@dataclass(frozen=True)
-class UploadPlan:
-    """How a client sends one file to the bucket.
-
-    Attributes:
-        url: Presigned URL for one ``PUT`` of the whole file (empty when sent in parts).
-        headers: Headers the request must carry (they are part of what was signed).
-        parts: The parts, for a large file.
-        received: Bytes already stored.
-        complete: The whole file is stored.
-    """
-
-    url: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    parts: tuple[PartPlan, ...] = ()
-    received: int = 0
-    complete: bool = False
 
 
 def _run_parallel(jobs: Sequence[Callable[[], None]], workers: int = PARALLEL) -> None:
@@ -378,6 +349,61 @@ class ObjectStorage(ArtifactStorage):
         """A presigned ``GET`` URL for one card file (``Range`` requests allowed)."""
         url, _ = self._presign(self.key(prefix, rel), "GET", ttl)
         return url
+
+    # -- the transfer answers of ArtifactStorage -------------------------------------------
+
+    def plan_uploads(
+        self, prefix: str, manifest: Manifest, area: UploadArea | None, ttl: int
+    ) -> dict[str, UploadPlan]:
+        """Presigned URLs for exactly the objects of the pending card under ``prefix``
+        (``area`` is not used: the bytes go straight to the bucket)."""
+        del area
+        return {
+            rel: self.plan_upload(self.key(prefix, rel), entry.size, ttl)
+            for rel, entry in manifest.files.items()
+        }
+
+    def collect_uploads(
+        self, prefix: str, manifest: Manifest, area: UploadArea | None, staging: Path
+    ) -> None:
+        """Assemble every file the client sent to the bucket and check each object's size
+        (the SHA-256 is checked on every download).
+
+        Raises:
+            UploadsMissingError: A file (or a part of one) is not in the bucket.
+        """
+        del area, staging
+        missing = [
+            rel
+            for rel, entry in manifest.files.items()
+            if not self.finish_upload(self.key(prefix, rel), entry.size)
+        ]
+        if missing:
+            raise UploadsMissingError(missing)
+
+    def download_url(self, prefix: str, rel: str, ttl: int) -> str | None:
+        """A presigned ``GET`` URL: clients fetch card files straight from the bucket."""
+        return self.presign_download(prefix, rel, ttl)
+
+    def open_file(self, prefix: str, rel: str) -> StoredFile:
+        """Read one object in ranges (for tools; clients use :meth:`download_url`)."""
+        key = self.key(prefix, rel)
+        size = self._size(key)
+        if size is None:
+            raise StorageError(f"file {rel!r} is missing from storage")
+
+        def read(start: int, end: int) -> Iterator[bytes]:
+            with self.fs.open(self._path(key), "rb") as fh:
+                fh.seek(start)
+                left = end - start
+                while left > 0:
+                    block = fh.read(min(8 * MIB, left))
+                    if not block:
+                        return
+                    left -= len(block)
+                    yield block
+
+        return StoredFile(size=size, read=read)
 
     def sha256_of(self, prefix: str, rel: str) -> str:
         """Hash one stored object by streaming it (tests and tools)."""

@@ -27,7 +27,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from opsml.errors import CardStateError, IntegrityError, InvalidArgumentError
+from opsml.errors import (
+    IntegrityError,
+    InvalidArgumentError,
+    UploadOffsetError,
+    UploadsMissingError,
+)
 from opsml.storage._manifest import FileEntry, hash_file, open_private, rmtree_quiet, safe_relpath
 
 __all__ = ["Appender", "UploadArea"]
@@ -126,8 +131,10 @@ class UploadArea:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
-                raise CardStateError(
-                    "another upload of this file is in progress; retry shortly"
+                raise UploadOffsetError(
+                    "another upload of this file is in progress; retry shortly",
+                    offset=self.received(entry),
+                    busy=True,
                 ) from exc
             try:
                 yield
@@ -139,13 +146,16 @@ class UploadArea:
         """Hold the file's lock and append at ``offset``, which must equal what arrived.
 
         Raises:
-            CardStateError: ``offset`` is not where the upload stands (the message says
-                where), the file is already complete, or another upload of it is running.
+            UploadOffsetError: ``offset`` is not where the upload stands (its ``offset``
+                says where), the file is already complete, or another upload of it is
+                running (``busy``).
         """
         with self._locked(entry):
             current = self.received(entry)
             if offset != current or self.is_complete(entry):
-                raise CardStateError(f"upload offset mismatch: expected offset {current}")
+                raise UploadOffsetError(
+                    f"upload offset mismatch: expected offset {current}", offset=current
+                )
             with open_private(self._part(entry.sha256), "ab") as fh:
                 yield Appender(fh, entry, offset)
 
@@ -181,8 +191,11 @@ class UploadArea:
         upload area keeps no link to a card's bytes); paths sharing content get copies.
 
         Raises:
-            CardStateError: A file has not arrived (see :meth:`missing`).
+            UploadsMissingError: A file has not arrived (see :meth:`missing`).
         """
+        missing = self.missing(files)
+        if missing:
+            raise UploadsMissingError(missing)
         placed: dict[str, Path] = {}
         for rel, entry in files.items():
             dest = staging / safe_relpath(rel)
@@ -194,7 +207,7 @@ class UploadArea:
             try:
                 os.replace(self._blob(entry.sha256), dest)
             except FileNotFoundError as exc:
-                raise CardStateError(f"file {rel!r} has not been uploaded") from exc
+                raise UploadsMissingError([rel]) from exc
             placed[entry.sha256] = dest
 
     def take_back(self, files: Mapping[str, FileEntry], staging: Path) -> None:

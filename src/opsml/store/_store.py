@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from opsml.errors import (
     CardNotFoundError,
+    CardStateError,
     InvalidArgumentError,
     MetadataStoreError,
     VersionConflictError,
@@ -192,16 +193,27 @@ class SqlStore:
         ) from last_error
 
     def finalize(self, registry: RegistryType, uid: str, values: dict[str, Any]) -> None:
-        """Mark a pending record ``ok`` with its final card JSON and manifest."""
+        """Mark a pending record ``ok`` (with ``values`` for other columns).
+
+        Raises:
+            CardStateError: No pending record ``uid`` (withdrawn, or removed by ``opsml gc``
+                in the meantime): the registration did not happen.
+        """
         table = card_table(registry)
-        self._retrying(
-            lambda conn: conn.execute(
+
+        def _finalize(conn: Connection) -> None:
+            done = conn.execute(
                 update(table)
                 .where(table.c.uid == uid, table.c.status == PENDING)
                 .values(**values, status=OK, owner=None, updated_at=_now())
-            ),
-            f"finishing registration of {uid}",
-        )
+            )
+            if done.rowcount != 1:
+                raise CardStateError(
+                    f"the reservation of card {uid} is gone (withdrawn, or removed by "
+                    "opsml gc as abandoned): register the card again"
+                )
+
+        self._retrying(_finalize, f"finishing registration of {uid}")
 
     def remove(self, registry: RegistryType, uid: str) -> None:
         """Delete a record (pending or ok) and its tags."""

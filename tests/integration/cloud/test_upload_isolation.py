@@ -151,6 +151,7 @@ def test_another_spaces_bytes_cannot_be_committed_or_probed_by_hash(
     uid = real.json()["uid"]
     commit = setup.http("bob", "POST", f"/data/cards/{uid}/commit")
     assert commit.status_code == 409
+    assert commit.json()["error"] == "UploadsMissingError"
     assert "not uploaded" in commit.json()["detail"]
     status = setup.http("bob", "GET", f"/data/cards/{uid}/uploads").json()
     assert status == [{"path": "loot.npy", "received": 0, "complete": False}]
@@ -166,8 +167,9 @@ def test_another_spaces_bytes_cannot_be_committed_or_probed_by_hash(
         f"/experiment/cards/{exp.uid}/artifacts",
         json={"manifest": {"files": stolen}},
     )
-    assert grab.status_code == 422
-    assert "not uploaded" in grab.json()["detail"]
+    assert grab.status_code == 409
+    assert grab.json()["error"] == "UploadsMissingError"
+    assert grab.json()["paths"] == ["loot.npy"]
     loot = setup.http("bob", "GET", f"/experiment/cards/{exp.uid}/files/loot.npy")
     assert loot.status_code == 404
     assert SECRET.tobytes() not in loot.content

@@ -35,10 +35,10 @@ from opsml.errors import (
 from opsml.registry import LocalBackend
 from opsml.registry._local import _record as card_record
 from opsml.registry._registry import card_query, card_registry_type
-from opsml.server._api import ServerState, state
 from opsml.server._authz import current_user
 from opsml.server._errors import public_detail, request_id, status_for
 from opsml.server._security import Permission, Principal
+from opsml.server._state import ServerState, state
 from opsml.server._throttle import LoginThrottle
 from opsml.server.ui._files import (
     PREVIEW_BYTES,

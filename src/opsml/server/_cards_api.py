@@ -1,0 +1,145 @@
+"""The card routes: list, load, update and delete card metadata (the files of a card move
+through the transfer routes)."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from opsml.cards import parse_card
+from opsml.errors import InvalidArgumentError
+from opsml.registry._registry import card_query
+from opsml.server._authz import Scope, access, current_user
+from opsml.server._models import UID_PATTERN, DeletedResponse, RegistryName, UpdateRequest
+from opsml.server._security import Permission, Principal
+from opsml.server._state import ERRORS, StateDep, Uid, UserDep, card_json, registry_type
+from opsml.store import CardQuery, parse_max_date
+
+__all__ = ["cards"]
+
+cards = APIRouter(prefix="/opsml/api", responses=ERRORS, dependencies=[Depends(current_user)])
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+SpaceQuery = Annotated[
+    str | None, Query(pattern=_NAME, description="space (lowercased before matching)")
+]
+NameQuery = Annotated[str | None, Query(pattern=_NAME, description="name (lowercased)")]
+UidQuery = Annotated[str | None, Query(pattern=UID_PATTERN)]
+VersionQueryParam = Annotated[
+    str | None, Query(max_length=256, description="a version query: 1.*, ^1.2, >=1.2,<2")
+]
+
+
+def _query(
+    uid: str | None, space: str | None, name: str | None, version: str | None, **extra: Any
+) -> CardQuery:
+    """Query parameters to a CardQuery (an empty parameter means "any")."""
+    return card_query(uid or None, space or None, name or None, version or None, **extra)
+
+
+def _readable(user: Principal) -> tuple[str, ...] | None:
+    spaces = user.readable_spaces()
+    return None if spaces is None else tuple(sorted(spaces))
+
+
+@cards.get(
+    "/{registry}/cards",
+    tags=["cards"],
+    dependencies=[access(Permission.Read, Scope.Query)],
+)
+def list_cards(
+    st: StateDep,
+    user: UserDep,
+    registry: RegistryName,
+    uid: UidQuery = None,
+    space: SpaceQuery = None,
+    name: NameQuery = None,
+    version: VersionQueryParam = None,
+    max_date: date | None = None,
+    tags: Annotated[list[Annotated[str, Query(max_length=255)]] | None, Query()] = None,
+    sort_by_timestamp: bool = False,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 25,
+) -> list[dict[str, Any]]:
+    """Card records, highest version first (or newest first)."""
+    query = _query(
+        uid,
+        space,
+        name,
+        version,
+        max_date=parse_max_date(max_date),
+        tags=tuple(tags or ()),
+        sort_by_timestamp=sort_by_timestamp,
+        limit=limit,
+        spaces=_readable(user),
+    )
+    return [r.model_dump() for r in st.backend.list_cards(registry_type(registry), query)]
+
+
+@cards.get(
+    "/{registry}/card",
+    tags=["cards"],
+    dependencies=[access(Permission.Read, Scope.Query)],
+)
+def load_card(
+    st: StateDep,
+    user: UserDep,
+    registry: RegistryName,
+    uid: UidQuery = None,
+    space: SpaceQuery = None,
+    name: NameQuery = None,
+    version: VersionQueryParam = None,
+) -> dict[str, Any]:
+    """The best matching card's JSON (highest final release when no version is given)."""
+    if not (uid or space or name):
+        raise InvalidArgumentError("give a uid, or a space and/or name")
+    query = _query(
+        uid,
+        None if uid else space,
+        None if uid else name,
+        version if not uid else None,
+        spaces=_readable(user),
+    )
+    return card_json(st.backend.load_card(registry_type(registry), query))
+
+
+@cards.get(
+    "/{registry}/cards/{uid}",
+    tags=["cards"],
+    dependencies=[access(Permission.Read, Scope.Card)],
+)
+def get_card(st: StateDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
+    """One card's JSON (its ``card.json``)."""
+    return card_json(st.backend.load_card(registry_type(registry), CardQuery(uid=uid, limit=1)))
+
+
+@cards.put(
+    "/{registry}/cards/{uid}",
+    tags=["cards"],
+    dependencies=[access(Permission.Write, Scope.UpdatedCard)],
+)
+def update_card(
+    st: StateDep, user: UserDep, registry: RegistryName, uid: Uid, body: UpdateRequest
+) -> dict[str, Any]:
+    """Replace a card's metadata and tags (artifacts are immutable); cards it refers to
+    must be in spaces the caller may read."""
+    card = parse_card(registry_type(registry), body.card)
+    if card.uid != uid:
+        raise InvalidArgumentError("the card's uid does not match the URL")
+    st.backend.update_card(card, readable=functools.partial(user.allows, Permission.Read))
+    return card_json(card)
+
+
+@cards.delete(
+    "/{registry}/cards/{uid}",
+    response_model=DeletedResponse,
+    tags=["cards"],
+    dependencies=[access(Permission.Delete, Scope.Card)],
+)
+def delete_card(st: StateDep, registry: RegistryName, uid: Uid) -> DeletedResponse:
+    """Delete a card's record and artifacts."""
+    card = st.backend.load_card(registry_type(registry), CardQuery(uid=uid, limit=1))
+    st.backend.delete_card(card)
+    return DeletedResponse(uid=uid)

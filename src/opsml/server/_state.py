@@ -1,0 +1,95 @@
+"""What every route shares: the server's state (settings, local backend, security), the
+dependencies that hand it and the caller to a route, and the common parameter types."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request
+
+from opsml.cards import CardBase
+from opsml.registry import LocalBackend
+from opsml.server._authz import current_user
+from opsml.server._config import ServerConfig
+from opsml.server._models import UID_PATTERN, ErrorResponse, RegistryName
+from opsml.server._security import Principal, Security
+from opsml.storage import UploadArea
+from opsml.store._auth import AuthStore
+from opsml.types import RegistryType
+
+__all__ = [
+    "ERRORS",
+    "ServerState",
+    "StateDep",
+    "Uid",
+    "UserDep",
+    "card_json",
+    "registry_type",
+    "state",
+]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 500, 503)
+}
+"""The error answers every API route may give (for the OpenAPI description)."""
+
+Uid = Annotated[str, Path(pattern=UID_PATTERN, description="the card's uid")]
+_RELAY_KEEP_SECONDS = 24 * 3600
+
+
+class ServerState:
+    """What every route needs: the settings, the local backend and the security state
+    (one per app)."""
+
+    def __init__(self, config: ServerConfig, backend: LocalBackend) -> None:
+        self.config = config
+        self.backend = backend
+        self.auth_store = AuthStore(backend.store)
+        self.security = Security(
+            self.auth_store,
+            config.token_secret,
+            config.refresh_secret,
+            config.token_ttl_seconds,
+            config.refresh_ttl_seconds,
+        )
+        self._relay: UploadArea | None = None
+
+    def upload_area(self) -> UploadArea:
+        """Where files sent *through* the server are received: the storage's own upload
+        area (local storage), or a folder on this server's disk, ``OPSML_UPLOAD_DIR``
+        (object storage, where only experiment artifacts take this path: card files go
+        straight to the bucket with presigned URLs)."""
+        area = self.backend.storage.upload_area()
+        if area is not None:
+            return area
+        if self._relay is None:
+            self._relay = UploadArea(self.config.upload_dir)
+        return self._relay
+
+    def clean_relay(self) -> None:
+        """Remove what the relay folder (object storage) kept longer than a day: it holds
+        only uploads waiting for their commit, never a card's files."""
+        if self._relay is not None:
+            self._relay.clean(_RELAY_KEEP_SECONDS)
+
+
+def state(request: Request) -> ServerState:
+    """The app's :class:`ServerState`."""
+    st: ServerState = request.app.state.opsml
+    return st
+
+
+StateDep = Annotated[ServerState, Depends(state)]
+UserDep = Annotated[Principal, Depends(current_user)]
+
+
+def registry_type(name: RegistryName) -> RegistryType:
+    """The registry a route's ``{registry}`` names."""
+    return RegistryType(name.value)
+
+
+def card_json(card: CardBase) -> dict[str, Any]:
+    """A card as the API answers it (its ``card.json``)."""
+    data: dict[str, Any] = json.loads(card.model_dump_json())
+    return data
