@@ -3,7 +3,7 @@ samples, and artifacts added to a registered experiment (uploaded resumably)."""
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,13 +13,11 @@ from opsml.cards import CARD_FILE
 from opsml.cards._tracking import HardwareMetrics, Metric, Parameter
 from opsml.client._api import ApiClient
 from opsml.client._transfer import PIECE_SIZE
-from opsml.errors import CardStateError, IntegrityError
+from opsml.errors import IntegrityError, UploadOffsetError
 from opsml.storage import FileEntry, Manifest, safe_relpath
 from opsml.types import RegistryType
 
 __all__ = ["HttpTracking"]
-
-_OFFSET = re.compile(r"expected offset (\d+)")
 
 
 def _url(experiment_uid: str, what: str) -> str:
@@ -95,13 +93,13 @@ class HttpTracking:
                         },
                         retry=False,
                     )
-                except CardStateError as exc:  # the server holds another offset: resume there
-                    found = _OFFSET.search(str(exc))
-                    if found is None:
-                        raise
-                    offset = int(found.group(1))
+                except UploadOffsetError as exc:  # the server holds another offset: go on there
+                    if exc.busy:
+                        time.sleep(0.05)
+                        continue
+                    offset = exc.offset
                     if offset >= entry.size:
-                        return  # already all there (a retry, or the same bytes logged before)
+                        return  # already all there (a retry of this upload)
                     continue
             if status["complete"]:
                 return

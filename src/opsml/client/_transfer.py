@@ -37,6 +37,7 @@ from opsml.errors import (
     PermissionDeniedError,
     ServerUnavailableError,
     StorageError,
+    UploadOffsetError,
 )
 from opsml.storage._manifest import (
     FileEntry,
@@ -319,22 +320,27 @@ def _upload_one(
                     },
                     retry=False,
                 )
-            except (CardStateError, ServerUnavailableError) as exc:
-                busy = "in progress" in str(exc)
-                lost = isinstance(exc, ServerUnavailableError)
-                if lost:
-                    outages += 1
-                    if outages > _RESUMES:
-                        raise
-                    time.sleep(min(0.25 * 2**outages, 8.0))
-                elif not (busy or "offset mismatch" in str(exc)) or conflicts >= 10 * _RESUMES:
+            except UploadOffsetError as exc:  # the server's copy stands elsewhere
+                conflicts += 1
+                if conflicts >= 10 * _RESUMES:
                     raise
-                else:
-                    conflicts += 1
-                if busy:
+                if exc.busy:
                     # Another request of this registration is sending the same bytes (two
                     # paths, one content); wait for it to finish.
                     time.sleep(min(0.05 * conflicts, 1.0))
+                    received, complete = _server_offset(api, status_url, transfer.path)
+                else:
+                    received, complete = exc.offset, exc.offset >= size
+                advance(received - offset)
+                offset = received
+                if complete:
+                    return
+                continue
+            except ServerUnavailableError:  # resume where the server's copy ends
+                outages += 1
+                if outages > _RESUMES:
+                    raise
+                time.sleep(min(0.25 * 2**outages, 8.0))
                 received, complete = _server_offset(api, status_url, transfer.path)
                 advance(received - offset)
                 offset = received

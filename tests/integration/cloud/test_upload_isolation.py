@@ -337,3 +337,25 @@ def test_a_reference_to_an_unreadable_card_reads_as_a_missing_one(
     assert updated[0] == updated[1]
     stored = CardRegistry(RegistryType.Model).load_card(uid=mine.uid)
     assert stored.metadata.datacard_uid is None
+
+
+@pytest.mark.parametrize("setup", ["local"], indirect=True)
+def test_an_upload_at_the_wrong_offset_is_told_where_to_go_on(setup: Setup) -> None:
+    from opsml.client._api import decode_error
+    from opsml.errors import UploadOffsetError
+
+    data = b"0123456789" * 100
+    files = {"f.bin": {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}}
+    answer = setup.http("alice", "POST", "/data/cards/reserve", json=_reserve_body("team-a", files))
+    uid = answer.json()["uid"]
+    url = f"/data/cards/{uid}/files/f.bin"
+    assert setup.http("alice", "PUT", url, content=data[:300]).json()["received"] == 300
+    again = setup.http("alice", "PUT", url, content=data[:300])  # a retry from the start
+    assert again.status_code == 409
+    assert again.json()["error"] == "UploadOffsetError"
+    assert (again.json()["offset"], again.json()["busy"]) == (300, False)
+    error = decode_error(again)
+    assert isinstance(error, UploadOffsetError)
+    assert (error.offset, error.busy) == (300, False)
+    rest = setup.http("alice", "PUT", url, content=data[300:], params={"offset": 300})
+    assert rest.json() == {"path": "f.bin", "received": len(data), "complete": True}
