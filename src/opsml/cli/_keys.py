@@ -51,7 +51,7 @@ def rotate(
 ) -> None:
     """Re-wrap every card's data key under the first key of OPSML_ENCRYPT_SECRET
     (``new,old``); artifacts are not rewritten. Run where the database is."""
-    from opsml.cli.main import _guard
+    from opsml.cli._common import guard
     from opsml.errors import InvalidArgumentError
     from opsml.settings import OpsmlConfig
 
@@ -68,5 +68,5 @@ def rotate(
             return len(KeyStore(SqlStore.from_url(config.tracking_uri)).not_wrapped_by(current))
         return rotate_keys(config.tracking_uri, config.encrypt_secret)
 
-    count = _guard(run)
+    count = guard(run)
     typer.echo(f"{'would re-wrap' if dry_run else 're-wrapped'} {count} card keys")

@@ -41,8 +41,8 @@ def _security() -> Any:
     return Security(store, config.token_secret, config.refresh_secret)
 
 
-def _guard(fn: Any) -> Any:
-    from opsml.cli.main import _guard as guard
+def guard(fn: Any) -> Any:
+    from opsml.cli._common import guard
 
     return guard(fn)
 
@@ -68,7 +68,7 @@ def create(
     from opsml.server._security import parse_grants
 
     secret = _new_password(password)
-    _guard(lambda: _security().create_user(username, secret, admin, parse_grants(grant or [])))
+    guard(lambda: _security().create_user(username, secret, admin, parse_grants(grant or [])))
     typer.echo(f"created user {username}")
 
 
@@ -85,7 +85,7 @@ def list_users() -> None:
     table = Table(title="users")
     for column in ("username", "admin", "permissions"):
         table.add_column(column, overflow="fold")
-    for user, grants in _guard(run):
+    for user, grants in guard(run):
         perms = "; ".join(
             f"{g.space}:{','.join(p for p in ('read', 'write', 'delete') if getattr(g, p))}"
             for g in grants
@@ -120,7 +120,7 @@ def set_permissions(
         if admin is not None:
             store.update_user(username, is_admin=admin)
 
-    _guard(run)
+    guard(run)
     typer.echo(f"updated permissions of {username} (effective at their next request)")
 
 
@@ -134,7 +134,7 @@ def reset_password(
     """Set a new password and revoke every token the user held: access and refresh tokens
     stop working at once, and their API tokens are revoked (create new ones for CI)."""
     secret = _new_password(password)
-    revoked = _guard(lambda: _security().reset_password(username, secret))
+    revoked = guard(lambda: _security().reset_password(username, secret))
     typer.echo(
         f"password of {username} reset; access and refresh tokens revoked, "
         f"{revoked} API token{'' if revoked == 1 else 's'} revoked"
@@ -145,7 +145,7 @@ def reset_password(
 def delete(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
     """Delete a user with every token they held: access, refresh and API tokens stop working
     at once (the last admin cannot be deleted)."""
-    deleted = _guard(lambda: _security().store.delete_user(username))
+    deleted = guard(lambda: _security().store.delete_user(username))
     typer.echo(
         f"deleted user {username}; access and refresh tokens revoked, "
         f"{deleted} API token{'' if deleted == 1 else 's'} deleted"
@@ -161,7 +161,7 @@ def token_create(
     ] = None,
 ) -> None:
     """Create an API token; it is printed once (set it as OPSML_API_TOKEN in CI)."""
-    token, row = _guard(lambda: _security().create_api_token(username, name, ttl_days))
+    token, row = guard(lambda: _security().create_api_token(username, name, ttl_days))
     typer.echo(f"token {row.token_id} for {username}: {token}")
 
 
@@ -170,7 +170,7 @@ def token_list(
     username: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
 ) -> None:
     """List API tokens (never their secrets)."""
-    rows = _guard(lambda: _security().store.list_api_tokens(username))
+    rows = guard(lambda: _security().store.list_api_tokens(username))
     for row in rows:
         state = "revoked" if row.revoked_at else "active"
         expires = row.expires_at.isoformat() if row.expires_at else "never"
@@ -185,7 +185,7 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id.")
         if not _security().store.revoke_api_token(token_id):
             raise InvalidArgumentError(f"no active API token {token_id!r}")
 
-    _guard(run)
+    guard(run)
     typer.echo(f"revoked token {token_id}")
 
 
@@ -198,7 +198,7 @@ def audit(
     from rich.console import Console
     from rich.table import Table
 
-    entries = _guard(
+    entries = guard(
         lambda: _security().store.audit_entries(username=user, outcome=outcome, limit=limit)
     )
     table = Table(title=f"audit log ({len(entries)} entries)")

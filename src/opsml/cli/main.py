@@ -7,13 +7,13 @@ Every command exits non-zero with a one-line error on failure.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
 from opsml._version import __version__
+from opsml.cli._common import guard
 from opsml.cli._keys import generate_app, keys_app
 from opsml.cli._users import audit, user_app
 from opsml.errors import OpsmlError
@@ -39,21 +39,6 @@ app.add_typer(keys_app, name="keys")
 app.command("audit")(audit)
 
 _PATH_HELP = "Folder holding opsmlspec.yaml (and opsml.lock), or the spec file itself."
-
-T = TypeVar("T")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except OpsmlError as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
-    raise AssertionError("unreachable")
 
 
 @app.command()
@@ -84,7 +69,7 @@ def list_cards(
             uid=uid, space=space, name=name, version=version, tags=tags, limit=limit
         )
 
-    _guard(run).as_table()
+    guard(run).as_table()
 
 
 @app.command()
@@ -103,7 +88,7 @@ def get(
     """Download a card's card.json and verified artifacts (a service with all its cards)."""
     from opsml.service import download_card
 
-    folder = _guard(
+    folder = guard(
         lambda: download_card(
             registry, write_dir=write_dir, space=space, name=name, version=version, uid=uid
         )
@@ -125,7 +110,7 @@ def lock(
 
     from opsml.service import LOCK_FILE, lock_service
 
-    result = _guard(lambda: lock_service(path))
+    result = guard(lambda: lock_service(path))
     table = Table(title=f"{LOCK_FILE}: {len(result.cards)} cards")
     for column in ("alias", "type", "space", "name", "version", "uid"):
         table.add_column(column, overflow="fold")
@@ -163,7 +148,7 @@ def install_service(
     SHA-256 of every file. Cards already installed and intact are not fetched again."""
     from opsml.service import install_service as install
 
-    report = _guard(lambda: install(path, write_path=write_path, frozen=frozen, repair=repair))
+    report = guard(lambda: install(path, write_path=write_path, frozen=frozen, repair=repair))
     typer.echo(
         f"installed into {report.write_dir}: {len(report.downloaded)} downloaded "
         f"({report.bytes_downloaded} bytes), {len(report.up_to_date)} up to date"
@@ -195,7 +180,7 @@ def gc(
             raise OpsmlError("opsml gc runs where the database is: on the server, not a client")
         return collect_garbage(backend, older_than)
 
-    report = _guard(run)
+    report = guard(run)
     typer.echo(
         f"removed {len(report.pending_records)} pending records, "
         f"{len(report.orphaned_folders)} orphaned card folders, "
@@ -275,7 +260,7 @@ def server_start(
             forwarded_allow_ips=forwarded_allow_ips,
         )
 
-    _guard(run)
+    guard(run)
 
 
 def main() -> None:
