@@ -74,6 +74,7 @@ from opsml.data import (  # noqa: E402
     DataSaveKwargs,
 )
 from opsml.mock import OpsmlTestServer  # noqa: E402
+from opsml.settings import CloudConfig  # noqa: E402
 from opsml.storage import Manifest, ObjectStorage, open_storage  # noqa: E402
 
 OPSML3_PYTHON = ROOT / ".bench-venvs" / "opsml3" / "bin" / "python"
@@ -154,7 +155,7 @@ def _direct(emulator: Emulator, bucket: str, src: Path, dest: Path) -> Timing:
 
 def _local(uri: str, src: Path, work: Path) -> Timing:
     """Local mode: commit of one staged file, then a verified download."""
-    storage = open_storage(uri)
+    storage = open_storage(uri, cloud=CloudConfig.from_env())
     assert isinstance(storage, ObjectStorage)
     staging = storage.new_staging()
     os.link(src, staging / "data.bin")

@@ -229,9 +229,9 @@ def _fresh_database(admin_url: str, kind: str) -> Iterator[str]:
     try:
         yield url
     finally:
-        from opsml.store._engine import dispose_engines
+        from opsml.registry import close_backends
 
-        dispose_engines()
+        close_backends()
         with admin.connect() as conn:
             if kind == "PostgreSQL":
                 # FORCE ends sessions still open (e.g. of a killed worker) in the same step.

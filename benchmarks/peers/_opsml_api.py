@@ -594,6 +594,8 @@ def client_cases(peer: str, args: BenchArgs, results: dict[str, Any]) -> None:
                 results["client_load_cached"] = results.pop("client_load")
                 os.environ["OPSML_CACHE_MAX_BYTES"] = "0"
                 try:
+                    # Settings are read when a registry is created: a new one, cache off.
+                    bench.registry = opsml.CardRegistry(opsml.RegistryType.Model)
                     bench.run(["load"], results, prefix="client_", n=args.client_n)
                 finally:
                     os.environ.pop("OPSML_CACHE_MAX_BYTES", None)

@@ -1,7 +1,13 @@
 """Configuration read from the environment, in one place.
 
 Settings are read at the edges (registry construction, CLI entry, the server's app factory)
-and passed down as an explicit :class:`OpsmlConfig`; nothing is read or cached at import.
+and passed down as an explicit :class:`OpsmlConfig`; nothing is read or cached at import,
+and nothing below the edges reads the environment. ``OpsmlConfig.from_env`` is the only
+reader of opsml's variables: :class:`CacheConfig` (what is kept on this machine between
+processes) and :class:`CloudConfig` (how object storage is reached) are parts of it.
+
+A configuration built by hand (``OpsmlConfig(tracking_uri=..., storage_uri=...)``) reads
+nothing: its :class:`CacheConfig` keeps nothing on disk unless given folders.
 """
 
 from __future__ import annotations
@@ -14,14 +20,164 @@ from pathlib import Path
 from opsml.errors import InvalidArgumentError
 from opsml.types import RegistryMode
 
-__all__ = ["OpsmlConfig"]
+__all__ = ["DEFAULT_CLIENT_CACHE_BYTES", "CacheConfig", "CloudConfig", "OpsmlConfig"]
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+DEFAULT_CLIENT_CACHE_BYTES = 10 * 1024**3
+"""The client's cache of verified files holds at most this much by default (10 GiB)."""
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise InvalidArgumentError(f"{name} must be a whole number, got {text!r}")
+    return int(text)
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text not in _TRUE + _FALSE:
+        raise InvalidArgumentError(f"{name} must be true or false, got {text!r}")
+    return text in _TRUE
+
+
+def _cache_home(env: Mapping[str, str]) -> Path | None:
+    """``$XDG_CACHE_HOME/opsml`` (``$HOME/.cache/opsml`` when unset); ``None`` for a user
+    without a home folder."""
+    xdg = env.get("XDG_CACHE_HOME", "").strip()
+    if xdg:
+        return Path(xdg) / "opsml"
+    home = env.get("HOME", "").strip()
+    try:
+        return (Path(home) if home else Path.home()) / ".cache" / "opsml"
+    except RuntimeError:
+        return None
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """What opsml keeps on this machine between processes.
+
+    Attributes:
+        root: The folder for opsml's own files: ``$XDG_CACHE_HOME/opsml``
+            (``~/.cache/opsml`` when unset). It holds ``verified.sqlite3`` (fingerprints
+            of verified files), ``pending/`` (notes of unfinished client registrations)
+            and, by default, the client's cache. ``None``: nothing is kept on disk.
+        client_cache_dir: ``OPSML_CACHE_DIR``: the client's cache of verified files
+            (default ``root``).
+        client_cache_max_bytes: ``OPSML_CACHE_MAX_BYTES``: that cache's size limit
+            (default 10 GiB; ``0`` turns the cache off).
+        verify_cache: ``OPSML_VERIFY_CACHE``: remember verified files across processes
+            in ``root/verified.sqlite3`` (default true; false keeps them in memory only).
+    """
+
+    root: Path | None = None
+    client_cache_dir: Path | None = None
+    client_cache_max_bytes: int = DEFAULT_CLIENT_CACHE_BYTES
+    verify_cache: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CacheConfig:
+        """Read ``XDG_CACHE_HOME`` (``HOME``), ``OPSML_CACHE_DIR``, ``OPSML_CACHE_MAX_BYTES``
+        and ``OPSML_VERIFY_CACHE``.
+
+        Args:
+            environ: The environment to read (``os.environ`` when omitted).
+
+        Raises:
+            InvalidArgumentError: ``OPSML_CACHE_MAX_BYTES`` is not a whole number, or
+                ``OPSML_VERIFY_CACHE`` is neither true nor false.
+        """
+        env = os.environ if environ is None else environ
+        client = env.get("OPSML_CACHE_DIR", "").strip()
+        return cls(
+            root=_cache_home(env),
+            client_cache_dir=Path(client).expanduser() if client else None,
+            client_cache_max_bytes=_whole_number(
+                env, "OPSML_CACHE_MAX_BYTES", DEFAULT_CLIENT_CACHE_BYTES
+            ),
+            verify_cache=_flag(env, "OPSML_VERIFY_CACHE", True),
+        )
+
+    @property
+    def verified_db(self) -> Path | None:
+        """The SQLite file of verified files' fingerprints (``None``: memory only)."""
+        return self.root / "verified.sqlite3" if self.root and self.verify_cache else None
+
+    @property
+    def pending_dir(self) -> Path | None:
+        """Where a client notes its unfinished registrations (``None``: no notes)."""
+        return self.root / "pending" if self.root else None
+
+    @property
+    def client_cache(self) -> Path | None:
+        """The client's cache folder (``None`` when the cache is off)."""
+        if self.client_cache_max_bytes == 0:
+            return None
+        return self.client_cache_dir or self.root
+
+
+@dataclass(frozen=True)
+class CloudConfig:
+    """How opsml reaches object storage.
+
+    These are the settings opsml itself acts on; credentials are the clouds' libraries'
+    business (botocore's ``AWS_*`` chain, Google's Application Default Credentials,
+    ``DefaultAzureCredential``), read by those libraries themselves.
+
+    Attributes:
+        s3_endpoint_url: ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``): an
+            S3-compatible store; with one, requests use path-style addressing.
+        gcs_emulator: ``STORAGE_EMULATOR_HOST`` as a URL: a GCS emulator (anonymous
+            access, signed URLs for its host).
+        azure_connection_string: ``AZURE_STORAGE_CONNECTION_STRING``.
+        azure_account_name: ``AZURE_STORAGE_ACCOUNT_NAME``.
+        azure_account_key: ``AZURE_STORAGE_ACCOUNT_KEY`` (with the account name; without a
+            key, ``DefaultAzureCredential`` signs in).
+    """
+
+    s3_endpoint_url: str | None = None
+    gcs_emulator: str | None = None
+    azure_connection_string: str = field(default="", repr=False)
+    azure_account_name: str = ""
+    azure_account_key: str = field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CloudConfig:
+        """Read the variables named in the attributes.
+
+        Args:
+            environ: The environment to read (``os.environ`` when omitted).
+        """
+        env = os.environ if environ is None else environ
+        endpoint = (
+            env.get("AWS_ENDPOINT_URL_S3", "").strip() or env.get("AWS_ENDPOINT_URL", "").strip()
+        )
+        host = env.get("STORAGE_EMULATOR_HOST", "").strip()
+        if host and not host.startswith(("http://", "https://")) and host != "default":
+            host = f"http://{host}"
+        return cls(
+            s3_endpoint_url=endpoint or None,
+            gcs_emulator=host if host and host != "default" else None,
+            azure_connection_string=env.get("AZURE_STORAGE_CONNECTION_STRING", "").strip(),
+            azure_account_name=env.get("AZURE_STORAGE_ACCOUNT_NAME", "").strip(),
+            azure_account_key=env.get("AZURE_STORAGE_ACCOUNT_KEY", "").strip(),
+        )
 
 
 @dataclass(frozen=True)
 class OpsmlConfig:
     """Where the registry lives, as seen from this process.
+
+    Registries with equal configurations share one backend (per pool of backends, see
+    :class:`~opsml.registry.Backends`).
 
     Attributes:
         tracking_uri: A SQLAlchemy URL (local mode) or an ``http(s)://`` server URL.
@@ -34,6 +190,8 @@ class OpsmlConfig:
             key (local mode, or the server's own setting).
         client_retries: ``OPSML_CLIENT_RETRIES``: how often a client retries a request that
             failed to connect or got a 5xx answer (default 4, with exponential backoff).
+        cache: What is kept on this machine between processes (:class:`CacheConfig`).
+        cloud: How object storage is reached (:class:`CloudConfig`).
     """
 
     tracking_uri: str
@@ -44,14 +202,19 @@ class OpsmlConfig:
     api_token: str = field(default="", repr=False)
     encrypt_secret: str = field(default="", repr=False)
     client_retries: int = 4
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    cloud: CloudConfig = field(default_factory=CloudConfig)
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None
     ) -> OpsmlConfig:
-        """Build the configuration from ``OPSML_TRACKING_URI``, ``OPSML_STORAGE_URI``, ``APP_ENV``.
+        """Build the configuration from the environment (docs/configuration.md).
 
-        Defaults (SPEC §0): ``sqlite:///<cwd>/opsml.db`` and ``<cwd>/opsml_registries``.
+        ``OPSML_TRACKING_URI``, ``OPSML_STORAGE_URI`` and ``APP_ENV`` default to
+        ``sqlite:///<cwd>/opsml.db``, ``<cwd>/opsml_registries`` and ``development``
+        (SPEC §0); the client's settings, the caches (:meth:`CacheConfig.from_env`) and
+        the object stores' (:meth:`CloudConfig.from_env`) are read too.
 
         Args:
             environ: The environment to read (``os.environ`` when omitted).
@@ -59,6 +222,9 @@ class OpsmlConfig:
 
         Returns:
             The configuration.
+
+        Raises:
+            InvalidArgumentError: A number or flag is malformed.
         """
         env = os.environ if environ is None else environ
         base = Path.cwd() if cwd is None else cwd
@@ -70,21 +236,17 @@ class OpsmlConfig:
             storage = str(base / "opsml_registries")
         elif "://" not in storage and not Path(storage).is_absolute():
             storage = str((base / storage).resolve())
-        app_env = env.get("APP_ENV", "").strip() or "development"
-        retries = env.get("OPSML_CLIENT_RETRIES", "").strip()
-        if retries and not retries.isdigit():
-            raise InvalidArgumentError(
-                f"OPSML_CLIENT_RETRIES must be a whole number, got {retries!r}"
-            )
         return cls(
             tracking_uri=tracking,
             storage_uri=storage,
-            app_env=app_env,
+            app_env=env.get("APP_ENV", "").strip() or "development",
             username=env.get("OPSML_USERNAME", ""),
             password=env.get("OPSML_PASSWORD", ""),
             api_token=env.get("OPSML_API_TOKEN", "").strip(),
             encrypt_secret=env.get("OPSML_ENCRYPT_SECRET", "").strip(),
-            client_retries=int(retries) if retries else 4,
+            client_retries=_whole_number(env, "OPSML_CLIENT_RETRIES", 4),
+            cache=CacheConfig.from_env(env),
+            cloud=CloudConfig.from_env(env),
         )
 
     @property

@@ -24,7 +24,7 @@ from opsml.client._transfer import Transfer, download_files, transfers_from, upl
 from opsml.errors import CardStateError, PermissionDeniedError
 from opsml.registry._registration import Registered, Reservation
 from opsml.settings import OpsmlConfig
-from opsml.storage import FileEntry, Manifest, safe_relpath
+from opsml.storage import FileEntry, HashedFiles, Manifest, VerifiedFiles, safe_relpath
 from opsml.store import CardQuery
 from opsml.types import RegistryMode, RegistryType, VersionType
 
@@ -42,15 +42,29 @@ def _link(cached: Path, path: Path) -> None:
 
 
 class HttpSource:
-    """A registered card's artifacts on the server, downloaded and verified on demand."""
+    """A registered card's artifacts on the server, downloaded and verified on demand.
+
+    Args:
+        api: The server's client.
+        registry: The card's registry.
+        uid: The card's uid.
+        manifest: Its files.
+        cache: This machine's cache of verified files (``None``: every file downloaded).
+    """
 
     def __init__(
-        self, api: ApiClient, registry: RegistryType, uid: str, manifest: Manifest
+        self,
+        api: ApiClient,
+        registry: RegistryType,
+        uid: str,
+        manifest: Manifest,
+        cache: BlobCache | None = None,
     ) -> None:
         self.api = api
         self.registry = registry
         self.uid = uid
         self.manifest = manifest
+        self.cache = cache
 
     def _transfers(self, files: dict[str, FileEntry]) -> list[Transfer]:
         targets = self.api.json("GET", f"{_base(self.registry)}/cards/{quote(self.uid)}/downloads")
@@ -62,7 +76,7 @@ class HttpSource:
         in this machine's cache (:mod:`opsml.client._cache`) are copied from there."""
         folder = dest if dest is not None else Path(tempfile.mkdtemp(prefix="opsml-"))
         folder.mkdir(parents=True, exist_ok=True)
-        cache = BlobCache.default()
+        cache = self.cache
         missing = {
             rel: entry
             for rel, entry in self.manifest.files.items()
@@ -80,7 +94,7 @@ class HttpSource:
         cache on, files already in it are not downloaded (the folder holds links to them)
         and downloaded ones join it.
         """
-        cache = BlobCache.default()
+        cache = self.cache
         if cache is None:
             with tempfile.TemporaryDirectory(prefix="opsml-") as tmp:
                 yield self.materialize(Path(tmp))
@@ -94,10 +108,11 @@ class HttpSource:
                 else:
                     _link(cached, folder / safe_relpath(rel))
             if missing:
-                download_files(self.api, self._transfers(missing), folder)
+                downloaded = HashedFiles()
+                download_files(self.api, self._transfers(missing), folder, downloaded)
                 for rel, entry in missing.items():
                     path = folder / safe_relpath(rel)
-                    cached = cache.adopt(path, entry)
+                    cached = cache.adopt(path, entry, downloaded)
                     if cached is not None:
                         _link(cached, path)
             yield folder
@@ -109,30 +124,62 @@ class HttpSource:
 
 
 class HttpBackend(HttpTracking):
-    """Registry operations through an opsml server's HTTP API."""
+    """Registry operations through an opsml server's HTTP API.
+
+    Args:
+        api: The server's client.
+        cache: This machine's cache of verified files (``None``: off).
+        pending: Notes of unfinished registrations, to continue one a killed process left
+            (none kept when omitted).
+    """
 
     mode = RegistryMode.Client
 
-    def __init__(self, api: ApiClient) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        cache: BlobCache | None = None,
+        pending: PendingRegistrations | None = None,
+    ) -> None:
         self.api = api
+        self.cache = cache
+        self.pending = pending if pending is not None else PendingRegistrations(None)
 
     @classmethod
-    def from_config(cls, config: OpsmlConfig) -> HttpBackend:
-        """Connect to the server named by ``config.tracking_uri``."""
+    def from_config(
+        cls, config: OpsmlConfig, *, verified: VerifiedFiles | None = None
+    ) -> HttpBackend:
+        """Connect to the server named by ``config.tracking_uri``, with the cache and the
+        notes ``config.cache`` asks for.
+
+        Args:
+            config: The server, credentials, retries and cache settings.
+            verified: The fingerprints of verified files the cache shares (new, from
+                ``config.cache``, when omitted).
+        """
+        api = ApiClient(
+            config.tracking_uri,
+            username=config.username,
+            password=config.password,
+            api_token=config.api_token,
+            retries=config.client_retries,
+        )
         return cls(
-            ApiClient(
-                config.tracking_uri,
-                username=config.username,
-                password=config.password,
-                api_token=config.api_token,
-                retries=config.client_retries,
-            )
+            api,
+            cache=BlobCache.from_config(config.cache, verified),
+            pending=PendingRegistrations(config.cache.pending_dir),
         )
 
     def attach(self, card: CardBase) -> None:
         """Let a registered card download its artifacts from the server on ``load()``."""
         card._attach_source(
-            HttpSource(self.api, card.registry_type, str(card.uid), card.manifest or Manifest())
+            HttpSource(
+                self.api,
+                card.registry_type,
+                str(card.uid),
+                card.manifest or Manifest(),
+                self.cache,
+            )
         )
 
     # -- registration (the protocol of opsml.registry._registration) -----------------------
@@ -141,7 +188,7 @@ class HttpBackend(HttpTracking):
     def staging(self) -> Iterator[Path]:
         """A private folder in this machine's cache (so the files sent can join the cache
         with a rename), or a temporary one with the cache off."""
-        cache = BlobCache.default()
+        cache = self.cache
         with (
             cache.workspace("upload-")
             if cache is not None
@@ -165,7 +212,7 @@ class HttpBackend(HttpTracking):
         """
         registry = card.registry_type
         base = f"{_base(registry)}/cards"
-        pending = PendingRegistrations.default()
+        pending = self.pending
         note = pending.key(
             self.api.base_url,
             registry.value,
@@ -228,12 +275,13 @@ class HttpBackend(HttpTracking):
         loading the card downloads nothing)."""
         held = _held(reservation)
         final = self.api.json("POST", f"{_base(held.registry)}/cards/{held.uid}/commit")
-        PendingRegistrations.default().forget(held.note)
-        cache = BlobCache.default()
+        self.pending.forget(held.note)
+        cache = self.cache
         manifest = Manifest.model_validate(final["manifest"])
         if cache is not None:
+            hashed = held.registered.manifest.hashed  # the files registered, as hashed
             for rel, entry in manifest.files.items():
-                cache.adopt(folder / safe_relpath(rel), entry)
+                cache.adopt(folder / safe_relpath(rel), entry, hashed)
         return Registered(
             uid=str(final["uid"]),
             version=str(final["version"]),
@@ -245,7 +293,7 @@ class HttpBackend(HttpTracking):
     def abort(self, reservation: Reservation) -> None:
         """Withdraw the reservation on the server (its uploads go with it)."""
         held = _held(reservation)
-        PendingRegistrations.default().forget(held.note)
+        self.pending.forget(held.note)
         self.api.request("DELETE", f"{_base(held.registry)}/cards/{held.uid}/reservation")
 
     def list_cards(self, registry: RegistryType, query: CardQuery) -> list[CardRecord]:

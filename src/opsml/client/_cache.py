@@ -3,12 +3,14 @@
 Files a client registered through a server, or downloaded from it to load a card, are kept
 by SHA-256 under ``$XDG_CACHE_HOME/opsml/blobs`` (``~/.cache`` when unset;
 ``OPSML_CACHE_DIR`` overrides it), so loading a card whose files are here downloads nothing.
+The client backend builds its cache once, from its configuration
+(:meth:`BlobCache.from_config`, ``OpsmlConfig.cache``), and hands it to the cards it loads.
 
 Trust: a file enters the cache only right after this process hashed it (into the manifest
-it registered, or while downloading it), by a rename inside the cache's folder, and is
-remembered by its fingerprint (see :mod:`opsml.storage._verified`). A cached file is used
-only while that fingerprint is unchanged; a file changed in any way is hashed again and
-thrown away if it no longer matches.
+it registered, or while downloading it: :class:`~opsml.storage.HashedFiles`), by a rename
+inside the cache's folder, and is remembered by its fingerprint (see
+:mod:`opsml.storage._verified`). A cached file is used only while that fingerprint is
+unchanged; a file changed in any way is hashed again and thrown away if it no longer matches.
 
 Size: ``OPSML_CACHE_MAX_BYTES`` (default 10 GiB; ``0`` turns the cache off). When a new
 file takes it over the limit, the files used longest ago go first; a file used in the last
@@ -25,14 +27,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from opsml.errors import InvalidArgumentError
-from opsml.storage import FileEntry
-from opsml.storage._manifest import copy_verified, hash_file, hashed_sha256
-from opsml.storage._verified import fingerprint, verified_files
+from opsml.settings import DEFAULT_CLIENT_CACHE_BYTES, CacheConfig
+from opsml.storage import FileEntry, HashedFiles, VerifiedFiles, fingerprint, hash_file
+from opsml.storage._manifest import copy_verified
 
 __all__ = ["BlobCache"]
 
-DEFAULT_MAX_BYTES = 10 * 1024**3
 _IN_USE_SECONDS = 600
 
 
@@ -42,34 +42,40 @@ class BlobCache:
     Args:
         root: The cache folder (``blobs/`` and ``tmp/`` are made inside it).
         max_bytes: Size limit.
+        verified: The fingerprints of the cached files known to be intact (in memory
+            when omitted).
     """
 
-    def __init__(self, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        root: Path,
+        max_bytes: int = DEFAULT_CLIENT_CACHE_BYTES,
+        verified: VerifiedFiles | None = None,
+    ) -> None:
         self.root = root
         self.max_bytes = max_bytes
         self.blobs = root / "blobs"
         self.tmp = root / "tmp"
+        self.verified = verified if verified is not None else VerifiedFiles(None)
 
     @classmethod
-    def default(cls) -> BlobCache | None:
-        """The cache the environment asks for, or ``None`` when it is turned off.
+    def from_config(
+        cls, cache: CacheConfig, verified: VerifiedFiles | None = None
+    ) -> BlobCache | None:
+        """The cache ``cache`` asks for (``client_cache``, ``client_cache_max_bytes``), or
+        ``None`` when it is turned off.
 
-        Raises:
-            InvalidArgumentError: ``OPSML_CACHE_MAX_BYTES`` is not a whole number.
+        Args:
+            cache: The cache settings.
+            verified: The fingerprints of verified files to share (new, from ``cache``,
+                when omitted).
         """
-        text = os.environ.get("OPSML_CACHE_MAX_BYTES", "").strip()
-        if text and not text.isdigit():
-            raise InvalidArgumentError(
-                f"OPSML_CACHE_MAX_BYTES must be a whole number of bytes, got {text!r}"
-            )
-        max_bytes = int(text) if text else DEFAULT_MAX_BYTES
-        if max_bytes == 0:
+        folder = cache.client_cache
+        if folder is None:
             return None
-        folder = os.environ.get("OPSML_CACHE_DIR", "").strip()
-        if not folder:
-            cache = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
-            folder = str(Path(cache) / "opsml")
-        return cls(Path(folder).expanduser(), max_bytes)
+        if verified is None:
+            verified = VerifiedFiles(cache.verified_db)
+        return cls(folder, cache.client_cache_max_bytes, verified)
 
     def blob(self, sha256: str) -> Path:
         """Where the file with this SHA-256 is kept."""
@@ -95,18 +101,18 @@ class BlobCache:
         if key is None or st.st_size != entry.size:
             self._drop(path)
             return None
-        if not verified_files().known(key, entry.sha256):
+        if not self.verified.known(key, entry.sha256):
             if hash_file(path) != entry:
                 self._drop(path)
                 return None
-            verified_files().remember([(key, entry.sha256)])
+            self.verified.remember([(key, entry.sha256)])
         self._touch(entry.sha256)
         return path
 
-    def adopt(self, path: Path, entry: FileEntry) -> Path | None:
-        """Move ``path`` into the cache if this process hashed it to ``entry`` and it has
-        not changed since; returns the cached file (``None`` when it was not taken)."""
-        if hashed_sha256(path) != entry.sha256:
+    def adopt(self, path: Path, entry: FileEntry, hashed: HashedFiles) -> Path | None:
+        """Move ``path`` into the cache if ``hashed`` (this process) hashed it to ``entry``
+        and it has not changed since; returns the cached file (``None`` when not taken)."""
+        if hashed.unchanged(path, entry.sha256) is None:
             return None
         blob = self.blob(entry.sha256)
         try:
@@ -120,7 +126,7 @@ class BlobCache:
         key = fingerprint(blob, after)
         if key is None or same != (after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns):
             return None
-        verified_files().remember([(key, entry.sha256)])
+        self.verified.remember([(key, entry.sha256)])
         self._touch(entry.sha256)
         self._evict(keep=entry.sha256)
         return blob

@@ -41,8 +41,8 @@ from opsml.errors import (
 )
 from opsml.storage._manifest import (
     FileEntry,
+    HashedFiles,
     hash_file,
-    note_hashed,
     open_private,
     safe_relpath,
 )
@@ -354,8 +354,20 @@ def _upload_one(
                 return
 
 
-def download_files(api: ApiClient, transfers: Sequence[Transfer], dest: Path) -> None:
+def download_files(
+    api: ApiClient,
+    transfers: Sequence[Transfer],
+    dest: Path,
+    hashed: HashedFiles | None = None,
+) -> None:
     """Fetch every file into ``dest``, skipping files already there and verified.
+
+    Args:
+        api: The server's client.
+        transfers: The files, where to get them and what they must hash to.
+        dest: The folder to fetch into.
+        hashed: Where to note each file downloaded (hashed as it arrived), e.g. for the
+            client's cache to take it.
 
     Raises:
         IntegrityError: A file's bytes do not match its manifest entry.
@@ -369,7 +381,9 @@ def download_files(api: ApiClient, transfers: Sequence[Transfer], dest: Path) ->
         todo.append(transfer)
     total = sum(t.entry.size for t in todo)
     with _progress("download", total) as advance, _direct_client() as http:
-        _run_parallel([functools.partial(_download_one, api, t, dest, advance, http) for t in todo])
+        _run_parallel(
+            [functools.partial(_download_one, api, t, dest, advance, http, hashed) for t in todo]
+        )
 
 
 def _download_one(
@@ -378,6 +392,7 @@ def _download_one(
     dest: Path,
     advance: Advance,
     http: httpx.Client | None = None,
+    hashed: HashedFiles | None = None,
 ) -> None:
     target = dest / safe_relpath(transfer.path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -436,7 +451,8 @@ def _download_one(
             f"({have} bytes received, {transfer.entry.size} expected)"
         )
     os.replace(part, target)
-    note_hashed(target, transfer.entry.sha256)
+    if hashed is not None:
+        hashed.note(target, transfer.entry.sha256)
 
 
 def transfers_from(

@@ -113,7 +113,7 @@ class OpsmlTestServer:
 
     def stop_server(self) -> None:
         """Stop the server process (and remove its files with ``cleanup=True``)."""
-        from opsml.registry._registry import close_backends
+        from opsml.registry import close_backends
 
         close_backends(self.server_uri)
         if self._process is not None:
@@ -163,7 +163,7 @@ class OpsmlTestServer:
     @staticmethod
     def cleanup() -> None:
         """Close this process's client connections (kept for OpsML compatibility)."""
-        from opsml.registry._registry import close_backends
+        from opsml.registry import close_backends
 
         close_backends()
 

@@ -6,9 +6,18 @@ from opsml.registry._backend import RegistryBackend
 from opsml.registry._gc import GcReport, collect_garbage
 from opsml.registry._local import LocalBackend, StoredSource, card_prefix
 from opsml.registry._registration import Registered, Reservation, register
-from opsml.registry._registry import CardRegistries, CardRegistry, backend_for
+from opsml.registry._registry import (
+    DEFAULT_BACKENDS,
+    Backends,
+    CardRegistries,
+    CardRegistry,
+    backend_for,
+    close_backends,
+)
 
 __all__ = [
+    "DEFAULT_BACKENDS",
+    "Backends",
     "CardRegistries",
     "CardRegistry",
     "GcReport",
@@ -19,6 +28,7 @@ __all__ = [
     "StoredSource",
     "backend_for",
     "card_prefix",
+    "close_backends",
     "collect_garbage",
     "register",
 ]

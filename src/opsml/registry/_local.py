@@ -27,7 +27,14 @@ from opsml.errors import (
 from opsml.registry._registration import Registered, Reservation
 from opsml.registry._tracking import LocalTracking
 from opsml.settings import OpsmlConfig
-from opsml.storage import ArtifactStorage, LocalStorage, Manifest, open_storage, owner_token
+from opsml.storage import (
+    ArtifactStorage,
+    LocalStorage,
+    Manifest,
+    VerifiedFiles,
+    open_storage,
+    owner_token,
+)
 from opsml.storage._encrypted import EncryptedLocalStorage, KeyTable
 from opsml.storage._encryption import MasterKeys
 from opsml.storage._manifest import verify_tree
@@ -64,9 +71,10 @@ class StoredSource:
             yield folder
 
     def verify(self, folder: Path) -> None:
-        """Check every manifest file in ``folder``."""
+        """Check every manifest file in ``folder`` (through the storage's fingerprints of
+        verified files)."""
         try:
-            verify_tree(folder, self.manifest)
+            verify_tree(folder, self.manifest, self.storage.verified)
         except IntegrityError as exc:
             self.storage.diagnose(self.prefix, self.manifest, exc)
             raise
@@ -83,15 +91,32 @@ class LocalBackend(LocalTracking):
         self.app_env = app_env
 
     @classmethod
-    def from_config(cls, config: OpsmlConfig) -> LocalBackend:
-        """Open the store and storage named by ``config``."""
-        store = SqlStore.from_url(config.tracking_uri)
-        storage = open_storage(config.storage_uri)
+    def from_config(
+        cls,
+        config: OpsmlConfig,
+        *,
+        store: SqlStore | None = None,
+        verified: VerifiedFiles | None = None,
+    ) -> LocalBackend:
+        """Open the store and storage named by ``config``.
+
+        Args:
+            config: The database, storage, encryption and cache settings.
+            store: The store of ``config.tracking_uri`` to use (a new one when omitted).
+            verified: The fingerprints of verified files to read local storage through
+                (new, from ``config.cache``, when omitted).
+        """
+        store = store if store is not None else SqlStore.from_url(config.tracking_uri)
+        if verified is None:
+            verified = VerifiedFiles(config.cache.verified_db)
+        storage = open_storage(config.storage_uri, cloud=config.cloud, verified=verified)
         if config.encrypt_secret:
             storage = _encrypted(storage, store, config.encrypt_secret)
         elif isinstance(storage, LocalStorage):  # to name the key if the files are encrypted
             keys = KeyStore(store)
-            storage = LocalStorage(storage.root, key_ids=lambda p: (keys.get(p) or (None,))[0])
+            storage = LocalStorage(
+                storage.root, key_ids=lambda p: (keys.get(p) or (None,))[0], verified=verified
+            )
         return cls(store, storage, config.app_env)
 
     # -- registration (the protocol of opsml.registry._registration) -----------------------
@@ -360,7 +385,10 @@ def _encrypted(storage: ArtifactStorage, store: SqlStore, secret: str) -> Artifa
         )
     keys = KeyStore(store)
     return EncryptedLocalStorage(
-        storage.root, MasterKeys(secret), KeyTable(keys.get, keys.add, keys.delete)
+        storage.root,
+        MasterKeys(secret),
+        KeyTable(keys.get, keys.add, keys.delete),
+        verified=storage.verified,
     )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from opsml._validation import check_text
@@ -17,12 +19,15 @@ from opsml.registry._local import LocalBackend
 from opsml.registry._registration import register
 from opsml.registry._service import attach_references, resolve_references
 from opsml.settings import OpsmlConfig
-from opsml.store import CardQuery, parse_max_date
+from opsml.storage import VerifiedFiles
+from opsml.store import CardQuery, SqlStore, normalize_url, parse_max_date
 from opsml.store._schema import CARD_REGISTRIES
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import VersionQuery
 
 __all__ = [
+    "DEFAULT_BACKENDS",
+    "Backends",
     "CardRegistries",
     "CardRegistry",
     "backend_for",
@@ -31,52 +36,125 @@ __all__ = [
     "close_backends",
 ]
 
-_BACKENDS: dict[tuple[int, OpsmlConfig], RegistryBackend] = {}
-_BACKENDS_LOCK = threading.Lock()
+
+class Backends:
+    """The registry backends of a process, one per configuration.
+
+    Equal configurations share a backend; the local backends of one database share its
+    store (one engine, one connection pool); backends with the same cache settings share
+    one :class:`~opsml.storage.VerifiedFiles`. A forked child starts with an empty pool
+    (the parent's connections are not its to use, nor to close).
+
+    Every :class:`CardRegistry` takes its backend from :data:`DEFAULT_BACKENDS` unless it
+    is given a pool of its own, which a test or an application can create, pass and
+    close.
+
+    Example:
+        ```python
+        from opsml import CardRegistry, RegistryType
+        from opsml.registry import Backends
+
+        pool = Backends()
+        registry = CardRegistry(RegistryType.Model, backends=pool)
+        assert len(registry.list_cards()) == 0
+        pool.close()  # connections closed; the pool opens new ones if used again
+        ```
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._backends: dict[OpsmlConfig, tuple[RegistryBackend, Callable[[], None]]] = {}
+        self._stores: dict[str, SqlStore] = {}
+        self._verified: dict[Path | None, VerifiedFiles] = {}
+
+    def get(self, config: OpsmlConfig) -> RegistryBackend:
+        """The backend for ``config``, created on first use.
+
+        Raises:
+            InvalidArgumentError: The tracking URI is neither a database URL nor a server URL.
+            MetadataStoreError: The database cannot be reached or migrated.
+        """
+        with self._lock:
+            self._after_fork()
+            found = self._backends.get(config)
+            if found is None:
+                found = self._create(config)
+                self._backends[config] = found
+            return found[0]
+
+    def close(self, tracking_uri: str | None = None) -> None:
+        """Close and forget the backends (those of one tracking URI, or all): their server
+        connections (client mode) and database connection pools (local mode).
+
+        A registry still holding a closed backend keeps working: its database connections
+        are opened again when needed (a client backend's connection is not)."""
+        with self._lock:
+            self._after_fork()
+            for config in list(self._backends):
+                if tracking_uri is None or config.tracking_uri == tracking_uri:
+                    _, close = self._backends.pop(config)
+                    close()
+            used = {
+                id(backend.store)
+                for backend, _ in self._backends.values()
+                if isinstance(backend, LocalBackend)
+            }
+            for url, store in list(self._stores.items()):
+                if id(store) not in used:
+                    store.close()
+                    del self._stores[url]
+            if tracking_uri is None:
+                self._verified.clear()
+
+    def _after_fork(self) -> None:
+        if self._pid != os.getpid():
+            for store in self._stores.values():
+                store.engine.dispose(close=False)  # the parent's connections stay open
+            self._backends, self._stores, self._verified = {}, {}, {}
+            self._pid = os.getpid()
+
+    def _create(self, config: OpsmlConfig) -> tuple[RegistryBackend, Callable[[], None]]:
+        verified = self._verified.get(config.cache.verified_db)
+        if verified is None:
+            verified = VerifiedFiles(config.cache.verified_db)
+            self._verified[config.cache.verified_db] = verified
+        if config.mode is RegistryMode.Client:
+            from opsml.client import HttpBackend
+
+            http = HttpBackend.from_config(config, verified=verified)
+            return http, http.api.close
+        if not config.is_sql:
+            raise InvalidArgumentError(
+                f"OPSML_TRACKING_URI={config.tracking_uri!r} is neither a database URL "
+                "(sqlite:///…, postgresql://…, mysql+pymysql://…) nor an http(s) server URL"
+            )
+        url = normalize_url(config.tracking_uri)
+        store = self._stores.get(url)
+        if store is None:
+            store = SqlStore.from_url(url)
+            self._stores[url] = store
+        local = LocalBackend.from_config(config, store=store, verified=verified)
+        return local, lambda: None  # its store is closed once no backend uses it
 
 
-def backend_for(config: OpsmlConfig) -> RegistryBackend:
-    """The backend for ``config`` (one per process and configuration).
+DEFAULT_BACKENDS = Backends()
+"""The pool of every :class:`CardRegistry` not given one (holds nothing until used)."""
+
+
+def backend_for(config: OpsmlConfig, backends: Backends | None = None) -> RegistryBackend:
+    """The backend for ``config`` from ``backends`` (default :data:`DEFAULT_BACKENDS`).
 
     Raises:
         InvalidArgumentError: The tracking URI is neither a database URL nor a server URL.
     """
-    key = (os.getpid(), config)
-    backend = _BACKENDS.get(key)
-    if backend is not None:
-        return backend
-    with _BACKENDS_LOCK:
-        backend = _BACKENDS.get(key)
-        if backend is None:
-            backend = _create_backend(config)
-            _BACKENDS[key] = backend
-    return backend
+    return (backends if backends is not None else DEFAULT_BACKENDS).get(config)
 
 
 def close_backends(tracking_uri: str | None = None) -> None:
-    """Forget this process's backends (those of one tracking URI, or all), closing client
-    connections."""
-    with _BACKENDS_LOCK:
-        for key, backend in list(_BACKENDS.items()):
-            if tracking_uri is not None and key[1].tracking_uri != tracking_uri:
-                continue
-            api = getattr(backend, "api", None)
-            if key[0] == os.getpid() and api is not None:
-                api.close()
-            del _BACKENDS[key]
-
-
-def _create_backend(config: OpsmlConfig) -> RegistryBackend:
-    if config.mode is RegistryMode.Client:
-        from opsml.client import HttpBackend
-
-        return HttpBackend.from_config(config)
-    if not config.is_sql:
-        raise InvalidArgumentError(
-            f"OPSML_TRACKING_URI={config.tracking_uri!r} is neither a database URL "
-            "(sqlite:///…, postgresql://…, mysql+pymysql://…) nor an http(s) server URL"
-        )
-    return LocalBackend.from_config(config)
+    """Close this process's default backends (those of one tracking URI, or all): client
+    connections and database connection pools (see :meth:`Backends.close`)."""
+    DEFAULT_BACKENDS.close(tracking_uri)
 
 
 def card_registry_type(value: RegistryType | str) -> RegistryType:
@@ -146,21 +224,27 @@ class CardRegistry:
     """
 
     def __init__(
-        self, registry_type: RegistryType | str, config: OpsmlConfig | None = None
+        self,
+        registry_type: RegistryType | str,
+        config: OpsmlConfig | None = None,
+        backends: Backends | None = None,
     ) -> None:
         """Open the registry of ``registry_type``.
 
         Args:
             registry_type: A ``RegistryType`` or its name (``"model"``, ``"Data"``, …).
             config: Where the registry lives; read from the environment when omitted.
+            backends: The pool to take the backend from (:data:`DEFAULT_BACKENDS` when
+                omitted).
 
         Raises:
-            InvalidArgumentError: Unknown registry type or tracking URI.
+            InvalidArgumentError: Unknown registry type or tracking URI, or a malformed
+                setting.
             MetadataStoreError: The database cannot be reached.
         """
         self._registry_type = card_registry_type(registry_type)
         self._config = config if config is not None else OpsmlConfig.from_env()
-        self._backend = backend_for(self._config)
+        self._backend = backend_for(self._config, backends)
 
     @property
     def registry_type(self) -> RegistryType:
@@ -370,11 +454,12 @@ class CardRegistry:
 class CardRegistries:
     """One registry per card type, sharing the same configuration."""
 
-    def __init__(self, config: OpsmlConfig | None = None) -> None:
-        """Open every registry (the configuration is read from the environment once)."""
+    def __init__(self, config: OpsmlConfig | None = None, backends: Backends | None = None) -> None:
+        """Open every registry (the configuration is read from the environment once when
+        not given; ``backends`` as for :class:`CardRegistry`)."""
         cfg = config if config is not None else OpsmlConfig.from_env()
-        self.data = CardRegistry(RegistryType.Data, cfg)
-        self.model = CardRegistry(RegistryType.Model, cfg)
-        self.experiment = CardRegistry(RegistryType.Experiment, cfg)
-        self.prompt = CardRegistry(RegistryType.Prompt, cfg)
-        self.service = CardRegistry(RegistryType.Service, cfg)
+        self.data = CardRegistry(RegistryType.Data, cfg, backends)
+        self.model = CardRegistry(RegistryType.Model, cfg, backends)
+        self.experiment = CardRegistry(RegistryType.Experiment, cfg, backends)
+        self.prompt = CardRegistry(RegistryType.Prompt, cfg, backends)
+        self.service = CardRegistry(RegistryType.Service, cfg, backends)

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import secrets
 import socket
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +28,6 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or int(text) <= 0:
         raise InvalidArgumentError(f"{name} must be a positive integer, got {text!r}")
     return int(text)
-
-
-def _default_upload_dir(storage_uri: str, env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    cache = env.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
-    digest = hashlib.sha256(storage_uri.encode()).hexdigest()[:16]
-    return Path(cache) / "opsml" / "server-uploads" / digest
 
 
 def _forwarded_allow_ips(text: str) -> tuple[str, ...]:
@@ -98,7 +92,7 @@ class ServerConfig:
             run out).
         upload_dir: ``OPSML_UPLOAD_DIR``: with object storage, where files sent through the
             server (experiment artifacts) are received before they go to the bucket
-            (default ``$XDG_CACHE_HOME/opsml/server-uploads/<hash of the storage URI>``).
+            (default: see :meth:`relay_folder`).
         header_timeout_seconds: ``OPSML_SERVER_HEADER_TIMEOUT``: a request head must be
             complete this long after the connection opened, or after the first byte of a
             later request on a kept-alive connection (default 20).
@@ -131,7 +125,7 @@ class ServerConfig:
     login_max_delay_seconds: int = 900
     production: bool = False
     presign_ttl_seconds: int = 900
-    upload_dir: Path = field(default_factory=lambda: _default_upload_dir(""))
+    upload_dir: Path | None = None
     header_timeout_seconds: int = 20
     body_timeout_seconds: int = 60
     body_min_rate: int = 500
@@ -197,12 +191,24 @@ class ServerConfig:
             login_max_delay_seconds=_positive_int(env, "OPSML_LOGIN_MAX_DELAY", 900),
             production=production,
             presign_ttl_seconds=_positive_int(env, "OPSML_PRESIGN_TTL", 900),
-            upload_dir=Path(env["OPSML_UPLOAD_DIR"]).expanduser()
+            upload_dir=Path(env["OPSML_UPLOAD_DIR"].strip()).expanduser()
             if env.get("OPSML_UPLOAD_DIR", "").strip()
-            else _default_upload_dir(opsml.storage_uri, env),
+            else None,
             header_timeout_seconds=_positive_int(env, "OPSML_SERVER_HEADER_TIMEOUT", 20),
             body_timeout_seconds=_positive_int(env, "OPSML_SERVER_BODY_TIMEOUT", 60),
             body_min_rate=_positive_int(env, "OPSML_SERVER_BODY_MIN_RATE", 500),
             keep_alive_timeout_seconds=_positive_int(env, "OPSML_SERVER_KEEP_ALIVE_TIMEOUT", 30),
             forwarded_allow_ips=_forwarded_allow_ips(env.get("OPSML_FORWARDED_ALLOW_IPS", "")),
         )
+
+    def relay_folder(self) -> Path:
+        """Where files sent through the server to object storage wait: ``upload_dir``, else
+        ``server-uploads/<hash of the storage URI>`` in the cache folder
+        (``opsml.cache.root``: ``$XDG_CACHE_HOME/opsml``), else (a configuration without
+        one) a new private temporary folder."""
+        if self.upload_dir is not None:
+            return self.upload_dir
+        if self.opsml.cache.root is not None:
+            digest = hashlib.sha256(self.opsml.storage_uri.encode()).hexdigest()[:16]
+            return self.opsml.cache.root / "server-uploads" / digest
+        return Path(tempfile.mkdtemp(prefix="opsml-server-uploads-"))

@@ -64,7 +64,7 @@ class ServerState:
         if area is not None:
             return area
         if self._relay is None:
-            self._relay = UploadArea(self.config.upload_dir)
+            self._relay = UploadArea(self.config.relay_folder())
         return self._relay
 
     def clean_relay(self) -> None:

@@ -50,16 +50,13 @@ _FETCH_THREADS = 4
 """Cards downloaded at once (each also fetches its files in parallel)."""
 
 
-def _backend() -> RegistryBackend:
-    return backend_for(OpsmlConfig.from_env())
-
-
-def lock_service(path: Path | str = ".") -> LockFile:
+def lock_service(path: Path | str = ".", config: OpsmlConfig | None = None) -> LockFile:
     """Resolve the spec's cards to exact versions, register the ServiceCard if its content
     changed, and write ``opsml.lock`` next to the spec.
 
     Args:
         path: The spec file, or the folder holding ``opsmlspec.yaml``.
+        config: The registry to lock against (read from the environment when omitted).
 
     Returns:
         The lock that was written.
@@ -71,10 +68,11 @@ def lock_service(path: Path | str = ".") -> LockFile:
             registered with other cards.
     """
     spec = OpsmlServiceSpec.from_path(path)
-    backend = _backend()
+    config = config if config is not None else OpsmlConfig.from_env()
+    backend = backend_for(config)
     service = spec.service_card()
     service.card_refs = resolve_references(backend, service)
-    registered = _unchanged_service(backend, spec, service) or _register(spec, service)
+    registered = _unchanged_service(backend, spec, service) or _register(spec, service, config)
     entries = [
         LockArtifact(
             alias=spec.name,
@@ -126,9 +124,9 @@ def _unchanged_service(
     return None
 
 
-def _register(spec: OpsmlServiceSpec, service: ServiceCard) -> ServiceCard:
+def _register(spec: OpsmlServiceSpec, service: ServiceCard, config: OpsmlConfig) -> ServiceCard:
     try:
-        CardRegistry(RegistryType.Service).register_card(service)
+        CardRegistry(RegistryType.Service, config).register_card(service)
     except VersionConflictError as exc:
         raise VersionConflictError(
             f"{exc}: the spec pins service version {spec.service.version!r}, which is "
@@ -162,6 +160,7 @@ def install_service(
     write_path: Path | str | None = None,
     frozen: bool = False,
     repair: bool = False,
+    config: OpsmlConfig | None = None,
 ) -> InstallReport:
     """Download exactly the cards ``opsml.lock`` names into the spec's ``write_dir``.
 
@@ -175,6 +174,7 @@ def install_service(
         frozen: Never write the lock: fail when it is missing or out of date.
         repair: Re-download a card whose installed files differ from the lock, instead of
             failing.
+        config: The registry to install from (read from the environment when omitted).
 
     Returns:
         What was downloaded and what was already there.
@@ -186,6 +186,7 @@ def install_service(
         CardNotFoundError: A locked card no longer exists in the registry.
     """
     spec = OpsmlServiceSpec.from_path(path)
+    config = config if config is not None else OpsmlConfig.from_env()
     lock_path = spec.root / LOCK_FILE
     report = InstallReport(write_dir=_write_dir(spec, write_path))
     try:
@@ -198,15 +199,11 @@ def install_service(
     if stale is not None and frozen:
         raise LockfileError(f"{lock_path} is out of date with the spec: {stale}; run `opsml lock`")
     if lock is None or stale is not None:
-        lock = lock_service(path)
+        lock = lock_service(path, config)
         report.locked = True
 
-    backend: RegistryBackend | None = None
-
-    def get_backend() -> RegistryBackend:
-        nonlocal backend
-        backend = backend or _backend()
-        return backend
+    def get_backend() -> RegistryBackend:  # only when something must be fetched
+        return backend_for(config)
 
     write_dir = report.write_dir
     write_dir.mkdir(parents=True, exist_ok=True)
@@ -217,7 +214,6 @@ def install_service(
         else:
             missing.append(entry)
     if missing:
-        get_backend()  # created once, before the threads share it
         with ThreadPoolExecutor(max_workers=min(len(missing), _FETCH_THREADS)) as pool:
             fetched = pool.map(lambda e: _fetch(get_backend, e, write_dir / e.alias), missing)
             report.bytes_downloaded = sum(fetched)
@@ -343,14 +339,17 @@ def download_service(
     name: str | None = None,
     version: str | None = None,
     uid: str | None = None,
+    config: OpsmlConfig | None = None,
 ) -> Path:
     """Download a registered service and all its cards into ``write_dir``
     (``card.json`` plus one folder per alias), ready for :meth:`ServiceCard.from_path`.
 
+    ``config`` names the registry (read from the environment when omitted).
+
     Raises:
         CardNotFoundError: No service matches.
     """
-    service = CardRegistry(RegistryType.Service).load_card(
+    service = CardRegistry(RegistryType.Service, config).load_card(
         uid=uid, space=space, name=name, version=version
     )
     return Path(service.download_artifacts(Path(write_dir)))
@@ -363,9 +362,12 @@ def download_card(
     name: str | None = None,
     version: str | None = None,
     uid: str | None = None,
+    config: OpsmlConfig | None = None,
 ) -> Path:
     """Download one card (its ``card.json`` and verified artifacts) into ``write_dir``;
     a service comes with its cards (see :func:`download_service`).
+
+    ``config`` names the registry (read from the environment when omitted).
 
     Raises:
         CardNotFoundError: No card matches.
@@ -374,7 +376,9 @@ def download_card(
     registry = card_registry_type(registry_type)
     if uid is None and space is None and name is None:
         raise InvalidArgumentError("give a uid, or a space and/or a name")
-    card = CardRegistry(registry).load_card(uid=uid, space=space, name=name, version=version)
+    card = CardRegistry(registry, config).load_card(
+        uid=uid, space=space, name=name, version=version
+    )
     dest = Path(write_dir)
     if isinstance(card, InterfaceCard | ServiceCard):
         return Path(card.download_artifacts(dest))

@@ -1,8 +1,10 @@
 """Azure Blob Storage through adlfs, with SAS URLs and block uploads from azure-storage-blob.
 
-Credentials, in order: ``AZURE_STORAGE_CONNECTION_STRING``; ``AZURE_STORAGE_ACCOUNT_NAME``
-with ``AZURE_STORAGE_ACCOUNT_KEY``; or ``AZURE_STORAGE_ACCOUNT_NAME`` alone with
-``DefaultAzureCredential`` (environment, workload identity, managed identity, Azure CLI).
+Credentials, from :class:`~opsml.settings.CloudConfig`, in order: a connection string
+(``AZURE_STORAGE_CONNECTION_STRING``); an account name (``AZURE_STORAGE_ACCOUNT_NAME``) with
+its key (``AZURE_STORAGE_ACCOUNT_KEY``); or the account name alone with
+``DefaultAzureCredential`` (which reads its own environment: workload identity, managed
+identity, Azure CLI).
 SAS URLs are signed with the account key, or with a user delegation key when there is none.
 The URI is ``az://container/prefix``.
 
@@ -15,13 +17,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from opsml.errors import InvalidArgumentError, MissingDependencyError
+from opsml.settings import CloudConfig
 from opsml.storage._manifest import FileEntry, open_private
 from opsml.storage._object import PART_SIZE, ObjectStorage
 
@@ -54,12 +56,18 @@ def _block_number(block_id: str) -> int | None:
 
 
 class AzureStorage(ObjectStorage):
-    """Card files in an Azure Blob container (``az://container/prefix``)."""
+    """Card files in an Azure Blob container (``az://container/prefix``).
+
+    Args:
+        uri: ``az://container/prefix``.
+        cloud: The account and its credentials (one of them is needed on first use).
+    """
 
     max_parts = 50_000
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, cloud: CloudConfig | None = None) -> None:
         super().__init__(uri)
+        self.cloud = cloud if cloud is not None else CloudConfig()
         self._service: Any = None
         self._delegation: tuple[Any, datetime] | None = None
 
@@ -71,9 +79,9 @@ class AzureStorage(ObjectStorage):
                 from azure.storage.blob import BlobServiceClient
             except ImportError as exc:
                 raise MissingDependencyError("azure-storage-blob", "azure") from exc
-            conn = os.environ.get("AZURE_STORAGE_CONNECTION_STRING", "").strip()
-            account = os.environ.get("AZURE_STORAGE_ACCOUNT_NAME", "").strip()
-            key = os.environ.get("AZURE_STORAGE_ACCOUNT_KEY", "").strip()
+            conn = self.cloud.azure_connection_string
+            account = self.cloud.azure_account_name
+            key = self.cloud.azure_account_key
             if conn:
                 self._service = BlobServiceClient.from_connection_string(conn, **_GET_SIZES)
             elif account and key:
@@ -105,9 +113,8 @@ class AzureStorage(ObjectStorage):
         service = self.service
         key = getattr(service.credential, "account_key", None)
         kwargs: dict[str, Any] = {"account_name": service.account_name}
-        conn = os.environ.get("AZURE_STORAGE_CONNECTION_STRING", "").strip()
-        if conn:
-            kwargs = {"connection_string": conn}
+        if self.cloud.azure_connection_string:
+            kwargs = {"connection_string": self.cloud.azure_connection_string}
         elif key:
             kwargs["account_key"] = key
         else:

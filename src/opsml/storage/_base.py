@@ -16,6 +16,7 @@ from opsml.errors import IntegrityError
 from opsml.storage._manifest import Manifest
 from opsml.storage._plans import StoredFile, UploadPlan
 from opsml.storage._uploads import UploadArea
+from opsml.storage._verified import VerifiedFiles
 
 __all__ = ["ArtifactStorage", "owner_is_dead", "owner_token", "remove_stale_folders"]
 
@@ -84,6 +85,9 @@ class ArtifactStorage(ABC):
     """
 
     uri: str
+    verified: VerifiedFiles | None = None
+    """Fingerprints of files this storage verified (local storage: its files are read in
+    place); ``None``: every file read is hashed."""
 
     @abstractmethod
     def new_staging(self) -> Path:

@@ -26,6 +26,7 @@ from opsml.storage._encryption import (
 from opsml.storage._local import LocalStorage
 from opsml.storage._manifest import Manifest, safe_relpath, verify_file
 from opsml.storage._plans import StoredFile
+from opsml.storage._verified import VerifiedFiles
 
 __all__ = ["EncryptedLocalStorage", "KeyTable"]
 
@@ -48,8 +49,24 @@ class KeyTable:
 class EncryptedLocalStorage(LocalStorage):
     """:class:`LocalStorage` with AES-256-GCM encryption of every stored file."""
 
-    def __init__(self, root: Path | str, master: MasterKeys, keys: KeyTable) -> None:
-        super().__init__(root, key_ids=lambda prefix: (keys.get(prefix) or (None,))[0])
+    def __init__(
+        self,
+        root: Path | str,
+        master: MasterKeys,
+        keys: KeyTable,
+        verified: VerifiedFiles | None = None,
+    ) -> None:
+        """Open the folder ``root`` with the master key(s) ``master``.
+
+        Args:
+            root: The storage folder.
+            master: The master keys that wrap each card's data key.
+            keys: Where the wrapped data keys live.
+            verified: Fingerprints of verified (decrypted) files (see :class:`LocalStorage`).
+        """
+        super().__init__(
+            root, key_ids=lambda prefix: (keys.get(prefix) or (None,))[0], verified=verified
+        )
         self.master = master
         self.keys = keys
 
@@ -96,7 +113,7 @@ class EncryptedLocalStorage(LocalStorage):
             if not stored.is_file():
                 raise IntegrityError(f"artifact {rel!r} is missing from storage")
             decrypt_file(stored, out, key, rel)
-            verify_file(out, entry, rel)
+            verify_file(out, entry, rel, self.verified)
         return target
 
     @contextmanager

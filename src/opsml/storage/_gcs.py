@@ -4,7 +4,8 @@ Credentials come from Application Default Credentials: ``GOOGLE_APPLICATION_CRED
 (a service-account key), ``gcloud auth application-default login``, or the metadata server
 (GKE workload identity, Compute Engine). Signing a URL needs a key that can sign: a
 service-account key signs locally; other credentials sign through the IAM ``signBlob`` API
-of their service account. ``STORAGE_EMULATOR_HOST`` points everything at an emulator.
+of their service account. ``CloudConfig.gcs_emulator`` (``STORAGE_EMULATOR_HOST``) points
+everything at an emulator (Google's libraries read that variable themselves too).
 
 Large files go up as parts: each part is an object of its own (``<upload>.part-NNNNN``,
 written through its own signed URL, in parallel), and the server joins them with one
@@ -14,26 +15,19 @@ written through its own signed URL, in parallel), and the server joins them with
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from opsml.errors import MissingDependencyError, StorageError
+from opsml.settings import CloudConfig
 from opsml.storage._manifest import FileEntry, open_private
 from opsml.storage._object import ObjectStorage
 
 __all__ = ["GcsStorage"]
 
 _COMPOSE_LIMIT = 32
-
-
-def _emulator() -> str | None:
-    host = os.environ.get("STORAGE_EMULATOR_HOST", "").strip()
-    if not host or host == "default":
-        return None
-    return host if host.startswith(("http://", "https://")) else f"http://{host}"
 
 
 class _HashingWriter:
@@ -51,13 +45,18 @@ class _HashingWriter:
 
 
 class GcsStorage(ObjectStorage):
-    """Card files in a GCS bucket (``gs://bucket/prefix``)."""
+    """Card files in a GCS bucket (``gs://bucket/prefix``).
+
+    Args:
+        uri: ``gs://bucket/prefix``.
+        cloud: An emulator to use instead of Google's service (none when omitted).
+    """
 
     max_parts = _COMPOSE_LIMIT
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, cloud: CloudConfig | None = None) -> None:
         super().__init__(uri)
-        self.emulator = _emulator()
+        self.emulator = (cloud if cloud is not None else CloudConfig()).gcs_emulator
         self._credentials: Any = None
         self._clients = threading.local()
 
@@ -68,6 +67,7 @@ class GcsStorage(ObjectStorage):
             raise MissingDependencyError("gcsfs", "gcs") from exc
         return gcsfs.GCSFileSystem(
             token="anon" if self.emulator else None,
+            endpoint_url=self.emulator,
             skip_instance_cache=True,
             use_listings_cache=False,
         )

@@ -15,13 +15,13 @@ from opsml.storage._encryption import is_encrypted
 from opsml.storage._manifest import (
     Manifest,
     copy_tree_verified,
-    remember_written,
     rmtree_quiet,
     safe_relpath,
     verify_tree,
 )
 from opsml.storage._plans import StoredFile, UploadPlan
 from opsml.storage._uploads import UploadArea
+from opsml.storage._verified import VerifiedFiles
 
 __all__ = ["LocalStorage"]
 
@@ -36,10 +36,19 @@ class LocalStorage(ArtifactStorage):
     Staging folders live inside the root (``.staging/``), on the same filesystem, so a
     finished card is moved into place with one atomic directory rename: a reader sees
     either nothing or the whole card.
+
+    Files are verified against their manifest on every read; ``verified`` remembers the
+    ones whose hash is known (see :mod:`opsml.storage._verified`), so an unchanged file
+    is not hashed twice.
     """
 
+    verified: VerifiedFiles
+
     def __init__(
-        self, root: Path | str, key_ids: Callable[[str], str | None] | None = None
+        self,
+        root: Path | str,
+        key_ids: Callable[[str], str | None] | None = None,
+        verified: VerifiedFiles | None = None,
     ) -> None:
         """Open the folder ``root`` (created on the first write).
 
@@ -48,10 +57,13 @@ class LocalStorage(ArtifactStorage):
             key_ids: For error messages only: the id of the master key that encrypted a
                 card's files (when this folder holds an encrypted registry but is opened
                 without ``OPSML_ENCRYPT_SECRET``).
+            verified: Fingerprints of verified files, shared with other processes through
+                its file (a new in-memory one when omitted).
         """
         self.root = Path(root).expanduser().resolve()
         self.uri = str(self.root)
         self._key_ids = key_ids
+        self.verified = verified if verified is not None else VerifiedFiles(None)
 
     def _path(self, prefix: str) -> Path:
         return self.root / safe_relpath(prefix)
@@ -88,8 +100,15 @@ class LocalStorage(ArtifactStorage):
 
     def note_written(self, prefix: str, manifest: Manifest) -> None:
         """Remember the card's files as verified when they are, unchanged, the files this
-        process hashed into ``manifest`` (see :mod:`opsml.storage._verified`)."""
-        remember_written(self._path(prefix), manifest)
+        process hashed into ``manifest`` (:attr:`Manifest.hashed`: the same inode with the
+        same size, modification and change time as while hashed in the staging folder)."""
+        root = self._path(prefix)
+        entries = []
+        for rel, entry in manifest.files.items():
+            key = manifest.hashed.unchanged(root / safe_relpath(rel), entry.sha256)
+            if key is not None:
+                entries.append((key, entry.sha256))
+        self.verified.remember(entries)
 
     def discard(self, staging: Path) -> None:
         """Remove a staging folder."""
@@ -106,7 +125,7 @@ class LocalStorage(ArtifactStorage):
         src = self._path(prefix)
         try:
             if dest is None:
-                verify_tree(src, manifest)
+                verify_tree(src, manifest, self.verified)
                 return src
             dest.mkdir(parents=True, exist_ok=True)
             copy_tree_verified(src, dest, manifest)

@@ -7,26 +7,23 @@ import hashlib
 import os
 import shutil
 import stat
-import threading
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from opsml._validation import INT64_MAX
 from opsml.errors import IntegrityError, InvalidArgumentError
-from opsml.storage._verified import fingerprint, verified_files
+from opsml.storage._verified import Fingerprint, VerifiedFiles, fingerprint
 
 __all__ = [
     "FileEntry",
+    "HashedFiles",
     "Manifest",
     "copy_tree_verified",
     "copy_verified",
     "open_private",
     "hash_file",
-    "hashed_sha256",
-    "note_hashed",
-    "remember_written",
     "rmtree_quiet",
     "safe_relpath",
     "verify_file",
@@ -43,10 +40,65 @@ class FileEntry(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+Stamp = tuple[int, int, int, int, int]
+"""Device, inode, size, modification and change time (ns): a fingerprint without the path,
+which a rename keeps."""
+
+
+class HashedFiles:
+    """Files this process hashed itself, each with the stamp it had while it was hashed.
+
+    A file whose stamp is unchanged holds the bytes that were hashed, whatever its path
+    now: this is the evidence that lets a registration's files, hashed in a private
+    staging folder and renamed into place, count as verified (:meth:`unchanged`), and
+    a download join the client's cache. One per manifest (:attr:`Manifest.hashed`) or
+    per download; never shared process-wide.
+    """
+
+    def __init__(self) -> None:
+        self._sha256: dict[Stamp, str] = {}  # one item set or read at a time: thread-safe
+
+    def hash(self, path: Path) -> FileEntry:
+        """:func:`hash_file`, noting the file's stamp when it did not change while hashed."""
+        before = os.stat(path, follow_symlinks=False)
+        entry = hash_file(path)
+        after = os.stat(path, follow_symlinks=False)
+        if fingerprint(path, after) == fingerprint(path, before) and after.st_size == entry.size:
+            self._note(path, after, entry.sha256)
+        return entry
+
+    def note(self, path: Path, sha256: str) -> None:
+        """Note that ``path``, as it is now, was just hashed to ``sha256`` (e.g. while
+        downloading it)."""
+        with contextlib.suppress(OSError):
+            self._note(path, os.stat(path, follow_symlinks=False), sha256)
+
+    def _note(self, path: Path, st: os.stat_result, sha256: str) -> None:
+        key = fingerprint(path, st)
+        if key is not None:
+            self._sha256[key[1:]] = sha256
+
+    def unchanged(self, path: Path, sha256: str) -> Fingerprint | None:
+        """The fingerprint of ``path`` if it is a file hashed here to ``sha256`` and has not
+        changed since (same inode, size, modification and change time); else ``None``."""
+        try:
+            key = fingerprint(path, os.stat(path, follow_symlinks=False))
+        except OSError:
+            return None
+        if key is None:
+            return None
+        return key if self._sha256.get(key[1:]) == sha256 else None
+
+
 class Manifest(BaseModel):
-    """The files of one card version, keyed by POSIX path relative to the card's folder."""
+    """The files of one card version, keyed by POSIX path relative to the card's folder.
+
+    A manifest made by :meth:`from_dir` also knows how each file looked while it was
+    hashed (:attr:`hashed`; not part of the manifest's data, its JSON or its equality).
+    """
 
     files: dict[str, FileEntry] = Field(default_factory=dict)
+    _hashed: HashedFiles = PrivateAttr(default_factory=HashedFiles)
 
     @classmethod
     def from_dir(cls, root: Path, exclude: frozenset[str] = frozenset()) -> Manifest:
@@ -62,6 +114,7 @@ class Manifest(BaseModel):
         Raises:
             IntegrityError: The folder contains a symlink (it could point outside the card).
         """
+        hashed = HashedFiles()
         files: dict[str, FileEntry] = {}
         for dirpath, dirnames, filenames in os.walk(root):
             base = Path(dirpath)
@@ -73,8 +126,24 @@ class Manifest(BaseModel):
                 rel = full.relative_to(root).as_posix()
                 if rel in exclude:
                     continue
-                files[rel] = _hash_noting(full)
-        return cls(files=dict(sorted(files.items())))
+                files[rel] = hashed.hash(full)
+        manifest = cls(files=dict(sorted(files.items())))
+        manifest._hashed = hashed
+        return manifest
+
+    @property
+    def hashed(self) -> HashedFiles:
+        """The files :meth:`from_dir` hashed, as they were while hashed (empty for a
+        manifest read from JSON): a file still exactly so holds the bytes of its entry,
+        wherever it was moved since by a rename."""
+        return self._hashed
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Manifest):
+            return NotImplemented
+        return self.files == other.files
+
+    __hash__ = BaseModel.__hash__  # None: not hashable, as any mutable model
 
 
 def safe_relpath(rel: str) -> str:
@@ -115,95 +184,35 @@ def hash_file(path: Path) -> FileEntry:
     return FileEntry(size=size, sha256=digest.hexdigest())
 
 
-_HASHED: dict[tuple[int, int, int, int, int], str] = {}
-"""Files hashed into a manifest by this process, by device, inode, size, mtime and ctime
-(unchanged during the hash), until :func:`remember_written` finds them in place."""
-_HASHED_LOCK = threading.Lock()
-_HASHED_MAX = 10_000
-
-
-def _hash_noting(path: Path) -> FileEntry:
-    """:func:`hash_file`, noting the file's stamp when it did not change while hashed."""
-    before = os.stat(path, follow_symlinks=False)
-    entry = hash_file(path)
-    after = os.stat(path, follow_symlinks=False)
-    if fingerprint(path, after) == fingerprint(path, before) and after.st_size == entry.size:
-        _note(path, after, entry.sha256)
-    return entry
-
-
-def _note(path: Path, st: os.stat_result, sha256: str) -> None:
-    key = fingerprint(path, st)
-    if key is not None:
-        with _HASHED_LOCK:
-            if len(_HASHED) >= _HASHED_MAX:
-                _HASHED.clear()
-            _HASHED[key[1:]] = sha256
-
-
-def note_hashed(path: Path, sha256: str) -> None:
-    """Note that this process just hashed ``path`` (as it is now) to ``sha256``."""
-    with contextlib.suppress(OSError):
-        _note(path, os.stat(path, follow_symlinks=False), sha256)
-
-
-def hashed_sha256(path: Path) -> str | None:
-    """The SHA-256 this process hashed ``path`` to, if the file has not changed since."""
-    try:
-        key = fingerprint(path, os.stat(path, follow_symlinks=False))
-    except OSError:
-        return None
-    if key is None:
-        return None
-    with _HASHED_LOCK:
-        return _HASHED.get(key[1:])
-
-
-def remember_written(root: Path, manifest: Manifest) -> None:
-    """Record the files of ``root`` this process hashed into ``manifest`` (in a staging
-    folder since moved here) as verified, so loading them does not hash them again.
-
-    A file counts only if it is the same inode with the same size, modification and change
-    time as when it was hashed: unchanged since."""
-    entries = []
-    for rel, entry in manifest.files.items():
-        path = root / safe_relpath(rel)
-        try:
-            key = fingerprint(path, os.stat(path, follow_symlinks=False))
-        except OSError:
-            continue
-        if key is None:
-            continue
-        with _HASHED_LOCK:
-            hashed = _HASHED.pop(key[1:], None)
-        if hashed == entry.sha256:
-            entries.append((key, entry.sha256))
-    verified_files().remember(entries)
-
-
-def verify_file(path: Path, expected: FileEntry, rel: str) -> None:
+def verify_file(
+    path: Path, expected: FileEntry, rel: str, verified: VerifiedFiles | None = None
+) -> None:
     """Raise :class:`IntegrityError` unless ``path`` matches ``expected``.
 
-    The SHA-256 is computed over the whole file, unless this file, unchanged since, was
-    verified before (see :mod:`opsml.storage._verified`): any write to the file changes its
-    fingerprint and brings the full check back.
+    The SHA-256 is computed over the whole file, unless ``verified`` knows this file,
+    unchanged since, as verified before (see :mod:`opsml.storage._verified`): any write to
+    the file changes its fingerprint and brings the full check back. A file hashed here is
+    remembered in ``verified``.
 
     Args:
         path: The file on disk.
         expected: Its manifest entry.
         rel: Its manifest path, for the error message.
+        verified: The fingerprints to consult and add to (``None``: always hash).
     """
+    key = None
     try:
         st = os.stat(path, follow_symlinks=False)
         if stat.S_ISLNK(st.st_mode):
             raise IntegrityError(f"artifact {rel!r} is a symlink")
-        key = fingerprint(path, st)
-        if (
-            key is not None
-            and st.st_size == expected.size
-            and verified_files().known(key, expected.sha256)
-        ):
-            return
+        if verified is not None:
+            key = fingerprint(path, st)
+            if (
+                key is not None
+                and st.st_size == expected.size
+                and verified.known(key, expected.sha256)
+            ):
+                return
         actual = hash_file(path)
     except FileNotFoundError as exc:
         raise IntegrityError(f"artifact {rel!r} is missing from storage") from exc
@@ -213,18 +222,18 @@ def verify_file(path: Path, expected: FileEntry, rel: str) -> None:
             f"(expected {expected.size} bytes sha256={expected.sha256[:12]}…, "
             f"found {actual.size} bytes sha256={actual.sha256[:12]}…)"
         )
-    if key is not None:
-        verified_files().remember([(key, expected.sha256)])
+    if verified is not None and key is not None:
+        verified.remember([(key, expected.sha256)])
 
 
-def verify_tree(root: Path, manifest: Manifest) -> None:
-    """Check every manifest file under ``root``.
+def verify_tree(root: Path, manifest: Manifest, verified: VerifiedFiles | None = None) -> None:
+    """Check every manifest file under ``root`` (see :func:`verify_file`).
 
     Raises:
         IntegrityError: A file is missing or differs from the manifest.
     """
     for rel, entry in manifest.files.items():
-        verify_file(root / safe_relpath(rel), entry, rel)
+        verify_file(root / safe_relpath(rel), entry, rel, verified)
 
 
 def open_private(path: Path, mode: str = "wb") -> BinaryIO:

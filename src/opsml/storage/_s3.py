@@ -1,10 +1,10 @@
 """Amazon S3 and S3-compatible stores (MinIO, R2, Ceph) through s3fs and botocore.
 
-Credentials come from botocore's usual chain: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``
-(and ``AWS_SESSION_TOKEN``), ``AWS_PROFILE`` and the shared config files, web identity
-(EKS/IRSA) and instance metadata. A custom endpoint comes from ``AWS_ENDPOINT_URL_S3`` or
-``AWS_ENDPOINT_URL``; with one set, requests use path-style addressing, which every
-S3-compatible store understands.
+Credentials come from botocore's usual chain (botocore reads it itself):
+``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (and ``AWS_SESSION_TOKEN``), ``AWS_PROFILE``
+and the shared config files, web identity (EKS/IRSA) and instance metadata. A custom
+endpoint is ``CloudConfig.s3_endpoint_url`` (``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``);
+with one, requests use path-style addressing, which every S3-compatible store understands.
 
 Multipart uploads are S3's own: the server starts one per file, hands out a presigned
 ``UploadPart`` URL per part, finds the parts already stored with ``ListParts`` (so nothing
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from opsml.errors import MissingDependencyError
+from opsml.settings import CloudConfig
 from opsml.storage._manifest import FileEntry, open_private
 from opsml.storage._object import MIB, PARALLEL, SINGLE_PUT_LIMIT, ObjectStorage, _run_parallel
 
@@ -64,19 +65,20 @@ class _FileRange:
         return self._length
 
 
-def _endpoint() -> str | None:
-    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
-
-
 class S3Storage(ObjectStorage):
-    """Card files in an S3 bucket (``s3://bucket/prefix``)."""
+    """Card files in an S3 bucket (``s3://bucket/prefix``).
+
+    Args:
+        uri: ``s3://bucket/prefix``.
+        cloud: The endpoint of an S3-compatible store (AWS itself when omitted).
+    """
 
     max_parts = 10_000
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, cloud: CloudConfig | None = None) -> None:
         super().__init__(uri)
         self._client: Any = None
-        self.endpoint_url = _endpoint()
+        self.endpoint_url = (cloud if cloud is not None else CloudConfig()).s3_endpoint_url
 
     def _make_fs(self) -> Any:
         try:

@@ -9,10 +9,13 @@ brings the full check back.
 
 Fingerprints are recorded when a file is hashed for verification and when this process
 registered it (the bytes hashed into the manifest in the private staging folder, unchanged
-since, as the same inode after the rename into place). They live in memory for the process
-and in a small SQLite file, ``$XDG_CACHE_HOME/opsml/verified.sqlite3`` (``~/.cache`` when
-unset; mode 0600), so a card registered or verified by one process loads without a re-hash
-in the next one on the same machine. ``OPSML_VERIFY_CACHE=false`` turns the file off (every
+since, as the same inode after the rename into place: see
+:class:`~opsml.storage.HashedFiles`). A :class:`VerifiedFiles` keeps them in memory and in
+a small SQLite file, ``$XDG_CACHE_HOME/opsml/verified.sqlite3`` (``~/.cache`` when unset;
+mode 0600; ``CacheConfig.verified_db``), so a card registered or verified by one process
+loads without a re-hash in the next one on the same machine. It is an explicit object: the
+local storage is constructed with one (built from the configuration by the registry), the
+client's cache with another. ``OPSML_VERIFY_CACHE=false`` gives one without the file (every
 new process hashes every file again); files on filesystems with whole-second timestamps
 are never remembered. Downloads (client mode, object storage) are always hashed as they
 arrive.
@@ -27,14 +30,13 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["Fingerprint", "VerifiedFiles", "fingerprint", "verified_files"]
+__all__ = ["Fingerprint", "VerifiedFiles", "fingerprint"]
 
 Fingerprint = tuple[str, int, int, int, int, int]
 """Path, device, inode, size, modification time (ns), change time (ns)."""
 
 _MEMORY_MAX = 10_000
 _KEEP_SECONDS = 90 * 24 * 3600
-_TRUE = ("1", "true", "yes", "on")
 
 
 def fingerprint(path: Path, st: os.stat_result) -> Fingerprint | None:
@@ -49,7 +51,8 @@ class VerifiedFiles:
     """Fingerprints of files whose SHA-256 is known, in memory and (optionally) on disk.
 
     Args:
-        db_path: The SQLite file, or ``None`` for memory only.
+        db_path: The SQLite file (shared by this user's processes), or ``None`` for memory
+            only.
     """
 
     def __init__(self, db_path: Path | None) -> None:
@@ -59,6 +62,12 @@ class VerifiedFiles:
         self._db: sqlite3.Connection | None = None
         self._db_pid = 0
         self._db_failed = db_path is None
+
+    def __copy__(self) -> VerifiedFiles:
+        return self  # one cache, however many objects refer to it (cards are copied)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> VerifiedFiles:
+        return self
 
     def _connection(self) -> sqlite3.Connection | None:
         """The on-disk table, opened on first use; ``None`` if it cannot be used (the
@@ -132,20 +141,3 @@ class VerifiedFiles:
         if len(self._memory) >= _MEMORY_MAX:
             self._memory.clear()
         self._memory[key] = sha256
-
-
-_INSTANCE: VerifiedFiles | None = None
-_INSTANCE_LOCK = threading.Lock()
-
-
-def verified_files() -> VerifiedFiles:
-    """This process's :class:`VerifiedFiles` (settings read on first use)."""
-    global _INSTANCE
-    with _INSTANCE_LOCK:
-        if _INSTANCE is None:
-            enabled = os.environ.get("OPSML_VERIFY_CACHE", "true").strip().lower() in _TRUE
-            cache = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
-            _INSTANCE = VerifiedFiles(
-                Path(cache) / "opsml" / "verified.sqlite3" if enabled else None
-            )
-        return _INSTANCE

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opsml.store._engine import get_engine, normalize_url
+from opsml.store._engine import normalize_url, open_engine
 from opsml.store._store import OK, PENDING, CardQuery, SqlStore, parse_max_date
 
 __all__ = [
@@ -10,7 +10,7 @@ __all__ = [
     "PENDING",
     "CardQuery",
     "SqlStore",
-    "get_engine",
     "normalize_url",
+    "open_engine",
     "parse_max_date",
 ]

@@ -1,15 +1,14 @@
-"""Engines per database URL, with the pragmas and locks each backend needs.
+"""Engines for database URLs, with the pragmas and locks each backend needs.
 
-Engines are pooled per (process, URL); a forked child gets its own. Creating an engine
-also brings the schema to the latest migration, under a lock so concurrent first users do
-not race.
+An engine belongs to whoever opened it (a :class:`~opsml.store.SqlStore`, and through it a
+registry backend): there is no process-wide table of engines. Opening an engine also
+brings the schema to the latest migration, under a lock so concurrent first users do not
+race; an up-to-date database is opened without taking the lock.
 """
 
 from __future__ import annotations
 
 import fcntl
-import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,13 +21,10 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from opsml.errors import InvalidArgumentError, MissingDependencyError
 from opsml.store._errors import store_error
 
-__all__ = ["HEAD_REVISION", "VERSION_TABLE", "dispose_engines", "get_engine", "normalize_url"]
+__all__ = ["HEAD_REVISION", "VERSION_TABLE", "normalize_url", "open_engine"]
 
 HEAD_REVISION = "0006"
 VERSION_TABLE = "opsml_alembic_version"
-
-_ENGINES: dict[tuple[int, str], Engine] = {}
-_LOCK = threading.Lock()
 
 _DRIVERS = {
     "postgresql": ("postgresql+psycopg", "psycopg", "postgres"),
@@ -62,8 +58,10 @@ def _require_driver(url: str) -> None:
                 raise MissingDependencyError(module, extra) from exc
 
 
-def get_engine(url: str) -> Engine:
-    """Return the engine for ``url``, creating it and migrating the schema on first use.
+def open_engine(url: str) -> Engine:
+    """Create an engine for ``url`` and migrate the schema if it is behind.
+
+    The caller owns the engine (``engine.dispose()`` closes its connections).
 
     Args:
         url: A SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``, ``mysql+pymysql://…``).
@@ -72,17 +70,12 @@ def get_engine(url: str) -> Engine:
         MissingDependencyError: The database driver's extra is not installed.
         MetadataStoreError: The database cannot be reached or migrated.
     """
-    url = normalize_url(url)
-    key = (os.getpid(), url)
-    engine = _ENGINES.get(key)
-    if engine is not None:
-        return engine
-    with _LOCK:
-        engine = _ENGINES.get(key)
-        if engine is None:
-            engine = _create(url)
-            _migrate(engine)
-            _ENGINES[key] = engine
+    engine = _create(normalize_url(url))
+    try:
+        _migrate(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
@@ -205,12 +198,3 @@ def _run_alembic(conn: Connection) -> None:
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, "head")
     conn.commit()
-
-
-def dispose_engines() -> None:
-    """Close every pooled engine of this process (tests, forks, shutdown)."""
-    with _LOCK:
-        for key, engine in list(_ENGINES.items()):
-            if key[0] == os.getpid():
-                engine.dispose()
-            del _ENGINES[key]

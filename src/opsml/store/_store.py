@@ -6,6 +6,7 @@ import functools
 import json
 import random
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,7 +34,7 @@ from opsml.errors import (
     MetadataStoreError,
     VersionConflictError,
 )
-from opsml.store._engine import get_engine
+from opsml.store._engine import open_engine
 from opsml.store._errors import store_error
 from opsml.store._schema import TAGS, card_table
 from opsml.store._version_sql import VersionColumns, version_filter, version_order
@@ -93,15 +94,31 @@ def _is_transient(exc: DBAPIError) -> bool:
 
 
 class SqlStore:
-    """All SQL the registry needs, for SQLite, PostgreSQL and MySQL/MariaDB alike."""
+    """All SQL the registry needs, for SQLite, PostgreSQL and MySQL/MariaDB alike.
+
+    Args:
+        engine: The engine to run on; the store owns it (:meth:`close` disposes of it).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     @classmethod
     def from_url(cls, url: str) -> SqlStore:
-        """Open (and migrate if needed) the store at a SQLAlchemy URL."""
-        return cls(get_engine(url))
+        """Open (and migrate if needed) the store at a SQLAlchemy URL, on an engine of its
+        own, closed by :meth:`close` or when the store is garbage collected.
+
+        Raises:
+            MissingDependencyError: The database driver's extra is not installed.
+            MetadataStoreError: The database cannot be reached or migrated.
+        """
+        store = cls(open_engine(url))
+        weakref.finalize(store, store.engine.dispose)
+        return store
+
+    def close(self) -> None:
+        """Close the store's pooled connections (it opens new ones if used again)."""
+        self.engine.dispose()
 
     def _write(self) -> Connection:
         return self.engine.connect().execution_options(sqlite_immediate=True)

@@ -78,9 +78,10 @@ def bucket_uri(cloud: Emulator) -> str:
 
 def storage_view(uri: str) -> BucketPath:
     """A ``Path``-like view of the storage root ``uri``."""
+    from opsml.settings import CloudConfig
     from opsml.storage import ObjectStorage, open_storage
 
-    storage = open_storage(uri)
+    storage = open_storage(uri, cloud=CloudConfig.from_env())
     assert isinstance(storage, ObjectStorage)
     return BucketPath(storage.fs, f"{storage.bucket}/{storage.root}")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from opsml.mock import OpsmlTestServer
+from opsml.settings import CloudConfig
 from opsml.storage import ObjectStorage, open_storage
 
 pytestmark = [pytest.mark.slow, pytest.mark.client, pytest.mark.cloud]
@@ -81,7 +82,7 @@ def test_two_gigabytes_go_straight_to_the_bucket_and_resume(
     source: tuple[Path, str], bucket_uri: str, tmp_path: Path
 ) -> None:
     path, expected = source
-    storage = open_storage(bucket_uri)
+    storage = open_storage(bucket_uri, cloud=CloudConfig.from_env())
     assert isinstance(storage, ObjectStorage)
     upload_key = storage.key("opsml_data_registry/big/file/v0.1.0", "data.bin")
     env = {k: v for k, v in os.environ.items() if k.split("_")[0] in ("AWS", "GOOGLE", "AZURE")}

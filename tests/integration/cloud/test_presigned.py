@@ -16,7 +16,7 @@ import pytest
 
 from opsml.registry import collect_garbage
 from opsml.registry._local import LocalBackend
-from opsml.settings import OpsmlConfig
+from opsml.settings import CloudConfig, OpsmlConfig
 from opsml.storage import ObjectStorage, open_storage
 from opsml.storage import _azure as azure_module
 from opsml.storage._object import SINGLE_PUT_LIMIT
@@ -28,7 +28,7 @@ CARD_B = "opsml_model_registry/team/b/v1.0.0"
 
 
 def _storage(uri: str) -> ObjectStorage:
-    storage = open_storage(uri)
+    storage = open_storage(uri, cloud=CloudConfig.from_env())
     assert isinstance(storage, ObjectStorage)
     return storage
 

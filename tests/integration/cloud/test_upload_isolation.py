@@ -86,6 +86,7 @@ def setup(
     else:
         from _bucket import BucketPath
 
+        from opsml.settings import CloudConfig
         from opsml.storage import ObjectStorage, open_storage
 
         emulator = start_emulator(request.param)
@@ -95,7 +96,7 @@ def setup(
         emulator.make_bucket(bucket)
         uri = f"{emulator.scheme}://{bucket}/registry"
         env.update(emulator.env, OPSML_STORAGE_URI=uri)
-        storage = open_storage(uri)
+        storage = open_storage(uri, cloud=CloudConfig.from_env())
         assert isinstance(storage, ObjectStorage)
         root = BucketPath(storage.fs, f"{storage.bucket}/{storage.root}")
     with OpsmlTestServer(base_path=tmp_path / "server", env=env) as server:

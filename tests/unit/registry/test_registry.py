@@ -176,7 +176,7 @@ def test_flipped_byte_in_storage_fails_load(
         clf, frame = trained
         assert np.array_equal(loaded.interface.model.predict(frame), clf.predict(frame))
         monkeypatch.setenv("OPSML_CACHE_MAX_BYTES", "0")  # any other client downloads them
-        loaded = registry.load_card(uid=card.uid)
+        loaded = CardRegistry(RegistryType.Model).load_card(uid=card.uid)
     with pytest.raises(IntegrityError, match=r"model\.joblib"):
         loaded.load()
     assert loaded.interface is None, "nothing corrupt may be returned"

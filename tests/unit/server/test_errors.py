@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from opsml import CardRegistry, ExperimentCard, RegistryType
 from opsml.server import create_app
-from opsml.store._engine import get_engine
+from opsml.store import open_engine
 
 
 @pytest.fixture
@@ -43,8 +43,10 @@ def test_every_answer_carries_a_request_id(client: TestClient) -> None:
 def test_a_database_failure_answers_a_request_id_and_logs_the_statement(
     client: TestClient, experiment_uid: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with get_engine(os.environ["OPSML_TRACKING_URI"]).begin() as conn:
+    engine = open_engine(os.environ["OPSML_TRACKING_URI"])
+    with engine.begin() as conn:
         conn.execute(text("DROP TABLE opsml_experiment_hardware"))
+    engine.dispose()
     with caplog.at_level(logging.ERROR, logger="opsml.server"):
         response = client.get(f"/opsml/api/experiment/cards/{experiment_uid}/hardware")
     assert response.status_code == 503  # the server failed: a client may retry

@@ -11,10 +11,11 @@ from sklearn.linear_model import LinearRegression
 
 from opsml import CardRegistry, DataCard, ModelCard, PromptCard, RegistryType, ServiceCard
 from opsml.data import PandasData
-from opsml.errors import IntegrityError, LockfileError
+from opsml.errors import CardNotFoundError, IntegrityError, LockfileError
 from opsml.llm import Prompt
 from opsml.model import SklearnModel
 from opsml.service import LOCK_FILE, LockFile, install_service, lock_service
+from opsml.settings import OpsmlConfig
 
 SPEC = """\
 name: recommender
@@ -159,3 +160,20 @@ def test_a_tampered_stored_artifact_fails_the_install(
     with pytest.raises(IntegrityError, match=r"data\.parquet"):
         install_service(project, frozen=True)
     assert not (project / "opsml_service" / "data").exists()
+
+
+def test_lock_and_install_use_the_configuration_they_are_given(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = OpsmlConfig.from_env()  # the registry the project's cards are in
+    monkeypatch.setenv("OPSML_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("OPSML_STORAGE_URI", str(tmp_path / "empty"))
+    with pytest.raises(CardNotFoundError):
+        lock_service(project)  # the environment names an empty registry
+    lock = lock_service(project, config=config)
+    (project / LOCK_FILE).unlink()
+    report = install_service(project, config=config)
+    assert report.locked
+    assert sorted(report.downloaded) == ["data", "farewell", "greeting", "model"]
+    relocked = LockFile.read(project / LOCK_FILE)
+    assert relocked.service.uid == lock.service.uid, "the same registry: nothing new registered"

@@ -8,8 +8,12 @@ import pytest
 
 from opsml import CardRegistry, RegistryType
 from opsml.errors import InvalidArgumentError
+from opsml.settings import CloudConfig
 from opsml.storage import LocalStorage, ObjectStorage, open_storage
+from opsml.storage._azure import AzureStorage
+from opsml.storage._gcs import GcsStorage
 from opsml.storage._object import split_uri
+from opsml.storage._s3 import S3Storage
 
 
 @pytest.mark.parametrize(
@@ -50,3 +54,51 @@ def test_encryption_with_a_bucket_is_refused_at_start(
     monkeypatch.setenv("OPSML_ENCRYPT_SECRET", "x" * 64)
     with pytest.raises(InvalidArgumentError, match="server-side encryption"):
         CardRegistry(RegistryType.Model)
+
+
+_CLOUD_ENV = {
+    "AWS_ENDPOINT_URL": "http://generic:9000",
+    "AWS_ENDPOINT_URL_S3": "http://minio.internal:9000",
+    "STORAGE_EMULATOR_HOST": "127.0.0.1:4443",
+    "AZURE_STORAGE_ACCOUNT_NAME": "acct",
+}
+
+
+def test_object_stores_take_their_endpoints_from_the_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cloud = CloudConfig.from_env(_CLOUD_ENV)
+    assert cloud.s3_endpoint_url == "http://minio.internal:9000", "the S3 variable wins"
+    assert cloud.gcs_emulator == "http://127.0.0.1:4443"
+    assert CloudConfig.from_env({"STORAGE_EMULATOR_HOST": "default"}).gcs_emulator is None
+    s3 = open_storage("s3://b/p", cloud=cloud)
+    gcs = open_storage("gs://b/p", cloud=cloud)
+    assert isinstance(s3, S3Storage)
+    assert isinstance(gcs, GcsStorage)
+    assert (s3.endpoint_url, gcs.emulator) == (
+        "http://minio.internal:9000",
+        "http://127.0.0.1:4443",
+    )
+
+    for key, value in _CLOUD_ENV.items():  # only the configuration counts, not the environment
+        monkeypatch.setenv(key, value)
+    plain_s3 = open_storage("s3://b/p")
+    plain_gcs = open_storage("gs://b/p")
+    assert isinstance(plain_s3, S3Storage)
+    assert isinstance(plain_gcs, GcsStorage)
+    assert (plain_s3.endpoint_url, plain_gcs.emulator) == (None, None)
+
+
+@pytest.mark.needs("azure.storage.blob")
+def test_azure_credentials_come_from_the_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "AccountName=env;AccountKey=a2V5")
+    storage = open_storage("az://container/p", cloud=CloudConfig())
+    assert isinstance(storage, AzureStorage)
+    with pytest.raises(InvalidArgumentError, match="AZURE_STORAGE_CONNECTION_STRING"):
+        _ = storage.service
+    keyed = open_storage(
+        "az://container/p",
+        cloud=CloudConfig(azure_account_name="acct", azure_account_key="a2V5"),
+    )
+    assert isinstance(keyed, AzureStorage)
+    assert keyed.service.account_name == "acct"

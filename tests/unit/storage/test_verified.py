@@ -3,6 +3,7 @@ without a re-hash on the same machine, and any change to a file brings the check
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -11,31 +12,46 @@ from pathlib import Path
 
 import pytest
 
-from opsml.errors import IntegrityError
-from opsml.storage import FileEntry, LocalStorage, Manifest
-from opsml.storage._manifest import remember_written, verify_file
-from opsml.storage._verified import VerifiedFiles, fingerprint
+from opsml.errors import IntegrityError, InvalidArgumentError
+from opsml.settings import CacheConfig, OpsmlConfig
+from opsml.storage import (
+    FileEntry,
+    Fingerprint,
+    LocalStorage,
+    Manifest,
+    VerifiedFiles,
+    fingerprint,
+    hash_file,
+)
 
-_HASH_COUNTER = textwrap.dedent(
+_CHILD = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
-    import opsml.storage._manifest as m
-    calls = []
-    real = m.hash_file
-    m.hash_file = lambda p: calls.append(Path(p).name) or real(p)
+    import numpy as np
     from opsml import CardRegistry, DataCard, RegistryType
     from opsml.data import NumpyData
-    import numpy as np
-    registry = CardRegistry(RegistryType.Data)
+    from opsml.settings import OpsmlConfig
+    from opsml.storage import VerifiedFiles, fingerprint
+    config = OpsmlConfig.from_env()
+    registry = CardRegistry(RegistryType.Data, config)
     if sys.argv[1] == "register":
         card = DataCard(interface=NumpyData(data=np.arange(100_000.0)), space="s", name="n")
         registry.register_card(card)
+        print(json.dumps(sorted(card.manifest.files)))
     else:
         card = registry.load_card(space="s", name="n")
+        # What this new process finds verified (the file a registry opens): the rest it hashes.
+        known = VerifiedFiles(config.cache.verified_db)
+        folder = Path(config.storage_uri) / "opsml_data_registry/s/n" / f"v{card.version}"
+        to_hash = []
+        for rel, entry in card.manifest.files.items():
+            key = fingerprint(folder / rel, (folder / rel).stat())
+            if key is None or not known.known(key, entry.sha256):
+                to_hash.append(Path(rel).name)
         card.load()
         assert float(card.interface.data.sum()) == 4999950000.0
-    print(json.dumps(calls))
+        print(json.dumps(to_hash))
     """
 )
 
@@ -44,7 +60,7 @@ def _run(action: str, env: dict[str, str]) -> list[str]:
     import json
 
     out = subprocess.run(
-        [sys.executable, "-c", _HASH_COUNTER, action],
+        [sys.executable, "-c", _CHILD, action],
         capture_output=True,
         text=True,
         env=env,
@@ -84,6 +100,12 @@ def test_the_cache_can_be_turned_off(tmp_path: Path) -> None:
     (stored,) = (tmp_path / "artifacts").rglob("*.npy")
     assert _run("load", env) == [stored.name]
     assert _run("load", env) == [stored.name]
+    key = fingerprint(stored, stored.stat())
+    assert key is not None
+    usual_place = CacheConfig.from_env({**env, "OPSML_VERIFY_CACHE": ""}).verified_db
+    assert not VerifiedFiles(usual_place).known(key, hash_file(stored).sha256), (
+        "nothing was written where the fingerprints usually go"
+    )
 
 
 def test_a_file_corrupted_after_registration_is_caught(tmp_path: Path) -> None:
@@ -143,16 +165,85 @@ def test_a_broken_cache_file_only_means_hashing_again(tmp_path: Path) -> None:
     assert cache.known(key, "c" * 64), "still remembered in memory"
 
 
-def test_remember_written_skips_files_it_did_not_hash(tmp_path: Path) -> None:
-    from opsml.storage._verified import verified_files
-
-    folder = tmp_path / "card"
-    folder.mkdir()
+def test_note_written_skips_files_it_did_not_hash(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "root")
+    folder = tmp_path / "root" / "t/s/n/v1.0.0"
+    folder.mkdir(parents=True)
     (folder / "a.bin").write_bytes(b"a")
     entry = FileEntry(size=1, sha256="0" * 64)
-    remember_written(folder, Manifest(files={"a.bin": entry}))
+    manifest = Manifest(files={"a.bin": entry})  # read from JSON: it hashed nothing
+    storage.note_written("t/s/n/v1.0.0", manifest)
     key = fingerprint(folder / "a.bin", (folder / "a.bin").stat())
     assert key is not None
-    assert not verified_files().known(key, entry.sha256)
+    assert not storage.verified.known(key, entry.sha256)
     with pytest.raises(IntegrityError):
-        verify_file(folder / "a.bin", entry, "a.bin")
+        storage.materialize("t/s/n/v1.0.0", manifest)
+
+
+class _Recording(VerifiedFiles):
+    """Fingerprints as usual, noting every file they did not know (which is then hashed)."""
+
+    def __init__(self, db_path: Path | None) -> None:
+        super().__init__(db_path)
+        self.hashed: list[str] = []
+
+    def known(self, key: Fingerprint, sha256: str) -> bool:
+        found = super().known(key, sha256)
+        if not found:
+            self.hashed.append(Path(key[0]).name)
+        return found
+
+
+def _written(storage: LocalStorage, data: bytes) -> Manifest:
+    staging = storage.new_staging()
+    (staging / "data.bin").write_bytes(data)
+    manifest = Manifest.from_dir(staging)
+    storage.commit(staging, "t/s/n/v1.0.0")
+    storage.note_written("t/s/n/v1.0.0", manifest)
+    return manifest
+
+
+def test_what_a_storage_verified_belongs_to_that_storage(tmp_path: Path) -> None:
+    registering = _Recording(None)
+    first = LocalStorage(tmp_path / "root", verified=registering)
+    manifest = _written(first, b"z" * 5000)
+    first.materialize("t/s/n/v1.0.0", manifest)
+    assert registering.hashed == [], "the registering storage knows the files it wrote"
+
+    other = _Recording(None)
+    second = LocalStorage(tmp_path / "root", verified=other)
+    second.materialize("t/s/n/v1.0.0", manifest)
+    second.materialize("t/s/n/v1.0.0", manifest)
+    assert other.hashed == ["data.bin"], "other fingerprints (memory only): hashed once"
+
+
+def test_storages_sharing_a_file_share_what_they_verified(tmp_path: Path) -> None:
+    db = tmp_path / "cache" / "verified.sqlite3"
+    manifest = _written(LocalStorage(tmp_path / "root", verified=VerifiedFiles(db)), b"w" * 5000)
+    other_process = _Recording(db)
+    LocalStorage(tmp_path / "root", verified=other_process).materialize("t/s/n/v1.0.0", manifest)
+    assert other_process.hashed == [], "a storage on the same cache file trusts the file"
+
+
+def test_the_cache_settings_come_from_the_configuration(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path / "home")}
+    cache = OpsmlConfig.from_env(env, cwd=tmp_path).cache
+    assert cache.verified_db == tmp_path / "xdg" / "opsml" / "verified.sqlite3"
+    assert CacheConfig.from_env({"HOME": str(tmp_path / "home")}).verified_db == (
+        tmp_path / "home" / ".cache" / "opsml" / "verified.sqlite3"
+    )
+    off = CacheConfig.from_env({**env, "OPSML_VERIFY_CACHE": "false"})
+    assert off.verified_db is None
+    assert CacheConfig().verified_db is None, "a configuration built by hand keeps no file"
+    with pytest.raises(InvalidArgumentError, match="OPSML_VERIFY_CACHE"):
+        CacheConfig.from_env({**env, "OPSML_VERIFY_CACHE": "sometimes"})
+
+
+def test_copies_of_a_storage_share_its_fingerprints(tmp_path: Path) -> None:
+    db = tmp_path / "cache" / "verified.sqlite3"
+    storage = LocalStorage(tmp_path / "root", verified=VerifiedFiles(db))
+    manifest = _written(storage, b"c" * 100)
+    storage.materialize("t/s/n/v1.0.0", manifest)  # the cache file is open now
+    copied = copy.deepcopy(storage)  # as when a loaded card is copied
+    assert copied.verified is storage.verified
+    copied.materialize("t/s/n/v1.0.0", manifest)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 @pytest.fixture
 def postgres_icu_url(postgres_url: str) -> Iterator[str]:
     """A new PostgreSQL database whose default collation is ICU ``en-US``."""
-    from opsml.store._engine import dispose_engines
+    from opsml.registry import close_backends
 
     url = make_url(postgres_url)
     name = f"{url.database}_icu"
@@ -35,7 +35,7 @@ def postgres_icu_url(postgres_url: str) -> Iterator[str]:
             )
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        dispose_engines()
+        close_backends()
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()

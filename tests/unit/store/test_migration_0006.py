@@ -13,11 +13,12 @@ from sqlalchemy import Engine, column, create_engine, insert, select, table, tex
 
 import opsml.store._engine as engine_module
 from opsml import CardRegistry, Prompt, PromptCard, RegistryType
-from opsml.store import SqlStore
+from opsml.registry import close_backends
+from opsml.store import SqlStore, open_engine
 from opsml.store._artifact_keys import ARTIFACT_KEYS
 from opsml.store._auth import AUDIT_LOG, USERS, AuthStore
 from opsml.store._browse import space_summaries
-from opsml.store._engine import HEAD_REVISION, dispose_engines
+from opsml.store._engine import HEAD_REVISION
 from opsml.store._experiment import METRICS
 from opsml.store._schema import METADATA
 
@@ -104,7 +105,11 @@ def _assert_schema_is_exact(engine: Engine) -> None:
 )
 def test_a_new_database_has_the_declared_types(db: str, request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue({"postgres": "postgres_icu_url", "mysql": "mysql_url"}[db])
-    _assert_schema_is_exact(engine_module.get_engine(url))
+    engine = open_engine(url)
+    try:
+        _assert_schema_is_exact(engine)
+    finally:
+        engine.dispose()
 
 
 def _register(space: str, name: str, version: str, tags: list[str]) -> PromptCard:
@@ -134,7 +139,7 @@ def test_upgrade_from_0005_keeps_data_and_makes_comparisons_exact(
         _register("s", "n", "1.0.0+b.b", ["s"]),
         *(_register(space, "m", "0.1.0", []) for space in SPACES),
     ]
-    dispose_engines()
+    close_backends()  # the registries' connections, before the schema goes back
     engine = create_engine(url)
     _alembic(engine, "downgrade", "0005")
     assert _revision(engine) == "0005"
