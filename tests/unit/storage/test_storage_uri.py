@@ -89,7 +89,7 @@ def test_object_stores_take_their_endpoints_from_the_configuration(
     assert (plain_s3.endpoint_url, plain_gcs.emulator) == (None, None)
 
 
-@pytest.mark.needs("azure.storage.blob")
+@pytest.mark.needs("azure")  # the azure extra (azure-storage-blob)
 def test_azure_credentials_come_from_the_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "AccountName=env;AccountKey=a2V5")
     storage = open_storage("az://container/p", cloud=CloudConfig())
