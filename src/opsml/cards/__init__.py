@@ -11,21 +11,32 @@ from typing import Any
 from pydantic import ValidationError
 
 from opsml._validation import translate_validation_error
+from opsml.cards._artifact_card import InterfaceCard
 from opsml.cards._base import CARD_FILE, CardBase
 from opsml.cards._data import DataCard, DataCardMetadata
 from opsml.cards._experiment import ComputeEnvironment, ExperimentCard, UidMetadata
+from opsml.cards._lifecycle import check_new_card, keep_artifact_metadata
 from opsml.cards._model import ModelCard, ModelCardMetadata
 from opsml.cards._names import validate_name
 from opsml.cards._prompt import PromptCard
 from opsml.cards._record import CardList, CardRecord
-from opsml.cards._service import Card, ServiceCard
+from opsml.cards._service import SERVICE_CARD_TYPES, Card, ServiceCard, check_unique_aliases
 from opsml.cards._source import ArtifactSource, DirectorySource
+from opsml.cards._tracking import (
+    EvalMetrics,
+    HardwareMetrics,
+    Metric,
+    Metrics,
+    Parameter,
+    Parameters,
+    check_metric_name,
+)
 from opsml.errors import InvalidArgumentError, OpsmlError
 from opsml.types import RegistryType
 
 __all__ = [
-    "CARD_FILE",
     "ArtifactSource",
+    "CARD_FILE",
     "Card",
     "CardBase",
     "CardList",
@@ -34,13 +45,25 @@ __all__ = [
     "DataCard",
     "DataCardMetadata",
     "DirectorySource",
+    "EvalMetrics",
     "ExperimentCard",
+    "HardwareMetrics",
+    "InterfaceCard",
+    "Metric",
+    "Metrics",
     "ModelCard",
     "ModelCardMetadata",
+    "Parameter",
+    "Parameters",
     "PromptCard",
+    "SERVICE_CARD_TYPES",
     "ServiceCard",
     "UidMetadata",
     "card_class",
+    "check_metric_name",
+    "check_new_card",
+    "check_unique_aliases",
+    "keep_artifact_metadata",
     "parse_card",
     "validate_name",
 ]

@@ -7,8 +7,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from opsml.storage import Manifest
-from opsml.storage._manifest import copy_tree_verified, safe_relpath, verify_file, verify_tree
+from opsml.storage import Manifest, copy_tree_verified, safe_relpath, verify_file, verify_tree
 
 __all__ = ["ArtifactSource", "DirectorySource"]
 

@@ -105,7 +105,7 @@ def generate_key(password: str, rounds: int = 100_000) -> str:
     Raises:
         InvalidArgumentError: An empty password or fewer than one round.
     """
-    from opsml.storage._encryption import _KEY_PREFIX
+    from opsml.storage import KEY_PREFIX
 
     if not isinstance(password, str) or not password:
         raise InvalidArgumentError("generate_key needs a non-empty password")
@@ -113,7 +113,7 @@ def generate_key(password: str, rounds: int = 100_000) -> str:
         raise InvalidArgumentError(f"generate_key needs rounds >= 1, got {rounds!r}")
     salt = secrets.token_bytes(_SALT_BYTES)
     derived = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds, dklen=32)
-    key = _KEY_PREFIX + base64.urlsafe_b64encode(derived).decode("ascii")
+    key = KEY_PREFIX + base64.urlsafe_b64encode(derived).decode("ascii")
     print(
         "Generated key (it is not saved anywhere: keep it in a secure place, e.g. as "
         f"OPSML_ENCRYPT_SECRET):\n{key}"

@@ -15,7 +15,7 @@ keys_app = typer.Typer(help="Manage the keys of encryption at rest.", no_args_is
 @generate_app.command("key")
 def generate_key() -> None:
     """Print a new random master key for OPSML_ENCRYPT_SECRET."""
-    from opsml.storage._encryption import generate_key as new_key
+    from opsml.storage import generate_key as new_key
 
     typer.echo(new_key())
 
@@ -29,9 +29,8 @@ def rotate_keys(tracking_uri: str, secret: str, batch: int = 500) -> int:
     Raises:
         IntegrityError: A card key is wrapped by a master key ``secret`` does not hold.
     """
-    from opsml.storage._encryption import MasterKeys, WrappedKey
-    from opsml.store import SqlStore
-    from opsml.store._artifact_keys import KeyStore
+    from opsml.storage import MasterKeys, WrappedKey
+    from opsml.store import KeyStore, SqlStore
 
     master = MasterKeys(secret)
     keys = KeyStore(SqlStore.from_url(tracking_uri))
@@ -60,9 +59,8 @@ def rotate(
         if not config.encrypt_secret:
             raise InvalidArgumentError("set OPSML_ENCRYPT_SECRET=new-key,old-key first")
         if dry_run:
-            from opsml.storage._encryption import MasterKeys
-            from opsml.store import SqlStore
-            from opsml.store._artifact_keys import KeyStore
+            from opsml.storage import MasterKeys
+            from opsml.store import KeyStore, SqlStore
 
             current = MasterKeys(config.encrypt_secret).current
             return len(KeyStore(SqlStore.from_url(config.tracking_uri)).not_wrapped_by(current))

@@ -31,10 +31,8 @@ GrantOption = Annotated[
 
 
 def _security() -> Any:
-    from opsml.server._config import ServerConfig
-    from opsml.server._security import Security
-    from opsml.store import SqlStore
-    from opsml.store._auth import AuthStore
+    from opsml.server import Security, ServerConfig
+    from opsml.store import AuthStore, SqlStore
 
     config = ServerConfig.from_env()
     store = AuthStore(SqlStore.from_url(config.opsml.tracking_uri))
@@ -65,7 +63,7 @@ def create(
     ] = None,
 ) -> None:
     """Create a user with a password and per-space permissions."""
-    from opsml.server._security import parse_grants
+    from opsml.server import parse_grants
 
     secret = _new_password(password)
     guard(lambda: _security().create_user(username, secret, admin, parse_grants(grant or [])))
@@ -107,7 +105,7 @@ def set_permissions(
     Permissions are read on every request: the change applies to the user's next request,
     whatever token they use (access, refresh or API token); no token is revoked.
     """
-    from opsml.server._security import parse_grants
+    from opsml.server import parse_grants
 
     def run() -> None:
         security = _security()

@@ -14,15 +14,14 @@ from typing import Any
 from urllib.parse import quote
 
 from opsml._uuid import uuid7
-from opsml.cards import CardBase, CardRecord, card_class
-from opsml.cards._lifecycle import keep_artifact_metadata
+from opsml.cards import CardBase, CardRecord, card_class, keep_artifact_metadata
 from opsml.client._api import ApiClient
 from opsml.client._cache import BlobCache
 from opsml.client._resume import PendingRegistrations
 from opsml.client._tracking import HttpTracking
 from opsml.client._transfer import Transfer, download_files, transfers_from, upload_files
 from opsml.errors import CardStateError, PermissionDeniedError
-from opsml.registry._registration import Registered, Reservation
+from opsml.registry import Registered, Reservation
 from opsml.settings import OpsmlConfig
 from opsml.storage import FileEntry, HashedFiles, Manifest, VerifiedFiles, safe_relpath
 from opsml.store import CardQuery

@@ -28,8 +28,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from opsml.settings import DEFAULT_CLIENT_CACHE_BYTES, CacheConfig
-from opsml.storage import FileEntry, HashedFiles, VerifiedFiles, fingerprint, hash_file
-from opsml.storage._manifest import copy_verified
+from opsml.storage import (
+    FileEntry,
+    HashedFiles,
+    VerifiedFiles,
+    copy_verified,
+    fingerprint,
+    hash_file,
+)
 
 __all__ = ["BlobCache"]
 

@@ -18,8 +18,7 @@ import json
 import os
 from pathlib import Path
 
-from opsml.storage import Manifest, owner_is_dead, owner_token
-from opsml.storage._manifest import open_private
+from opsml.storage import Manifest, open_private, owner_is_dead, owner_token
 
 __all__ = ["PendingRegistrations"]
 

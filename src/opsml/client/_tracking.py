@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from opsml.cards import CARD_FILE
-from opsml.cards._tracking import HardwareMetrics, Metric, Parameter
+from opsml.cards import CARD_FILE, HardwareMetrics, Metric, Parameter
 from opsml.client._api import ApiClient
 from opsml.client._transfer import PIECE_SIZE
 from opsml.errors import IntegrityError, UploadOffsetError

@@ -39,7 +39,7 @@ from opsml.errors import (
     StorageError,
     UploadOffsetError,
 )
-from opsml.storage._manifest import (
+from opsml.storage import (
     FileEntry,
     HashedFiles,
     hash_file,

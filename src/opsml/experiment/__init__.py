@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opsml.cards._tracking import (
+from opsml.cards import (
     EvalMetrics,
     HardwareMetrics,
     Metric,

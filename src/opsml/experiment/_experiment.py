@@ -23,9 +23,10 @@ from typing import Any
 
 from opsml._compat import require
 from opsml._validation import check_uid
-from opsml.cards import CardBase, ExperimentCard
-from opsml.cards._tracking import (
+from opsml.cards import (
+    CardBase,
     EvalMetrics,
+    ExperimentCard,
     HardwareMetrics,
     Metric,
     Metrics,
@@ -34,8 +35,7 @@ from opsml.cards._tracking import (
     check_metric_name,
 )
 from opsml.errors import CardStateError, InvalidArgumentError
-from opsml.registry import CardRegistry
-from opsml.registry._backend import RegistryBackend
+from opsml.registry import CardRegistry, RegistryBackend
 from opsml.storage import safe_relpath
 from opsml.types import RegistryType, VersionType
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opsml.registry._backend import RegistryBackend
 from opsml.registry._gc import GcReport, collect_garbage
-from opsml.registry._local import LocalBackend, StoredSource, card_prefix
+from opsml.registry._local import LocalBackend, StoredSource, card_prefix, card_record
 from opsml.registry._registration import Registered, Reservation, register
 from opsml.registry._registry import (
     DEFAULT_BACKENDS,
@@ -12,14 +12,17 @@ from opsml.registry._registry import (
     CardRegistries,
     CardRegistry,
     backend_for,
+    card_query,
+    card_registry_type,
     close_backends,
 )
+from opsml.registry._service import resolve_references
 
 __all__ = [
-    "DEFAULT_BACKENDS",
     "Backends",
     "CardRegistries",
     "CardRegistry",
+    "DEFAULT_BACKENDS",
     "GcReport",
     "LocalBackend",
     "Registered",
@@ -28,7 +31,11 @@ __all__ = [
     "StoredSource",
     "backend_for",
     "card_prefix",
+    "card_query",
+    "card_record",
+    "card_registry_type",
     "close_backends",
     "collect_garbage",
     "register",
+    "resolve_references",
 ]

@@ -7,8 +7,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from opsml.cards import CardBase, CardRecord
-from opsml.cards._tracking import HardwareMetrics, Metric, Parameter
+from opsml.cards import CardBase, CardRecord, HardwareMetrics, Metric, Parameter
 from opsml.registry._registration import Registered, Reservation
 from opsml.storage import Manifest
 from opsml.store import CardQuery

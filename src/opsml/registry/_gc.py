@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from opsml.errors import CardNotFoundError, CardStateError
 from opsml.registry._local import LocalBackend
 from opsml.storage import owner_is_dead
-from opsml.store._schema import CARD_REGISTRIES
+from opsml.store import CARD_REGISTRIES
 
 __all__ = ["GcReport", "collect_garbage"]
 

@@ -14,8 +14,14 @@ from sqlalchemy import Row
 
 from opsml._uuid import uuid7
 from opsml._version import __version__
-from opsml.cards import CARD_FILE, CardBase, CardRecord, card_class
-from opsml.cards._lifecycle import check_new_card, keep_artifact_metadata
+from opsml.cards import (
+    CARD_FILE,
+    CardBase,
+    CardRecord,
+    card_class,
+    check_new_card,
+    keep_artifact_metadata,
+)
 from opsml.errors import (
     CardNotFoundError,
     CardStateError,
@@ -29,21 +35,21 @@ from opsml.registry._tracking import LocalTracking
 from opsml.settings import OpsmlConfig
 from opsml.storage import (
     ArtifactStorage,
+    EncryptedLocalStorage,
+    KeyTable,
     LocalStorage,
     Manifest,
+    MasterKeys,
     VerifiedFiles,
     open_storage,
     owner_token,
+    verify_tree,
 )
-from opsml.storage._encrypted import EncryptedLocalStorage, KeyTable
-from opsml.storage._encryption import MasterKeys
-from opsml.storage._manifest import verify_tree
-from opsml.store import PENDING, CardQuery, SqlStore
-from opsml.store._artifact_keys import KeyStore
+from opsml.store import PENDING, CardQuery, KeyStore, SqlStore
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import Version, allocate_version, parse_requested_version
 
-__all__ = ["LocalBackend", "StoredSource", "card_prefix"]
+__all__ = ["LocalBackend", "StoredSource", "card_prefix", "card_record"]
 
 
 def card_prefix(registry: RegistryType, space: str, name: str, version: Version | str) -> str:
@@ -312,7 +318,9 @@ class LocalBackend(LocalTracking):
 
     def list_cards(self, registry: RegistryType, query: CardQuery) -> list[CardRecord]:
         """Records matching ``query`` (see :meth:`SqlStore.query`)."""
-        return [_record(registry, row) for row in self.store.query(registry, query, summary=True)]
+        return [
+            card_record(registry, row) for row in self.store.query(registry, query, summary=True)
+        ]
 
     def load_card(self, registry: RegistryType, query: CardQuery) -> CardBase:
         """The best match for ``query``, metadata only, with its artifact source attached."""
@@ -407,7 +415,7 @@ def _describe(query: CardQuery) -> str:
     return ", ".join(parts) or "the query"
 
 
-def _record(registry: RegistryType, row: Row[Any]) -> CardRecord:
+def card_record(registry: RegistryType, row: Row[Any]) -> CardRecord:
     created: datetime = row.created_at
     if created.tzinfo is None:
         created = created.replace(tzinfo=UTC)

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from opsml.cards import CARD_FILE, CardBase
-from opsml.cards._lifecycle import check_new_card
+from opsml.cards import CARD_FILE, CardBase, check_new_card
 from opsml.storage import Manifest
 from opsml.types import RegistryType, VersionType
 

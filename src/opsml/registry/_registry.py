@@ -10,9 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from opsml._validation import check_text
-from opsml.cards import CardBase, CardList, CardRecord, ExperimentCard, ServiceCard
-from opsml.cards._artifact_card import InterfaceCard
-from opsml.cards._names import validate_name
+from opsml.cards import (
+    CardBase,
+    CardList,
+    CardRecord,
+    ExperimentCard,
+    InterfaceCard,
+    ServiceCard,
+    validate_name,
+)
 from opsml.errors import CardTypeError, InvalidArgumentError
 from opsml.registry._backend import RegistryBackend
 from opsml.registry._local import LocalBackend
@@ -20,8 +26,7 @@ from opsml.registry._registration import register
 from opsml.registry._service import attach_references, resolve_references
 from opsml.settings import OpsmlConfig
 from opsml.storage import VerifiedFiles
-from opsml.store import CardQuery, SqlStore, normalize_url, parse_max_date
-from opsml.store._schema import CARD_REGISTRIES
+from opsml.store import CARD_REGISTRIES, CardQuery, SqlStore, normalize_url, parse_max_date
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import VersionQuery
 

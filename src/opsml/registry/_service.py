@@ -10,8 +10,7 @@ from typing import TypeVar
 from opsml.cards import Card, CardBase, ServiceCard
 from opsml.errors import CardNotFoundError, CardTypeError
 from opsml.registry._backend import RegistryBackend
-from opsml.store import CardQuery
-from opsml.store._schema import CARD_REGISTRIES
+from opsml.store import CARD_REGISTRIES, CardQuery
 from opsml.types import RegistryType
 from opsml.version import VersionQuery
 

@@ -6,13 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from opsml.cards import CARD_FILE, card_class
-from opsml.cards._tracking import HardwareMetrics, Metric, Parameter
+from opsml.cards import CARD_FILE, HardwareMetrics, Metric, Parameter, card_class
 from opsml.errors import CardTypeError, InvalidArgumentError
-from opsml.storage import ArtifactStorage, Manifest, ObjectStorage
-from opsml.storage._manifest import copy_verified
-from opsml.store import SqlStore
-from opsml.store._experiment import ExperimentStore
+from opsml.storage import ArtifactStorage, Manifest, ObjectStorage, copy_verified
+from opsml.store import ExperimentStore, SqlStore
 from opsml.types import RegistryType
 
 __all__ = ["LocalTracking"]

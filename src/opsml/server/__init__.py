@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsml._compat import require
 
-__all__ = ["create_app", "serve"]
+if TYPE_CHECKING:
+    from opsml.server._config import ServerConfig
+    from opsml.server._security import Security, parse_grants
+
+__all__ = ["Security", "ServerConfig", "create_app", "parse_grants", "serve"]
+
+_LAZY = {
+    "ServerConfig": "opsml.server._config",
+    "Security": "opsml.server._security",
+    "parse_grants": "opsml.server._security",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The server's settings and account tools, imported on first use (they need the
+    ``server`` extra)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'opsml.server' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def create_app(config: Any = None) -> Any:

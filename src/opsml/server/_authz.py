@@ -39,7 +39,7 @@ from fastapi import Depends, Header, Request
 from opsml._validation import check_uid
 from opsml.errors import AuthenticationError, CardNotFoundError
 from opsml.server._security import Permission, Principal
-from opsml.store._auth import AuditEntry
+from opsml.store import AuditEntry
 from opsml.types import RegistryType
 
 __all__ = [

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 
 from opsml.cards import parse_card
 from opsml.errors import InvalidArgumentError
-from opsml.registry._registry import card_query
+from opsml.registry import card_query
 from opsml.server._authz import Scope, access, current_user
 from opsml.server._models import UID_PATTERN, DeletedResponse, RegistryName, UpdateRequest
 from opsml.server._security import Permission, Principal

@@ -9,7 +9,7 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from opsml.cards._tracking import HardwareMetrics, Metric, Parameter, check_metric_name
+from opsml.cards import HardwareMetrics, Metric, Parameter, check_metric_name
 from opsml.errors import CardTypeError
 from opsml.server._authz import Scope, access, current_user
 from opsml.server._models import ByteCount, RegistryName, UploadStatus

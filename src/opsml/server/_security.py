@@ -37,7 +37,7 @@ from opsml.errors import (
     InvalidArgumentError,
     PermissionDeniedError,
 )
-from opsml.store._auth import ANY_SPACE, ApiTokenRow, AuthStore, PermissionRow, UserRow
+from opsml.store import ANY_SPACE, ApiTokenRow, AuthStore, PermissionRow, UserRow
 
 __all__ = [
     "API_TOKEN_PREFIX",

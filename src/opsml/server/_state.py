@@ -15,7 +15,7 @@ from opsml.server._config import ServerConfig
 from opsml.server._models import UID_PATTERN, ErrorResponse, RegistryName
 from opsml.server._security import Principal, Security
 from opsml.storage import UploadArea
-from opsml.store._auth import AuthStore
+from opsml.store import AuthStore
 from opsml.types import RegistryType
 
 __all__ = [

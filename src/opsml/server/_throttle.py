@@ -27,7 +27,7 @@ from fastapi import Request
 from opsml.errors import AuthenticationError, RateLimitError
 from opsml.server._config import ServerConfig
 from opsml.server._security import Security, TokenPair
-from opsml.store._auth import AuditEntry, AuthStore
+from opsml.store import AuditEntry, AuthStore
 
 __all__ = ["LOGIN_OPERATIONS", "WINDOW", "LoginThrottle", "backoff"]
 

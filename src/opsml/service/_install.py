@@ -17,8 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opsml.cards import CARD_FILE, CardBase, ServiceCard
-from opsml.cards._artifact_card import InterfaceCard
+from opsml.cards import CARD_FILE, CardBase, InterfaceCard, ServiceCard
 from opsml.errors import (
     CardNotFoundError,
     IntegrityError,
@@ -26,10 +25,14 @@ from opsml.errors import (
     LockfileError,
     VersionConflictError,
 )
-from opsml.registry import CardRegistry, backend_for
-from opsml.registry._backend import RegistryBackend
-from opsml.registry._registry import card_query, card_registry_type
-from opsml.registry._service import resolve_references
+from opsml.registry import (
+    CardRegistry,
+    RegistryBackend,
+    backend_for,
+    card_query,
+    card_registry_type,
+    resolve_references,
+)
 from opsml.service._lock import LOCK_FILE, LockArtifact, LockedFile, LockFile
 from opsml.service._spec import OpsmlServiceSpec
 from opsml.settings import OpsmlConfig

@@ -9,8 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from opsml._validation import translate_validation_error
-from opsml.cards import Card, ServiceCard, validate_name
-from opsml.cards._service import SERVICE_CARD_TYPES, check_unique_aliases
+from opsml.cards import SERVICE_CARD_TYPES, Card, ServiceCard, check_unique_aliases, validate_name
 from opsml.errors import InvalidArgumentError
 from opsml.types import RegistryType, ServiceType
 from opsml.version import VersionQuery, parse_requested_version

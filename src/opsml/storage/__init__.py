@@ -5,14 +5,20 @@ from __future__ import annotations
 from opsml.errors import InvalidArgumentError
 from opsml.settings import CloudConfig
 from opsml.storage._base import ArtifactStorage, owner_is_dead, owner_token
+from opsml.storage._encrypted import EncryptedLocalStorage, KeyTable
+from opsml.storage._encryption import KEY_PREFIX, MasterKeys, WrappedKey, generate_key
 from opsml.storage._local import LocalStorage
 from opsml.storage._manifest import (
     FileEntry,
     HashedFiles,
     Manifest,
+    copy_tree_verified,
+    copy_verified,
     hash_file,
+    open_private,
     safe_relpath,
     verify_file,
+    verify_tree,
 )
 from opsml.storage._object import ObjectStorage
 from opsml.storage._plans import PartPlan, StoredFile, UploadPlan
@@ -22,24 +28,34 @@ from opsml.storage._verified import Fingerprint, VerifiedFiles, fingerprint
 __all__ = [
     "Appender",
     "ArtifactStorage",
+    "EncryptedLocalStorage",
     "FileEntry",
     "Fingerprint",
     "HashedFiles",
+    "KEY_PREFIX",
+    "KeyTable",
     "LocalStorage",
     "Manifest",
+    "MasterKeys",
     "ObjectStorage",
     "PartPlan",
     "StoredFile",
     "UploadArea",
     "UploadPlan",
     "VerifiedFiles",
+    "WrappedKey",
+    "copy_tree_verified",
+    "copy_verified",
     "fingerprint",
+    "generate_key",
     "hash_file",
+    "open_private",
     "open_storage",
     "owner_is_dead",
     "owner_token",
     "safe_relpath",
     "verify_file",
+    "verify_tree",
 ]
 
 

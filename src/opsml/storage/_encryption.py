@@ -52,6 +52,7 @@ from opsml.errors import IntegrityError, InvalidArgumentError
 
 __all__ = [
     "CHUNK",
+    "KEY_PREFIX",
     "MasterKeys",
     "WrappedKey",
     "decrypt_file",
@@ -70,7 +71,7 @@ HEADER = 16
 NONCE = 12
 TAG = 16
 _HEADER_V1 = MAGIC + bytes([VERSION, 0, 0, 0]) + struct.pack(">I", CHUNK)
-_KEY_PREFIX = "opsmlkey-"
+KEY_PREFIX = "opsmlkey-"
 _SIGNATURE_PREFIX = "opsmlsig1"
 
 
@@ -86,14 +87,14 @@ def _invalid_tag() -> type[Exception]:
 
 def generate_key() -> str:
     """A new random master key, printable (set it as ``OPSML_ENCRYPT_SECRET``)."""
-    return _KEY_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+    return KEY_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 def _master_key(secret: str) -> bytes:
     secret = secret.strip()
-    if secret.startswith(_KEY_PREFIX):
+    if secret.startswith(KEY_PREFIX):
         try:
-            key = base64.urlsafe_b64decode(secret[len(_KEY_PREFIX) :].encode("ascii"))
+            key = base64.urlsafe_b64decode(secret[len(KEY_PREFIX) :].encode("ascii"))
         except ValueError as exc:
             raise InvalidArgumentError("OPSML_ENCRYPT_SECRET is not a valid opsml key") from exc
         if len(key) != 32:

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from opsml.store._artifact_keys import KeyStore
+from opsml.store._auth import ANY_SPACE, ApiTokenRow, AuditEntry, AuthStore, PermissionRow, UserRow
+from opsml.store._browse import card_names, card_page, space_summaries
 from opsml.store._engine import normalize_url, open_engine
+from opsml.store._experiment import ExperimentStore
+from opsml.store._schema import CARD_REGISTRIES
 from opsml.store._store import OK, PENDING, CardQuery, SqlStore, parse_max_date
 
 __all__ = [
+    "ANY_SPACE",
+    "ApiTokenRow",
+    "AuditEntry",
+    "AuthStore",
+    "CARD_REGISTRIES",
+    "CardQuery",
+    "ExperimentStore",
+    "KeyStore",
     "OK",
     "PENDING",
-    "CardQuery",
+    "PermissionRow",
     "SqlStore",
+    "UserRow",
+    "card_names",
+    "card_page",
     "normalize_url",
     "open_engine",
     "parse_max_date",
+    "space_summaries",
 ]

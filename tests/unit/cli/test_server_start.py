@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from opsml.cli.main import app
 
+pytestmark = pytest.mark.needs("uvicorn", "fastapi")  # the server extra
+
 runner = CliRunner()
 
 FLAGS = {

@@ -17,10 +17,8 @@ from typing import Any
 from markupsafe import Markup
 
 from opsml.errors import CardNotFoundError
-from opsml.registry import LocalBackend
-from opsml.registry._local import StoredSource
-from opsml.storage import Manifest
-from opsml.storage._manifest import FileEntry
+from opsml.registry import LocalBackend, StoredSource
+from opsml.storage import FileEntry, Manifest
 from opsml.types import RegistryType
 
 __all__ = [

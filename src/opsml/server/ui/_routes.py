@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from opsml._validation import check_uid
-from opsml.cards._names import validate_name
+from opsml.cards import validate_name
 from opsml.errors import (
     AuthenticationError,
     CardNotFoundError,
@@ -32,9 +32,7 @@ from opsml.errors import (
     OpsmlError,
     RateLimitError,
 )
-from opsml.registry import LocalBackend
-from opsml.registry._local import _record as card_record
-from opsml.registry._registry import card_query, card_registry_type
+from opsml.registry import LocalBackend, card_query, card_record, card_registry_type
 from opsml.server._authz import current_user
 from opsml.server._errors import public_detail, request_id, status_for
 from opsml.server._security import Permission, Principal
@@ -51,9 +49,7 @@ from opsml.server.ui._files import (
     render_markdown,
 )
 from opsml.server.ui._views import card_context
-from opsml.store import CardQuery
-from opsml.store._browse import card_names, card_page, space_summaries
-from opsml.store._schema import CARD_REGISTRIES
+from opsml.store import CARD_REGISTRIES, CardQuery, card_names, card_page, space_summaries
 from opsml.types import RegistryType
 
 __all__ = ["install_ui"]
