@@ -104,7 +104,7 @@ def test_two_gigabytes_upload_and_download_resume_with_flat_memory(big_tmp: Path
         uploads = tmp_path / "server" / "opsml_registries" / ".uploads"
 
         first = _worker(tmp_path, "register", str(source))
-        _kill_when(first, lambda: _size_of(lambda: list(uploads.glob("*.part"))) >= SIZE // 2, 600)
+        _kill_when(first, lambda: _size_of(lambda: list(uploads.rglob("*.part"))) >= SIZE // 2, 600)
 
         second = _worker(tmp_path, "register", str(source))
         lines = _finish(second)
