@@ -15,7 +15,7 @@ The card layer uses four calls::
 from __future__ import annotations
 
 import importlib
-from typing import overload
+from typing import Any, overload
 
 from opsml.errors import InvalidArgumentError, SerializationError
 from opsml.interfaces._data_base import (
@@ -42,6 +42,7 @@ from opsml.interfaces._kwargs import (
     ModelLoadKwargs,
     ModelSaveKwargs,
 )
+from opsml.interfaces._library import data_libraries
 from opsml.interfaces._model_base import (
     DataProcessor,
     ModelInterface,
@@ -161,13 +162,9 @@ __all__ = [
     "resolve_interface",
 ]
 
-# interface_type recorded in a card -> "module:Class" of the built-in interface.
+# interface_type recorded in a card -> "module:Class" of the built-in interface (besides the
+# interface of each registered data library).
 _BUILTIN_INTERFACES: dict[str, str] = {
-    "PandasData": "opsml.interfaces.data._pandas:PandasData",
-    "NumpyData": "opsml.interfaces.data._numpy:NumpyData",
-    "PolarsData": "opsml.interfaces.data._polars:PolarsData",
-    "ArrowData": "opsml.interfaces.data._arrow:ArrowData",
-    "TorchData": "opsml.interfaces.data._torch:TorchData",
     "SqlData": "opsml.interfaces.data._sql:SqlData",
     "SklearnModel": "opsml.interfaces.model._sklearn:SklearnModel",
     "TorchModel": "opsml.interfaces.model._torch:TorchModel",
@@ -212,16 +209,14 @@ def resolve_interface(
             "resolve_interface expects DataInterfaceMetadata or ModelInterfaceMetadata, "
             f"got {type(metadata).__name__}"
         )
-    target = _BUILTIN_INTERFACES.get(metadata.interface_type)
-    if target is None:
+    interface_cls = _builtin_interface(metadata.interface_type)
+    if interface_cls is None:
         raise SerializationError(
             f"this card's {kind} was saved with the custom interface "
             f"{metadata.interface_type!r}, which opsml cannot rebuild by itself; pass an "
             f"instance of it: load_card(..., interface={metadata.interface_type}()) or "
             f"load_from_path(..., interface={metadata.interface_type}())"
         )
-    module_name, _, class_name = target.partition(":")
-    interface_cls = getattr(importlib.import_module(module_name), class_name)
     if not issubclass(interface_cls, base):
         raise SerializationError(
             f"interface {metadata.interface_type!r} is not a {base.__name__}; the card's "
@@ -229,3 +224,15 @@ def resolve_interface(
         )
     interface: DataInterface | ModelInterface = interface_cls.from_metadata(metadata)
     return interface
+
+
+def _builtin_interface(name: str) -> Any:
+    """The built-in interface class called ``name``, or ``None``."""
+    for library in data_libraries():
+        if library.interface.__name__ == name:
+            return library.interface
+    target = _BUILTIN_INTERFACES.get(name)
+    if target is None:
+        return None
+    module_name, _, class_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opsml.types._enums import _StrEnum
+from opsml.types import NamedStrEnum
 
 __all__ = [
     "ColValType",
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class DataType(_StrEnum):
+class DataType(NamedStrEnum):
     """The kind of object a data interface (or a model's sample data) holds."""
 
     Pandas = "Pandas"
@@ -53,7 +53,7 @@ class DataType(_StrEnum):
     NotProvided = "NotProvided"
 
 
-class TaskType(_StrEnum):
+class TaskType(NamedStrEnum):
     """The machine-learning task a model performs."""
 
     Classification = "Classification"
@@ -88,7 +88,7 @@ class TaskType(_StrEnum):
     Undefined = "Undefined"
 
 
-class ModelType(_StrEnum):
+class ModelType(NamedStrEnum):
     """The library-level kind of a model, as recorded in its card."""
 
     Transformers = "Transformers"
@@ -114,7 +114,7 @@ class ModelType(_StrEnum):
     Unknown = "Unknown"
 
 
-class HuggingFaceTask(_StrEnum):
+class HuggingFaceTask(NamedStrEnum):
     """The transformers pipeline task of a HuggingFace model.
 
     Also built from the pipeline's own spelling: ``HuggingFaceTask("text-classification")``
@@ -162,7 +162,7 @@ class HuggingFaceTask(_StrEnum):
         return None
 
 
-class HuggingFaceORTModel(_StrEnum):
+class HuggingFaceORTModel(NamedStrEnum):
     """The optimum ONNX Runtime class a HuggingFace model converts to (OpsML 3 names)."""
 
     OrtAudioClassification = "OrtAudioClassification"
@@ -196,7 +196,7 @@ class HuggingFaceORTModel(_StrEnum):
     OrtStableDiffusionXlImg2ImgPipeline = "OrtStableDiffusionXlImg2ImgPipeline"
 
 
-class ProcessorType(_StrEnum):
+class ProcessorType(NamedStrEnum):
     """The role of a model's saved data processor (``DataProcessor.type``)."""
 
     Preprocessor = "Preprocessor"
@@ -205,7 +205,7 @@ class ProcessorType(_StrEnum):
     ImageProcessor = "ImageProcessor"
 
 
-class ModelInterfaceType(_StrEnum):
+class ModelInterfaceType(NamedStrEnum):
     """The family of a model interface (OpsML 3 names)."""
 
     Base = "Base"
@@ -221,7 +221,7 @@ class ModelInterfaceType(_StrEnum):
     Onnx = "Onnx"
 
 
-class DataInterfaceType(_StrEnum):
+class DataInterfaceType(NamedStrEnum):
     """The family of a data interface (OpsML 3 names)."""
 
     Base = "Base"
@@ -233,7 +233,7 @@ class DataInterfaceType(_StrEnum):
     Torch = "Torch"
 
 
-class ColValType(_StrEnum):
+class ColValType(NamedStrEnum):
     """The kind of value a ``ColumnSplit`` compares its column with."""
 
     String = "String"

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
 
 from opsml.errors import InvalidArgumentError
-from opsml.types._drift import DriftArgs
+from opsml.types import DriftArgs
 
 __all__ = ["DataLoadKwargs", "DataSaveKwargs", "ModelLoadKwargs", "ModelSaveKwargs", "json_safe"]
 

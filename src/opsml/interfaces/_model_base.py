@@ -35,6 +35,7 @@ from opsml.interfaces._data_base import (
 )
 from opsml.interfaces._enums import DataType, ModelType, ProcessorType, TaskType
 from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
+from opsml.interfaces._library import data_libraries
 from opsml.interfaces._onnx import (
     ONNX_EXTRA,
     OnnxSchema,
@@ -43,11 +44,7 @@ from opsml.interfaces._onnx import (
     write_onnx_model,
 )
 from opsml.interfaces._schema import FeatureSchema, WithSchema
-from opsml.interfaces.data._arrow import ArrowData
-from opsml.interfaces.data._numpy import NumpyCollection, NumpyData
-from opsml.interfaces.data._pandas import PandasData
-from opsml.interfaces.data._polars import PolarsData
-from opsml.interfaces.data._torch import TorchData
+from opsml.interfaces.data._numpy import NumpyCollection
 from opsml.types import CommonKwargs, SaveName, Suffix
 
 if TYPE_CHECKING:
@@ -58,17 +55,9 @@ __all__ = [
     "ModelInterface",
     "ModelInterfaceMetadata",
     "ModelInterfaceSaveMetadata",
+    "sample_data_interfaces",
 ]
 
-# Data interfaces that can hold a model's sample data, tried in order.
-_SAMPLE_DATA_INTERFACES: tuple[type[DataInterface], ...] = (
-    PandasData,
-    NumpyData,
-    PolarsData,
-    ArrowData,
-    TorchData,
-    NumpyCollection,
-)
 # Arguments of ModelInterface.__init__, also taken by __new__ (see ModelInterface.__new__).
 _BASE_ARGS = ("model", "sample_data", "task_type", "preprocessor")
 _SAMPLE_DATA_KEY = CommonKwargs.SampleDataInterfaceType.value
@@ -154,6 +143,12 @@ class ModelInterfaceMetadata(WithSchema):
         """The ONNX model's inputs and outputs as an :class:`OnnxSession` without a runtime
         session (OpsML 3's attribute), or ``None`` without an ONNX model."""
         return None if self.onnx_schema is None else OnnxSession.detached(self.onnx_schema)
+
+
+def sample_data_interfaces() -> tuple[type[DataInterface], ...]:
+    """The data interfaces that can hold a model's sample data, tried in order: each data
+    library's interface, then a list, tuple or dict of numpy arrays (``NumpyCollection``)."""
+    return (*(library.interface for library in data_libraries()), NumpyCollection)
 
 
 def _task_type(value: TaskType | str) -> TaskType:
@@ -287,7 +282,7 @@ class ModelInterface:
     @classmethod
     def _sample_interfaces(cls) -> tuple[type[DataInterface], ...]:
         """The data interfaces that can hold this interface's sample data, tried in order."""
-        return _SAMPLE_DATA_INTERFACES
+        return sample_data_interfaces()
 
     def _sample_interface_for(self, data: Any) -> DataInterface:
         """Wrap the first row of ``data`` in the data interface that holds it."""
@@ -312,10 +307,8 @@ class ModelInterface:
 
     def _sample_kinds(self) -> str:
         """The kinds of sample data accepted, for error messages."""
-        return (
-            "a pandas or polars DataFrame, a pyarrow Table, a numpy ndarray, a torch Tensor, "
-            "a list, tuple or dict of numpy arrays, or a data interface holding one"
-        )
+        kinds = ", ".join(library.kind for library in data_libraries())
+        return f"{kinds}, a list, tuple or dict of numpy arrays, or a data interface holding one"
 
     @property
     def task_type(self) -> TaskType:

@@ -2,12 +2,12 @@
 
 A schema is generated when a card is registered. Generation is cheap: it reads only dtypes
 and shapes, never row values, and it never imports a data library; an object can only be a
-pandas frame if pandas is already imported.
+pandas frame if pandas is already imported. Each library describes its own objects
+(:meth:`~opsml.interfaces._library.DataLibrary.feature_schema`, next to its interface).
 """
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -15,12 +15,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from opsml.interfaces._enums import DataType
+from opsml.interfaces._library import data_libraries
 
-__all__ = ["Feature", "FeatureSchema", "WithSchema", "generate_feature_schema"]
-
-_NUMPY_ARRAY_KEY = "numpy_array"
-_TORCH_TENSOR_KEY = "torch_tensor"
-_UNNAMED_SERIES_KEY = "series"
+__all__ = [
+    "Feature",
+    "FeatureSchema",
+    "WithSchema",
+    "array_feature",
+    "column_feature",
+    "generate_feature_schema",
+]
 
 
 class Feature(BaseModel):
@@ -97,19 +101,13 @@ with warnings.catch_warnings():
         schema: FeatureSchema = Field(default_factory=FeatureSchema)  # type: ignore[assignment]
 
 
-def _column_feature(dtype: Any) -> Feature:
+def column_feature(dtype: Any) -> Feature:
+    """A frame or table column of ``dtype``: the dtype's name, shape ``[1]``."""
     return Feature(feature_type=str(dtype), shape=[1])
 
 
-def _polars_feature(dtype: Any) -> Feature:
-    # OpsML 3 names the dtype's class ("Datetime", "Decimal", "List"); the parameters
-    # (time unit and zone, precision, inner type) are kept in extra_args["dtype"].
-    name = str(dtype.base_type().__name__)
-    full = str(dtype)
-    return Feature(feature_type=name, shape=[1], extra_args={} if full == name else {"dtype": full})
-
-
-def _array_feature(array: Any) -> Feature:
+def array_feature(array: Any) -> Feature:
+    """A whole array or tensor: its dtype's name and its shape."""
     return Feature(feature_type=str(array.dtype), shape=[int(n) for n in array.shape])
 
 
@@ -136,32 +134,8 @@ def generate_feature_schema(data: Any, data_type: DataType | None = None) -> Fea
         The schema; never touches row values.
     """
     del data_type
-    pd = sys.modules.get("pandas")
-    if pd is not None:
-        if isinstance(data, pd.DataFrame):
-            return FeatureSchema(
-                {str(name): _column_feature(dtype) for name, dtype in data.dtypes.items()}
-            )
-        if isinstance(data, pd.Series):
-            name = _UNNAMED_SERIES_KEY if data.name is None else str(data.name)
-            return FeatureSchema({name: _column_feature(data.dtype)})
-    pl = sys.modules.get("polars")
-    if pl is not None and isinstance(data, pl.DataFrame):
-        return FeatureSchema({name: _polars_feature(dtype) for name, dtype in data.schema.items()})
-    pa = sys.modules.get("pyarrow")
-    if pa is not None and isinstance(data, pa.Table):
-        return FeatureSchema({field.name: _column_feature(field.type) for field in data.schema})
-    np = sys.modules.get("numpy")
-    if np is not None:
-        if isinstance(data, np.ndarray):
-            return FeatureSchema({_NUMPY_ARRAY_KEY: _array_feature(data)})
-        if (
-            isinstance(data, dict)
-            and data
-            and all(isinstance(v, np.ndarray) for v in data.values())
-        ):
-            return FeatureSchema({str(key): _array_feature(value) for key, value in data.items()})
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(data, torch.Tensor):
-        return FeatureSchema({_TORCH_TENSOR_KEY: _array_feature(data)})
+    for library in data_libraries():
+        schema = library.feature_schema(data)
+        if schema is not None:
+            return schema
     return FeatureSchema()

@@ -5,32 +5,34 @@ A :class:`DataSplit` selects rows in one of three ways: by comparing a column wi
 row positions (:class:`IndiceSplit`). :class:`DependentVars` names the target columns that
 go to ``y``; every other column stays in ``x``.
 
-Splitting is done with the data's own library (pandas, polars, pyarrow, numpy, torch),
-through one small adapter per library (``_RowOps``); the library is never imported here
-unless the data already is one of its objects.
+What a split means lives here: which rows and columns it selects, how it is checked
+against the data, how timestamps are aligned. Selecting them is done by the data's own
+library (pandas, polars, pyarrow, numpy, torch) through its
+:class:`~opsml.interfaces._library.DataLibrary`, implemented next to its interface; no
+library is imported here.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from opsml._compat import require
 from opsml._validation import translate_validation_error
 from opsml.errors import InvalidArgumentError, OpsmlError
 from opsml.interfaces._enums import DataType
-from opsml.types._enums import _StrEnum
+from opsml.interfaces._library import DataLibrary, library_for, supported_kinds
+from opsml.types import NamedStrEnum
 
 __all__ = [
     "ColType",
+    "ColumnKind",
     "ColumnSplit",
     "Data",
     "DataSplit",
@@ -40,14 +42,18 @@ __all__ = [
     "IndiceSplit",
     "Inequality",
     "StartStopSplit",
+    "aligned_timestamp",
     "check_splits",
 ]
 
 SplitValue = bool | int | float | str
 """A value a column is compared with."""
 
+ColumnKind = Literal["numeric", "string", "bool", "timestamp", "date", "other"]
+"""What a column holds, as a :class:`ColumnSplit` compares it (a library tells)."""
 
-class Inequality(_StrEnum):
+
+class Inequality(NamedStrEnum):
     """How a :class:`ColumnSplit` compares a column with its value.
 
     Built from a member name (``"GreaterThan"``, any case) or a symbol: ``"=="``, ``">"``,
@@ -94,14 +100,14 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-class ColType(_StrEnum):
+class ColType(NamedStrEnum):
     """Whether a :class:`ColumnSplit` compares plain values or timestamps."""
 
     Builtin = "Builtin"
     Timestamp = "Timestamp"
 
 
-def _enum(enum: type[_StrEnum], value: object, field: str) -> Any:
+def _enum(enum: type[NamedStrEnum], value: object, field: str) -> Any:
     try:
         if isinstance(value, str):
             return enum(value)
@@ -423,10 +429,11 @@ class DataSplits(BaseModel):
         """
         del data_type
         dependent_vars = dependent_vars or DependentVars()
-        ops = _ops_for(data)
+        library = _library(data)
         check_splits(data, self, dependent_vars)
         return {
-            split.label: ops.xy(data, _select(ops, data, split), dependent_vars) for split in self
+            split.label: _xy(library, data, _select(library, data, split), dependent_vars)
+            for split in self
         }
 
 
@@ -457,19 +464,42 @@ class DataSplitter:
         return DataSplits([split]).split_data(data, data_type, dependent_vars)[split.label]
 
 
-def _select(ops: _RowOps, data: Any, split: DataSplit) -> Any:
+def _library(data: Any) -> DataLibrary:
+    library = library_for(data)
+    if library is None:
+        raise InvalidArgumentError(
+            f"cannot split a {type(data).__module__}.{type(data).__qualname__}: splits and "
+            f"dependent_vars work on {supported_kinds()}"
+        )
+    return library
+
+
+def _select(library: DataLibrary, data: Any, split: DataSplit) -> Any:
     try:
         if split.column_split is not None:
-            return ops.where(data, split.column_split)
+            return library.where(data, split.column_split)
         if split.start_stop_split is not None:
-            return ops.rows(data, split.start_stop_split.start, split.start_stop_split.stop)
+            return library.rows(data, split.start_stop_split.start, split.start_stop_split.stop)
         assert split.indice_split is not None  # guaranteed by DataSplit's validator
-        return ops.take(data, split.indice_split.indices)
+        return library.take(data, split.indice_split.indices)
     except OpsmlError:
         raise
     except (TypeError, ValueError, RuntimeError, NotImplementedError) as exc:
         # e.g. ">" on an unordered categorical, or indexing a sparse tensor
         raise InvalidArgumentError(f"DataSplit {split.label!r} failed: {exc}") from exc
+
+
+def _xy(library: DataLibrary, data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
+    """``rows`` as ``Data(x, y)``: the dependent variables (checked to exist) go to ``y``."""
+    if dependent_vars.is_empty:
+        return Data(x=rows)
+    if dependent_vars.is_idx:
+        positions = dependent_vars.column_indices
+    else:
+        columns = library.columns(data) or []
+        positions = [columns.index(name) for name in dependent_vars.column_names]
+    x, y = library.split_columns(rows, positions)
+    return Data(x=x, y=y)
 
 
 def check_splits(data: Any, splits: DataSplits, dependent_vars: DependentVars) -> None:
@@ -486,18 +516,23 @@ def check_splits(data: Any, splits: DataSplits, dependent_vars: DependentVars) -
     """
     if not len(splits) and dependent_vars.is_empty:
         return
-    ops = _ops_for(data)
-    n_rows = ops.n_rows(data)
-    columns = ops.columns(data)
+    library = _library(data)
+    n_rows = library.n_rows(data)
+    columns = library.columns(data)
     for split in splits:
         where = f"DataSplit {split.label!r}"
         if split.column_split is not None:
+            name = split.column_split.column_name
             if columns is None:
                 raise InvalidArgumentError(
-                    f"{where} splits on column {split.column_split.column_name!r}, but "
-                    f"{ops.name} data has no named columns; use start_stop_split or indice_split"
+                    f"{where} splits on column {name!r}, but {library.name} data has no named "
+                    "columns; use start_stop_split or indice_split"
                 )
-            _check_column_split(ops, data, split.column_split, where)
+            if name not in columns:
+                raise InvalidArgumentError(
+                    f"column {name!r} not found in the data's columns {columns}"
+                )
+            _check_column_split(library.column_kind(data, name), split.column_split, where)
         elif split.start_stop_split is not None and split.start_stop_split.stop > n_rows:
             raise InvalidArgumentError(
                 f"{where}: stop={split.start_stop_split.stop} is past the last row "
@@ -510,11 +545,18 @@ def check_splits(data: Any, splits: DataSplits, dependent_vars: DependentVars) -
                 f"{where}: index {max(split.indice_split.indices)} is out of range "
                 f"(the data has {n_rows} rows)"
             )
-    _check_dependent_vars(ops, data, columns, dependent_vars)
+    _check_dependent_vars(library, data, columns, dependent_vars)
 
 
-def _check_column_split(ops: _RowOps, data: Any, split: ColumnSplit, where: str) -> None:
-    kind = ops.column_kind(data, split.column_name)
+# The split values each kind of column is compared with; date/time columns only as timestamps.
+_VALUE_TYPES: dict[str, tuple[type, ...]] = {
+    "numeric": (int, float),
+    "string": (str,),
+    "bool": (bool, int),
+}
+
+
+def _check_column_split(kind: ColumnKind, split: ColumnSplit, where: str) -> None:
     value = split.column_value
     if split.column_type is ColType.Timestamp:
         if kind not in ("timestamp", "date"):
@@ -523,34 +565,28 @@ def _check_column_split(ops: _RowOps, data: Any, split: ColumnSplit, where: str)
                 f"({kind}); use ColType.Builtin"
             )
         return
-    expected = {
-        "timestamp": None,
-        "date": None,
-        "numeric": (int, float),
-        "string": (str,),
-        "bool": (bool, int),
-    }
-    if kind in expected:
-        types = expected[kind]
-        if types is None:
-            raise InvalidArgumentError(
-                f"{where}: column {split.column_name!r} holds dates/times; use "
-                "column_type=ColType.Timestamp to compare it"
-            )
-        if not isinstance(value, types) or (kind == "numeric" and isinstance(value, bool)):
-            raise InvalidArgumentError(
-                f"{where}: column {split.column_name!r} is {kind} but the split value "
-                f"{value!r} is a {type(value).__name__}"
-            )
+    if kind in ("timestamp", "date"):
+        raise InvalidArgumentError(
+            f"{where}: column {split.column_name!r} holds dates/times; use "
+            "column_type=ColType.Timestamp to compare it"
+        )
+    types = _VALUE_TYPES.get(kind)
+    if types is not None and (
+        not isinstance(value, types) or (kind == "numeric" and isinstance(value, bool))
+    ):
+        raise InvalidArgumentError(
+            f"{where}: column {split.column_name!r} is {kind} but the split value "
+            f"{value!r} is a {type(value).__name__}"
+        )
 
 
 def _check_dependent_vars(
-    ops: _RowOps, data: Any, columns: list[str] | None, dependent_vars: DependentVars
+    library: DataLibrary, data: Any, columns: list[str] | None, dependent_vars: DependentVars
 ) -> None:
     if dependent_vars.column_names:
         if columns is None:
             raise InvalidArgumentError(
-                f"dependent_vars names columns, but {ops.name} data has no named columns; "
+                f"dependent_vars names columns, but {library.name} data has no named columns; "
                 "use DependentVars(column_indices=[...])"
             )
         missing = [name for name in dependent_vars.column_names if name not in columns]
@@ -559,19 +595,16 @@ def _check_dependent_vars(
                 f"dependent_vars {missing} not found in the data's columns {columns}"
             )
     if dependent_vars.column_indices:
-        n_columns = ops.n_columns(data)
+        n_columns = library.n_columns(data)
         if n_columns is None:
             raise InvalidArgumentError(
-                f"dependent_vars need columns, but this {ops.name} data is not 2-D"
+                f"dependent_vars need columns, but this {library.name} data is not 2-D"
             )
         if max(dependent_vars.column_indices) >= n_columns:
             raise InvalidArgumentError(
                 f"dependent_vars column index {max(dependent_vars.column_indices)} is out of "
                 f"range (the data has {n_columns} columns)"
             )
-
-
-ColumnKind = Literal["numeric", "string", "bool", "timestamp", "date", "other"]
 
 
 def _tzinfo(tz: Any) -> tzinfo | None:
@@ -590,331 +623,23 @@ def _tzinfo(tz: Any) -> tzinfo | None:
         raise InvalidArgumentError(f"unknown time zone {name!r} in the data") from exc
 
 
-def _aligned(split: ColumnSplit, column_tz: Any) -> datetime:
-    """The split's timestamp made comparable with a column in ``column_tz`` (None: naive)."""
+def aligned_timestamp(split: ColumnSplit, column_tz: Any) -> datetime:
+    """The timestamp of ``split`` made comparable with a column in the time zone ``column_tz``.
+
+    Args:
+        split: A ``ColType.Timestamp`` split.
+        column_tz: The column's time zone (a tzinfo, an IANA name or an offset such as
+            ``"+05:30"``), or ``None`` for a naive column.
+
+    Returns:
+        The same instant in the column's zone; for a naive column, a naive value as given,
+        or an aware one converted to UTC.
+
+    Raises:
+        InvalidArgumentError: The column's time zone is unknown.
+    """
     value = split.timestamp()
     tz = _tzinfo(column_tz)
     if tz is None:
         return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
     return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
-
-
-class _RowOps:
-    """Row selection for one library; subclasses implement every method."""
-
-    name: ClassVar[str] = ""
-
-    @staticmethod
-    def columns(data: Any) -> list[str] | None:
-        """Column names, or ``None`` if the data has no named columns."""
-        return None
-
-    @staticmethod
-    def n_rows(data: Any) -> int:
-        return int(data.shape[0]) if data.ndim else 0
-
-    @staticmethod
-    def n_columns(data: Any) -> int | None:
-        """Number of columns (``None`` if the data is not 2-D)."""
-        return None if data.ndim != 2 else int(data.shape[1])
-
-    @staticmethod
-    def column_kind(data: Any, name: str) -> ColumnKind:
-        raise NotImplementedError
-
-    @staticmethod
-    def where(data: Any, split: ColumnSplit) -> Any:
-        raise NotImplementedError
-
-    @staticmethod
-    def rows(data: Any, start: int, stop: int) -> Any:
-        return data[start:stop]
-
-    @staticmethod
-    def take(data: Any, indices: list[int]) -> Any:
-        raise NotImplementedError
-
-    @staticmethod
-    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
-        raise NotImplementedError
-
-
-class _PandasOps(_RowOps):
-    name = "pandas"
-
-    @staticmethod
-    def columns(data: Any) -> list[str] | None:
-        return [str(c) for c in data.columns]
-
-    @staticmethod
-    def n_columns(data: Any) -> int | None:
-        return int(data.shape[1])
-
-    @staticmethod
-    def _label(data: Any, name: str) -> Any:
-        for label in data.columns:
-            if str(label) == name:
-                return label
-        raise InvalidArgumentError(
-            f"column {name!r} not found in the data's columns {_PandasOps.columns(data)}"
-        )
-
-    @staticmethod
-    def column_kind(data: Any, name: str) -> ColumnKind:
-        types = sys.modules["pandas"].api.types
-        dtype = data[_PandasOps._label(data, name)].dtype
-        if isinstance(dtype, sys.modules["pandas"].CategoricalDtype):
-            dtype = dtype.categories.dtype
-        if types.is_bool_dtype(dtype):
-            return "bool"
-        if types.is_numeric_dtype(dtype):
-            return "numeric"
-        if types.is_datetime64_any_dtype(dtype):
-            return "timestamp"
-        if types.is_string_dtype(dtype) and not types.is_object_dtype(dtype):
-            return "string"
-        return "other"
-
-    @staticmethod
-    def where(data: Any, split: ColumnSplit) -> Any:
-        column = data[_PandasOps._label(data, split.column_name)]
-        value: Any = split.column_value
-        if split.column_type is ColType.Timestamp:
-            pd = sys.modules["pandas"]
-            value = pd.Timestamp(_aligned(split, getattr(column.dtype, "tz", None)))
-        mask = split.inequality.compare(column, value)
-        return data[mask.fillna(False).astype(bool)]
-
-    @staticmethod
-    def rows(data: Any, start: int, stop: int) -> Any:
-        return data.iloc[start:stop]
-
-    @staticmethod
-    def take(data: Any, indices: list[int]) -> Any:
-        return data.iloc[indices]
-
-    @staticmethod
-    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
-        if dependent_vars.is_empty:
-            return Data(x=rows)
-        labels = (
-            [data.columns[i] for i in dependent_vars.column_indices]
-            if dependent_vars.is_idx
-            else [_PandasOps._label(data, n) for n in dependent_vars.column_names]
-        )
-        return Data(x=rows.drop(columns=labels), y=rows[labels])
-
-
-class _PolarsOps(_RowOps):
-    name = "polars"
-
-    @staticmethod
-    def columns(data: Any) -> list[str] | None:
-        return list(data.columns)
-
-    @staticmethod
-    def n_rows(data: Any) -> int:
-        return int(data.height)
-
-    @staticmethod
-    def n_columns(data: Any) -> int | None:
-        return int(data.width)
-
-    @staticmethod
-    def _dtype(data: Any, name: str) -> Any:
-        if name not in data.columns:
-            raise InvalidArgumentError(
-                f"column {name!r} not found in the data's columns {list(data.columns)}"
-            )
-        return data.schema[name]
-
-    @staticmethod
-    def column_kind(data: Any, name: str) -> ColumnKind:
-        pl = sys.modules["polars"]
-        dtype = _PolarsOps._dtype(data, name)
-        if dtype == pl.Boolean:
-            return "bool"
-        if dtype.is_numeric():
-            return "numeric"
-        if isinstance(dtype, pl.Datetime):
-            return "timestamp"
-        if dtype == pl.Date:
-            return "date"
-        if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
-            return "string"
-        return "other"
-
-    @staticmethod
-    def where(data: Any, split: ColumnSplit) -> Any:
-        pl = sys.modules["polars"]
-        dtype = _PolarsOps._dtype(data, split.column_name)
-        column = pl.col(split.column_name)
-        value: Any = split.column_value
-        if split.column_type is ColType.Timestamp:
-            if dtype == pl.Date:
-                value = pl.lit(_aligned(split, None).date())
-            else:
-                value = pl.lit(_aligned(split, dtype.time_zone), dtype=dtype)
-        elif isinstance(dtype, pl.Categorical | pl.Enum):
-            column = column.cast(pl.String)
-        return data.filter(split.inequality.compare(column, value).fill_null(False))
-
-    @staticmethod
-    def rows(data: Any, start: int, stop: int) -> Any:
-        return data.slice(start, stop - start)
-
-    @staticmethod
-    def take(data: Any, indices: list[int]) -> Any:
-        return data[indices]
-
-    @staticmethod
-    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
-        if dependent_vars.is_empty:
-            return Data(x=rows)
-        names = (
-            [data.columns[i] for i in dependent_vars.column_indices]
-            if dependent_vars.is_idx
-            else dependent_vars.column_names
-        )
-        return Data(x=rows.drop(names), y=rows.select(names))
-
-
-class _ArrowOps(_RowOps):
-    name = "pyarrow"
-
-    _COMPUTE: ClassVar[dict[Inequality, str]] = {
-        Inequality.Equal: "equal",
-        Inequality.GreaterThan: "greater",
-        Inequality.GreaterThanEqual: "greater_equal",
-        Inequality.LesserThan: "less",
-        Inequality.LesserThanEqual: "less_equal",
-    }
-
-    @staticmethod
-    def columns(data: Any) -> list[str] | None:
-        return list(data.column_names)
-
-    @staticmethod
-    def n_rows(data: Any) -> int:
-        return int(data.num_rows)
-
-    @staticmethod
-    def n_columns(data: Any) -> int | None:
-        return int(data.num_columns)
-
-    @staticmethod
-    def _type(data: Any, name: str) -> Any:
-        if name not in data.column_names:
-            raise InvalidArgumentError(
-                f"column {name!r} not found in the data's columns {list(data.column_names)}"
-            )
-        return data.schema.field(name).type
-
-    @staticmethod
-    def column_kind(data: Any, name: str) -> ColumnKind:
-        types = sys.modules["pyarrow"].types
-        arrow_type = _ArrowOps._type(data, name)
-        if types.is_dictionary(arrow_type):
-            arrow_type = arrow_type.value_type
-        if types.is_boolean(arrow_type):
-            return "bool"
-        if types.is_integer(arrow_type) or types.is_floating(arrow_type):
-            return "numeric"
-        if types.is_timestamp(arrow_type):
-            return "timestamp"
-        if types.is_date(arrow_type):
-            return "date"
-        if types.is_string(arrow_type) or types.is_large_string(arrow_type):
-            return "string"
-        return "other"
-
-    @staticmethod
-    def where(data: Any, split: ColumnSplit) -> Any:
-        pa = sys.modules["pyarrow"]
-        pc = require("pyarrow.compute", "arrow")
-        arrow_type = _ArrowOps._type(data, split.column_name)
-        column = data[split.column_name]
-        value: Any = split.column_value
-        if split.column_type is ColType.Timestamp:
-            if pa.types.is_date(arrow_type):
-                value = pa.scalar(_aligned(split, None).date(), type=arrow_type)
-            else:
-                value = pa.scalar(_aligned(split, arrow_type.tz), type=arrow_type)
-        elif pa.types.is_dictionary(arrow_type):
-            column = column.cast(arrow_type.value_type)
-        mask = getattr(pc, _ArrowOps._COMPUTE[split.inequality])(column, value)
-        return data.filter(pc.fill_null(mask, False))
-
-    @staticmethod
-    def rows(data: Any, start: int, stop: int) -> Any:
-        return data.slice(start, stop - start)
-
-    @staticmethod
-    def take(data: Any, indices: list[int]) -> Any:
-        return data.take(indices)
-
-    @staticmethod
-    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
-        if dependent_vars.is_empty:
-            return Data(x=rows)
-        names = (
-            [data.column_names[i] for i in dependent_vars.column_indices]
-            if dependent_vars.is_idx
-            else dependent_vars.column_names
-        )
-        return Data(x=rows.drop_columns(names), y=rows.select(names))
-
-
-class _NumpyOps(_RowOps):
-    name = "numpy"
-
-    @staticmethod
-    def take(data: Any, indices: list[int]) -> Any:
-        return data[sys.modules["numpy"].asarray(indices, dtype=int)]
-
-    @staticmethod
-    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
-        if dependent_vars.is_empty:
-            return Data(x=rows)
-        np = sys.modules["numpy"]
-        indices = dependent_vars.column_indices
-        return Data(x=np.delete(rows, indices, axis=1), y=rows[:, indices])
-
-
-class _TorchOps(_RowOps):
-    name = "torch"
-
-    @staticmethod
-    def take(data: Any, indices: list[int]) -> Any:
-        torch = sys.modules["torch"]
-        return data[torch.tensor(indices, dtype=torch.long, device=data.device)]
-
-    @staticmethod
-    def xy(data: Any, rows: Any, dependent_vars: DependentVars) -> Data:
-        if dependent_vars.is_empty:
-            return Data(x=rows)
-        indices = dependent_vars.column_indices
-        keep = [i for i in range(int(data.shape[1])) if i not in set(indices)]
-        return Data(x=rows[:, keep], y=rows[:, indices])
-
-
-_OPS: tuple[tuple[str, str, _RowOps], ...] = (
-    ("pandas", "DataFrame", _PandasOps()),
-    ("polars", "DataFrame", _PolarsOps()),
-    ("pyarrow", "Table", _ArrowOps()),
-    ("numpy", "ndarray", _NumpyOps()),
-    ("torch", "Tensor", _TorchOps()),
-)
-
-
-def _ops_for(data: Any) -> _RowOps:
-    """The row operations for ``data``'s library (only libraries already imported can match)."""
-    for module_name, class_name, ops in _OPS:
-        module = sys.modules.get(module_name)
-        if module is not None and isinstance(data, getattr(module, class_name)):
-            return ops
-    raise InvalidArgumentError(
-        f"cannot split a {type(data).__module__}.{type(data).__qualname__}: splits and "
-        "dependent_vars work on pandas/polars DataFrames, pyarrow Tables, numpy arrays and "
-        "torch tensors"
-    )

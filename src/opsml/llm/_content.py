@@ -15,12 +15,12 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, field_serializer
 
 from opsml.errors import InvalidArgumentError
-from opsml.types._enums import _StrEnum
+from opsml.types import NamedStrEnum
 
 __all__ = ["AudioUrl", "BinaryContent", "DocumentUrl", "ImageUrl", "Provider", "Score"]
 
 
-class Provider(_StrEnum):
+class Provider(NamedStrEnum):
     """The LLM provider a prompt is written for (``Prompt(provider=Provider.OpenAI)``)."""
 
     OpenAI = "openai"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsml.types._enums import (
     CommonKwargs,
+    NamedStrEnum,
     RegistryMode,
     RegistryType,
     SaveName,
@@ -27,6 +28,7 @@ __all__ = [
     "DriftArgs",
     "DriftProfileMap",
     "DriftProfileUri",
+    "NamedStrEnum",
     "RegistryMode",
     "RegistryType",
     "SaveName",

@@ -10,10 +10,18 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["CommonKwargs", "RegistryMode", "RegistryType", "SaveName", "Suffix", "VersionType"]
+__all__ = [
+    "CommonKwargs",
+    "NamedStrEnum",
+    "RegistryMode",
+    "RegistryType",
+    "SaveName",
+    "Suffix",
+    "VersionType",
+]
 
 
-class _StrEnum(StrEnum):
+class NamedStrEnum(StrEnum):
     """A str enum that also accepts member names, case-insensitively."""
 
     @classmethod
@@ -41,7 +49,7 @@ class _StrEnum(StrEnum):
         return str(self.value)
 
 
-class VersionType(_StrEnum):
+class VersionType(NamedStrEnum):
     """How to bump a card's version at registration (SPEC §4)."""
 
     Major = "major"
@@ -56,7 +64,7 @@ class VersionType(_StrEnum):
         return f"VersionType.{self.name}"
 
 
-class ServiceType(_StrEnum):
+class ServiceType(NamedStrEnum):
     """What a ServiceCard deploys: an HTTP API, an MCP server or an agent."""
 
     Api = "Api"
@@ -64,7 +72,7 @@ class ServiceType(_StrEnum):
     Agent = "Agent"
 
 
-class RegistryType(_StrEnum):
+class RegistryType(NamedStrEnum):
     """The registry a card belongs to. ``Deck`` is the former name of ``Service``."""
 
     Data = "data"
@@ -90,7 +98,7 @@ class RegistryType(_StrEnum):
 type.__setattr__(RegistryType, "Deck", RegistryType.Service)
 
 
-class RegistryMode(_StrEnum):
+class RegistryMode(NamedStrEnum):
     """Where a registry's metadata and artifacts live, as seen from this process."""
 
     Server = "server"
@@ -99,7 +107,7 @@ class RegistryMode(_StrEnum):
     """Client mode: this process talks to an opsml server over HTTP."""
 
 
-class SaveName(_StrEnum):
+class SaveName(NamedStrEnum):
     """Fixed file and folder names inside a card version's storage folder."""
 
     Card = "card"
@@ -132,7 +140,7 @@ class SaveName(_StrEnum):
     Tokenizer = "tokenizer"
 
 
-class Suffix(_StrEnum):
+class Suffix(NamedStrEnum):
     """File suffixes (without the dot) used by the interfaces."""
 
     Bin = "bin"
@@ -157,7 +165,7 @@ class Suffix(_StrEnum):
     Zarr = "zarr"
 
 
-class CommonKwargs(_StrEnum):
+class CommonKwargs(NamedStrEnum):
     """Common keys used in interface metadata."""
 
     Backend = "backend"

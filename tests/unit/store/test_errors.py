@@ -52,9 +52,7 @@ def test_a_broken_database_is_a_one_line_metadata_store_error(db_url: str) -> No
         pytest.param(  # nothing listens on port 1
             "postgresql://nobody@127.0.0.1:1/none", marks=pytest.mark.needs("psycopg")
         ),
-        pytest.param(
-            "mysql+pymysql://nobody@127.0.0.1:1/none", marks=pytest.mark.needs("pymysql")
-        ),
+        pytest.param("mysql+pymysql://nobody@127.0.0.1:1/none", marks=pytest.mark.needs("pymysql")),
     ],
 )
 def test_the_cli_prints_one_line_when_the_database_is_unreachable(url: str, tmp_path: Path) -> None:

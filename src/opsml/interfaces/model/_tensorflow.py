@@ -16,7 +16,7 @@ from opsml._compat import require
 from opsml.errors import InvalidArgumentError, SerializationError, UnsupportedTypeError
 from opsml.interfaces._data_base import DataInterface, translate_errors, type_name
 from opsml.interfaces._enums import DataType, ModelType, TaskType
-from opsml.interfaces._model_base import _SAMPLE_DATA_INTERFACES, ModelInterface
+from opsml.interfaces._model_base import ModelInterface, sample_data_interfaces
 from opsml.interfaces._schema import Feature, FeatureSchema
 from opsml.interfaces.data._numpy import load_npz, rebuild_collection, save_npz
 from opsml.types import SaveName, Suffix
@@ -162,12 +162,6 @@ class TensorFlowSampleData(DataInterface):
         if kind == _TENSOR:
             return values[0]
         return rebuild_collection(file, kind, keys, values)
-
-
-_TF_SAMPLE_INTERFACES: tuple[type[DataInterface], ...] = (
-    *_SAMPLE_DATA_INTERFACES,
-    TensorFlowSampleData,
-)
 
 
 def _input_names(model: Any) -> list[str]:
@@ -335,7 +329,7 @@ class TensorFlowModel(ModelInterface):
 
     @classmethod
     def _sample_interfaces(cls) -> tuple[type[DataInterface], ...]:
-        return _TF_SAMPLE_INTERFACES
+        return (*sample_data_interfaces(), TensorFlowSampleData)
 
     def _sample_kinds(self) -> str:
         return (

@@ -20,7 +20,7 @@ from opsml.errors import InvalidArgumentError, SerializationError, UnsupportedTy
 from opsml.interfaces._data_base import DataInterface, translate_errors, type_name
 from opsml.interfaces._enums import DataType, ModelType, TaskType
 from opsml.interfaces._kwargs import ModelSaveKwargs
-from opsml.interfaces._model_base import _SAMPLE_DATA_INTERFACES, ModelInterface
+from opsml.interfaces._model_base import ModelInterface, sample_data_interfaces
 from opsml.interfaces._schema import Feature, FeatureSchema
 from opsml.interfaces.data._torch import TorchData
 from opsml.types import SaveName, Suffix
@@ -163,14 +163,6 @@ class TorchSampleData(DataInterface):
             return torch.load(file, weights_only=True, map_location="cpu", **kwargs)
 
 
-# Sample data interfaces of the torch-based models, tried in order.
-_TORCH_SAMPLE_INTERFACES: tuple[type[DataInterface], ...] = (
-    TorchData,
-    TorchSampleData,
-    *(interface for interface in _SAMPLE_DATA_INTERFACES if interface is not TorchData),
-)
-
-
 def _export_inputs(sample: Any) -> tuple[tuple[Any, ...], dict[str, Any], list[str]]:
     """Split sample data into ``torch.onnx.export``'s ``args``, ``kwargs`` and input names."""
     torch = torch_module()
@@ -281,7 +273,8 @@ class TorchInterface(ModelInterface):
 
     @classmethod
     def _sample_interfaces(cls) -> tuple[type[DataInterface], ...]:
-        return _TORCH_SAMPLE_INTERFACES
+        others = (interface for interface in sample_data_interfaces() if interface is not TorchData)
+        return (TorchData, TorchSampleData, *others)
 
     def _sample_kinds(self) -> str:
         return (

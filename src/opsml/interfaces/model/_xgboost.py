@@ -13,7 +13,7 @@ from opsml.errors import InvalidArgumentError, SerializationError, UnsupportedTy
 from opsml.interfaces._data_base import DataInterface, translate_errors, type_name
 from opsml.interfaces._enums import DataType, ModelType, TaskType
 from opsml.interfaces._kwargs import ModelSaveKwargs, json_safe
-from opsml.interfaces._model_base import _SAMPLE_DATA_INTERFACES, ModelInterface
+from opsml.interfaces._model_base import ModelInterface, sample_data_interfaces
 from opsml.interfaces._schema import Feature, FeatureSchema
 from opsml.interfaces.model._onnx_convert import sklearn_to_onnx, xgboost_booster_to_onnx
 from opsml.interfaces.model._sklearn import sklearn_task_type
@@ -231,7 +231,7 @@ class XGBoostModel(ModelInterface):
 
     @classmethod
     def _sample_interfaces(cls) -> tuple[type[DataInterface], ...]:
-        return (*_SAMPLE_DATA_INTERFACES, DMatrixData)
+        return (*sample_data_interfaces(), DMatrixData)
 
     def _to_onnx(self, model: Any, kwargs: dict[str, Any]) -> onnx.ModelProto:
         sample = self._sample_raw()
