@@ -146,6 +146,23 @@ def make_model() -> tuple[Any, Any]:
     return clf, x
 
 
+STAMP_BASE = 1000.0
+"""The value the last row's first cell gets in sample ``i``: ``STAMP_BASE + i`` (no value of
+a standard normal frame comes near it)."""
+
+
+def stamp_frame(frame: Any, sample: int) -> None:
+    """Make ``frame`` differ from every other sample's: its last row's first cell becomes
+    ``STAMP_BASE + sample``, in place.
+
+    Every sample registers new bytes, as a user registering new data does, so no registry
+    can answer a registration with work it did for an earlier one (content addressing: a
+    server that already holds the bytes would take them without an upload). The baseline
+    files of a sample are written from the same stamped frame.
+    """
+    frame.iat[-1, 0] = STAMP_BASE + sample
+
+
 def make_frame(rows: int) -> Any:
     """The data cases' frame: ``rows`` x 10 standard-normal float64 values, fixed seed.
 

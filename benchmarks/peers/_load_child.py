@@ -1,7 +1,7 @@
 """A first load of a registered DataCard in a fresh interpreter (run by ``_opsml_api.py``).
 
-``python _load_child.py UID [--parquet PATH] [--parquet-first] [--check-rows N]`` loads the
-card (``load_card(uid=UID)`` + ``card.load()``) in a process that did not register it, in
+``python _load_child.py UID [--parquet PATH] [--parquet-first] [--check-rows N [--stamp I]]``
+loads the card (``load_card(uid=UID)`` + ``card.load()``) in a process that did not register it, in
 the registry mode its environment gives (the parent sets ``XDG_CACHE_HOME`` to an empty
 folder, so ours' verified-file cache knows no file and every byte is hashed; in client mode
 also ``OPSML_CACHE_MAX_BYTES=0``, so every byte comes through the server). With
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import make_frame
+from _common import make_frame, stamp_frame
 
 
 def main() -> None:
@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--parquet", type=Path)
     parser.add_argument("--parquet-first", action="store_true")
     parser.add_argument("--check-rows", type=int, default=0)
+    parser.add_argument("--stamp", type=int, default=None, help="the sample's stamp_frame")
     args = parser.parse_args()
 
     import pandas as pd
@@ -62,6 +63,8 @@ def main() -> None:
         seconds[name] = time.perf_counter() - start
     if args.check_rows:
         frame = make_frame(args.check_rows)
+        if args.stamp is not None:
+            stamp_frame(frame, args.stamp)
         for name, loaded in kept.items():
             if type(loaded) is not type(frame) or not loaded.equals(frame):
                 raise RuntimeError(f"{name} gave other data than the frame: {type(loaded)!r}")

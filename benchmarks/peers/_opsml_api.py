@@ -42,6 +42,7 @@ from _common import (
     repeat,
     seed_clones,
     sqlite_path,
+    stamp_frame,
     timed,
 )
 
@@ -282,7 +283,8 @@ class _DataBench:
         return seconds
 
     def load(self, uid: str, check: bool = False) -> float:
-        """``load_card(uid=...)`` + ``card.load()``; with ``check``, compare to the frame."""
+        """``load_card(uid=...)`` + ``card.load()``; with ``check``, compare to the frame
+        (stamped for the sample that registered ``uid`` by the caller)."""
 
         def load() -> Any:
             card = self.registry.load_card(uid=uid)
@@ -324,6 +326,7 @@ class _DataBench:
         options = parquet_options(self.frame)
         samples: dict[str, list[float]] = {}
         for i in range(warmup + n):
+            stamp_frame(self.frame, i)
             path = folder / f"frame-{i}.parquet"
             default_path = folder / f"frame-{i}-defaults.parquet"
             calls: list[tuple[str, Callable[[], float]]] = [
@@ -348,6 +351,7 @@ class _DataBench:
             log(f"data sample {i}, write: {_shown(times)}")
         env = c_environ()
         for i in range(warmup + n):
+            stamp_frame(self.frame, i)
             path = folder / f"frame-{i}.parquet"
             check = i == warmup
             times = {}
@@ -358,7 +362,9 @@ class _DataBench:
                 times["data_load"] = self.load(self.uids[i], check)
                 times["data_read_parquet"] = self.read_parquet(pd, path, check)
             if i >= warmup:
-                cold = cold_load(self.uids[i], env, path, i % 2 == 1, self.check_rows(check))
+                cold = cold_load(
+                    self.uids[i], env, path, i % 2 == 1, self.check_rows(check), stamp=i
+                )
                 times["data_load_cold"] = cold["load"]
                 times["data_read_parquet_cold"] = cold["read_parquet"]
                 for key, seconds in times.items():
@@ -414,6 +420,7 @@ class _DataBench:
         samples: dict[str, list[float]] = {}
         for step in ("register", "load"):
             for i in range(warmup + n):
+                stamp_frame(self.frame, i)  # both registries register the same new bytes
                 times: dict[str, float] = {}
                 for key in list(benches) if i % 2 == 0 else list(benches)[::-1]:
                     bench = benches[key]
@@ -434,7 +441,7 @@ class _DataBench:
             check = self.check_rows(i == warmup)
             for key in list(benches) if i % 2 == 0 else list(benches)[::-1]:
                 uid = benches[key].uids[i]
-                times[key] = cold_load(uid, envs[key], check_rows=check)["load"]
+                times[key] = cold_load(uid, envs[key], check_rows=check, stamp=i)["load"]
                 samples.setdefault(f"{key}_load_cold", []).append(times[key])
             log(f"client data sample {i}, first load in a fresh process: {_shown(times)}")
         results.update({key: {"samples": values} for key, values in samples.items()})
@@ -458,13 +465,16 @@ def cold_load(
     parquet: Path | None = None,
     parquet_first: bool = False,
     check_rows: int = 0,
+    stamp: int | None = None,
 ) -> dict[str, float]:
     """A first load of card ``uid`` in a fresh interpreter (``_load_child.py``).
 
     The child gets ``env`` with ``XDG_CACHE_HOME`` set to a new, empty folder: ours'
     verified-file cache (``verified.sqlite3``) and client cache start empty, so every byte
     of the card is hashed, as in the first load on a machine. With ``parquet``, the child
-    also reads that file with ``pd.read_parquet``, back to back with the load.
+    also reads that file with ``pd.read_parquet``, back to back with the load. With
+    ``check_rows``, the child compares what it loaded to the frame as :func:`stamp_frame`
+    stamped it for sample ``stamp``.
 
     Returns:
         The seconds of ``load`` (and ``read_parquet``), as the child measured them.
@@ -474,6 +484,8 @@ def cold_load(
         cmd += ["--parquet", str(parquet)] + (["--parquet-first"] if parquet_first else [])
     if check_rows:
         cmd += ["--check-rows", str(check_rows)]
+        if stamp is not None:
+            cmd += ["--stamp", str(stamp)]
     tmp = Path(env.get("TMPDIR") or tempfile.gettempdir())
     with tempfile.TemporaryDirectory(prefix="cold-cache-", dir=tmp) as cache:
         proc = subprocess.run(
