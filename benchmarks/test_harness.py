@@ -7,6 +7,7 @@ bookkeeping that decides what a report says about them.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import time
@@ -274,3 +275,24 @@ def test_a_section_measured_without_the_gate_does_not_claim_a_quiet_machine(
     assert gate.summary()[-1] == "Valid: not known (the load was not watched while it ran)"
     machine.loads[:] = [3.0]
     assert gate.summary()[-1] == "**INVALID**: load average 3.00 > 2 cores"
+
+
+def test_every_data_sample_registers_bytes_of_its_own(tmp_path: Path) -> None:
+    """A registry that keeps bytes by their hash must not be able to skip a sample's upload:
+    two samples' Parquet files differ, and a fresh process rebuilds a sample's frame exactly
+    (the cold-load child's check)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+    from _common import make_frame, stamp_frame
+
+    frame = make_frame(1000)
+    digests = []
+    for sample in (0, 1):
+        stamp_frame(frame, sample)
+        path = tmp_path / f"{sample}.parquet"
+        frame.to_parquet(path)
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] != digests[1]
+    rebuilt = make_frame(1000)
+    stamp_frame(rebuilt, 1)
+    assert rebuilt.equals(frame)
+    assert not make_frame(1000).equals(frame)
