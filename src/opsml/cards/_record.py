@@ -182,7 +182,8 @@ def _cell(card: Any, column: str) -> str:
 
 def _summary_line(card: Any) -> str:
     row = _as_dict(card)
-    what = f"{row.get('registry_type') or 'card'} {row.get('space')}/{row.get('name')}"
+    kind = f"{row['registry_type']} card" if row.get("registry_type") else "card"
+    what = f"{kind} {row.get('space')}/{row.get('name')}"
     version = f" v{row['version']}" if row.get("version") else ""
     uid = f" ({row['uid']})" if row.get("uid") else ""
     return what + version + uid
