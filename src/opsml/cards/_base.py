@@ -103,7 +103,7 @@ class CardBase(BaseModel):
     _source: ArtifactSource | None = PrivateAttr(default=None)
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
         """Rebuild a card from stored data: fields this version does not know are ignored."""
         token = _READING.set(True)
         try:

@@ -16,6 +16,7 @@ from opsml.registry._registry import (
     card_query,
     card_registry_type,
     close_backends,
+    describe_database,
 )
 from opsml.registry._service import resolve_references
 
@@ -37,6 +38,7 @@ __all__ = [
     "card_record",
     "card_registry_type",
     "close_backends",
+    "describe_database",
     "collect_garbage",
     "register",
     "resolve_references",
