@@ -255,22 +255,8 @@ def server_start(
     and OPSML_STORAGE_URI as the server's own database and storage)."""
 
     def run() -> None:
-        from opsml.registry import describe_database
         from opsml.server import serve
-        from opsml.settings import OpsmlConfig
 
-        cfg = OpsmlConfig.from_env()
-        # Which registry this is: the first thing to check when the UI lacks a user's cards.
-        typer.echo(
-            f"opsml server: {describe_database(cfg.tracking_uri)}, storage {cfg.storage_uri}"
-            + (
-                " (this directory's defaults: set OPSML_TRACKING_URI and OPSML_STORAGE_URI "
-                "to serve another registry)"
-                if cfg.tracking_defaulted
-                else ""
-            ),
-            err=True,
-        )
         serve(
             host=host,
             port=port,
