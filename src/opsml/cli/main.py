@@ -47,6 +47,14 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@app.command()
+def info() -> None:
+    """Show where this shell's registry is: mode, database, storage, server version, user."""
+    from opsml.registry import CardRegistry
+
+    typer.echo(str(guard(lambda: CardRegistry("model").info())))
+
+
 @app.command("list")
 def list_cards(
     registry: Annotated[str, typer.Argument(help="data, model, experiment, prompt or service")],

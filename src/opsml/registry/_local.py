@@ -29,6 +29,7 @@ from opsml.errors import (
     InvalidArgumentError,
     InvalidNameError,
     InvalidVersionError,
+    VersionConflictError,
 )
 from opsml.registry._registration import Registered, Reservation
 from opsml.registry._tracking import LocalTracking
@@ -213,9 +214,19 @@ class LocalBackend(LocalTracking):
             }
 
         def allocate(existing: list[Version]) -> Version:
-            return allocate_version(
-                existing, version_type, requested=requested, pre_tag=pre_tag, build_tag=build_tag
-            )
+            try:
+                return allocate_version(
+                    existing,
+                    version_type,
+                    requested=requested,
+                    pre_tag=pre_tag,
+                    build_tag=build_tag,
+                )
+            except VersionConflictError as exc:
+                raise VersionConflictError(
+                    f"{registry.value} card {space}/{name}: {exc}; leave the version out to "
+                    "register the next one"
+                ) from None
 
         version = self.store.reserve(
             registry, space, name, allocate, row, card.tags, explicit=explicit

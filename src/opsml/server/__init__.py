@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from opsml._compat import require
@@ -88,4 +89,26 @@ def serve(
         "OPSML_FORWARDED_ALLOW_IPS": forwarded_allow_ips,
     }
     env = {**os.environ, **{k: str(v) for k, v in overrides.items() if v is not None}}
-    run(ServerConfig.from_env(env), host=host, port=port, workers=workers)
+    config = ServerConfig.from_env(env)
+    _say_which_registry()
+    run(config, host=host, port=port, workers=workers)
+
+
+def _say_which_registry() -> None:
+    """Print the database and storage served: the first thing to check when the UI lacks
+    cards a user registered (from another directory, into that directory's ``opsml.db``)."""
+    from opsml.registry import describe_database
+    from opsml.settings import OpsmlConfig
+
+    cfg = OpsmlConfig.from_env()
+    defaults = (
+        " (this directory's defaults: set OPSML_TRACKING_URI and OPSML_STORAGE_URI to serve "
+        "another registry)"
+        if cfg.tracking_defaulted
+        else ""
+    )
+    print(
+        f"opsml server: {describe_database(cfg.tracking_uri)}, storage {cfg.storage_uri}{defaults}",
+        file=sys.stderr,
+        flush=True,
+    )
