@@ -86,7 +86,10 @@ def _when(value: Any) -> str:
 
 
 def _num(value: Any) -> str:
-    if isinstance(value, int | float) and math.isfinite(value):
+    """Four significant digits; thousands separators from 10 000 on (``123,457``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if 1e4 <= abs(value) < 1e15:
+            return f"{value:,.0f}"
         return f"{value:.4g}"
     return "—" if value is None else str(value)
 
@@ -401,11 +404,12 @@ def _card_routes(app: FastAPI, ui: _Ui) -> None:
         registry: str,
         uid: str,
         compare: Annotated[list[str] | None, Query(max_length=10)] = None,
+        metric: Annotated[str, Query(max_length=200)] = "",
     ) -> Response:
         reg = card_registry_type(registry)
         _require_read(request, user, reg, uid)
         others = [c for c in compare or [] if _may_read(request, user, reg, c)]
-        context = card_context(_backend(request), reg, uid, others)
+        context = card_context(_backend(request), reg, uid, others, metric)
         card = context["card"]
         space, name = card["space"], card["name"]
         return ui.render(
