@@ -50,10 +50,10 @@ def rotate_keys(tracking_uri: str, secret: str, batch: int = 500) -> int:
 def rotate(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count the keys.")] = False,
 ) -> None:
-    """Re-wrap every card's data key under the first key of OPSML_ENCRYPT_SECRET.
+    """Re-wrap every card's data key under the new master key.
 
-    Set OPSML_ENCRYPT_SECRET=new-key,old-key; artifacts are not rewritten. Run where the
-    database is.
+    The new key is the first of OPSML_ENCRYPT_SECRET=new-key,old-key; artifacts are not
+    rewritten. Run where the database is.
     """
     from opsml.cli._common import guard
     from opsml.errors import InvalidArgumentError

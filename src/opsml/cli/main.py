@@ -23,7 +23,7 @@ from opsml.errors import CardNotFoundError, OpsmlError
 
 __all__ = ["app", "main"]
 
-app = OpsmlTyper(help="opsml: a registry for machine-learning artifacts (cards).")
+app = OpsmlTyper(name="opsml", help="opsml: a registry for machine-learning artifacts (cards).")
 server_app = OpsmlTyper(help="Run the opsml server (HTTP API and web UI).")
 app.add_typer(server_app, name="server")
 install_app = OpsmlTyper(help="Install what a lock file names (opsml install service).")
