@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["JsonFlag", "print_json", "print_table"]
+__all__ = ["JsonFlag", "count", "print_json", "print_table"]
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print JSON for scripts (keys: see docs/cli.md).")
@@ -23,6 +23,11 @@ _WHOLE = ("uid", "token")
 """Columns never wrapped on a terminal either (other columns give up width first)."""
 
 _UNLIMITED = 1_000_000
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 card``, ``2 cards``: ``number`` and ``noun`` in the right number."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def print_json(data: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from opsml.cli._command import OpsmlTyper
-from opsml.cli._output import JsonFlag, print_json, print_table
+from opsml.cli._output import JsonFlag, count, print_json, print_table
 from opsml.errors import AccountError, InvalidArgumentError
 
 __all__ = ["audit", "user_app"]
@@ -124,7 +124,7 @@ def set_permissions(
         store = security.store
         if store.get_user(username) is None:
             raise InvalidArgumentError(f"no user {username!r}")
-        if admin is False and store.admin_count() <= 1 and store.get_user(username).is_admin:
+        if admin is False and store.admincount() <= 1 and store.get_user(username).is_admin:
             raise AccountError(f"{username!r} is the last admin")
         store.set_permissions(username, parse_grants(grant or []))
         if admin is not None:
@@ -209,7 +209,7 @@ def token_list(
         (t["token_id"], t["username"], t["name"], t["state"], t["expires_at"] or "never")
         for t in tokens
     ]
-    print_table(f"{len(rows)} API tokens", columns, rows)
+    print_table(count(len(rows), "API token"), columns, rows)
 
 
 @token_app.command("revoke")
@@ -261,4 +261,4 @@ def audit(
         )
         for e in entries
     ]
-    print_table(f"audit log ({len(rows)} entries)", columns, rows)
+    print_table(f"audit log ({count(len(rows), 'entry', 'entries')})", columns, rows)

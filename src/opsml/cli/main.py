@@ -17,7 +17,7 @@ from opsml._version import __version__
 from opsml.cli._command import OpsmlTyper, did_you_mean
 from opsml.cli._common import guard
 from opsml.cli._keys import generate_app, keys_app
-from opsml.cli._output import JsonFlag, print_json, print_table
+from opsml.cli._output import JsonFlag, count, print_json, print_table
 from opsml.cli._users import audit, user_app
 from opsml.errors import CardNotFoundError, OpsmlError
 
@@ -126,7 +126,7 @@ def list_cards(
             )
             for record in records
         ]
-        print_table(f"{len(rows)} cards", _CARD_COLUMNS, rows)
+        print_table(count(len(rows), "card"), _CARD_COLUMNS, rows)
     if not records and uid is None and (space or name):
         nearest = _nearest_card(registry, space, name)
         if nearest is not None:
@@ -207,7 +207,9 @@ def lock(
     else:
         columns = ("alias", "type", "space", "name", "version", "uid")
         print_table(
-            f"{LOCK_FILE}: {len(result.cards)} cards", columns, [list(r.values()) for r in rows]
+            f"{LOCK_FILE}: {count(len(result.cards), 'card')}",
+            columns,
+            [list(r.values()) for r in rows],
         )
 
 
