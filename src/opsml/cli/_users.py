@@ -56,7 +56,7 @@ def _new_password(password: str | None) -> str:
 
 @user_app.command("create")
 def create(
-    username: Annotated[str, typer.Argument(help="The new user's name.")],
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The new user's name.")],
     admin: Annotated[bool, typer.Option("--admin", help="Make the user an admin.")] = False,
     grant: GrantOption = None,
     password: Annotated[
@@ -106,7 +106,7 @@ def list_users(as_json: JsonFlag = False) -> None:
 
 @user_app.command("set-permissions")
 def set_permissions(
-    username: Annotated[str, typer.Argument(help="The user.")],
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The user.")],
     grant: GrantOption = None,
     admin: Annotated[
         bool | None, typer.Option("--admin/--no-admin", help="Grant or take admin rights.")
@@ -136,7 +136,7 @@ def set_permissions(
 
 @user_app.command("reset-password")
 def reset_password(
-    username: Annotated[str, typer.Argument(help="The user.")],
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The user.")],
     password: Annotated[
         str | None, typer.Option(help="The new password (prompted for when omitted).")
     ] = None,
@@ -155,7 +155,7 @@ def reset_password(
 
 
 @user_app.command("delete")
-def delete(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
+def delete(username: Annotated[str, typer.Argument(metavar="USERNAME", help="The user.")]) -> None:
     """Delete a user with every token they held.
 
     Their access, refresh and API tokens stop working at once; the last admin cannot be
@@ -170,7 +170,9 @@ def delete(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
 
 @token_app.command("create")
 def token_create(
-    username: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    username: Annotated[
+        str, typer.Argument(metavar="USERNAME", help="The user the token acts as.")
+    ],
     name: Annotated[str, typer.Option(help="What the token is for, e.g. 'nightly CI'.")],
     ttl_days: Annotated[
         int | None, typer.Option(help="Expire after this many days (default: never).")
@@ -213,7 +215,9 @@ def token_list(
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id.")]) -> None:
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(metavar="TOKEN_ID", help="The token's id.")],
+) -> None:
     """Revoke an API token: it stops working at once."""
 
     def run() -> None:

@@ -89,7 +89,9 @@ def _nearest_card(registry: str, space: str | None, name: str | None) -> str | N
 
 @app.command("list")
 def list_cards(
-    registry: Annotated[str, typer.Argument(help="data, model, experiment, prompt or service.")],
+    registry: Annotated[
+        str, typer.Argument(metavar="REGISTRY", help="data, model, experiment, prompt or service.")
+    ],
     space: Annotated[str | None, typer.Option(help="Only this space.")] = None,
     name: Annotated[str | None, typer.Option(help="Only this name.")] = None,
     version: Annotated[
@@ -135,7 +137,9 @@ def list_cards(
 
 @app.command()
 def get(
-    registry: Annotated[str, typer.Argument(help="model, data, prompt, experiment or service.")],
+    registry: Annotated[
+        str, typer.Argument(metavar="REGISTRY", help="model, data, prompt, experiment or service.")
+    ],
     space: Annotated[str | None, typer.Option(help="Card space.")] = None,
     name: Annotated[str | None, typer.Option(help="Card name.")] = None,
     version: Annotated[

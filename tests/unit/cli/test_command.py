@@ -87,7 +87,7 @@ def test_a_bare_group_prints_its_help() -> None:
             "error: No such option: --write_dir. Did you mean --write-dir?",
         ),
         (["list", "model", "--limit", "many"], "error: Invalid value for '--limit'"),
-        (["list"], "error: Missing argument 'registry'. (see 'opsml list --help')"),
+        (["list"], "error: Missing argument 'REGISTRY'. (see 'opsml list --help')"),
     ],
 )
 def test_usage_errors_are_one_line_with_the_fix(args: list[str], says: str) -> None:
