@@ -101,7 +101,7 @@ def list_users(as_json: JsonFlag = False) -> None:
         )
         for user in users
     ]
-    print_table("users", ("username", "admin", "permissions"), rows)
+    print_table(count(len(rows), "user"), ("username", "admin", "permissions"), rows)
 
 
 @user_app.command("set-permissions")

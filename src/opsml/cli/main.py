@@ -56,7 +56,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """opsml: a registry for machine-learning artifacts (cards)."""
+    """The options of ``opsml`` itself (its help is the app's)."""
 
 
 @app.command()
