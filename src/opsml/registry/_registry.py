@@ -226,8 +226,12 @@ def card_registry_type(value: RegistryType | str) -> RegistryType:
     try:
         registry = RegistryType(value)
     except ValueError as exc:
-        known = ", ".join(r.value for r in CARD_REGISTRIES)
-        raise InvalidArgumentError(f"unknown registry type {value!r}; use one of {known}") from exc
+        known = [r.value for r in CARD_REGISTRIES]
+        nearest = difflib.get_close_matches(str(value).lower(), known, n=1)
+        hint = f"did you mean {nearest[0]!r}? " if nearest else ""
+        raise InvalidArgumentError(
+            f"unknown registry type {value!r}; {hint}use one of {', '.join(known)}"
+        ) from exc
     if registry not in CARD_REGISTRIES:
         raise InvalidArgumentError(f"the {registry.value} registry is not supported")
     return registry
