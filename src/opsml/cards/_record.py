@@ -137,14 +137,23 @@ class CardList(Generic[T]):
 
         table = Table(title=f"{len(self.cards)} cards")
         for column in ("created_at", "space", "name", "version", "uid", "tags"):
-            table.add_column(column, overflow="fold")
+            # A uid stays whole on its line (copyable, greppable), on a terminal or piped.
+            table.add_column(
+                column,
+                overflow="fold",
+                no_wrap=column == "uid",
+                min_width=36 if column == "uid" and self.cards else None,
+            )
         for card in self.cards:
             table.add_row(
                 str(_field(card, "created_at"))[:19].replace("T", " "),
                 *(str(_field(card, name)) for name in ("space", "name", "version", "uid")),
                 ", ".join(_field(card, "tags") or []),
             )
-        Console().print(table)
+        console = Console()
+        if not console.is_terminal:  # piped or in a file: no terminal width to fit
+            console = Console(width=100_000)
+        console.print(table)
 
 
 _SHOWN = 10

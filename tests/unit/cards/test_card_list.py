@@ -84,3 +84,14 @@ def test_a_card_has_a_short_repr_and_an_html_view(sqlite_registry_env: Path) -> 
     assert "<caption>PromptCard</caption>" in view
     assert f"<tr><th>uid</th><td>{card.uid}</td></tr>" in view
     assert "<tr><th>created</th>" in view
+
+
+def test_as_table_keeps_uids_whole_when_piped(
+    listed: CardList, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")  # a narrow terminal setting must not wrap the uids
+    listed.as_table()
+    out = capsys.readouterr().out
+    for record in listed:
+        (line,) = [line for line in out.splitlines() if record.uid in line]
+        assert record.version in line
