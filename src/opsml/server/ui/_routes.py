@@ -409,7 +409,7 @@ def _card_routes(app: FastAPI, ui: _Ui) -> None:
         reg = card_registry_type(registry)
         _require_read(request, user, reg, uid)
         others = [c for c in compare or [] if _may_read(request, user, reg, c)]
-        context = card_context(_backend(request), reg, uid, others, metric)
+        context = card_context(_backend(request), reg, uid, others, metric, _readable(user))
         card = context["card"]
         space, name = card["space"], card["name"]
         return ui.render(

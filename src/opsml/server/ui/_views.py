@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,7 @@ from opsml.server.ui._files import (
     render_markdown,
 )
 from opsml.store import CardQuery
+from opsml.store._lineage import used_by
 from opsml.types import RegistryType
 
 __all__ = ["CardLink", "card_context", "card_href", "resolve_link"]
@@ -372,6 +374,7 @@ def card_context(
     uid: str,
     compare: list[str],
     metric_filter: str = "",
+    readable: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Everything the card page shows.
 
@@ -382,6 +385,8 @@ def card_context(
         compare: uids of other experiments to overlay on this experiment's charts.
         metric_filter: Only chart the experiment's metrics whose name contains this
             (case-insensitive).
+        readable: The spaces the viewer may read (``None``: every space): "used by" names
+            only cards of these.
 
     Raises:
         CardNotFoundError: No such card.
@@ -398,6 +403,10 @@ def card_context(
         "file_count": len(files),
         "history": _history(backend, registry, card),
         "links": links,
+        "used_by": [
+            CardLink(u.registry.value, u.uid, u.space, u.name, u.version)
+            for u in used_by(backend.store, registry, uid, readable)
+        ],
         "lineage": _lineage(backend, registry, card, links),
         "readme": None,
         "images": [
