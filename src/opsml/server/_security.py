@@ -143,6 +143,17 @@ class Principal:
                 return True
         return False
 
+    def allows_everywhere(self, permission: Permission) -> bool:
+        """Whether the caller may do ``permission`` in every space (so a check of one
+        space needs no lookup of which space it is)."""
+        if self.unrestricted or self.is_admin:
+            return True
+        if permission is Permission.Admin:
+            return False
+        return any(
+            grant.space == ANY_SPACE and getattr(grant, permission.value) for grant in self.grants
+        )
+
     def readable_spaces(self) -> set[str] | None:
         """Spaces the caller may read (``None``: every space)."""
         if self.unrestricted or self.is_admin:

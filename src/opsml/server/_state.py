@@ -6,25 +6,31 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Path, Request
+from fastapi.responses import Response
 
 from opsml.cards import CardBase
+from opsml.errors import CardNotFoundError
 from opsml.registry import LocalBackend
-from opsml.server._authz import current_user
+from opsml.server._authz import current_user, shared_card
 from opsml.server._config import ServerConfig
 from opsml.server._models import UID_PATTERN, ErrorResponse, RegistryName
 from opsml.server._security import Principal, Security
 from opsml.storage import UploadArea
-from opsml.store import AuthStore
+from opsml.store import OK, AuthStore
 from opsml.types import RegistryType
 
 __all__ = [
     "ERRORS",
+    "JsonBytes",
     "ServerState",
     "StateDep",
     "Uid",
     "UserDep",
     "card_json",
+    "json_bytes",
+    "registered_row",
     "registry_type",
     "state",
 ]
@@ -80,8 +86,39 @@ def state(request: Request) -> ServerState:
     return st
 
 
-StateDep = Annotated[ServerState, Depends(state)]
+async def _state_dependency(request: Request) -> ServerState:
+    return state(request)  # a coroutine: FastAPI runs it without a worker thread
+
+
+StateDep = Annotated[ServerState, Depends(_state_dependency)]
 UserDep = Annotated[Principal, Depends(current_user)]
+
+
+class JsonBytes(Response):
+    """A JSON answer from text or bytes that are JSON already (a stored ``card.json``, or
+    what :func:`json_bytes` made): nothing is parsed or encoded again."""
+
+    media_type = "application/json"
+
+
+def json_bytes(content: Any) -> JsonBytes:
+    """``content`` (dicts, lists, strings, numbers) as a JSON answer, encoded by orjson."""
+    return JsonBytes(orjson.dumps(content))
+
+
+def registered_row(st: ServerState, request: Request, registry: RegistryType, uid: str) -> Any:
+    """The ``ok`` record of card ``uid``: the one the permission check read for this
+    request, else read now (call it in a worker thread).
+
+    Raises:
+        CardNotFoundError: No such card, or it is still pending.
+    """
+    shared = shared_card(request, registry, uid)
+    if shared is None:
+        return st.backend.store.get(registry, uid)
+    if shared.row is None or shared.row.status != OK:
+        raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
+    return shared.row
 
 
 def registry_type(name: RegistryName) -> RegistryType:
