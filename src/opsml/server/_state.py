@@ -58,6 +58,7 @@ class ServerState:
             config.refresh_secret,
             config.token_ttl_seconds,
             config.refresh_ttl_seconds,
+            config.auth_cache_seconds,
         )
         self._relay: UploadArea | None = None
 
