@@ -450,7 +450,7 @@ def record_fields(registry: RegistryType, row: Row[Any]) -> dict[str, Any]:
         "name": row.name,
         "version": row.version,
         "registry_type": registry.value,
-        "tags": json.loads(row.tags),
+        "tags": [] if row.tags == "[]" else json.loads(row.tags),
         "datacard_uids": linked.get(
             "datacard_uids", [row.datacard_uid] if row.datacard_uid else []
         ),

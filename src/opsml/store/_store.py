@@ -266,7 +266,7 @@ class SqlStore:
         Args:
             registry: The registry to query.
             q: The filters.
-            summary: Leave out the card JSON and manifest (for listings).
+            summary: Only the :data:`SUMMARY_COLUMNS` (for listings).
         """
         shape = _Shape.of(registry, q, summary)
         try:
@@ -399,6 +399,25 @@ class SqlStore:
             return {path for (path,) in conn.execute(select(table.c.storage_path))}
 
 
+SUMMARY_COLUMNS = (
+    "uid",
+    "created_at",
+    "app_env",
+    "space",
+    "name",
+    "version",
+    "tags",
+    "datacard_uid",
+    "experimentcard_uid",
+    "interface_type",
+    "data_type",
+    "model_type",
+    "task_type",
+)
+"""The columns of a summary row (a listing's ``CardRecord``; an experiment's also carries
+its card JSON, which holds the uids it links)."""
+
+
 @dataclass(frozen=True)
 class _Shape:
     """What determines the statement of a card query (its values are placeholders): which
@@ -455,10 +474,11 @@ def _select(shape: _Shape) -> Select[Any]:
     """The ``SELECT`` of a card query of this shape, with placeholders for its values."""
     registry = shape.registry
     table = card_table(registry)
-    heavy = (
-        {"manifest_json"} if registry is RegistryType.Experiment else {"card_json", "manifest_json"}
-    )
-    columns = [c for c in table.c if not (shape.summary and c.name in heavy)]
+    if shape.summary:
+        names = SUMMARY_COLUMNS + (("card_json",) if registry is RegistryType.Experiment else ())
+        columns = [table.c[name] for name in names]
+    else:
+        columns = list(table.c)
     conditions = [table.c.status == OK]
     if shape.uid:
         conditions.append(table.c.uid == bindparam("uid"))
