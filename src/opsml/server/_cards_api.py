@@ -7,14 +7,13 @@ import functools
 from datetime import date
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from opsml.cards import parse_card
 from opsml.errors import CardNotFoundError, InvalidArgumentError
 from opsml.registry import card_query
-from opsml.server._authz import Scope, access, shared_card
+from opsml.server._authz import Scope, access, caller, shared_card
 from opsml.server._models import UID_PATTERN, DeletedResponse, RegistryName, UpdateRequest
 from opsml.server._security import Permission, Principal
 from opsml.server._state import (
@@ -27,6 +26,7 @@ from opsml.server._state import (
     json_bytes,
     registered_row,
     registry_type,
+    state,
 )
 from opsml.store import CardQuery, parse_max_date
 
@@ -64,8 +64,7 @@ def _readable(user: Principal) -> tuple[str, ...] | None:
     dependencies=[access(Permission.Read, Scope.Query)],
 )
 async def list_cards(
-    st: StateDep,
-    user: UserDep,
+    request: Request,
     registry: RegistryName,
     uid: UidQuery = None,
     space: SpaceQuery = None,
@@ -77,6 +76,7 @@ async def list_cards(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 25,
 ) -> Response:
     """Card records, highest version first (or newest first)."""
+    st, user = state(request), caller(request)
     query = _query(
         uid,
         space,
@@ -88,9 +88,7 @@ async def list_cards(
         limit=limit,
         spaces=_readable(user),
     )
-    records = await anyio.to_thread.run_sync(
-        st.backend.list_card_fields, registry_type(registry), query
-    )
+    records = await st.run(st.backend.list_card_fields, registry_type(registry), query)
     return json_bytes(records)
 
 
@@ -101,8 +99,7 @@ async def list_cards(
     dependencies=[access(Permission.Read, Scope.Query)],
 )
 async def load_card(
-    st: StateDep,
-    user: UserDep,
+    request: Request,
     registry: RegistryName,
     uid: UidQuery = None,
     space: SpaceQuery = None,
@@ -112,6 +109,7 @@ async def load_card(
     """The best matching card's JSON (highest final release when no version is given)."""
     if not (uid or space or name):
         raise InvalidArgumentError("give a uid, or a space and/or name")
+    st, user = state(request), caller(request)
     query = _query(
         uid,
         None if uid else space,
@@ -119,7 +117,7 @@ async def load_card(
         version if not uid else None,
         spaces=_readable(user),
     )
-    text = await anyio.to_thread.run_sync(st.backend.load_card_json, registry_type(registry), query)
+    text = await st.run(st.backend.load_card_json, registry_type(registry), query)
     return JsonBytes(text)
 
 
@@ -129,15 +127,16 @@ async def load_card(
     tags=["cards"],
     dependencies=[access(Permission.Read, Scope.Card)],
 )
-async def get_card(st: StateDep, request: Request, registry: RegistryName, uid: Uid) -> Response:
+async def get_card(request: Request, registry: RegistryName, uid: Uid) -> Response:
     """One card's JSON (its ``card.json``)."""
+    st = state(request)
     reg = registry_type(registry)
     shared = shared_card(request, reg, uid)
     try:
         if shared is not None:
             row = registered_row(st, request, reg, uid)  # no database read: on the loop
         else:
-            row = await anyio.to_thread.run_sync(registered_row, st, request, reg, uid)
+            row = await st.run(registered_row, st, request, reg, uid)
     except CardNotFoundError:
         raise CardNotFoundError(f"no {reg.value} card matches uid {uid!r}") from None
     return JsonBytes(row.card_json)

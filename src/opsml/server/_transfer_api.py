@@ -56,6 +56,7 @@ from opsml.server._state import (
     json_bytes,
     registered_row,
     registry_type,
+    state,
 )
 from opsml.storage import FileEntry, Manifest, UploadArea, safe_relpath
 from opsml.types import RegistryType
@@ -357,8 +358,9 @@ def _parse_manifest(registry: RegistryType, uid: str, updated: Any, text: str) -
     tags=["transfer"],
     dependencies=[access(Permission.Read, Scope.Card)],
 )
-async def downloads(st: StateDep, request: Request, registry: RegistryName, uid: Uid) -> Response:
+async def downloads(request: Request, registry: RegistryName, uid: Uid) -> Response:
     """Where to fetch each file of a registered card (the server, or presigned URLs)."""
+    st = state(request)
 
     def targets() -> list[dict[str, Any]]:
         prefix, manifest = _stored_manifest(st, request, registry_type(registry), uid)
@@ -378,7 +380,7 @@ async def downloads(st: StateDep, request: Request, registry: RegistryName, uid:
 
     # One worker thread for the record (unless the permission check read it) and the URLs
     # (presigning may read credentials).
-    return json_bytes(await anyio.to_thread.run_sync(targets))
+    return json_bytes(await st.run(targets))
 
 
 SMALL_FILE = 256 * 1024
@@ -398,10 +400,11 @@ body; larger ones stream."""
     },
 )
 async def download_file(
-    st: StateDep, registry: RegistryName, uid: Uid, path: FilePath, request: Request
+    request: Request, registry: RegistryName, uid: Uid, path: FilePath
 ) -> Response:
     """One file of a registered card; one ``Range`` (``bytes=a-b``, ``bytes=a-``,
     ``bytes=-n``) for resuming, answered the same for every storage."""
+    st = state(request)
     wanted = request.headers.get("range")
 
     def answer() -> Response:
@@ -427,7 +430,7 @@ async def download_file(
             )
         return _ranged(stored.size, stored.read, wanted, headers)
 
-    return await anyio.to_thread.run_sync(answer)
+    return await st.run(answer)
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
