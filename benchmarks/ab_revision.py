@@ -168,8 +168,7 @@ def main() -> None:
         "frame in client mode and in local mode back to back. Ratio: median over runs of "
         f"each run's median client / local. Verdict: **{verdict}**.",
         "",
-        "| revision | client register ms | local register ms | client / local | "
-        "per-run range |",
+        "| revision | client register ms | local register ms | client / local | per-run range |",
         "|---|---|---|---|---|",
         *rows,
     ]

@@ -309,14 +309,15 @@ def server_start(
         int, typer.Option(envvar="OPSML_SERVER_PORT", metavar="PORT", help="Port to listen on.")
     ] = 8000,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=1,
             envvar="OPSML_SERVER_WORKERS",
             metavar="N",
-            help="Worker processes (replicas sharing the database and storage).",
+            help="Worker processes (replicas sharing the database and storage); "
+            "default: one per CPU core.",
         ),
-    ] = 1,
+    ] = None,
     header_timeout: Annotated[
         int | None,
         typer.Option(

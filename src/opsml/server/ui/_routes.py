@@ -33,7 +33,7 @@ from opsml.errors import (
     RateLimitError,
 )
 from opsml.registry import LocalBackend, card_query, card_record, card_registry_type
-from opsml.server._authz import current_user
+from opsml.server._authz import resolve_user
 from opsml.server._errors import public_detail, request_id, status_for
 from opsml.server._security import Permission, Principal
 from opsml.server._state import ServerState, state
@@ -178,7 +178,7 @@ class _Ui:
         @functools.wraps(fn)
         def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
             try:
-                user = current_user(request, request.headers.get("authorization"))
+                user = resolve_user(request, request.headers.get("authorization"))
             except AuthenticationError as exc:
                 raise LoginRequiredError from exc
             try:
