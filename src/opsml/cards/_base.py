@@ -148,6 +148,9 @@ class CardBase(BaseModel):
         """uids of other cards this card references, which must exist at registration."""
         return {}
 
+    def _registered(self) -> None:
+        """Called once a registration has set ``uid``, ``version`` and the rest."""
+
     def _write_card_file(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / CARD_FILE

@@ -102,4 +102,5 @@ def register(
     card.created_at = registered.created_at
     card.app_env = registered.app_env
     card.manifest = registered.manifest
+    card._registered()
     backend.attach(card)

@@ -8,7 +8,7 @@ without it, importing any of these raises :class:`~opsml.errors.MissingDependenc
 naming that extra. Why 0.10.0 and not a newer release: ``docs/monitoring.md``.
 """
 
-from opsml.scouter._guard import scouter_required
+from opsml._compat import scouter_required
 
 with scouter_required():
     from scouter.alert import CustomMetricAlertConfig, PsiAlertConfig, SpcAlertConfig

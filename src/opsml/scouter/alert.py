@@ -1,6 +1,6 @@
 """Alert configuration of drift profiles (OpsML 3's ``opsml.scouter.alert``, from scouter-ml)."""
 
-from opsml.scouter._guard import scouter_required
+from opsml._compat import scouter_required
 
 with scouter_required():
     from scouter.alert import (

@@ -1,6 +1,6 @@
 """Scouter server client types (OpsML 3's ``opsml.scouter.client``, from scouter-ml)."""
 
-from opsml.scouter._guard import scouter_required
+from opsml._compat import scouter_required
 
 with scouter_required():
     from scouter.client import (

@@ -5,7 +5,7 @@ The interfaces' ``create_drift_profile`` (``SklearnModel(...).create_drift_profi
 converting at the boundary (``docs/monitoring.md``).
 """
 
-from opsml.scouter._guard import scouter_required
+from opsml._compat import scouter_required
 
 with scouter_required():
     from scouter.drift import (

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from opsml.scouter._guard import scouter_required
+from opsml._compat import scouter_required
 
 with scouter_required():
     import scouter

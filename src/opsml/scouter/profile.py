@@ -1,6 +1,6 @@
 """Scouter's data profiles (OpsML 3's ``opsml.scouter.profile``, from scouter-ml)."""
 
-from opsml.scouter._guard import scouter_required
+from opsml._compat import scouter_required
 
 with scouter_required():
     from scouter.profile import (

@@ -1,7 +1,7 @@
 """Queues that ship served features and metrics to Scouter (OpsML 3's
 ``opsml.scouter.queue``, from scouter-ml)."""
 
-from opsml.scouter._guard import scouter_required
+from opsml._compat import scouter_required
 
 with scouter_required():
     from scouter.queue import (

@@ -4,7 +4,7 @@
 opsml's, and both are accepted by ``create_drift_profile``.
 """
 
-from opsml.scouter._guard import scouter_required
+from opsml._compat import scouter_required
 
 with scouter_required():
     from scouter.types import CommonCrons, DataType, DriftType
