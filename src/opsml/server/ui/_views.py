@@ -164,6 +164,10 @@ def _profile(backend: LocalBackend, card: dict[str, Any], files: dict[str, Any])
     return features
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _drift_features(profile: dict[str, Any]) -> list[str]:
     """What a drift profile watches: features (SPC, PSI) or metric names (custom, LLM)."""
     if isinstance(profile.get("features"), dict):
@@ -192,10 +196,10 @@ def _drift_profiles(
         if path not in files:
             continue
         content = _read_json_file(backend, registry, card["uid"], path)
-        profile = content if isinstance(content, dict) else {}
-        config = profile.get("config") if isinstance(profile.get("config"), dict) else {}
-        alert = config.get("alert_config") if isinstance(config.get("alert_config"), dict) else {}
-        feature_map = (config.get("feature_map") or {}).get("features") or {}
+        profile = _as_dict(content)
+        config = _as_dict(profile.get("config"))
+        alert = _as_dict(config.get("alert_config"))
+        feature_map = _as_dict(config.get("feature_map")).get("features")
         profiles.append(
             {
                 "alias": alias,
