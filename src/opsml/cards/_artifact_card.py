@@ -13,8 +13,9 @@ from opsml.cards._base import CARD_FILE, CardBase
 from opsml.cards._source import ArtifactSource, DirectorySource
 from opsml.errors import CardStateError, InvalidArgumentError, OpsmlError, SerializationError
 from opsml.interfaces import stamp_drift_profiles
+from opsml.monitoring import DriftProfileRegistration, drift_profile_registrations
 from opsml.storage import Manifest
-from opsml.types import DriftProfileMap
+from opsml.types import DriftArgs, DriftProfileMap
 from opsml.version import parse_requested_version
 
 __all__ = ["InterfaceCard", "read_card_file"]
@@ -130,6 +131,21 @@ class InterfaceCard(CardBase):
         interface = self._interface_obj()
         if interface is not None:  # the profiles now monitor this very version
             stamp_drift_profiles(interface.drift_profile, self.space, self.name, self.version)
+
+    def _drift_registrations(
+        self, version: str, save_kwargs: Any = None
+    ) -> list[DriftProfileRegistration]:
+        interface = self._interface_obj()
+        if interface is None or interface.drift_profile.is_empty():
+            return []
+        drift = getattr(save_kwargs, "drift", None)
+        return drift_profile_registrations(
+            interface.drift_profile,
+            str(self.space),
+            str(self.name),
+            version,
+            drift if isinstance(drift, DriftArgs) else None,
+        )
 
     @property
     def drift_profile(self) -> DriftProfileMap:

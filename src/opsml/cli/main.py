@@ -37,6 +37,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(generate_app, name="generate")
 app.add_typer(keys_app, name="keys")
 app.command("audit")(audit)
+scouter_app = typer.Typer(help="Drift profiles on the Scouter server.", no_args_is_help=True)
+app.add_typer(scouter_app, name="scouter")
 
 _PATH_HELP = "Folder holding opsmlspec.yaml (and opsml.lock), or the spec file itself."
 
@@ -124,6 +126,31 @@ def lock(
             entry.uid,
         )
     Console().print(table)
+
+
+@scouter_app.command("update-profile-status")
+def update_profile_status(
+    space: Annotated[str, typer.Option(help="Card space.")],
+    name: Annotated[str, typer.Option(help="Card name.")],
+    version: Annotated[str, typer.Option(help="Card version.")],
+    drift_type: Annotated[str, typer.Option(help="Spc, Psi, Custom or LLM.")],
+    active: Annotated[
+        bool, typer.Option("--active/--inactive", help="Monitor the profile, or stop.")
+    ],
+    deactivate_others: Annotated[
+        bool, typer.Option(help="Also deactivate the other versions' profiles.")
+    ] = False,
+) -> None:
+    """Activate or deactivate a card version's drift profile on the Scouter server."""
+    from opsml.cli._functions import ScouterArgs, update_drift_profile_status
+
+    guard(
+        lambda: update_drift_profile_status(
+            ScouterArgs(space, name, version, drift_type, active, deactivate_others)
+        )
+    )
+    state = "active" if active else "inactive"
+    typer.echo(f"{drift_type} drift profile of {space}/{name} v{version} is {state}")
 
 
 @install_app.command("service")

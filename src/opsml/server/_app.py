@@ -26,6 +26,7 @@ from opsml.server._errors import (
     status_for,
 )
 from opsml.server._experiment_api import experiments
+from opsml.server._scouter_api import monitoring
 from opsml.server._state import ServerState
 from opsml.server._transfer_api import transfers
 from opsml.server.ui._routes import install_ui
@@ -101,6 +102,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(transfers)
     app.include_router(accounts)
     app.include_router(experiments)
+    app.include_router(monitoring)
 
     install_ui(app)
 
