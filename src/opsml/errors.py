@@ -28,6 +28,7 @@ boundary with ``raise ... from exc`` so callers need to catch only this tree::
     ├── AccountError                                   e.g. a taken username, the last admin
     ├── PermissionDeniedError                          authenticated, but not allowed
     ├── RateLimitError                                 too many attempts (e.g. failed logins)
+    ├── MonitoringError                                the Scouter server refused a request
     └── ServerUnavailableError      (also ConnectionError) the opsml server cannot be reached
 
 Domain errors carry no HTTP details: the server maps them to status codes in one table.
@@ -51,6 +52,7 @@ __all__ = [
     "LockfileError",
     "MetadataStoreError",
     "MissingDependencyError",
+    "MonitoringError",
     "OpsmlError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -218,6 +220,11 @@ class RateLimitError(OpsmlError):
     def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class MonitoringError(OpsmlError):
+    """The Scouter monitoring server refused a request (e.g. registering a drift profile),
+    could not be reached, or no Scouter server is configured for a request that needs one."""
 
 
 class ServerUnavailableError(OpsmlError, ConnectionError):

@@ -21,7 +21,13 @@ from pathlib import Path
 from opsml.errors import InvalidArgumentError
 from opsml.types import RegistryMode
 
-__all__ = ["DEFAULT_CLIENT_CACHE_BYTES", "CacheConfig", "CloudConfig", "OpsmlConfig"]
+__all__ = [
+    "DEFAULT_CLIENT_CACHE_BYTES",
+    "CacheConfig",
+    "CloudConfig",
+    "OpsmlConfig",
+    "ScouterConfig",
+]
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
 _TRUE = ("1", "true", "yes", "on")
@@ -187,6 +193,55 @@ class CloudConfig:
 
 
 @dataclass(frozen=True)
+class ScouterConfig:
+    """Where the Scouter monitoring server is (the variables scouter-ml and OpsML 3 read).
+
+    With a server URI, registering a card with drift profiles registers them with Scouter
+    too (in client mode the opsml server does, with its own configuration); without one,
+    the profiles are only stored with the card (docs/monitoring.md).
+
+    Attributes:
+        server_uri: ``SCOUTER_SERVER_URI``, e.g. ``http://scouter:8000``; empty: no Scouter.
+        username: ``SCOUTER_USERNAME`` (scouter-ml's default ``admin``).
+        password: ``SCOUTER_PASSWORD`` (scouter-ml's default ``admin``).
+        auth_token: ``SCOUTER_AUTH_TOKEN``: a bearer token used instead of logging in.
+    """
+
+    server_uri: str = ""
+    username: str = "admin"
+    password: str = field(default="admin", repr=False)
+    auth_token: str = field(default="", repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a Scouter server is configured."""
+        return bool(self.server_uri)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ScouterConfig:
+        """Read the variables named in the attributes.
+
+        Args:
+            environ: The environment to read (``os.environ`` when omitted).
+
+        Raises:
+            InvalidArgumentError: ``SCOUTER_SERVER_URI`` is not an http(s) URL.
+        """
+        env = os.environ if environ is None else environ
+        uri = env.get("SCOUTER_SERVER_URI", "").strip().rstrip("/")
+        if uri and not uri.startswith(("http://", "https://")):
+            raise InvalidArgumentError(
+                f"SCOUTER_SERVER_URI must be an http:// or https:// URL, got {uri!r}"
+            )
+        return cls(
+            server_uri=uri,
+            username=env.get("SCOUTER_USERNAME", "").strip() or "admin",
+            password=env.get("SCOUTER_PASSWORD", "") or "admin",
+            auth_token=env.get("SCOUTER_AUTH_TOKEN", "").strip(),
+        )
+
+
+@dataclass(frozen=True)
 class OpsmlConfig:
     """Where the registry lives, as seen from this process.
 
@@ -213,6 +268,7 @@ class OpsmlConfig:
             retrying and fails (default 60).
         cache: What is kept on this machine between processes (:class:`CacheConfig`).
         cloud: How object storage is reached (:class:`CloudConfig`).
+        scouter: Where the Scouter monitoring server is (:class:`ScouterConfig`).
         tracking_defaulted: ``OPSML_TRACKING_URI`` was not set: the database is the
             default ``opsml.db`` of the directory the configuration was read in.
     """
@@ -230,6 +286,7 @@ class OpsmlConfig:
     client_timeout: float = 60.0
     cache: CacheConfig = field(default_factory=CacheConfig)
     cloud: CloudConfig = field(default_factory=CloudConfig)
+    scouter: ScouterConfig = field(default_factory=ScouterConfig)
     tracking_defaulted: bool = False
 
     @classmethod
@@ -240,8 +297,9 @@ class OpsmlConfig:
 
         ``OPSML_TRACKING_URI``, ``OPSML_STORAGE_URI`` and ``APP_ENV`` default to
         ``sqlite:///<cwd>/opsml.db``, ``<cwd>/opsml_registries`` and ``development``
-        (SPEC §0); the client's settings, the caches (:meth:`CacheConfig.from_env`) and
-        the object stores' (:meth:`CloudConfig.from_env`) are read too.
+        (SPEC §0); the client's settings, the caches (:meth:`CacheConfig.from_env`), the
+        object stores' (:meth:`CloudConfig.from_env`) and Scouter's
+        (:meth:`ScouterConfig.from_env`) are read too.
 
         Args:
             environ: The environment to read (``os.environ`` when omitted).
@@ -278,6 +336,7 @@ class OpsmlConfig:
             client_timeout=_seconds(env, "OPSML_CLIENT_TIMEOUT", 60.0),
             cache=CacheConfig.from_env(env),
             cloud=CloudConfig.from_env(env),
+            scouter=ScouterConfig.from_env(env),
             tracking_defaulted=defaulted,
         )
 

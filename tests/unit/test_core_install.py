@@ -36,6 +36,11 @@ def test_data_and_model_interfaces_name_the_extra_to_install(tmp_path: Path) -> 
             use()
 
 
+def test_drift_monitoring_names_the_monitoring_extra() -> None:
+    with pytest.raises(MissingDependencyError, match=r"opsml\[monitoring\]"):
+        from opsml.scouter.drift import PsiDriftConfig  # noqa: F401
+
+
 def test_server_command_names_the_server_extra(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "opsml.cli.main", "server", "start", "--port", "0"],

@@ -1,6 +1,6 @@
-"""Every name OpsML 3.0.0-rc.16 exports (its modules' ``__all__``), outside drift monitoring
-(``opsml.scouter``), the service runtime (``opsml.app``) and the agents of ``opsml.llm``,
-is importable from the same module of opsml (docs/compat.md)."""
+"""Every name OpsML 3.0.0-rc.16 exports (its modules' ``__all__``), outside the service runtime
+(``opsml.app``) and the agents of ``opsml.llm``, is importable from the same module of opsml
+(docs/compat.md). ``opsml.scouter`` needs the monitoring extra: ``tests/unit/scouter``."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ OPSML3_NAMES: dict[str, tuple[str, ...]] = {
     ),
     "opsml.cli": (
         "lock_project", "run_opsml_cli", "install_service", "generate_key", "validate_project",
-        "DownloadCard", "download_card",
+        "DownloadCard", "download_card", "ScouterArgs", "update_drift_profile_status",
     ),
     "opsml.data": (
         "ColType", "ColValType", "ColumnSplit", "StartStopSplit", "IndiceSplit", "DataSplit",

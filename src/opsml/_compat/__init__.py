@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 from opsml.errors import MissingDependencyError
 
-__all__ = ["require"]
+__all__ = ["MONITORING_EXTRA", "require", "scouter_required"]
+
+MONITORING_EXTRA = "monitoring"
+"""The opsml extra that installs scouter-ml (drift monitoring, ``opsml.scouter``)."""
 
 
 def require(module: str, extra: str) -> ModuleType:
@@ -27,3 +32,21 @@ def require(module: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(module.split(".", maxsplit=1)[0], extra) from exc
+
+
+@contextmanager
+def scouter_required() -> Iterator[None]:
+    """Turn "no module named scouter" inside the block into :class:`MissingDependencyError`.
+
+    Used around ``from scouter... import ...`` so that type checkers still see the names.
+    Other import errors (a broken install) propagate as they are.
+
+    Raises:
+        MissingDependencyError: scouter-ml is not installed (extra ``monitoring``).
+    """
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "scouter":
+            raise
+        raise MissingDependencyError("scouter-ml", MONITORING_EXTRA) from exc

@@ -12,7 +12,11 @@ from pydantic import Field
 from opsml.cards._base import CARD_FILE, CardBase
 from opsml.cards._source import ArtifactSource, DirectorySource
 from opsml.errors import CardStateError, InvalidArgumentError, OpsmlError, SerializationError
+from opsml.interfaces import stamp_drift_profiles
+from opsml.monitoring import DriftProfileRegistration, drift_profile_registrations
 from opsml.storage import Manifest
+from opsml.types import DriftArgs, DriftProfileMap
+from opsml.version import parse_requested_version
 
 __all__ = ["InterfaceCard", "read_card_file"]
 
@@ -74,12 +78,22 @@ class InterfaceCard(CardBase):
         return card
 
     def _save_artifacts(self, path: Path, save_kwargs: Any = None) -> None:
-        """Let the interface write its files into ``path`` and record its metadata."""
+        """Let the interface write its files into ``path`` and record its metadata.
+
+        The drift profiles get the card's space and name (and its version, when a full one
+        is asked for) first; a custom ``save`` that writes no drift profiles (nor, for data,
+        SQL files and profile) has them written after it.
+        """
         interface = self._interface_obj()
         if interface is None:
             raise CardStateError(
                 f"{type(self).__name__} {self.space}/{self.name} has no interface to save"
             )
+        version = self.version
+        full = version is not None and parse_requested_version(version).is_full
+        stamp_drift_profiles(
+            interface.drift_profile, self.space, self.name, version if full else None
+        )
         try:
             save_metadata = interface.save(path, save_kwargs)
             metadata = interface.get_interface_metadata(save_metadata)
@@ -89,6 +103,7 @@ class InterfaceCard(CardBase):
             raise SerializationError(
                 f"{type(interface).__name__} failed to save {self.space}/{self.name}: {exc}"
             ) from exc
+        metadata.save_metadata = interface._save_extras(path, metadata.save_metadata)
         self._set_interface_metadata(metadata)
 
     def _load_interface(self, folder: Path, load_kwargs: Any, interface: Any = None) -> None:
@@ -106,7 +121,62 @@ class InterfaceCard(CardBase):
             raise SerializationError(
                 f"{type(target).__name__} failed to load {self.space}/{self.name}: {exc}"
             ) from exc
+        # A custom load() may not read the drift profiles (nor, for data, SQL and profile).
+        target._load_extras(folder, metadata.save_metadata)
+        if self.uid is not None:  # a registered card: its profiles monitor this very version
+            stamp_drift_profiles(target.drift_profile, self.space, self.name, self.version)
         self._set_interface(target)
+
+    def _registered(self) -> None:
+        interface = self._interface_obj()
+        if interface is not None:  # the profiles now monitor this very version
+            stamp_drift_profiles(interface.drift_profile, self.space, self.name, self.version)
+
+    def _drift_registrations(
+        self, version: str, save_kwargs: Any = None
+    ) -> list[DriftProfileRegistration]:
+        interface = self._interface_obj()
+        if interface is None or interface.drift_profile.is_empty():
+            return []
+        drift = getattr(save_kwargs, "drift", None)
+        return drift_profile_registrations(
+            interface.drift_profile,
+            str(self.space),
+            str(self.name),
+            version,
+            drift if isinstance(drift, DriftArgs) else None,
+        )
+
+    @property
+    def drift_profile(self) -> DriftProfileMap:
+        """The interface's drift profiles by alias (empty without an interface).
+
+        After ``load()`` of a registered card they carry its space, name and version.
+        """
+        interface = self._interface_obj()
+        return DriftProfileMap() if interface is None else interface.drift_profile
+
+    def drift_profile_path(self, alias: str) -> Path:
+        """The file of the drift profile ``alias``, relative to the card's folder.
+
+        Args:
+            alias: The profile's alias.
+
+        Returns:
+            E.g. ``Path("drift/psi.json")``; join it to the folder of ``download_artifacts``.
+
+        Raises:
+            InvalidArgumentError: The card has no saved drift profile of that alias.
+        """
+        metadata = self._interface_metadata()
+        uris = {} if metadata is None else metadata.save_metadata.drift_profile_uri_map or {}
+        if alias not in uris:
+            known = ", ".join(sorted(uris)) or "none"
+            raise InvalidArgumentError(
+                f"{type(self).__name__} {self.space}/{self.name} has no saved drift profile "
+                f"{alias!r} (saved: {known})"
+            )
+        return Path(uris[alias].uri)
 
     def load(self, path: Path | None = None, load_kwargs: Any = None) -> None:
         """Fetch and deserialise the card's artifacts into its interface.

@@ -22,6 +22,7 @@ from opsml._version import __version__
 from opsml.cards._names import validate_name
 from opsml.cards._source import ArtifactSource
 from opsml.errors import CardStateError, InvalidArgumentError
+from opsml.monitoring import DriftProfileRegistration
 from opsml.storage import Manifest
 from opsml.types import RegistryType
 from opsml.version import parse_requested_version
@@ -222,6 +223,15 @@ class CardBase(BaseModel):
     def _linked_uids(self) -> dict[RegistryType, list[str]]:
         """uids of other cards this card references, which must exist at registration."""
         return {}
+
+    def _registered(self) -> None:
+        """Called once a registration has set ``uid``, ``version`` and the rest."""
+
+    def _drift_registrations(
+        self, version: str, save_kwargs: Any = None
+    ) -> list[DriftProfileRegistration]:
+        """The drift profiles to register with Scouter once ``version`` is allocated."""
+        return []
 
     def _write_card_file(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)

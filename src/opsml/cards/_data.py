@@ -170,20 +170,12 @@ class DataCard(InterfaceCard):
             )
         return self.interface
 
-    def _save_artifacts(self, path: Path, save_kwargs: Any = None) -> None:
-        super()._save_artifacts(path, save_kwargs)
-        # A custom interface's save() may not write the SQL files and the profile.
-        metadata = self.metadata.interface_metadata
-        if self.interface is not None and metadata is not None:
-            metadata.save_metadata = self.interface._save_extras(path, metadata.save_metadata)
-
     def _load_interface(self, folder: Path, load_kwargs: Any, interface: Any = None) -> None:
         super()._load_interface(folder, load_kwargs, interface)
-        # Likewise a custom load(), or a user-given interface built without the metadata.
+        # A user-given interface built without the metadata: splits, dependent vars, SQL.
         metadata = self.metadata.interface_metadata
         if self.interface is not None and metadata is not None:
             self.interface._restore(metadata)
-            self.interface._load_extras(folder, metadata.save_metadata)
 
     def _registry_columns(self) -> dict[str, Any]:
         return {**self._interface_columns(), "experimentcard_uid": self.metadata.experimentcard_uid}

@@ -16,12 +16,14 @@ from typing import Any
 
 __all__ = [
     "DownloadCard",
+    "ScouterArgs",
     "download_card",
     "generate_key",
     "install_service",
     "lock_project",
     "lock_service",
     "run_opsml_cli",
+    "update_drift_profile_status",
     "validate_project",
 ]
 
@@ -33,6 +35,8 @@ _EXPORTS = {
     "lock_service": "opsml.service",
     "lock_project": "opsml.cli._functions",
     "run_opsml_cli": "opsml.cli._functions",
+    "ScouterArgs": "opsml.cli._functions",
+    "update_drift_profile_status": "opsml.cli._functions",
     "validate_project": "opsml.cli._functions",
 }
 

@@ -8,22 +8,30 @@ import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from opsml._validation import translate_validation_error
 from opsml.errors import InvalidArgumentError
+from opsml.monitoring import ScouterProfileStatus
 from opsml.service import LockFile, OpsmlServiceSpec, lock_service
 from opsml.service import download_card as _download_card
 from opsml.types import RegistryType
+from opsml.types._drift import drift_type_name
 
 __all__ = [
     "DownloadCard",
+    "ScouterArgs",
     "download_card",
     "generate_key",
     "lock_project",
     "run_opsml_cli",
+    "update_drift_profile_status",
     "validate_project",
 ]
+
+_DRIFT_TYPES = ("Spc", "Psi", "Custom", "LLM")
 
 _SALT_BYTES = 16
 
@@ -52,6 +60,80 @@ def download_card(args: DownloadCard, registry_type: RegistryType | str) -> Path
         version=args.version,
         uid=args.uid,
     )
+
+
+class ScouterArgs(BaseModel):
+    """Which drift profile ``update_drift_profile_status`` changes, and how (OpsML 3's
+    ``ScouterArgs``).
+
+    Args:
+        space: The card's space.
+        name: The card's name.
+        version: The card's version.
+        drift_type: ``DriftType`` (``opsml.scouter.types``) or its name: ``Spc``, ``Psi``,
+            ``Custom``, ``LLM``.
+        active: Monitor the profile (``True``) or stop (``False``).
+        deactivate_others: Also deactivate the profiles of the other versions.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    space: str
+    name: str
+    version: str
+    drift_type: str
+    active: bool
+    deactivate_others: bool = False
+
+    def __init__(
+        self,
+        space: str,
+        name: str,
+        version: str,
+        drift_type: Any,
+        active: bool,
+        deactivate_others: bool = False,
+    ) -> None:
+        kind = drift_type_name(drift_type)
+        if kind not in _DRIFT_TYPES:
+            raise InvalidArgumentError(
+                f"drift_type must be one of {', '.join(_DRIFT_TYPES)}, got {drift_type!r}"
+            )
+        try:
+            super().__init__(
+                space=space,
+                name=name,
+                version=version,
+                drift_type=kind,
+                active=active,
+                deactivate_others=deactivate_others,
+            )
+        except ValidationError as exc:
+            raise translate_validation_error(exc, "ScouterArgs") from exc
+
+
+def update_drift_profile_status(args: ScouterArgs) -> None:
+    """Activate or deactivate a card version's drift profile on the Scouter server
+    (``opsml scouter update-profile-status``).
+
+    In local mode the registry's own Scouter settings are used (``SCOUTER_SERVER_URI``...);
+    in client mode the opsml server's.
+
+    Raises:
+        MonitoringError: No Scouter server is configured, or it refused the request.
+    """
+    from opsml.registry import backend_for
+    from opsml.settings import OpsmlConfig
+
+    status = ScouterProfileStatus(
+        name=args.name.lower(),
+        space=args.space.lower(),
+        version=args.version,
+        active=args.active,
+        drift_type=args.drift_type,
+        deactivate_others=args.deactivate_others,
+    )
+    backend_for(OpsmlConfig.from_env()).update_drift_profile_status(status)
 
 
 def _spec_path(path: Path | str | None, toml_name: str | None) -> Path:

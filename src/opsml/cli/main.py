@@ -32,6 +32,8 @@ app.add_typer(install_app, name="install")
 app.add_typer(user_app, name="user")
 app.add_typer(generate_app, name="generate")
 app.add_typer(keys_app, name="keys")
+scouter_app = OpsmlTyper(help="Drift profiles on the Scouter server.")
+app.add_typer(scouter_app, name="scouter")
 
 _PATH_HELP = "Folder holding opsmlspec.yaml (and opsml.lock), or the spec file itself."
 _CARD_COLUMNS = ("created_at", "space", "name", "version", "uid", "tags")
@@ -232,6 +234,31 @@ def lock(
             columns,
             [list(r.values()) for r in rows],
         )
+
+
+@scouter_app.command("update-profile-status")
+def update_profile_status(
+    space: Annotated[str, typer.Option(help="Card space.")],
+    name: Annotated[str, typer.Option(help="Card name.")],
+    version: Annotated[str, typer.Option(help="Card version.")],
+    drift_type: Annotated[str, typer.Option(help="Spc, Psi, Custom or LLM.")],
+    active: Annotated[
+        bool, typer.Option("--active/--inactive", help="Monitor the profile, or stop.")
+    ],
+    deactivate_others: Annotated[
+        bool, typer.Option(help="Also deactivate the other versions' profiles.")
+    ] = False,
+) -> None:
+    """Activate or deactivate a card version's drift profile on the Scouter server."""
+    from opsml.cli._functions import ScouterArgs, update_drift_profile_status
+
+    guard(
+        lambda: update_drift_profile_status(
+            ScouterArgs(space, name, version, drift_type, active, deactivate_others)
+        )
+    )
+    state = "active" if active else "inactive"
+    typer.echo(f"{drift_type} drift profile of {space}/{name} v{version} is {state}")
 
 
 @install_app.command("service")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +21,7 @@ from opsml.client._resume import PendingRegistrations
 from opsml.client._tracking import HttpTracking
 from opsml.client._transfer import Transfer, download_files, transfers_from, upload_files
 from opsml.errors import CardStateError, PermissionDeniedError
+from opsml.monitoring import DriftProfileRegistration, ScouterProfileStatus
 from opsml.registry import Registered, Reservation
 from opsml.settings import OpsmlConfig
 from opsml.storage import FileEntry, HashedFiles, Manifest, VerifiedFiles, safe_relpath
@@ -300,6 +301,24 @@ class HttpBackend(HttpTracking):
         held = _held(reservation)
         self.pending.forget(held.note)
         self.api.request("DELETE", f"{_base(held.registry)}/cards/{held.uid}/reservation")
+
+    def register_drift_profiles(
+        self, reservation: Reservation, registrations: Sequence[DriftProfileRegistration]
+    ) -> None:
+        """Have the server register the reserved card's drift profiles with its Scouter
+        server (the server's ``SCOUTER_SERVER_URI``; nothing when it has none)."""
+        held = _held(reservation)
+        body = {"registrations": [r.model_dump(mode="json") for r in registrations]}
+        self.api.json("POST", f"{_base(held.registry)}/cards/{held.uid}/drift-profiles", json=body)
+
+    def update_drift_profile_status(self, status: ScouterProfileStatus) -> None:
+        """Have the server change drift profiles' status on its Scouter server."""
+        self.api.json(
+            "PUT",
+            "/opsml/api/scouter/profile/status",
+            params={"space": status.space},
+            json=status.model_dump(mode="json"),
+        )
 
     def list_cards(self, registry: RegistryType, query: CardQuery) -> list[CardRecord]:
         """Records matching ``query``, from the server."""

@@ -25,6 +25,7 @@ from opsml.interfaces._data_base import (
     ExtraMetadata,
     SqlLogic,
 )
+from opsml.interfaces._drift import create_drift_profile, stamp_drift_profiles
 from opsml.interfaces._enums import (
     ColValType,
     DataInterfaceType,
@@ -97,6 +98,8 @@ from opsml.interfaces.model import (
 
 __all__ = [
     "ArrowData",
+    "create_drift_profile",
+    "stamp_drift_profiles",
     "CatBoostModel",
     "CharStats",
     "ColValType",

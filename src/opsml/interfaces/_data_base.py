@@ -35,6 +35,11 @@ from opsml._validation import (
     translate_validation_error,
 )
 from opsml.errors import InvalidArgumentError, OpsmlError, SerializationError
+from opsml.interfaces._drift import (
+    DriftProfiles,
+    read_missing_drift_profiles,
+    save_drift_profiles,
+)
 from opsml.interfaces._enums import DataType
 from opsml.interfaces._kwargs import DataLoadKwargs, DataSaveKwargs
 from opsml.interfaces._profile import DataProfile, create_data_profile
@@ -46,7 +51,7 @@ from opsml.interfaces._splits import (
     DependentVars,
     check_splits,
 )
-from opsml.types import SaveName, Suffix
+from opsml.types import DriftProfileMap, DriftProfileUri, SaveName, Suffix
 
 __all__ = [
     "DataInterface",
@@ -275,6 +280,8 @@ class DataInterfaceSaveMetadata(BaseModel):
         data_uri: The data file, relative to the card folder (e.g. ``"data.parquet"``).
         data_profile_uri: The data profile file, if one was saved.
         sql_uri: The folder of ``.sql`` files, if any were saved.
+        drift_profile_uri_map: The drift profile files by alias (``drift/<alias>.json``),
+            if any were saved.
         extra: Anything else a (custom) interface needs to load its files back.
         save_kwargs: The save kwargs used.
     """
@@ -284,6 +291,7 @@ class DataInterfaceSaveMetadata(BaseModel):
     data_uri: RelativePath
     data_profile_uri: RelativePath | None = None
     sql_uri: RelativePath | None = None
+    drift_profile_uri_map: dict[str, DriftProfileUri] | None = None
     extra: ExtraDict = None
     save_kwargs: DataSaveKwargs | None = None
 
@@ -319,7 +327,7 @@ def type_name(obj: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-class DataInterface:
+class DataInterface(DriftProfiles):
     """Base class of every data interface: holds a dataset and knows how to save and load it.
 
     Built-in subclasses (``PandasData``, ``PolarsData``, ...) need nothing more than their
@@ -336,6 +344,8 @@ class DataInterface:
             (a model's features may well lack its target column).
         sql_logic: The SQL that produced the data: a ``SqlLogic`` or a dict of name to SQL.
         data_profile: A precomputed ``DataProfile``.
+        drift_profile: Drift profiles by alias (a dict or ``DriftProfileMap`` of scouter
+            profiles); more can be made with :meth:`create_drift_profile`.
 
     Raises:
         UnsupportedTypeError: ``data`` is not an object this interface can hold.
@@ -374,6 +384,7 @@ class DataInterface:
         dependent_vars: DependentVars | list[str] | list[int] | None = None,
         sql_logic: SqlLogic | dict[str, str] | None = None,
         data_profile: DataProfile | None = None,
+        drift_profile: DriftProfileMap | dict[str, Any] | None = None,
     ) -> None:
         self._data: Any = None
         self._data_splits = DataSplits()
@@ -385,6 +396,7 @@ class DataInterface:
         self.dependent_vars = dependent_vars
         self.sql_logic = sql_logic
         self.data_profile = data_profile
+        self.drift_profile = drift_profile
         self.data = data
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -727,8 +739,9 @@ class DataInterface:
     def _save_extras(
         self, path: Path, metadata: DataInterfaceSaveMetadata
     ) -> DataInterfaceSaveMetadata:
-        """Write the SQL files and the profile, unless ``metadata`` shows they are written."""
-        written: dict[str, Path] = {}
+        """Write the SQL files, the profile and the drift profiles, unless ``metadata``
+        shows they are written."""
+        written: dict[str, Any] = {}
         if metadata.sql_uri is None and len(self._sql_logic):
             self._sql_logic._save(path / _SQL_DIR)
             written["sql_uri"] = Path(_SQL_DIR)
@@ -738,16 +751,24 @@ class DataInterface:
                     self._data_profile.model_dump_json(), encoding="utf-8"
                 )
             written["data_profile_uri"] = Path(_PROFILE_FILE)
+        if metadata.drift_profile_uri_map is None and not self.drift_profile.is_empty():
+            written["drift_profile_uri_map"] = save_drift_profiles(self.drift_profile, path)
         return metadata.model_copy(update=written) if written else metadata
 
     def _load_extras(self, path: Path, metadata: DataInterfaceSaveMetadata) -> None:
-        """Read the profile and the SQL files, where the interface has none."""
+        """Read the profile, the SQL files and the drift profiles, where the interface has
+        none (the drift profiles it lacks)."""
+        drift = read_missing_drift_profiles(
+            self.drift_profile, path, metadata.drift_profile_uri_map
+        )
         if metadata.data_profile_uri is not None and self._data_profile is None:
             file = path / metadata.data_profile_uri
             with translate_errors("read", file):
                 self._data_profile = DataProfile.model_validate_json(file.read_bytes())
         if metadata.sql_uri is not None and not len(self._sql_logic):
             self._sql_logic = SqlLogic._load(path / metadata.sql_uri)
+        for alias, profile in drift.items():
+            self.drift_profile.add_profile(alias, profile)
 
     def _extra_metadata(self) -> dict[str, Any]:
         """Facts recorded in ``DataInterfaceMetadata.extra_metadata``; built-ins add versions."""

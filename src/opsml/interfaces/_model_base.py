@@ -34,6 +34,11 @@ from opsml.interfaces._data_base import (
     translate_errors,
     type_name,
 )
+from opsml.interfaces._drift import (
+    DriftProfiles,
+    read_missing_drift_profiles,
+    save_drift_profiles,
+)
 from opsml.interfaces._enums import DataType, ModelType, ProcessorType, TaskType
 from opsml.interfaces._kwargs import ModelLoadKwargs, ModelSaveKwargs
 from opsml.interfaces._library import data_libraries
@@ -46,7 +51,7 @@ from opsml.interfaces._onnx import (
 )
 from opsml.interfaces._schema import FeatureSchema, WithSchema
 from opsml.interfaces.data._numpy import NumpyCollection
-from opsml.types import CommonKwargs, SaveName, Suffix
+from opsml.types import CommonKwargs, DriftProfileMap, DriftProfileUri, SaveName, Suffix
 
 if TYPE_CHECKING:
     import onnx
@@ -60,7 +65,7 @@ __all__ = [
 ]
 
 # Arguments of ModelInterface.__init__, also taken by __new__ (see ModelInterface.__new__).
-_BASE_ARGS = ("model", "sample_data", "task_type", "preprocessor")
+_BASE_ARGS = ("model", "sample_data", "task_type", "preprocessor", "drift_profile")
 _SAMPLE_DATA_KEY = CommonKwargs.SampleDataInterfaceType.value
 _PREPROCESSOR_KEY = CommonKwargs.Preprocessor.value
 
@@ -89,6 +94,8 @@ class ModelInterfaceSaveMetadata(BaseModel):
         data_processor_map: Saved processors by role (``{"preprocessor": DataProcessor}``).
         sample_data_uri: The sample data file, if sample data was given.
         onnx_model_uri: The ONNX model file, if one was saved.
+        drift_profile_uri_map: The drift profile files by alias (``drift/<alias>.json``),
+            if any were saved.
         extra: Anything else needed to load the files back; built-ins record the sample
             data's interface under ``"sample_data_interface_type"``.
         save_kwargs: The save kwargs used.
@@ -100,6 +107,7 @@ class ModelInterfaceSaveMetadata(BaseModel):
     data_processor_map: dict[str, DataProcessor] = Field(default_factory=dict)
     sample_data_uri: RelativePath | None = None
     onnx_model_uri: RelativePath | None = None
+    drift_profile_uri_map: dict[str, DriftProfileUri] | None = None
     extra: ExtraDict = None
     save_kwargs: ModelSaveKwargs | None = None
 
@@ -160,7 +168,7 @@ def _task_type(value: TaskType | str) -> TaskType:
         raise InvalidArgumentError(f"unknown task_type {value!r}; expected one of {names}") from exc
 
 
-class ModelInterface:
+class ModelInterface(DriftProfiles):
     """Base class of every model interface: a model plus what is needed to use it.
 
     Built-in subclasses (``SklearnModel``) need nothing more than their model. To support
@@ -182,6 +190,9 @@ class ModelInterface:
             when omitted, where the library allows.
         preprocessor: An object applied to inputs before the model, saved with joblib as
             ``preprocessor.joblib``.
+        drift_profile: Drift profiles by alias (a dict or ``DriftProfileMap`` of scouter
+            profiles), saved as ``drift/<alias>.json``; more can be made with
+            :meth:`create_drift_profile`.
 
     Raises:
         UnsupportedTypeError: The model or the sample data is of a type the interface
@@ -208,6 +219,7 @@ class ModelInterface:
         interface.preprocessor = None
         interface._onnx_session = None
         interface._onnx_schema = None
+        interface._drift_profiles = DriftProfileMap()
         if cls.__new__ is not ModelInterface.__new__:
             # An OpsML 3 style subclass: its own __new__ passed the base arguments here.
             ModelInterface._set_base_args(
@@ -222,11 +234,14 @@ class ModelInterface:
         sample_data: Any = None,
         task_type: TaskType | str | None = None,
         preprocessor: Any = None,
+        drift_profile: DriftProfileMap | dict[str, Any] | None = None,
     ) -> None:
-        given = any(arg is not None for arg in (model, sample_data, task_type, preprocessor))
+        given = any(
+            arg is not None for arg in (model, sample_data, task_type, preprocessor, drift_profile)
+        )
         if self.__dict__.pop("_set_by_new", False) and not given:
             return  # super().__init__() of an OpsML 3 style subclass: __new__ set everything
-        self._set_base_args(model, sample_data, task_type, preprocessor)
+        self._set_base_args(model, sample_data, task_type, preprocessor, drift_profile)
 
     def _set_base_args(
         self,
@@ -234,11 +249,13 @@ class ModelInterface:
         sample_data: Any = None,
         task_type: TaskType | str | None = None,
         preprocessor: Any = None,
+        drift_profile: DriftProfileMap | dict[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.sample_data = sample_data
         self.task_type = task_type
         self.preprocessor = preprocessor
+        self.drift_profile = drift_profile
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -389,7 +406,7 @@ class ModelInterface:
             save_kwargs: ``model`` and ``preprocessor`` dicts are passed to the writers;
                 ``save_onnx=True`` also converts the model to ONNX (``onnx-model.onnx``,
                 with ``onnx`` passed to the converter), records its schema and sets
-                :attr:`onnx_session`.
+                :attr:`onnx_session`. Drift profiles are saved as ``drift/<alias>.json``.
 
         Returns:
             The interface metadata (OpsML 3's return value): ``.save_metadata`` names the
@@ -427,7 +444,26 @@ class ModelInterface:
             extra=extra or None,
             save_kwargs=save_kwargs,
         )
-        return self.get_interface_metadata(save_metadata)
+        return self.get_interface_metadata(self._save_extras(path, save_metadata))
+
+    def _save_extras(
+        self, path: Path, metadata: ModelInterfaceSaveMetadata
+    ) -> ModelInterfaceSaveMetadata:
+        """Write the drift profiles, unless ``metadata`` shows they are written (the card
+        calls this after a custom ``save`` too)."""
+        if metadata.drift_profile_uri_map is not None or self.drift_profile.is_empty():
+            return metadata
+        uris = save_drift_profiles(self.drift_profile, path)
+        return metadata.model_copy(update={"drift_profile_uri_map": uris})
+
+    def _load_extras(self, path: Path, metadata: ModelInterfaceSaveMetadata) -> None:
+        """Read the drift profiles the interface lacks (the card calls this after a custom
+        ``load`` too)."""
+        drift = read_missing_drift_profiles(
+            self.drift_profile, path, metadata.drift_profile_uri_map
+        )
+        for alias, profile in drift.items():
+            self.drift_profile.add_profile(alias, profile)
 
     def _converts_to_onnx(self, save_kwargs: ModelSaveKwargs) -> bool:
         """Whether ``save`` writes the ONNX model: when asked to, for the built-ins."""
@@ -457,7 +493,8 @@ class ModelInterface:
             path: The card's folder (its files already verified by the card).
             metadata: What ``save`` returned, or its ``save_metadata``.
             load_kwargs: ``model`` and ``preprocessor`` dicts are passed to the readers;
-                ``load_onnx=True`` also opens the ONNX model.
+                ``load_onnx=True`` also opens the ONNX model. Drift profiles are read back
+                into :attr:`drift_profile` (scouter-ml needed, extra ``monitoring``).
 
         Raises:
             SerializationError: The interface does not implement loading, a file is missing
@@ -479,9 +516,14 @@ class ModelInterface:
             path, metadata.data_processor_map, dict(kwargs.preprocessor or {})
         )
         sample = self._load_sample_data(path, metadata)
+        drift = read_missing_drift_profiles(
+            self.drift_profile, path, metadata.drift_profile_uri_map
+        )
         onnx_session: OnnxSession | None = None
         if kwargs.load_onnx and metadata.onnx_model_uri is not None:
             onnx_session = self._load_onnx(path / metadata.onnx_model_uri, dict(kwargs.onnx or {}))
+        for alias, profile in drift.items():
+            self.drift_profile.add_profile(alias, profile)
         self._model = model
         self.preprocessor = preprocessor
         self._sample = sample

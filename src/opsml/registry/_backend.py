@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from opsml.cards import CardBase, CardRecord, HardwareMetrics, Metric, Parameter
+from opsml.monitoring import DriftProfileRegistration, ScouterProfileStatus
 from opsml.registry._registration import Registered, Reservation
 from opsml.storage import Manifest
 from opsml.store import CardQuery
@@ -53,6 +54,17 @@ class RegistryBackend(Protocol):
 
     def abort(self, reservation: Reservation) -> None:
         """Withdraw a reservation: its record and every file sent for it go."""
+        ...
+
+    def register_drift_profiles(
+        self, reservation: Reservation, registrations: Sequence[DriftProfileRegistration]
+    ) -> None:
+        """Register the reserved card's drift profiles with the Scouter server the registry
+        is configured with (nothing when it has none)."""
+        ...
+
+    def update_drift_profile_status(self, status: ScouterProfileStatus) -> None:
+        """Activate or deactivate drift profiles on the configured Scouter server."""
         ...
 
     def attach(self, card: CardBase) -> None:

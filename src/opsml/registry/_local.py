@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row
 
@@ -31,9 +31,10 @@ from opsml.errors import (
     InvalidVersionError,
     VersionConflictError,
 )
+from opsml.monitoring import DriftProfileRegistration, ScouterProfileStatus
 from opsml.registry._registration import Registered, Reservation
 from opsml.registry._tracking import LocalTracking
-from opsml.settings import OpsmlConfig
+from opsml.settings import OpsmlConfig, ScouterConfig
 from opsml.storage import (
     ArtifactStorage,
     EncryptedLocalStorage,
@@ -49,6 +50,9 @@ from opsml.storage import (
 from opsml.store import PENDING, CardQuery, KeyStore, SqlStore
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import Version, allocate_version, parse_requested_version
+
+if TYPE_CHECKING:
+    from opsml.monitoring import ScouterServer
 
 __all__ = ["LocalBackend", "StoredSource", "card_prefix", "card_record"]
 
@@ -92,10 +96,17 @@ class LocalBackend(LocalTracking):
 
     mode = RegistryMode.Server
 
-    def __init__(self, store: SqlStore, storage: ArtifactStorage, app_env: str) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        storage: ArtifactStorage,
+        app_env: str,
+        scouter: ScouterConfig | None = None,
+    ) -> None:
         self.store = store
         self.storage = storage
         self.app_env = app_env
+        self.scouter = scouter if scouter is not None else ScouterConfig()
 
     @classmethod
     def from_config(
@@ -124,7 +135,7 @@ class LocalBackend(LocalTracking):
             storage = LocalStorage(
                 storage.root, key_ids=lambda p: (keys.get(p) or (None,))[0], verified=verified
             )
-        return cls(store, storage, config.app_env)
+        return cls(store, storage, config.app_env, config.scouter)
 
     # -- registration (the protocol of opsml.registry._registration) -----------------------
 
@@ -242,6 +253,50 @@ class LocalBackend(LocalTracking):
             prefix=prefix,
             owner=owner,
         )
+
+    def register_drift_profiles(
+        self, reservation: Reservation, registrations: Sequence[DriftProfileRegistration]
+    ) -> None:
+        """Register the reserved card's drift profiles with Scouter (``SCOUTER_SERVER_URI``;
+        nothing without one), under the card's space, name and allocated version.
+
+        Raises:
+            InvalidArgumentError: A profile names another card or version than the reserved one.
+            MonitoringError: The Scouter server refused a profile or cannot be reached.
+        """
+        card = json.loads(reservation.card_json)
+        owner = (card.get("space"), card.get("name"), reservation.registered.version)
+        for registration in registrations:
+            try:
+                stated = dict(json.loads(registration.request.profile)["config"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InvalidArgumentError(
+                    f"drift profile {registration.alias!r} is not a scouter profile's JSON"
+                ) from exc
+            named = [(stated.get("space"), stated.get("name"), stated.get("version"))]
+            if registration.status is not None:
+                status = registration.status
+                named.append((status.space, status.name, status.version))
+            if registration.request.space != owner[0] or any(n != owner for n in named):
+                raise InvalidArgumentError(
+                    f"drift profile {registration.alias!r} is not for card "
+                    f"{owner[0]}/{owner[1]} v{owner[2]}, the one being registered"
+                )
+        if registrations and self.scouter.enabled:
+            self._scouter_server().register(list(registrations))
+
+    def update_drift_profile_status(self, status: ScouterProfileStatus) -> None:
+        """Activate or deactivate drift profiles on the Scouter server.
+
+        Raises:
+            MonitoringError: No Scouter server is configured, or it refused the request.
+        """
+        self._scouter_server().update_profile_status(status)
+
+    def _scouter_server(self) -> ScouterServer:
+        from opsml.monitoring import ScouterServer  # httpx, imported when first needed
+
+        return ScouterServer(self.scouter)
 
     def pending(self, registry: RegistryType, uid: str) -> Reservation:
         """The pending registration ``uid`` (for a server continuing it).

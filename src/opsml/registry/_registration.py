@@ -9,8 +9,10 @@ Every backend speaks the same two-phase protocol (:class:`~opsml.registry.Regist
    The card object is not touched.
 3. ``transfer(reservation, folder)``: move the files to where the reservation says (nothing
    to do in local mode; an upload in client mode).
-4. ``finish(reservation, folder)``: make the card visible, all at once; returns what was
-   :class:`Registered`. On any failure in 3-4, ``abort(reservation)`` removes the pending
+4. ``register_drift_profiles(...)``: a card with drift profiles has them registered with the
+   Scouter server, under the version just allocated (a no-op where none is configured).
+5. ``finish(reservation, folder)``: make the card visible, all at once; returns what was
+   :class:`Registered`. On any failure in 3-5, ``abort(reservation)`` removes the pending
    record and every file.
 
 :func:`register` drives these steps for every mode and sets the card's fields once, at the
@@ -92,6 +94,9 @@ def register(
         reservation = backend.begin(card, version_type, pre_tag, build_tag, manifest)
         try:
             backend.transfer(reservation, folder)
+            monitored = card._drift_registrations(reservation.registered.version, save_kwargs)
+            if monitored:
+                backend.register_drift_profiles(reservation, monitored)
             registered = backend.finish(reservation, folder)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -102,4 +107,5 @@ def register(
     card.created_at = registered.created_at
     card.app_env = registered.app_env
     card.manifest = registered.manifest
+    card._registered()
     backend.attach(card)

@@ -26,6 +26,7 @@ from opsml.server._errors import (
     status_for,
 )
 from opsml.server._experiment_api import experiments
+from opsml.server._scouter_api import monitoring
 from opsml.server._state import ServerState
 from opsml.server._transfer_api import transfers
 from opsml.server.ui._routes import install_ui
@@ -101,7 +102,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     for router in (cards, transfers):
         app.router.routes.extend(router.routes)
     install_ui(app)
-    for router in (public, accounts, experiments):
+    for router in (public, accounts, experiments, monitoring):
         app.router.routes.extend(router.routes)
 
     # Added last runs first: the host check, the body limit, the CSRF check, the JSON text

@@ -61,7 +61,7 @@ from opsml.server._state import (
 from opsml.storage import FileEntry, Manifest, UploadArea, safe_relpath
 from opsml.types import RegistryType
 
-__all__ = ["receive_upload", "transfers"]
+__all__ = ["own_pending", "receive_upload", "transfers"]
 
 transfers = APIRouter(prefix="/opsml/api", responses=ERRORS)
 FilePath = Annotated[str, Path(description="a path listed in the card's manifest")]
@@ -83,7 +83,7 @@ def _owner(user: Principal) -> str:
     return f"user:{user.username}"
 
 
-def _own_pending(
+def own_pending(
     st: ServerState, registry: RegistryType, uid: str, user: Principal, admin_ok: bool = False
 ) -> Reservation:
     """The pending registration ``uid``, which only the user who began it may continue.
@@ -174,7 +174,7 @@ def reserve(
         if rel == CARD_FILE:
             raise InvalidArgumentError(f"{CARD_FILE} is written by the registry")
     try:
-        return _reservation(st, _own_pending(st, reg, body.uid, user))
+        return _reservation(st, own_pending(st, reg, body.uid, user))
     except CardNotFoundError:
         pass
     reservation = st.backend.begin(
@@ -193,7 +193,7 @@ def reserve(
 def _pending_upload(
     st: ServerState, registry: RegistryType, uid: str, path: str, user: Principal
 ) -> tuple[FileEntry, UploadArea]:
-    reservation = _own_pending(st, registry, uid, user)
+    reservation = own_pending(st, registry, uid, user)
     entry = reservation.registered.manifest.files.get(path)
     if entry is None:
         raise CardNotFoundError(f"card {uid} has no file {path!r} in its manifest")
@@ -256,7 +256,7 @@ def upload_status(
     st: StateDep, user: UserDep, registry: RegistryName, uid: Uid
 ) -> list[UploadStatus]:
     """How much of each file of the caller's pending card has arrived."""
-    reservation = _own_pending(st, registry_type(registry), uid, user)
+    reservation = own_pending(st, registry_type(registry), uid, user)
     return [
         UploadStatus(path=t.path, received=t.offset, complete=t.complete)
         for t in _targets(st, reservation)
@@ -274,7 +274,7 @@ def upload_targets(
 ) -> list[TransferTarget]:
     """Where to send each file of the caller's pending card, with what already arrived
     (fresh presigned URLs for object storage: clients ask again when theirs expire)."""
-    return _targets(st, _own_pending(st, registry_type(registry), uid, user))
+    return _targets(st, own_pending(st, registry_type(registry), uid, user))
 
 
 @transfers.post(
@@ -292,7 +292,7 @@ def commit(st: StateDep, user: UserDep, registry: RegistryName, uid: Uid) -> dic
     """
     reg = registry_type(registry)
     try:
-        reservation = _own_pending(st, reg, uid, user)
+        reservation = own_pending(st, reg, uid, user)
     except CardStateError:  # finished already: a retry of a commit that went through
         row = st.backend.store.get(reg, uid)
         user.require(Permission.Read, row.space)
@@ -324,7 +324,7 @@ def abort(st: StateDep, user: UserDep, registry: RegistryName, uid: Uid) -> Dele
     """Withdraw a pending registration (the caller's own; an admin may end anyone's): its
     record, uploads and files are removed. Nothing to do when it is already gone."""
     try:
-        reservation = _own_pending(st, registry_type(registry), uid, user, admin_ok=True)
+        reservation = own_pending(st, registry_type(registry), uid, user, admin_ok=True)
     except CardNotFoundError:
         return DeletedResponse(uid=uid)
     st.backend.abort(reservation)

@@ -78,8 +78,18 @@ def test_drift_profile_map_refuses_unknown_aliases_and_bad_names() -> None:
     profiles.add_profile("psi", 1)
     with pytest.raises(InvalidArgumentError, match=r"no drift profile called 'spc'.*psi"):
         profiles["spc"]
-    with pytest.raises(InvalidArgumentError, match="non-empty string"):
-        profiles.add_profile("", 1)
+    for bad in ("", "../escape", "a/b", ".hidden", 3):
+        with pytest.raises(InvalidArgumentError, match="names the profile's file"):
+            profiles.add_profile(bad, 1)  # type: ignore[arg-type]
+    assert profiles.items() == [("psi", 1)]
+
+
+def test_drift_profile_uri_stays_inside_the_card_and_names_the_type_plainly() -> None:
+    uri = DriftProfileUri(uri="drift/psi.json", drift_type="DriftType.Psi", root_dir="drift")
+    assert (uri.uri, uri.drift_type, uri.root_dir) == (Path("drift/psi.json"), "Psi", Path("drift"))
+    for bad in ("../psi.json", "/etc/passwd", "drift/../../x.json", "C:\\x.json"):
+        with pytest.raises(ValueError, match="inside the card"):
+            DriftProfileUri(uri=bad, drift_type="Psi")
 
 
 def test_version_type_prints_as_opsml_does_and_keeps_its_value() -> None:

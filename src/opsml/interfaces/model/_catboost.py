@@ -15,7 +15,7 @@ from opsml.interfaces._kwargs import ModelSaveKwargs, json_safe
 from opsml.interfaces._model_base import ModelInterface
 from opsml.interfaces._onnx import ONNX_EXTRA
 from opsml.interfaces.model._onnx_convert import without_zipmap
-from opsml.types import SaveName, Suffix
+from opsml.types import DriftProfileMap, SaveName, Suffix
 
 if TYPE_CHECKING:
     import onnx
@@ -91,10 +91,15 @@ class CatBoostModel(ModelInterface):
         preprocessor: Any = None,
         sample_data: Any = None,
         task_type: TaskType | str | None = None,
+        drift_profile: DriftProfileMap | dict[str, Any] | None = None,
     ) -> None:
         self._class_name: str | None = None
         super().__init__(
-            model=model, sample_data=sample_data, task_type=task_type, preprocessor=preprocessor
+            model=model,
+            sample_data=sample_data,
+            task_type=task_type,
+            preprocessor=preprocessor,
+            drift_profile=drift_profile,
         )
 
     def _validate_model(self, model: Any) -> None:

@@ -32,7 +32,7 @@ from opsml.interfaces.model._torch import (
     export_to_onnx,
     torch_module,
 )
-from opsml.types import SaveName
+from opsml.types import DriftProfileMap, SaveName
 
 if TYPE_CHECKING:
     import onnx
@@ -270,6 +270,7 @@ class HuggingFaceModel(TorchInterface):
         sample_data: Any = None,
         hf_task: HuggingFaceTask | str | None = None,
         task_type: TaskType | str | None = None,
+        drift_profile: DriftProfileMap | dict[str, Any] | None = None,
     ) -> None:
         self._hf_task = HuggingFaceTask.Undefined
         self._load_extra: dict[str, Any] = {}
@@ -277,7 +278,9 @@ class HuggingFaceModel(TorchInterface):
         self._feature_extractor: Any = None
         self._image_processor: Any = None
         self.hf_task = hf_task
-        super().__init__(model=model, sample_data=sample_data, task_type=task_type)
+        super().__init__(
+            model=model, sample_data=sample_data, task_type=task_type, drift_profile=drift_profile
+        )
         self.tokenizer = tokenizer
         self.feature_extractor = feature_extractor
         self.image_processor = image_processor

@@ -20,7 +20,7 @@ from opsml.interfaces.model._sklearn import (
     serializer_for,
     sklearn_task_type,
 )
-from opsml.types import SaveName, Suffix
+from opsml.types import DriftProfileMap, SaveName, Suffix
 
 if TYPE_CHECKING:
     import onnx
@@ -86,10 +86,15 @@ class LightGBMModel(ModelInterface):
         preprocessor: Any = None,
         sample_data: Any = None,
         task_type: TaskType | str | None = None,
+        drift_profile: DriftProfileMap | dict[str, Any] | None = None,
     ) -> None:
         self._serializer: str | None = None
         super().__init__(
-            model=model, sample_data=sample_data, task_type=task_type, preprocessor=preprocessor
+            model=model,
+            sample_data=sample_data,
+            task_type=task_type,
+            preprocessor=preprocessor,
+            drift_profile=drift_profile,
         )
 
     def _validate_model(self, model: Any) -> None:

@@ -19,7 +19,7 @@ from opsml.interfaces.model._torch import (
     class_path,
     torch_module,
 )
-from opsml.types import SaveName, Suffix
+from opsml.types import DriftProfileMap, SaveName, Suffix
 
 __all__ = ["LightningModel"]
 
@@ -90,11 +90,16 @@ class LightningModel(TorchInterface):
         sample_data: Any = None,
         task_type: TaskType | str | None = None,
         model: Any = None,
+        drift_profile: DriftProfileMap | dict[str, Any] | None = None,
     ) -> None:
         self._trainer: Any = None
         self._saved_class: str | None = None
         super().__init__(
-            model=model, sample_data=sample_data, task_type=task_type, preprocessor=preprocessor
+            model=model,
+            sample_data=sample_data,
+            task_type=task_type,
+            preprocessor=preprocessor,
+            drift_profile=drift_profile,
         )
         self.trainer = trainer
 

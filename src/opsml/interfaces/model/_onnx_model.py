@@ -20,6 +20,7 @@ from opsml.interfaces._model_base import (
     ModelInterfaceSaveMetadata,
 )
 from opsml.interfaces._onnx import ONNX_EXTRA, ONNX_FILE_NAME, OnnxSession, write_onnx_model
+from opsml.types import DriftProfileMap
 
 if TYPE_CHECKING:
     import onnx
@@ -59,9 +60,14 @@ class OnnxModel(ModelInterface):
         sample_data: Any = None,
         task_type: TaskType | str | None = None,
         preprocessor: Any = None,
+        drift_profile: DriftProfileMap | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            model=model, sample_data=sample_data, task_type=task_type, preprocessor=preprocessor
+            model=model,
+            sample_data=sample_data,
+            task_type=task_type,
+            preprocessor=preprocessor,
+            drift_profile=drift_profile,
         )
 
     @property

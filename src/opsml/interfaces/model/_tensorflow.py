@@ -19,7 +19,7 @@ from opsml.interfaces._enums import DataType, ModelType, TaskType
 from opsml.interfaces._model_base import ModelInterface, sample_data_interfaces
 from opsml.interfaces._schema import Feature, FeatureSchema
 from opsml.interfaces.data._numpy import load_npz, rebuild_collection, save_npz
-from opsml.types import SaveName, Suffix
+from opsml.types import DriftProfileMap, SaveName, Suffix
 
 if TYPE_CHECKING:
     import onnx
@@ -311,9 +311,14 @@ class TensorFlowModel(ModelInterface):
         preprocessor: Any = None,
         sample_data: Any = None,
         task_type: TaskType | str | None = None,
+        drift_profile: DriftProfileMap | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            model=model, sample_data=sample_data, task_type=task_type, preprocessor=preprocessor
+            model=model,
+            sample_data=sample_data,
+            task_type=task_type,
+            preprocessor=preprocessor,
+            drift_profile=drift_profile,
         )
 
     def _validate_model(self, model: Any) -> None:

@@ -23,7 +23,7 @@ from opsml.interfaces._kwargs import ModelSaveKwargs
 from opsml.interfaces._model_base import ModelInterface, sample_data_interfaces
 from opsml.interfaces._schema import Feature, FeatureSchema
 from opsml.interfaces.data._torch import TorchData
-from opsml.types import SaveName, Suffix
+from opsml.types import DriftProfileMap, SaveName, Suffix
 
 if TYPE_CHECKING:
     import onnx
@@ -332,10 +332,15 @@ class TorchModel(TorchInterface):
         preprocessor: Any = None,
         sample_data: Any = None,
         task_type: TaskType | str | None = None,
+        drift_profile: DriftProfileMap | dict[str, Any] | None = None,
     ) -> None:
         self._saved_class: str | None = None
         super().__init__(
-            model=model, sample_data=sample_data, task_type=task_type, preprocessor=preprocessor
+            model=model,
+            sample_data=sample_data,
+            task_type=task_type,
+            preprocessor=preprocessor,
+            drift_profile=drift_profile,
         )
 
     def _validate_model(self, model: Any) -> None:

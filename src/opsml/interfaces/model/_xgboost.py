@@ -17,7 +17,7 @@ from opsml.interfaces._model_base import ModelInterface, sample_data_interfaces
 from opsml.interfaces._schema import Feature, FeatureSchema
 from opsml.interfaces.model._onnx_convert import sklearn_to_onnx, xgboost_booster_to_onnx
 from opsml.interfaces.model._sklearn import sklearn_task_type
-from opsml.types import SaveName, Suffix
+from opsml.types import DriftProfileMap, SaveName, Suffix
 
 if TYPE_CHECKING:
     import onnx
@@ -165,10 +165,15 @@ class XGBoostModel(ModelInterface):
         preprocessor: Any = None,
         sample_data: Any = None,
         task_type: TaskType | str | None = None,
+        drift_profile: DriftProfileMap | dict[str, Any] | None = None,
     ) -> None:
         self._class_name: str | None = None
         super().__init__(
-            model=model, sample_data=sample_data, task_type=task_type, preprocessor=preprocessor
+            model=model,
+            sample_data=sample_data,
+            task_type=task_type,
+            preprocessor=preprocessor,
+            drift_profile=drift_profile,
         )
 
     def _validate_model(self, model: Any) -> None:

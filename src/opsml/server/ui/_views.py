@@ -168,6 +168,58 @@ def _profile(backend: LocalBackend, card: dict[str, Any], files: dict[str, Any])
     return features
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _drift_features(profile: dict[str, Any]) -> list[str]:
+    """What a drift profile watches: features (SPC, PSI) or metric names (custom, LLM)."""
+    if isinstance(profile.get("features"), dict):
+        return sorted(profile["features"])
+    metrics = profile.get("metrics")
+    if isinstance(metrics, dict):
+        return sorted(metrics)
+    if isinstance(metrics, list):
+        return [str(m.get("name")) for m in metrics if isinstance(m, dict)]
+    return []
+
+
+def _drift_profiles(
+    backend: LocalBackend,
+    registry: RegistryType,
+    card: dict[str, Any],
+    interface: dict[str, Any],
+    files: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The card's drift profiles: alias, type, watched features and alert configuration,
+    read from the (verified) ``drift/<alias>.json`` files."""
+    uris = (interface.get("save_metadata") or {}).get("drift_profile_uri_map") or {}
+    profiles = []
+    for alias, uri in uris.items():
+        path = str((uri or {}).get("uri", ""))
+        if path not in files:
+            continue
+        content = _read_json_file(backend, registry, card["uid"], path)
+        profile = _as_dict(content)
+        config = _as_dict(profile.get("config"))
+        alert = _as_dict(config.get("alert_config"))
+        feature_map = _as_dict(config.get("feature_map")).get("features")
+        profiles.append(
+            {
+                "alias": alias,
+                "drift_type": uri.get("drift_type"),
+                "path": path,
+                "features": _drift_features(profile),
+                "categorical": sorted(feature_map) if isinstance(feature_map, dict) else [],
+                "schedule": alert.get("schedule"),
+                "dispatch": ", ".join(sorted(alert.get("dispatch_config") or {})) or None,
+                "alert_config": alert,
+                "too_large": content is None,
+            }
+        )
+    return profiles
+
+
 def _sample_rows(
     backend: LocalBackend, registry: RegistryType, uid: str, path: str
 ) -> tuple[list[str], list[list[str]]] | None:
@@ -421,6 +473,8 @@ def card_context(
             context["readme"] = render_markdown(read_preview(local)[0])
     interface = (card.get("metadata") or {}).get("interface_metadata") or {}
     context["interface"] = interface
+    if registry in (RegistryType.Data, RegistryType.Model):
+        context["drift"] = _drift_profiles(backend, registry, card, interface, files)
     if registry is RegistryType.Data:
         context["profile"] = _profile(backend, card, files)
     if registry is RegistryType.Model:
