@@ -249,7 +249,7 @@ def update_profile_status(
         bool, typer.Option(help="Also deactivate the other versions' profiles.")
     ] = False,
 ) -> None:
-    """Activate or deactivate a card version's drift profile on the Scouter server."""
+    """Turn a card's drift profile on or off in Scouter."""
     from opsml.cli._functions import ScouterArgs, update_drift_profile_status
 
     guard(
