@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ from _sections import (  # noqa: E402
     section_header,
     write_section,
 )
+from run import peer_env  # noqa: E402
 
 DEFAULT_REV = "d3516f8"  # the last revision with the shared, content-addressed upload area
 ROUNDS = 3
@@ -50,23 +50,9 @@ CASES = ("client_data_register", "client_local_register")
 
 
 def _env(workdir: Path, src: Path) -> dict[str, str]:
-    """A clean environment homed in ``workdir`` with ``src`` first on the import path."""
-    prefixes = ("PYTHON", "VIRTUAL_ENV", "OPSML_", "APP_ENV")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    home = workdir / "home"
-    for sub in ("config", "cache", "data", "state", "tmp"):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-    return env | {
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_CACHE_HOME": str(home / "cache"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_STATE_HOME": str(home / "state"),
-        "TMPDIR": str(home / "tmp"),
-        "OPSML_TRACKING_URI": f"sqlite:///{workdir / 'opsml.db'}",
-        "OPSML_STORAGE_URI": str(workdir / "opsml_registries"),
-        "PYTHONPATH": str(src),
-    }
+    """A peer's clean environment homed in ``workdir`` (``run.peer_env``) with ``src``
+    first on the import path."""
+    return peer_env(workdir) | {"PYTHONPATH": str(src)}
 
 
 def run_once(src: Path, data_n: int) -> dict[str, list[float]]:

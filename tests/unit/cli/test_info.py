@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 
-def test_opsml_info_in_local_mode(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSML_")}
-    env["OPSML_STORAGE_URI"] = str(tmp_path / "store")
-    result = subprocess.run(
-        [sys.executable, "-m", "opsml.cli.main", "info"],
-        cwd=tmp_path,
+def _info(folder: Path, settings: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSML_")} | settings
+    return subprocess.run(
+        [sys.executable, "-m", "opsml.cli.main", "info", *args],
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
     )
+
+
+def test_opsml_info_in_local_mode(tmp_path: Path) -> None:
+    result = _info(tmp_path, {"OPSML_STORAGE_URI": str(tmp_path / "store")})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "mode:           local (database and storage used directly)"
@@ -29,20 +33,11 @@ def test_opsml_info_in_local_mode(tmp_path: Path) -> None:
 
 
 def test_opsml_info_json(tmp_path: Path) -> None:
-    import json
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSML_")}
-    env["OPSML_TRACKING_URI"] = f"sqlite:///{tmp_path / 'reg.db'}"
-    env["OPSML_STORAGE_URI"] = str(tmp_path / "store")
-    result = subprocess.run(
-        [sys.executable, "-m", "opsml.cli.main", "info", "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    settings = {
+        "OPSML_TRACKING_URI": f"sqlite:///{tmp_path / 'reg.db'}",
+        "OPSML_STORAGE_URI": str(tmp_path / "store"),
+    }
+    result = _info(tmp_path, settings, "--json")
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     assert found["mode"] == "server"
