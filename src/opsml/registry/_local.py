@@ -49,7 +49,7 @@ from opsml.store import PENDING, CardQuery, KeyStore, SqlStore
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import Version, allocate_version, parse_requested_version
 
-__all__ = ["LocalBackend", "StoredSource", "card_prefix", "card_record"]
+__all__ = ["LocalBackend", "StoredSource", "card_prefix", "card_record", "record_fields"]
 
 
 def card_prefix(registry: RegistryType, space: str, name: str, version: Version | str) -> str:
