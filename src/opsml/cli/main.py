@@ -390,6 +390,13 @@ def server_start(
             "(env OPSML_FORWARDED_ALLOW_IPS, default none: the peer address is the client).",
         ),
     ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log one line per request (env OPSML_SERVER_ACCESS_LOG, default off).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API and the web UI.
 
@@ -409,6 +416,7 @@ def server_start(
             body_min_rate=body_min_rate,
             keep_alive_timeout=keep_alive_timeout,
             forwarded_allow_ips=forwarded_allow_ips,
+            access_log=access_log,
         )
 
     guard(run)

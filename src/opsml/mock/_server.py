@@ -35,7 +35,8 @@ def _bound_port(log: Path) -> int:
 
 class OpsmlTestServer:
     """Start ``python -m opsml.server`` with a temporary SQLite database and storage folder,
-    and point this process's ``OPSML_TRACKING_URI`` at it.
+    and point this process's ``OPSML_TRACKING_URI`` at it. The server logs every request
+    (its access log, ``OPSML_SERVER_ACCESS_LOG``) to ``server.log`` in its folder.
 
     Use it as a context manager; on exit the server stops, the client variables are
     restored and (with ``cleanup=True``) the temporary folder is removed.
@@ -83,6 +84,7 @@ class OpsmlTestServer:
         env.update(
             OPSML_TRACKING_URI=f"sqlite:///{(self.base_path / 'opsml.db').as_posix()}",
             OPSML_STORAGE_URI=str(self.base_path / "opsml_registries"),
+            OPSML_SERVER_ACCESS_LOG="true",
         )
         env.update(self._env)
         log = (self.base_path / "server.log").open("wb")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from opsml.registry._backend import RegistryBackend
 from opsml.registry._gc import GcReport, collect_garbage
-from opsml.registry._local import LocalBackend, StoredSource, card_prefix, card_record
+from opsml.registry._local import (
+    LocalBackend,
+    StoredSource,
+    card_prefix,
+    card_record,
+    record_fields,
+)
 from opsml.registry._registration import Registered, Reservation, register
 from opsml.registry._registry import (
     DEFAULT_BACKENDS,
@@ -36,6 +42,7 @@ __all__ = [
     "card_prefix",
     "card_query",
     "card_record",
+    "record_fields",
     "card_registry_type",
     "close_backends",
     "describe_database",

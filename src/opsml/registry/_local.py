@@ -54,7 +54,7 @@ from opsml.version import Version, allocate_version, parse_requested_version
 if TYPE_CHECKING:
     from opsml.monitoring import ScouterServer
 
-__all__ = ["LocalBackend", "StoredSource", "card_prefix", "card_record"]
+__all__ = ["LocalBackend", "StoredSource", "card_prefix", "card_record", "record_fields"]
 
 
 def card_prefix(registry: RegistryType, space: str, name: str, version: Version | str) -> str:
@@ -503,30 +503,34 @@ def record_fields(registry: RegistryType, row: Row[Any]) -> dict[str, Any]:
     """The fields of a summary row's :class:`CardRecord`, in its order, with its defaults
     (``CardRecord(**fields).model_dump() == fields``)."""
     created: datetime = row.created_at
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
-    linked = (
-        json.loads(row.card_json).get("uids", {}) if registry is RegistryType.Experiment else {}
-    )
+    # A naive time is UTC (SQLite keeps no offset): the same text as with tzinfo=UTC.
+    when = created.isoformat() + "+00:00" if created.tzinfo is None else created.isoformat()
+    datacards = [row.datacard_uid] if row.datacard_uid else []
+    experiments = [row.experimentcard_uid] if row.experimentcard_uid else []
+    models: list[str] = []
+    if registry is _EXPERIMENT:  # an experiment's links are in its card JSON
+        linked = json.loads(row.card_json).get("uids", {})
+        datacards = linked.get("datacard_uids", datacards)
+        models = linked.get("modelcard_uids", models)
+        experiments = linked.get("experimentcard_uids", experiments)
     return {
         "uid": row.uid,
-        "created_at": created.isoformat(),
+        "created_at": when,
         "app_env": row.app_env,
         "space": row.space,
         "name": row.name,
         "version": row.version,
         "registry_type": registry.value,
         "tags": [] if row.tags == "[]" else json.loads(row.tags),
-        "datacard_uids": linked.get(
-            "datacard_uids", [row.datacard_uid] if row.datacard_uid else []
-        ),
-        "modelcard_uids": linked.get("modelcard_uids", []),
-        "experimentcard_uids": linked.get(
-            "experimentcard_uids", [row.experimentcard_uid] if row.experimentcard_uid else []
-        ),
+        "datacard_uids": datacards,
+        "modelcard_uids": models,
+        "experimentcard_uids": experiments,
         "auditcard_uid": None,
         "interface_type": row.interface_type,
         "data_type": row.data_type,
         "model_type": row.model_type,
         "task_type": row.task_type,
     }
+
+
+_EXPERIMENT = RegistryType.Experiment

@@ -51,6 +51,7 @@ def serve(
     body_min_rate: int | None = None,
     keep_alive_timeout: int | None = None,
     forwarded_allow_ips: str | None = None,
+    access_log: bool | None = None,
 ) -> None:
     """Run the server with uvicorn until interrupted.
 
@@ -76,6 +77,7 @@ def serve(
         forwarded_allow_ips: Comma-separated proxy addresses or networks whose
             ``X-Forwarded-For`` header is believed (``OPSML_FORWARDED_ALLOW_IPS``,
             default none).
+        access_log: Log one line per request (``OPSML_SERVER_ACCESS_LOG``, default off).
 
     Raises:
         InvalidArgumentError: A setting is malformed (or insecure with
@@ -91,6 +93,7 @@ def serve(
         "OPSML_SERVER_BODY_MIN_RATE": body_min_rate,
         "OPSML_SERVER_KEEP_ALIVE_TIMEOUT": keep_alive_timeout,
         "OPSML_FORWARDED_ALLOW_IPS": forwarded_allow_ips,
+        "OPSML_SERVER_ACCESS_LOG": None if access_log is None else str(access_log).lower(),
     }
     env = {**os.environ, **{k: str(v) for k, v in overrides.items() if v is not None}}
     workers = workers if workers is not None else default_workers()

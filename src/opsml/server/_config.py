@@ -113,6 +113,9 @@ class ServerConfig:
             per this many bytes received (default 500).
         keep_alive_timeout_seconds: ``OPSML_SERVER_KEEP_ALIVE_TIMEOUT``: an idle
             connection between requests is closed after this long (default 30).
+        access_log: ``OPSML_SERVER_ACCESS_LOG``: log one line per request (uvicorn's access
+            log; default off: about a tenth of a small request's CPU, and a write to the
+            log per request; the audit log records every write and denial either way).
         forwarded_allow_ips: ``OPSML_FORWARDED_ALLOW_IPS``: proxies (IP addresses or
             networks, comma-separated, ``*`` for any) whose ``X-Forwarded-For`` and
             ``X-Forwarded-Proto`` headers are believed; default none, so the client address
@@ -141,6 +144,7 @@ class ServerConfig:
     body_timeout_seconds: int = 60
     body_min_rate: int = 500
     keep_alive_timeout_seconds: int = 30
+    access_log: bool = False
     forwarded_allow_ips: tuple[str, ...] = ()
 
     @classmethod
@@ -210,6 +214,7 @@ class ServerConfig:
             body_timeout_seconds=_positive_int(env, "OPSML_SERVER_BODY_TIMEOUT", 60),
             body_min_rate=_positive_int(env, "OPSML_SERVER_BODY_MIN_RATE", 500),
             keep_alive_timeout_seconds=_positive_int(env, "OPSML_SERVER_KEEP_ALIVE_TIMEOUT", 30),
+            access_log=env.get("OPSML_SERVER_ACCESS_LOG", "").strip().lower() in _TRUE,
             forwarded_allow_ips=_forwarded_allow_ips(env.get("OPSML_FORWARDED_ALLOW_IPS", "")),
         )
 

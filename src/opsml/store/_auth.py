@@ -413,10 +413,9 @@ class AuthStore:
     def epoch(self) -> int | None:
         """The security epoch (see :data:`AUTH_EPOCH`); ``None`` when its row is missing,
         so nothing may be remembered."""
-        try:
-            rows = self._store._prepared.get(("auth_epoch",), _select_epoch).run()
-        except SQLAlchemyError as exc:
-            raise store_error("reading the security epoch", exc) from exc
+        rows = self._store._read_prepared(
+            ("auth_epoch",), _select_epoch, {}, "reading the security epoch"
+        )
         return int(rows[0].epoch) if rows else None
 
     # -- permissions --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from opsml.store._errors import store_error
@@ -79,7 +79,7 @@ def space_summaries(
 
 def card_page(
     store: SqlStore, registry: RegistryType, query: CardQuery, after_uid: str | None
-) -> list[Row[Any]]:
+) -> list[Any]:
     """One page of ``list_cards`` results (summary rows), continuing after the card
     ``after_uid`` (keyset pagination: the cost does not grow with the page number).
 
@@ -91,37 +91,52 @@ def card_page(
         MetadataStoreError: The database failed.
     """
     table = card_table(registry)
-    stmt, params = store._select(registry, replace(query, tags=()), summary=True)
-    for tag in dict.fromkeys(query.tags):
-        # One primary-key probe per candidate card: the scan stops once the page is full,
-        # instead of first collecting every card that carries a common tag.
-        stmt = stmt.where(
-            exists().where(
-                TAGS.c.registry == registry.value, TAGS.c.uid == table.c.uid, TAGS.c.tag == tag
-            )
-        )
-    if after_uid is not None:
-        last = store.get(registry, after_uid)
-        if query.sort_by_timestamp:
-            stmt = stmt.where(
-                or_(
-                    table.c.created_at < last.created_at,
-                    and_(table.c.created_at == last.created_at, table.c.uid < last.uid),
+    untagged = replace(query, tags=())
+    stmt, values, shape = store._select(registry, untagged, summary=True)
+    tags = tuple(dict.fromkeys(query.tags))
+    values |= {f"page_tag_{i}": tag for i, tag in enumerate(tags)}
+    last = store.get(registry, after_uid) if after_uid is not None else None
+    if last is not None:
+        values |= {f"after_{key}": getattr(last, key) for key in _KEYSET}
+
+    def build() -> Select[Any]:
+        page = stmt
+        for i in range(len(tags)):
+            # One primary-key probe per candidate card: the scan stops once the page is
+            # full, instead of first collecting every card that carries a common tag.
+            page = page.where(
+                exists().where(
+                    TAGS.c.registry == registry.value,
+                    TAGS.c.uid == table.c.uid,
+                    TAGS.c.tag == bindparam(f"page_tag_{i}"),
                 )
             )
-        else:
-            keys = [table.c.major, table.c.minor, table.c.patch, table.c.pre_key, table.c.build_key]
-            values = [last.major, last.minor, last.patch, last.pre_key, last.build_key]
-            # (k1, ..., k5) < (v1, ..., v5), written with AND/OR for every database.
-            condition: ColumnElement[bool] = keys[-1] < values[-1]
-            for key, value in zip(reversed(keys[:-1]), reversed(values[:-1]), strict=True):
-                condition = or_(key < value, and_(key == value, condition))
-            stmt = stmt.where(condition)
-    try:
-        with store.engine.connect() as conn:
-            return list(conn.execute(stmt, params))
-    except SQLAlchemyError as exc:
-        raise store_error(f"listing {registry.value} cards", exc) from exc
+        if last is None:
+            return page
+        after: dict[str, Any] = {key: bindparam(f"after_{key}") for key in _KEYSET}
+        if query.sort_by_timestamp:
+            return page.where(
+                or_(
+                    table.c.created_at < after["created_at"],
+                    and_(table.c.created_at == after["created_at"], table.c.uid < after["uid"]),
+                )
+            )
+        keys = ["major", "minor", "patch", "pre_key", "build_key"]
+        # (k1, ..., k5) < (v1, ..., v5), written with AND/OR for every database.
+        condition: ColumnElement[bool] = table.c[keys[-1]] < after[keys[-1]]
+        for key in reversed(keys[:-1]):
+            condition = or_(table.c[key] < after[key], and_(table.c[key] == after[key], condition))
+        return page.where(condition)
+
+    return store._read_prepared(
+        ("card_page", shape, len(tags), last is not None),
+        build,
+        values,
+        f"listing {registry.value} cards",
+    )
+
+
+_KEYSET = ("created_at", "uid", "major", "minor", "patch", "pre_key", "build_key")
 
 
 def card_names(

@@ -7,7 +7,7 @@ import json
 import random
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -269,17 +269,35 @@ class SqlStore:
             summary: Only the :data:`SUMMARY_COLUMNS` (for listings).
         """
         shape = _Shape.of(registry, q, summary)
+        return self._read_prepared(
+            shape, functools.partial(_select, shape), _values(q), f"querying {registry.table_name}"
+        )
+
+    def _read_prepared(
+        self,
+        key: Hashable,
+        build: Callable[[], Select[Any]],
+        values: Mapping[str, Any],
+        what: str,
+    ) -> list[Record]:
+        """Run the statement ``build()`` makes, compiled once per ``key`` (which must
+        determine the statement; ``values`` fill its placeholders).
+
+        Raises:
+            MetadataStoreError: The database failed (``what`` says what was asked).
+        """
         try:
-            return self._prepared.get(shape, functools.partial(_select, shape)).run(_values(q))
+            return self._prepared.get(key, build).run(values)
         except SQLAlchemyError as exc:
-            raise store_error(f"querying {registry.table_name}", exc) from exc
+            raise store_error(what, exc) from exc
 
     def _select(
         self, registry: RegistryType, q: CardQuery, *, summary: bool
-    ) -> tuple[Select[Any], dict[str, Any]]:
-        """The statement of :meth:`query` and the values of its placeholders (for callers
-        that add conditions of their own)."""
-        return _select(_Shape.of(registry, q, summary)), _values(q)
+    ) -> tuple[Select[Any], dict[str, Any], Hashable]:
+        """The statement of :meth:`query`, the values of its placeholders and a key that
+        determines the statement (for callers that add conditions of their own)."""
+        shape = _Shape.of(registry, q, summary)
+        return _select(shape), _values(q), shape
 
     def get(self, registry: RegistryType, uid: str, *, include_pending: bool = False) -> Record:
         """Return one record by uid.
@@ -287,13 +305,12 @@ class SqlStore:
         Raises:
             CardNotFoundError: No such card.
         """
-        try:
-            rows = self._prepared.get(
-                ("get", registry, include_pending),
-                functools.partial(_select_uid, registry, include_pending),
-            ).run({"uid": uid})
-        except SQLAlchemyError as exc:
-            raise store_error(f"reading card {uid}", exc) from exc
+        rows = self._read_prepared(
+            ("get", registry, include_pending),
+            functools.partial(_select_uid, registry, include_pending),
+            {"uid": uid},
+            f"reading card {uid}",
+        )
         if not rows:
             raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
         return rows[0]

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from opsml import CardRegistry, Prompt, PromptCard, RegistryType
+from opsml.experiment import start_experiment
 from opsml.server import create_app
 
 
@@ -61,3 +63,26 @@ def test_html_pages(client: TestClient) -> None:
     card = client.get(f"/ui/prompt/{uid}")
     assert card.status_code == 200
     assert "Metadata" in card.text
+
+
+def test_read_routes_answer_what_local_mode_returns(client: TestClient) -> None:
+    """The read routes answer stored card JSON and records encoded without models: the same
+    cards and records a local registry returns."""
+    with start_experiment(space="s", name="run") as exp:
+        exp.register_card(PromptCard(prompt=Prompt(message="c"), space="s", name="q"))
+    for registry_type, params in (
+        (RegistryType.Prompt, {"space": "s"}),
+        (RegistryType.Experiment, {"name": "run"}),
+    ):
+        local = CardRegistry(registry_type)
+        listed = client.get(f"/opsml/api/{registry_type.value}/cards", params=params)
+        assert listed.json() == [r.model_dump() for r in local.list_cards(**params)]
+    prompts = CardRegistry(RegistryType.Prompt)
+    card = prompts.load_card(space="s", name="p", version="0.1.*")
+    query = {"space": "s", "name": "p", "version": "0.1.*"}
+    assert client.get("/opsml/api/prompt/card", params=query).json() == json.loads(
+        card.model_dump_json()
+    )
+    assert client.get(f"/opsml/api/prompt/cards/{card.uid}").json() == json.loads(
+        card.model_dump_json()
+    )

@@ -325,6 +325,8 @@ def test_settings_from_the_environment() -> None:
     assert (default.header_timeout_seconds, default.body_timeout_seconds) == (20, 60)
     assert (default.body_min_rate, default.keep_alive_timeout_seconds) == (500, 30)
     assert default.forwarded_allow_ips == ()  # no proxy trusted unless configured
+    assert not default.access_log  # one line per request only when asked for
+    assert ServerConfig.from_env({**base, "OPSML_SERVER_ACCESS_LOG": "true"}).access_log
     config = ServerConfig.from_env(
         {
             **base,

@@ -32,7 +32,7 @@ from opsml.errors import (
     OpsmlError,
     RateLimitError,
 )
-from opsml.registry import LocalBackend, card_query, card_record, card_registry_type
+from opsml.registry import LocalBackend, card_query, card_registry_type, record_fields
 from opsml.server._authz import resolve_user
 from opsml.server._errors import public_detail, request_id, status_for
 from opsml.server._security import Permission, Principal
@@ -367,7 +367,7 @@ def _browse_routes(app: FastAPI, ui: _Ui) -> None:
             )
             cursor = check_uid(after, "after") if after else None
             rows = card_page(_backend(request).store, reg, query, cursor)
-            records = [card_record(reg, row) for row in rows]
+            records = [record_fields(reg, row) for row in rows]  # the template reads fields
         except OpsmlError as exc:
             error = public_detail(exc, request_id(request.scope))
         base = {k: v for k, v in filters.items() if v}
@@ -389,7 +389,9 @@ def _browse_routes(app: FastAPI, ui: _Ui) -> None:
             order="Highest version first." if by_version else "Newest first.",
             first_href=f"/ui/{reg.value}?{urlencode(base)}" if after else None,
             next_href=(
-                f"/ui/{reg.value}?{urlencode({**base, 'after': records[-1].uid})}" if more else None
+                f"/ui/{reg.value}?{urlencode({**base, 'after': records[-1]['uid']})}"
+                if more
+                else None
             ),
             crumbs=crumbs,
         )
