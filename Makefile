@@ -11,19 +11,29 @@ CORE_VENV ?= .venv-core
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt scripts/install-torch-cpu.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	bash scripts/install-torch-cpu.sh $(PY)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 ## Start the server with its UI on the embedded default (./opsml.db and ./opsml_registries).
-run: install
-	$(VENV)/bin/opsml server start --host $(HOST) --port $(PORT)
+## Its own light venv: only what the server and its UI need (pip install 'opsml[server]').
+RUN_VENV ?= .venv-run
+
+run: $(RUN_VENV)/.installed
+	$(RUN_VENV)/bin/opsml server start --host $(HOST) --port $(PORT)
+
+$(RUN_VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RUN_VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[server]'
+	touch $@
 
 ## The whole test suite (starts PostgreSQL/MariaDB first if they are down), then once more
 ## against the core install (no optional extras).
-test: install services browser emulators
+test: install services browser emulators $(RUN_VENV)/.installed
 	$(PY) -m pytest -n auto -q $(PYTEST_ARGS)
 	$(MAKE) test-core
 
@@ -44,9 +54,11 @@ COMPAT_SUITE ?= ../shared/opsml-compat
 COMPAT_JOBS ?= 2
 COMPAT_ARGS ?=
 
-$(COMPAT_VENV)/.installed: pyproject.toml constraints.txt scripts/compat-requirements.txt
+$(COMPAT_VENV)/.installed: pyproject.toml constraints.txt scripts/compat-requirements.txt \
+		scripts/install-torch-cpu.sh
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	bash scripts/install-torch-cpu.sh $(COMPAT_VENV)/bin/python
 	bash -o pipefail -c "$(COMPAT_VENV)/bin/python -m pip install --quiet -c constraints.txt \
 		-e '.[all]' -r scripts/compat-requirements.txt 2>&1 | { grep -v 'is ignored: it is neither' || true; }"
 	touch $@
@@ -85,10 +97,10 @@ format: install
 bench: install emulators
 	status=0; \
 	$(PY) benchmarks/run.py $(BENCH_ARGS) || status=1; \
-	for script in service_install experiment_runs cloud_transfer ui_pages; do \
+	for script in service_install experiment_runs cloud_transfer ui_pages server_read; do \
 		$(PY) benchmarks/$$script.py || status=1; \
 	done; \
 	exit $$status
 
 clean:
-	rm -rf $(VENV) $(CORE_VENV) $(COMPAT_VENV) .bench-venvs .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(RUN_VENV) $(CORE_VENV) $(COMPAT_VENV) .bench-venvs .tools .pytest_cache .mypy_cache .ruff_cache

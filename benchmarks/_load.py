@@ -111,20 +111,24 @@ class CpuWatch:
     """How many cores other processes used, on average, between start and :meth:`stop`.
 
     Our children count as ours once waited for (``subprocess.run`` does); a child still
-    running or never waited for counts as another process's (the error is on the safe side).
+    running or never waited for counts as another process's (the error is on the safe side),
+    unless ``own`` counts it: a function returning the CPU seconds so far of processes of
+    ours that are not waited for (a server under load, read from ``/proc``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, own: Callable[[], float] | None = None) -> None:
+        self._own_extra = own or (lambda: 0.0)
         self._wall = time.monotonic()
         self._busy = _busy_seconds()
-        self._own = _own_seconds()
+        self._own = _own_seconds() + self._own_extra()
 
     def stop(self) -> float:
         """Other processes' average core count since the watch started (never below 0)."""
         wall = time.monotonic() - self._wall
         if wall <= 0:
             return 0.0
-        foreign = (_busy_seconds() - self._busy) - (_own_seconds() - self._own)
+        own = _own_seconds() + self._own_extra()
+        foreign = (_busy_seconds() - self._busy) - (own - self._own)
         return max(foreign / wall, 0.0)
 
 
@@ -197,14 +201,15 @@ class LoadGate:
             self.say(f"[load] {what}: load average {load:.2f} after {waited:.0f} s")
         return waited, load
 
-    def measure(self, what: str, run: Callable[[], T]) -> T:
+    def measure(self, what: str, run: Callable[[], T], own: Callable[[], float] | None = None) -> T:
         """Run ``run`` once the machine is quiet; again (up to ``repeats`` times) while other
-        processes took more than ``max_foreign`` cores during it. Returns the last result."""
+        processes took more than ``max_foreign`` cores during it. Returns the last result.
+        ``own``: CPU seconds so far of running processes of ours (see :class:`CpuWatch`)."""
         attempt = 0
         while True:
             attempt += 1
             waited, before = self.wait(what)
-            watch = CpuWatch()
+            watch = CpuWatch(own)
             result = run()
             foreign = watch.stop()
             record = GroupLoad(what, attempt, waited, before, load1(), foreign, "ok")

@@ -12,11 +12,15 @@ value accepted at a call (or at the HTTP edge) is always one every database can 
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import re
+from collections.abc import Callable, Iterable, Mapping
 
 from pydantic import ValidationError
 
-from opsml.errors import InvalidArgumentError, OpsmlError
+from opsml.errors import InvalidArgumentError, OpsmlError, UnknownArgumentError
 
 __all__ = [
     "INT64_MAX",
@@ -25,6 +29,8 @@ __all__ = [
     "check_int64",
     "check_text",
     "check_uid",
+    "keyword_names",
+    "reject_unknown_arguments",
     "translate_validation_error",
 ]
 
@@ -103,3 +109,50 @@ def translate_validation_error(exc: ValidationError, what: str) -> OpsmlError:
         for error in exc.errors()
     )
     return InvalidArgumentError(f"invalid {what}: {details}")
+
+
+@functools.cache
+def keyword_names(function: Callable[..., object]) -> frozenset[str] | None:
+    """The keyword arguments ``function`` takes by name, or ``None`` when it takes any
+    (it has ``**kwargs``)."""
+    names = set()
+    for param in inspect.signature(function).parameters.values():
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            return None
+        if param.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+            names.add(param.name)
+    names.discard("self")
+    return frozenset(names)
+
+
+def reject_unknown_arguments(
+    owner: str,
+    given: Iterable[str],
+    valid: Iterable[str],
+    hints: Mapping[str, str] | None = None,
+) -> None:
+    """Raise for the first of ``given`` that is not in ``valid``, naming the nearest valid one.
+
+    Args:
+        owner: What was being built (``"DataCard"``), named in the message.
+        given: The keyword arguments of the call.
+        valid: The keyword arguments ``owner`` takes.
+        hints: The fix to suggest for a known mistake, by argument (instead of the nearest).
+
+    Raises:
+        UnknownArgumentError: An argument of ``given`` is not in ``valid``.
+    """
+    known = set(valid)
+    unknown = sorted(name for name in given if name not in known)
+    if not unknown:
+        return
+    name = unknown[0]
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    if hints and name in hints:
+        hint = f"; {hints[name]}"
+    elif close:
+        hint = f"; did you mean {close[0]!r}?"
+    else:
+        hint = f"; it takes {', '.join(sorted(known))}"
+    more = f" (and {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
+    raise UnknownArgumentError(f"{owner}() got an unexpected argument {name!r}{more}{hint}")

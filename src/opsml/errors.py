@@ -10,6 +10,7 @@ boundary with ``raise ... from exc`` so callers need to catch only this tree::
     │   ├── InvalidVersionError                        malformed version or version query
     │   ├── CardTypeError                              card of the wrong type for a registry
     │   ├── UnstorableValueError                       the database refused a value (range, text)
+    │   ├── UnknownArgumentError    (also TypeError)   a keyword a card or interface does not take
     │   └── UnsupportedTypeError    (also RuntimeError) an interface given an object it cannot hold
     ├── CardNotFoundError           (also LookupError) no registered card matches
     │   └── AliasNotFoundError      (also KeyError)    a ServiceCard has no card of that alias
@@ -58,6 +59,7 @@ __all__ = [
     "SerializationError",
     "ServerUnavailableError",
     "StorageError",
+    "UnknownArgumentError",
     "UnstorableValueError",
     "UnsupportedTypeError",
     "UploadOffsetError",
@@ -93,6 +95,12 @@ class UnstorableValueError(InvalidArgumentError):
     """The metadata store refused a value of the request (a number out of range, text too
     long or not valid for the database): raised when no check before the database caught
     it. The message is one line with the database's reason, never the statement."""
+
+
+class UnknownArgumentError(InvalidArgumentError, TypeError):
+    """A card or interface was given a keyword argument it does not take (e.g. ``naem=``).
+    Also a ``TypeError``, which is what Python raises for an unexpected keyword; the message
+    names the nearest valid argument."""
 
 
 class UnsupportedTypeError(InvalidArgumentError, RuntimeError):

@@ -12,6 +12,7 @@ nothing: its :class:`CacheConfig` keeps nothing on disk unless given folders.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,19 @@ def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit():
         raise InvalidArgumentError(f"{name} must be a whole number, got {text!r}")
     return int(text)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {text!r}")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -245,9 +259,18 @@ class OpsmlConfig:
             key (local mode, or the server's own setting).
         client_retries: ``OPSML_CLIENT_RETRIES``: how often a client retries a request that
             failed to connect or got a 5xx answer (default 4, with exponential backoff).
+        client_connect_timeout: ``OPSML_CLIENT_CONNECT_TIMEOUT``: seconds to open a
+            connection to the server (default 5).
+        client_read_timeout: ``OPSML_CLIENT_READ_TIMEOUT``: the longest wait, in seconds, for
+            the next byte of a metadata answer (default 30); file transfers wait at least
+            120 s, and never time out while bytes keep flowing.
+        client_timeout: ``OPSML_CLIENT_TIMEOUT``: seconds after which a metadata call stops
+            retrying and fails (default 60).
         cache: What is kept on this machine between processes (:class:`CacheConfig`).
         cloud: How object storage is reached (:class:`CloudConfig`).
         scouter: Where the Scouter monitoring server is (:class:`ScouterConfig`).
+        tracking_defaulted: ``OPSML_TRACKING_URI`` was not set: the database is the
+            default ``opsml.db`` of the directory the configuration was read in.
     """
 
     tracking_uri: str
@@ -258,9 +281,13 @@ class OpsmlConfig:
     api_token: str = field(default="", repr=False)
     encrypt_secret: str = field(default="", repr=False)
     client_retries: int = 4
+    client_connect_timeout: float = 5.0
+    client_read_timeout: float = 30.0
+    client_timeout: float = 60.0
     cache: CacheConfig = field(default_factory=CacheConfig)
     cloud: CloudConfig = field(default_factory=CloudConfig)
     scouter: ScouterConfig = field(default_factory=ScouterConfig)
+    tracking_defaulted: bool = False
 
     @classmethod
     def from_env(
@@ -287,7 +314,8 @@ class OpsmlConfig:
         env = os.environ if environ is None else environ
         base = Path.cwd() if cwd is None else cwd
         tracking = env.get("OPSML_TRACKING_URI", "").strip()
-        if not tracking:
+        defaulted = not tracking
+        if defaulted:
             tracking = f"sqlite:///{(base / 'opsml.db').as_posix()}"
         storage = env.get("OPSML_STORAGE_URI", "").strip()
         if not storage:
@@ -303,9 +331,13 @@ class OpsmlConfig:
             api_token=env.get("OPSML_API_TOKEN", "").strip(),
             encrypt_secret=env.get("OPSML_ENCRYPT_SECRET", "").strip(),
             client_retries=_whole_number(env, "OPSML_CLIENT_RETRIES", 4),
+            client_connect_timeout=_seconds(env, "OPSML_CLIENT_CONNECT_TIMEOUT", 5.0),
+            client_read_timeout=_seconds(env, "OPSML_CLIENT_READ_TIMEOUT", 30.0),
+            client_timeout=_seconds(env, "OPSML_CLIENT_TIMEOUT", 60.0),
             cache=CacheConfig.from_env(env),
             cloud=CloudConfig.from_env(env),
             scouter=ScouterConfig.from_env(env),
+            tracking_defaulted=defaulted,
         )
 
     @property

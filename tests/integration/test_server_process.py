@@ -36,3 +36,31 @@ def test_server_starts_on_the_embedded_default(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_workers_default_to_the_cores_and_share_token_secrets(tmp_path: Path) -> None:
+    """Without ``--workers`` there is one worker per core; with auth on and no secrets
+    configured, a token one worker issued is accepted by every other."""
+    from opsml.server import default_workers
+
+    assert OPSML is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSML_")}
+    env.update(OPSML_AUTH="true", OPSML_DEFAULT_PASSWORD="first-password-1")
+    proc, base = start_server([OPSML, "server", "start"], tmp_path, env)
+    try:
+        login = httpx.post(
+            f"{base}/opsml/api/auth/token",
+            json={"username": "admin", "password": "first-password-1"},
+            timeout=30,
+        )
+        assert login.status_code == 200, login.text
+        bearer = {"authorization": f"Bearer {login.json()['access_token']}"}
+        for _ in range(40):  # a new connection each: the kernel spreads them over workers
+            me = httpx.get(f"{base}/opsml/api/auth/me", headers=bearer, timeout=30)
+            assert me.status_code == 200, me.text
+        started = (tmp_path / "server.log").read_text().count("Started server process")
+        assert started == default_workers()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

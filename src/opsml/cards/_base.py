@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+import html
 import json
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from opsml._validation import check_text, translate_validation_error
+from opsml._validation import (
+    check_text,
+    keyword_names,
+    reject_unknown_arguments,
+    translate_validation_error,
+)
 from opsml._version import __version__
 from opsml.cards._names import validate_name
 from opsml.cards._source import ArtifactSource
@@ -22,6 +30,10 @@ from opsml.version import parse_requested_version
 __all__ = ["CARD_FILE", "CardBase", "normalize_tags", "translate_validation_error"]
 
 CARD_FILE = "card.json"
+
+_READING: ContextVar[bool] = ContextVar("opsml_card_reading", default=False)
+"""Set while a card is rebuilt from stored JSON, where unknown fields (written by a newer
+version) are ignored; a constructor call refuses them."""
 
 
 def normalize_tags(value: object) -> list[str]:
@@ -47,6 +59,13 @@ def normalize_tags(value: object) -> list[str]:
     return tags
 
 
+@functools.cache
+def _field_keys(cls: type[BaseModel]) -> frozenset[str]:
+    """The names and aliases of ``cls``'s fields: what its constructor passes on."""
+    fields = cls.model_fields
+    return frozenset({*fields, *(f.alias for f in fields.values() if f.alias)})
+
+
 class CardBase(BaseModel):
     """Common fields of every card (SPEC §2).
 
@@ -69,6 +88,8 @@ class CardBase(BaseModel):
     )
 
     registry_type: ClassVar[RegistryType]
+    _argument_hints: ClassVar[dict[str, str]] = {}
+    """The fix to suggest for a known wrong constructor argument, by argument."""
 
     space: str | None = None
     name: str | None = None
@@ -82,7 +103,35 @@ class CardBase(BaseModel):
 
     _source: ArtifactSource | None = PrivateAttr(default=None)
 
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        """Rebuild a card from stored data: fields this version does not know are ignored."""
+        token = _READING.set(True)
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        finally:
+            _READING.reset(token)
+
+    @classmethod
+    def model_validate_json(  # type: ignore[override]
+        cls, json_data: str | bytes, *args: Any, **kwargs: Any
+    ) -> Self:
+        """Rebuild a card from its JSON: fields this version does not know are ignored."""
+        token = _READING.set(True)
+        try:
+            return super().model_validate_json(json_data, *args, **kwargs)
+        finally:
+            _READING.reset(token)
+
     def __init__(self, **data: Any) -> None:
+        fields = _field_keys(type(self))
+        if not _READING.get() and any(key not in fields for key in data):
+            # A constructor argument no field takes (``naem=``, ``tag=``) would be dropped
+            # silently (``extra="ignore"`` is for JSON of newer versions, read elsewhere).
+            takes = keyword_names(type(self).__init__) or frozenset()
+            reject_unknown_arguments(
+                type(self).__name__, data, {*fields, *takes}, self._argument_hints
+            )
         try:
             super().__init__(**data)
         except ValidationError as exc:
@@ -118,6 +167,32 @@ class CardBase(BaseModel):
     @classmethod
     def _check_tags(cls, value: object) -> list[str]:
         return normalize_tags(value)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(space={self.space!r}, name={self.name!r}, "
+            f"version={self.version!r}, uid={self.uid!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The card's identity, tags and files as an HTML table (what a notebook shows)."""
+        files = self.manifest.files if self.manifest is not None else {}
+        size = sum(entry.size for entry in files.values())
+        rows = [
+            ("space", self.space),
+            ("name", self.name),
+            ("version", self.version or "not registered"),
+            ("uid", self.uid),
+            ("created", self.created_at.isoformat(" ", "seconds") if self.created_at else None),
+            ("tags", ", ".join(self.tags)),
+            ("files", f"{len(files)} ({size:,} bytes)" if files else None),
+        ]
+        body = "".join(
+            f"<tr><th>{key}</th><td>{html.escape(str(value))}</td></tr>"
+            for key, value in rows
+            if value
+        )
+        return f"<table><caption>{type(self).__name__}</caption>{body}</table>"
 
     def model_dump_json(self, **kwargs: Any) -> str:
         """Serialise the card's metadata (never the in-memory model or data) to JSON."""

@@ -55,6 +55,10 @@ class DataCard(InterfaceCard):
     """
 
     registry_type: ClassVar[RegistryType] = RegistryType.Data
+    _argument_hints: ClassVar[dict[str, str]] = {
+        "data": "a DataCard holds its data in an interface: "
+        "DataCard(interface=PandasData(data=df), ...)",
+    }
 
     interface: DataInterface | None = Field(default=None, exclude=True)
     metadata: DataCardMetadata = Field(default_factory=DataCardMetadata)

@@ -45,6 +45,10 @@ class ModelCard(InterfaceCard):
     """
 
     registry_type: ClassVar[RegistryType] = RegistryType.Model
+    _argument_hints: ClassVar[dict[str, str]] = {
+        "model": "a ModelCard holds its model in an interface: "
+        "ModelCard(interface=SklearnModel(model=clf), ...)",
+    }
 
     interface: ModelInterface | None = Field(default=None, exclude=True)
     metadata: ModelCardMetadata = Field(default_factory=ModelCardMetadata)

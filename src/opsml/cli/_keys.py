@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
+from opsml.cli._command import OpsmlTyper
+
 __all__ = ["generate_app", "keys_app", "rotate_keys"]
 
-generate_app = typer.Typer(help="Generate secrets.", no_args_is_help=True)
-keys_app = typer.Typer(help="Manage the keys of encryption at rest.", no_args_is_help=True)
+generate_app = OpsmlTyper(help="Generate secrets.")
+keys_app = OpsmlTyper(help="Manage the keys of encryption at rest.")
 
 
 @generate_app.command("key")
@@ -48,8 +50,11 @@ def rotate_keys(tracking_uri: str, secret: str, batch: int = 500) -> int:
 def rotate(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count the keys.")] = False,
 ) -> None:
-    """Re-wrap every card's data key under the first key of OPSML_ENCRYPT_SECRET
-    (``new,old``); artifacts are not rewritten. Run where the database is."""
+    """Re-wrap every card's data key under the new master key.
+
+    The new key is the first of OPSML_ENCRYPT_SECRET=new-key,old-key; artifacts are not
+    rewritten. Run where the database is.
+    """
     from opsml.cli._common import guard
     from opsml.errors import InvalidArgumentError
     from opsml.settings import OpsmlConfig

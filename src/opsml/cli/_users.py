@@ -10,15 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
+from opsml.cli._command import OpsmlTyper
+from opsml.cli._output import JsonFlag, count, print_json, print_table
 from opsml.errors import AccountError, InvalidArgumentError
 
 __all__ = ["audit", "user_app"]
 
-user_app = typer.Typer(
-    help="Manage the server's users, permissions and API tokens (run where the database is).",
-    no_args_is_help=True,
+user_app = OpsmlTyper(
+    help="Manage the server's users, permissions and API tokens.\n\n"
+    "These commands run where the database is (on the server)."
 )
-token_app = typer.Typer(help="API tokens for CI: create, list, revoke.", no_args_is_help=True)
+token_app = OpsmlTyper(help="API tokens for CI: create, list, revoke.")
 user_app.add_typer(token_app, name="token")
 
 GrantOption = Annotated[
@@ -54,7 +56,7 @@ def _new_password(password: str | None) -> str:
 
 @user_app.command("create")
 def create(
-    username: Annotated[str, typer.Argument(help="The new user's name.")],
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The new user's name.")],
     admin: Annotated[bool, typer.Option("--admin", help="Make the user an admin.")] = False,
     grant: GrantOption = None,
     password: Annotated[
@@ -71,36 +73,46 @@ def create(
 
 
 @user_app.command("list")
-def list_users() -> None:
+def list_users(as_json: JsonFlag = False) -> None:
     """List users with their permissions."""
-    from rich.console import Console
-    from rich.table import Table
 
     def run() -> list[tuple[Any, list[Any]]]:
         store = _security().store
         return [(u, store.permissions(u.username)) for u in store.list_users()]
 
-    table = Table(title="users")
-    for column in ("username", "admin", "permissions"):
-        table.add_column(column, overflow="fold")
-    for user, grants in guard(run):
-        perms = "; ".join(
-            f"{g.space}:{','.join(p for p in ('read', 'write', 'delete') if getattr(g, p))}"
-            for g in grants
+    users = [
+        {
+            "username": user.username,
+            "admin": user.is_admin,
+            "permissions": {
+                g.space: [p for p in ("read", "write", "delete") if getattr(g, p)] for g in grants
+            },
+        }
+        for user, grants in guard(run)
+    ]
+    if as_json:
+        print_json(users)
+        return
+    rows = [
+        (
+            user["username"],
+            "yes" if user["admin"] else "",
+            "; ".join(f"{space}:{','.join(p)}" for space, p in user["permissions"].items()),
         )
-        table.add_row(user.username, "yes" if user.is_admin else "", perms)
-    Console().print(table)
+        for user in users
+    ]
+    print_table(count(len(rows), "user"), ("username", "admin", "permissions"), rows)
 
 
 @user_app.command("set-permissions")
 def set_permissions(
-    username: Annotated[str, typer.Argument(help="The user.")],
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The user.")],
     grant: GrantOption = None,
     admin: Annotated[
         bool | None, typer.Option("--admin/--no-admin", help="Grant or take admin rights.")
     ] = None,
 ) -> None:
-    """Replace a user's permissions (and optionally their admin flag).
+    """Replace a user's permissions (and admin flag, if given).
 
     Permissions are read on every request: the change applies to the user's next request,
     whatever token they use (access, refresh or API token); no token is revoked.
@@ -112,7 +124,7 @@ def set_permissions(
         store = security.store
         if store.get_user(username) is None:
             raise InvalidArgumentError(f"no user {username!r}")
-        if admin is False and store.admin_count() <= 1 and store.get_user(username).is_admin:
+        if admin is False and store.admincount() <= 1 and store.get_user(username).is_admin:
             raise AccountError(f"{username!r} is the last admin")
         store.set_permissions(username, parse_grants(grant or []))
         if admin is not None:
@@ -124,13 +136,16 @@ def set_permissions(
 
 @user_app.command("reset-password")
 def reset_password(
-    username: Annotated[str, typer.Argument(help="The user.")],
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The user.")],
     password: Annotated[
         str | None, typer.Option(help="The new password (prompted for when omitted).")
     ] = None,
 ) -> None:
-    """Set a new password and revoke every token the user held: access and refresh tokens
-    stop working at once, and their API tokens are revoked (create new ones for CI)."""
+    """Set a new password and revoke every token the user held.
+
+    Access and refresh tokens stop working at once, and their API tokens are revoked (create
+    new ones for CI).
+    """
     secret = _new_password(password)
     revoked = guard(lambda: _security().reset_password(username, secret))
     typer.echo(
@@ -140,9 +155,12 @@ def reset_password(
 
 
 @user_app.command("delete")
-def delete(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
-    """Delete a user with every token they held: access, refresh and API tokens stop working
-    at once (the last admin cannot be deleted)."""
+def delete(username: Annotated[str, typer.Argument(metavar="USERNAME", help="The user.")]) -> None:
+    """Delete a user with every token they held.
+
+    Their access, refresh and API tokens stop working at once; the last admin cannot be
+    deleted.
+    """
     deleted = guard(lambda: _security().store.delete_user(username))
     typer.echo(
         f"deleted user {username}; access and refresh tokens revoked, "
@@ -152,13 +170,18 @@ def delete(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
 
 @token_app.command("create")
 def token_create(
-    username: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    username: Annotated[
+        str, typer.Argument(metavar="USERNAME", help="The user the token acts as.")
+    ],
     name: Annotated[str, typer.Option(help="What the token is for, e.g. 'nightly CI'.")],
     ttl_days: Annotated[
         int | None, typer.Option(help="Expire after this many days (default: never).")
     ] = None,
 ) -> None:
-    """Create an API token; it is printed once (set it as OPSML_API_TOKEN in CI)."""
+    """Create an API token, printed once.
+
+    Set it as OPSML_API_TOKEN in CI.
+    """
     token, row = guard(lambda: _security().create_api_token(username, name, ttl_days))
     typer.echo(f"token {row.token_id} for {username}: {token}")
 
@@ -166,17 +189,35 @@ def token_create(
 @token_app.command("list")
 def token_list(
     username: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """List API tokens (never their secrets)."""
-    rows = guard(lambda: _security().store.list_api_tokens(username))
-    for row in rows:
-        state = "revoked" if row.revoked_at else "active"
-        expires = row.expires_at.isoformat() if row.expires_at else "never"
-        typer.echo(f"{row.token_id}  {row.username}  {row.name!r}  {state}  expires {expires}")
+    tokens = [
+        {
+            "token_id": row.token_id,
+            "username": row.username,
+            "name": row.name,
+            "state": "revoked" if row.revoked_at else "active",
+            "created_at": row.created_at.isoformat(),
+            "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+        }
+        for row in guard(lambda: _security().store.list_api_tokens(username))
+    ]
+    if as_json:
+        print_json(tokens)
+        return
+    columns = ("token", "user", "name", "state", "expires")
+    rows = [
+        (t["token_id"], t["username"], t["name"], t["state"], t["expires_at"] or "never")
+        for t in tokens
+    ]
+    print_table(count(len(rows), "API token"), columns, rows)
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id.")]) -> None:
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(metavar="TOKEN_ID", help="The token's id.")],
+) -> None:
     """Revoke an API token: it stops working at once."""
 
     def run() -> None:
@@ -190,26 +231,38 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id.")
 def audit(
     user: Annotated[str | None, typer.Option(help="Only this user's requests.")] = None,
     outcome: Annotated[str | None, typer.Option(help="allowed, denied or error.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many lines.")] = 50,
+    limit: Annotated[int, typer.Option(metavar="N", help="At most this many lines.")] = 50,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show the audit log, newest first: every write and every denied request."""
-    from rich.console import Console
-    from rich.table import Table
-
-    entries = guard(
-        lambda: _security().store.audit_entries(username=user, outcome=outcome, limit=limit)
-    )
-    table = Table(title=f"audit log ({len(entries)} entries)")
-    for column in ("time (UTC)", "user", "operation", "resource", "outcome", "status", "client"):
-        table.add_column(column, overflow="fold")
-    for e in entries:
-        table.add_row(
-            e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            e.username,
-            e.operation,
-            e.resource,
-            e.outcome,
-            str(e.status_code),
-            e.client_address,
+    entries = [
+        {
+            "time": e.created_at.isoformat(),
+            "username": e.username,
+            "operation": e.operation,
+            "resource": e.resource,
+            "outcome": e.outcome,
+            "status_code": e.status_code,
+            "client_address": e.client_address,
+        }
+        for e in guard(
+            lambda: _security().store.audit_entries(username=user, outcome=outcome, limit=limit)
         )
-    Console().print(table)
+    ]
+    if as_json:
+        print_json(entries)
+        return
+    columns = ("time (UTC)", "user", "operation", "resource", "outcome", "status", "client")
+    rows = [
+        (
+            e["time"][:19].replace("T", " "),
+            e["username"],
+            e["operation"],
+            e["resource"],
+            e["outcome"],
+            str(e["status_code"]),
+            e["client_address"],
+        )
+        for e in entries
+    ]
+    print_table(f"audit log ({count(len(rows), 'entry', 'entries')})", columns, rows)

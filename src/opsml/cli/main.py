@@ -1,46 +1,65 @@
 """``opsml`` command line: list and get cards, lock and install services, collect garbage,
 run the server.
 
-Every command exits non-zero with a one-line error on failure.
+Every command exits non-zero with a one-line error on failure; listings and ``get`` print
+JSON with ``--json``.
 """
 
 from __future__ import annotations
 
-import sys
+import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from opsml._version import __version__
+from opsml.cli._command import OpsmlTyper, did_you_mean
 from opsml.cli._common import guard
 from opsml.cli._keys import generate_app, keys_app
+from opsml.cli._output import JsonFlag, count, print_json, print_table
 from opsml.cli._users import audit, user_app
-from opsml.errors import OpsmlError
+from opsml.errors import CardNotFoundError, OpsmlError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
-    name="opsml",
-    help="opsml: a registry for machine-learning artifacts (cards).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-server_app = typer.Typer(help="Run the opsml server (HTTP API and web UI).", no_args_is_help=True)
+app = OpsmlTyper(name="opsml", help="opsml: a registry for machine-learning artifacts (cards).")
+server_app = OpsmlTyper(help="Run the opsml server (HTTP API and web UI).")
 app.add_typer(server_app, name="server")
-install_app = typer.Typer(
-    help="Install what a lock file names (opsml install service).", no_args_is_help=True
-)
+install_app = OpsmlTyper(help="Install what a lock file names (opsml install service).")
 app.add_typer(install_app, name="install")
 app.add_typer(user_app, name="user")
 app.add_typer(generate_app, name="generate")
 app.add_typer(keys_app, name="keys")
-app.command("audit")(audit)
 scouter_app = typer.Typer(help="Drift profiles on the Scouter server.", no_args_is_help=True)
 app.add_typer(scouter_app, name="scouter")
 
 _PATH_HELP = "Folder holding opsmlspec.yaml (and opsml.lock), or the spec file itself."
+_CARD_COLUMNS = ("created_at", "space", "name", "version", "uid", "tags")
+_SUGGEST_FROM = 1000
+"""How many of the newest cards a "did you mean" looks through for a space and name."""
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed opsml version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """The options of ``opsml`` itself (its help is the app's)."""
 
 
 @app.command()
@@ -49,91 +68,182 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@app.command()
+def info(as_json: JsonFlag = False) -> None:
+    """Show where this shell's registry is: mode, database, storage, server version, user."""
+    from dataclasses import asdict
+
+    from opsml.registry import CardRegistry
+
+    found = guard(lambda: CardRegistry("model").info())
+    if as_json:
+        print_json(asdict(found))
+    else:
+        typer.echo(str(found))
+
+
+def _nearest_card(registry: str, space: str | None, name: str | None) -> str | None:
+    """The options naming the registered card nearest to ``space``/``name``
+    (``--space team-a --name ranker``, only the options given); ``None`` when a card matches
+    them exactly (a version or tag did not) or none is near."""
+    from opsml.registry import CardRegistry
+
+    given = {field: value.lower() for field, value in (("space", space), ("name", name)) if value}
+    try:
+        cards = CardRegistry(registry)
+        records = list(cards.list_cards(sort_by_timestamp=True, limit=_SUGGEST_FROM))
+        if space is not None and name is not None:
+            records += cards.list_cards(space=space, sort_by_timestamp=True, limit=_SUGGEST_FROM)
+    except OpsmlError:
+        return None  # a hint, never a second error
+    known = {"/".join(getattr(r, field) for field in given): r for r in records}
+    wanted = "/".join(given.values())
+    nearest = None if wanted in known else did_you_mean(wanted, list(known))
+    if nearest is None:
+        return None
+    return " ".join(f"--{field} {getattr(known[nearest], field)}" for field in given)
+
+
 @app.command("list")
 def list_cards(
-    registry: Annotated[str, typer.Argument(help="data, model, experiment, prompt or service")],
+    registry: Annotated[
+        str, typer.Argument(metavar="REGISTRY", help="data, model, experiment, prompt or service.")
+    ],
     space: Annotated[str | None, typer.Option(help="Only this space.")] = None,
     name: Annotated[str | None, typer.Option(help="Only this name.")] = None,
     version: Annotated[
-        str | None, typer.Option(help="A version query: 1.*, ^1.2, >=1.2,<2, 1.2.3")
+        str | None,
+        typer.Option(metavar="QUERY", help="A version query: 1.*, ^1.2, >=1.2,<2, 1.2.3."),
     ] = None,
     uid: Annotated[str | None, typer.Option(help="Only this uid.")] = None,
     tags: Annotated[
-        list[str] | None, typer.Option("--tags", "--tag", help="Only cards with this tag.")
+        list[str] | None,
+        typer.Option("--tags", "--tag", metavar="TAG", help="Only cards with this tag."),
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many cards.")] = 25,
+    limit: Annotated[int, typer.Option(metavar="N", help="At most this many cards.")] = 25,
+    as_json: JsonFlag = False,
 ) -> None:
     """List registered cards, highest version first."""
     from opsml.registry import CardRegistry
 
-    def run() -> Any:
-        return CardRegistry(registry).list_cards(
+    records = guard(
+        lambda: CardRegistry(registry).list_cards(
             uid=uid, space=space, name=name, version=version, tags=tags, limit=limit
         )
-
-    guard(run).as_table()
+    )
+    if as_json:
+        print_json([record.model_dump(mode="json") for record in records])
+    else:
+        rows = [
+            (
+                record.created_at[:19].replace("T", " "),
+                record.space,
+                record.name,
+                record.version,
+                record.uid,
+                ", ".join(record.tags),
+            )
+            for record in records
+        ]
+        print_table(count(len(rows), "card"), _CARD_COLUMNS, rows)
+    if not records and uid is None and (space or name):
+        nearest = _nearest_card(registry, space, name)
+        if nearest is not None:
+            typer.echo(f"no card matches; did you mean {nearest}?", err=True)
 
 
 @app.command()
 def get(
-    registry: Annotated[str, typer.Argument(help="model, data, prompt, experiment or service")],
+    registry: Annotated[
+        str, typer.Argument(metavar="REGISTRY", help="model, data, prompt, experiment or service.")
+    ],
     space: Annotated[str | None, typer.Option(help="Card space.")] = None,
     name: Annotated[str | None, typer.Option(help="Card name.")] = None,
     version: Annotated[
-        str | None, typer.Option(help="Version or version query (highest match wins).")
+        str | None,
+        typer.Option(metavar="QUERY", help="Version or version query (highest match wins)."),
     ] = None,
     uid: Annotated[str | None, typer.Option(help="Card uid (wins over space/name).")] = None,
-    write_dir: Annotated[Path, typer.Option(help="Folder to write the card into.")] = Path(
-        "artifacts"
-    ),
+    write_dir: Annotated[
+        Path, typer.Option(metavar="DIR", help="Folder to write the card into.")
+    ] = Path("artifacts"),
+    as_json: JsonFlag = False,
 ) -> None:
-    """Download a card's card.json and verified artifacts (a service with all its cards)."""
+    """Download a card and its verified artifacts into a folder.
+
+    Prints the card's version and uid; a service comes with all its cards.
+    """
+    from opsml.cards import CARD_FILE
     from opsml.service import download_card
 
-    folder = guard(
-        lambda: download_card(
-            registry, write_dir=write_dir, space=space, name=name, version=version, uid=uid
+    def run() -> Path:
+        try:
+            return download_card(
+                registry, write_dir=write_dir, space=space, name=name, version=version, uid=uid
+            )
+        except CardNotFoundError as exc:
+            nearest = None if uid is not None else _nearest_card(registry, space, name)
+            if nearest is None:
+                raise
+            # The command line's hint (options, across spaces) replaces the registry's.
+            message = re.sub(r"; did you mean '[^']*'\?", "", str(exc))
+            raise CardNotFoundError(f"{message}; did you mean {nearest}?") from exc
+
+    folder = guard(run)
+    card = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+    written = {key: card[key] for key in ("registry_type", "space", "name", "version", "uid")}
+    if as_json:
+        print_json({**written, "path": str(folder.resolve())})
+    else:
+        typer.echo(
+            f"wrote {written['registry_type']} card {written['space']}/{written['name']} "
+            f"version {written['version']} (uid {written['uid']}) to {folder}"
         )
-    )
-    typer.echo(f"wrote {folder}")
 
 
 @app.command()
 def lock(
     path: Annotated[Path, typer.Option(help=_PATH_HELP)] = Path("."),
+    as_json: JsonFlag = False,
 ) -> None:
-    """Pin every card of opsmlspec.yaml to an exact version and write opsml.lock.
+    """Pin every card of opsmlspec.yaml to an exact version in opsml.lock.
 
     Version queries resolve to the highest matching final release. The ServiceCard is
     registered only when its cards changed since the last lock.
     """
-    from rich.console import Console
-    from rich.table import Table
-
     from opsml.service import LOCK_FILE, lock_service
 
     result = guard(lambda: lock_service(path))
-    table = Table(title=f"{LOCK_FILE}: {len(result.cards)} cards")
-    for column in ("alias", "type", "space", "name", "version", "uid"):
-        table.add_column(column, overflow="fold")
-    for entry in result.artifact:
-        table.add_row(
-            entry.alias,
-            entry.registry_type.value,
-            entry.space,
-            entry.name,
-            entry.version,
-            entry.uid,
+    rows = [
+        {
+            "alias": entry.alias,
+            "registry_type": entry.registry_type.value,
+            "space": entry.space,
+            "name": entry.name,
+            "version": entry.version,
+            "uid": entry.uid,
+        }
+        for entry in result.artifact
+    ]
+    if as_json:
+        print_json(rows)
+    else:
+        columns = ("alias", "type", "space", "name", "version", "uid")
+        print_table(
+            f"{LOCK_FILE}: {count(len(result.cards), 'card')}",
+            columns,
+            [list(r.values()) for r in rows],
         )
-    Console().print(table)
 
 
 @scouter_app.command("update-profile-status")
 def update_profile_status(
-    space: Annotated[str, typer.Option(help="Card space.")],
-    name: Annotated[str, typer.Option(help="Card name.")],
-    version: Annotated[str, typer.Option(help="Card version.")],
-    drift_type: Annotated[str, typer.Option(help="Spc, Psi, Custom or LLM.")],
+    space: Annotated[str, typer.Option(metavar="SPACE", help="Card space.")],
+    name: Annotated[str, typer.Option(metavar="NAME", help="Card name.")],
+    version: Annotated[str, typer.Option(metavar="VERSION", help="Card version.")],
+    drift_type: Annotated[
+        str, typer.Option(metavar="TYPE", help="The profile's drift type: Spc, Psi, Custom, LLM.")
+    ],
     active: Annotated[
         bool, typer.Option("--active/--inactive", help="Monitor the profile, or stop.")
     ],
@@ -158,7 +268,9 @@ def install_service(
     path: Annotated[Path, typer.Option(help=_PATH_HELP)] = Path("."),
     write_path: Annotated[
         Path | None,
-        typer.Option(help="Base folder for the spec's write_dir (default: the spec's folder)."),
+        typer.Option(
+            metavar="DIR", help="Base folder for the spec's write_dir (default: the spec's folder)."
+        ),
     ] = None,
     frozen: Annotated[
         bool,
@@ -171,8 +283,11 @@ def install_service(
         typer.Option("--repair", help="Re-download cards whose installed files were modified."),
     ] = False,
 ) -> None:
-    """Download exactly the cards opsml.lock names into the spec's write_dir, verifying the
-    SHA-256 of every file. Cards already installed and intact are not fetched again."""
+    """Download exactly the cards opsml.lock names, verifying every file.
+
+    Cards go into the spec's write_dir, each file checked against its SHA-256; cards already
+    installed and intact are not fetched again.
+    """
     from opsml.service import install_service as install
 
     report = guard(lambda: install(path, write_path=write_path, frozen=frozen, repair=repair))
@@ -188,8 +303,9 @@ def gc(
     older_than: Annotated[
         float,
         typer.Option(
+            metavar="SECONDS",
             help="Seconds after which a pending registration of a process that cannot be "
-            "checked (another host) counts as abandoned."
+            "checked (another host) counts as abandoned.",
         ),
     ] = 3600.0,
 ) -> None:
@@ -219,20 +335,23 @@ def gc(
 def server_start(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option(envvar="OPSML_SERVER_PORT", help="Port to listen on.")
+        int, typer.Option(envvar="OPSML_SERVER_PORT", metavar="PORT", help="Port to listen on.")
     ] = 8000,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=1,
             envvar="OPSML_SERVER_WORKERS",
-            help="Worker processes (replicas sharing the database and storage).",
+            metavar="N",
+            help="Worker processes (replicas sharing the database and storage); "
+            "default: one per CPU core.",
         ),
-    ] = 1,
+    ] = None,
     header_timeout: Annotated[
         int | None,
         typer.Option(
             min=1,
+            metavar="SECONDS",
             help="Seconds a client has to send a complete request head "
             "(env OPSML_SERVER_HEADER_TIMEOUT, default 20).",
         ),
@@ -241,6 +360,7 @@ def server_start(
         int | None,
         typer.Option(
             min=1,
+            metavar="SECONDS",
             help="Longest gap in seconds without a byte while a request body is read; "
             "slow but steady uploads go on (env OPSML_SERVER_BODY_TIMEOUT, default 60).",
         ),
@@ -249,6 +369,7 @@ def server_start(
         int | None,
         typer.Option(
             min=1,
+            metavar="BYTES_PER_S",
             help="Slowest average request body rate in bytes/s: a body has the body timeout "
             "plus 1 s per this many bytes (env OPSML_SERVER_BODY_MIN_RATE, default 500).",
         ),
@@ -257,6 +378,7 @@ def server_start(
         int | None,
         typer.Option(
             min=1,
+            metavar="SECONDS",
             help="Seconds an idle connection stays open between requests "
             "(env OPSML_SERVER_KEEP_ALIVE_TIMEOUT, default 30).",
         ),
@@ -264,14 +386,18 @@ def server_start(
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
+            metavar="ADDRESSES",
             help="Reverse proxies (IP addresses or networks, comma-separated, * for any) "
             "whose X-Forwarded-For header gives the client address "
             "(env OPSML_FORWARDED_ALLOW_IPS, default none: the peer address is the client).",
         ),
     ] = None,
 ) -> None:
-    """Serve the HTTP API under /opsml/api and the web UI at / (uses OPSML_TRACKING_URI
-    and OPSML_STORAGE_URI as the server's own database and storage)."""
+    """Serve the HTTP API and the web UI.
+
+    The API is under /opsml/api and the UI at /; OPSML_TRACKING_URI and OPSML_STORAGE_URI
+    are the server's own database and storage.
+    """
 
     def run() -> None:
         from opsml.server import serve
@@ -290,13 +416,12 @@ def server_start(
     guard(run)
 
 
+app.command("audit")(audit)
+
+
 def main() -> None:
-    """Entry point of the ``opsml`` script."""
-    try:
-        app()
-    except OpsmlError as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(1)
+    """Entry point of the ``opsml`` script (and of ``python -m opsml.cli.main``)."""
+    app(prog_name="opsml")
 
 
 if __name__ == "__main__":

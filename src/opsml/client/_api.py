@@ -8,6 +8,7 @@ the same :mod:`opsml.errors` classes the server raised.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,7 +19,12 @@ import httpx
 from opsml import errors
 from opsml.errors import AuthenticationError, OpsmlError, ServerUnavailableError
 
-__all__ = ["ApiClient", "decode_error"]
+__all__ = ["TRANSFER_READ_TIMEOUT", "ApiClient", "decode_error"]
+
+TRANSFER_READ_TIMEOUT = 120.0
+"""The least a file transfer waits for the next byte (the server may hash or move a large
+file before it answers an upload's last chunk)."""
+_HEALTH = "/opsml/api/healthcheck"
 
 _FALLBACK = {
     401: errors.AuthenticationError,
@@ -64,6 +70,21 @@ def _retryable(status: int) -> bool:
     return status >= 500 and status != 501
 
 
+def _opsml_version(response: httpx.Response) -> str | None:
+    """The version an opsml server's health check reports, ``None`` if ``response`` is not one."""
+    if response.status_code != 200:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("status") == "ok":
+        version = body.get("version")
+        if isinstance(version, str) and version:
+            return version
+    return None
+
+
 class ApiClient:
     """A keep-alive HTTP session to one opsml server.
 
@@ -74,7 +95,15 @@ class ApiClient:
         api_token: An API token to send instead of logging in (CI).
         retries: Retries after a connection failure or a 5xx answer.
         backoff: First retry delay in seconds (doubles each time, capped at 8 s).
-        timeout: Seconds to wait for a response.
+        timeout: The longest wait in seconds for the next byte of an answer (an inactivity
+            timeout: a transfer never times out while bytes keep flowing); file transfers
+            wait at least :data:`TRANSFER_READ_TIMEOUT`.
+        connect_timeout: Seconds to open a connection.
+        total_timeout: Seconds after which a call stops retrying (file transfers excepted:
+            they resume where they stopped instead).
+        check_server: Check on first use that ``base_url`` is an opsml server (one
+            ``GET /opsml/api/healthcheck``, remembered), so a wrong URL fails with a
+            message that says so instead of a puzzling error of a later call.
         transport: An httpx transport to use instead of the network (tests, in-process apps).
     """
 
@@ -87,7 +116,10 @@ class ApiClient:
         api_token: str = "",
         retries: int = 4,
         backoff: float = 0.25,
-        timeout: float = 120.0,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        total_timeout: float = 60.0,
+        check_server: bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -95,10 +127,19 @@ class ApiClient:
         self._password = password
         self._retries = retries
         self._backoff = backoff
+        self._total = total_timeout
         self._token: str | None = api_token or None
+        self._timeouts = httpx.Timeout(timeout, connect=connect_timeout)
+        self._transfer_timeouts = httpx.Timeout(
+            max(timeout, TRANSFER_READ_TIMEOUT), connect=connect_timeout
+        )
+        self._checked = not check_server
+        self._check_lock = threading.Lock()
+        self.server_version: str | None = None
+        """The server's opsml version, once the first call checked it (``None`` before)."""
         self._http = httpx.Client(
             base_url=self.base_url,
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=self._timeouts,
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
             headers={"user-agent": "opsml-client"},
             transport=transport,
@@ -116,6 +157,81 @@ class ApiClient:
 
     def _sleep(self, attempt: int) -> None:
         time.sleep(min(self._backoff * (2**attempt), 8.0))
+
+    def check_server(self) -> str:
+        """Make sure ``base_url`` is an opsml server (once; later calls return at once).
+
+        Returns:
+            The server's opsml version.
+
+        Raises:
+            ServerUnavailableError: Nothing answers there, it accepted the connection but
+                sent no answer in time, or what answers is not an opsml server (the message
+                says which, and the URL to use instead when the URL has a path).
+        """
+        if self._checked and self.server_version is not None:
+            return self.server_version
+        with self._check_lock:
+            if not self._checked:
+                self.server_version = self._handshake()
+                self._checked = True
+        return self.server_version or ""
+
+    def _handshake(self) -> str:
+        url = f"{self.base_url}{_HEALTH}"
+        timeouts = httpx.Timeout(
+            min(self._timeouts.read or 10.0, 10.0), connect=self._timeouts.connect
+        )
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                response = self._http.get(_HEALTH, timeout=timeouts)
+            except httpx.TimeoutException as exc:
+                if isinstance(exc, httpx.ConnectTimeout) and self._may_retry(attempt, started):
+                    self._sleep(attempt)
+                    attempt += 1
+                    continue
+                raise ServerUnavailableError(
+                    f"{self.base_url} accepted no request in time ({type(exc).__name__}): "
+                    "a server that answers nothing is not an opsml server, or it is stuck; "
+                    "check OPSML_TRACKING_URI (OPSML_CLIENT_READ_TIMEOUT sets the wait)"
+                ) from exc
+            except httpx.TransportError as exc:
+                if self._may_retry(attempt, started):
+                    self._sleep(attempt)
+                    attempt += 1
+                    continue
+                raise ServerUnavailableError(
+                    f"cannot reach the opsml server at {self.base_url} after {attempt + 1} "
+                    f"attempts: {type(exc).__name__}: {exc}"
+                ) from exc
+            if _retryable(response.status_code) and self._may_retry(attempt, started):
+                self._sleep(attempt)
+                attempt += 1
+                continue
+            break
+        version = _opsml_version(response)
+        if version is not None:
+            return version
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        path = httpx.URL(self.base_url).path.rstrip("/")
+        fix = (
+            f"OPSML_TRACKING_URI must be the server's root URL, without the path {path!r}: "
+            f"{self.base_url[: len(self.base_url) - len(path)]}"
+            if path
+            else "check OPSML_TRACKING_URI (the URL of an opsml server started with "
+            "`opsml server start`)"
+        )
+        raise ServerUnavailableError(
+            f"{self.base_url} is not an opsml server: GET {url} answered "
+            f"{response.status_code} ({kind}); {fix}"
+        )
+
+    def _may_retry(self, attempt: int, started: float) -> bool:
+        """Whether one more attempt fits the retries and the total timeout."""
+        wait = min(self._backoff * (2**attempt), 8.0)
+        return attempt < self._retries and time.monotonic() - started + wait < self._total
 
     def login(self) -> None:
         """Get a fresh access token with the configured credentials.
@@ -147,6 +263,7 @@ class ApiClient:
         content: bytes | Iterator[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
         retry: bool = True,
+        transfer: bool = False,
         _login: bool = False,
     ) -> httpx.Response:
         """Send a request; retry connection failures and 5xx; raise opsml errors for 4xx/5xx.
@@ -160,13 +277,17 @@ class ApiClient:
                 a consumed iterator cannot be sent again).
             headers: Extra headers.
             retry: Retry connection failures and 5xx answers.
+            transfer: The request moves file bytes: the longer transfer read timeout, and
+                no total timeout (the caller resumes).
 
         Raises:
             ServerUnavailableError: The server could not be reached after the retries.
             OpsmlError: The server answered with an error (its own class).
         """
+        self.check_server()
         relogged = False
         attempt = 0
+        started = time.monotonic()
         while True:
             try:
                 response = self._http.request(
@@ -176,9 +297,12 @@ class ApiClient:
                     json=json,
                     content=content,
                     headers=self._headers(headers),
+                    timeout=self._transfer_timeouts if transfer else self._timeouts,
                 )
             except httpx.TransportError as exc:
-                if attempt >= self._retries or not retry:
+                if not retry or not (
+                    attempt < self._retries if transfer else self._may_retry(attempt, started)
+                ):
                     raise ServerUnavailableError(
                         f"cannot reach the opsml server at {self.base_url} after "
                         f"{attempt + 1} attempts: {type(exc).__name__}: {exc}"
@@ -190,7 +314,11 @@ class ApiClient:
                 relogged = True
                 self.login()
                 continue
-            if retry and _retryable(response.status_code) and attempt < self._retries:
+            if (
+                retry
+                and _retryable(response.status_code)
+                and (attempt < self._retries if transfer else self._may_retry(attempt, started))
+            ):
                 self._sleep(attempt)
                 attempt += 1
                 continue
@@ -225,10 +353,13 @@ class ApiClient:
             ServerUnavailableError: The connection failed.
             OpsmlError: The server answered with an error.
         """
+        self.check_server()
         relogged = False
         while True:
             try:
-                with self._http.stream("GET", url, headers=self._headers(headers)) as response:
+                with self._http.stream(
+                    "GET", url, headers=self._headers(headers), timeout=self._transfer_timeouts
+                ) as response:
                     if response.status_code == 401 and not relogged and self._username:
                         relogged = True
                     elif response.status_code >= 400 and response.status_code not in allow:

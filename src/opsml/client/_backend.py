@@ -163,6 +163,9 @@ class HttpBackend(HttpTracking):
             password=config.password,
             api_token=config.api_token,
             retries=config.client_retries,
+            timeout=config.client_read_timeout,
+            connect_timeout=config.client_connect_timeout,
+            total_timeout=config.client_timeout,
         )
         return cls(
             api,
@@ -274,7 +277,10 @@ class HttpBackend(HttpTracking):
         """Ask the server to commit; the files just sent join this machine's cache (so
         loading the card downloads nothing)."""
         held = _held(reservation)
-        final = self.api.json("POST", f"{_base(held.registry)}/cards/{held.uid}/commit")
+        # The server moves (and may re-verify) every file before it answers: a transfer's wait.
+        final = self.api.json(
+            "POST", f"{_base(held.registry)}/cards/{held.uid}/commit", transfer=True
+        )
         self.pending.forget(held.note)
         cache = self.cache
         manifest = Manifest.model_validate(final["manifest"])

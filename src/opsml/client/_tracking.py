@@ -91,6 +91,7 @@ class HttpTracking:
                             "content-length": str(entry.size - offset),
                         },
                         retry=False,
+                        transfer=True,
                     )
                 except UploadOffsetError as exc:  # the server holds another offset: go on there
                     if exc.busy:

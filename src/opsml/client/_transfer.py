@@ -319,6 +319,7 @@ def _upload_one(
                         "content-length": str(length),
                     },
                     retry=False,
+                    transfer=True,
                 )
             except UploadOffsetError as exc:  # the server's copy stands elsewhere
                 conflicts += 1

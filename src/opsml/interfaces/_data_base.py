@@ -24,12 +24,16 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
-from typing import Annotated, Any, ClassVar, final
+from typing import Annotated, Any, ClassVar, Self, final
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from opsml._compat import require
-from opsml._validation import translate_validation_error
+from opsml._validation import (
+    keyword_names,
+    reject_unknown_arguments,
+    translate_validation_error,
+)
 from opsml.errors import InvalidArgumentError, OpsmlError, SerializationError
 from opsml.interfaces._drift import (
     DriftProfiles,
@@ -364,6 +368,14 @@ class DataInterface(DriftProfiles):
     _sample_as_raw: ClassVar[bool] = False
     """As a model's sample data, whether ``ModelInterface.sample_data`` hands out the raw
     object (a list, tuple or dict of arrays...) rather than this interface (OpsML 3's rule)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        del args  # positional arguments are __init__'s business
+        takes = keyword_names(cls.__init__)
+        if takes is not None and kwargs:
+            # Python's own TypeError names no valid argument; this one names the nearest.
+            reject_unknown_arguments(cls.__name__, kwargs, takes)
+        return super().__new__(cls)
 
     def __init__(
         self,

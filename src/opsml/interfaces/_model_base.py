@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Self, final
 from pydantic import BaseModel, ConfigDict, Field
 
 from opsml._compat import require
+from opsml._validation import keyword_names, reject_unknown_arguments
 from opsml.errors import InvalidArgumentError, SerializationError, UnsupportedTypeError
 from opsml.interfaces._data_base import (
     DataInterface,
@@ -208,6 +209,9 @@ class ModelInterface(DriftProfiles):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         del args  # positional arguments are __init__'s business
+        takes = keyword_names(cls.__init__)
+        if takes is not None and kwargs:
+            reject_unknown_arguments(cls.__name__, kwargs, takes)
         interface = super().__new__(cls)
         interface._model = None
         interface._sample = None

@@ -11,10 +11,12 @@ from opsml.registry._registry import (
     Backends,
     CardRegistries,
     CardRegistry,
+    RegistryInfo,
     backend_for,
     card_query,
     card_registry_type,
     close_backends,
+    describe_database,
 )
 from opsml.registry._service import resolve_references
 
@@ -27,6 +29,7 @@ __all__ = [
     "LocalBackend",
     "Registered",
     "RegistryBackend",
+    "RegistryInfo",
     "Reservation",
     "StoredSource",
     "backend_for",
@@ -35,6 +38,7 @@ __all__ = [
     "card_record",
     "card_registry_type",
     "close_backends",
+    "describe_database",
     "collect_garbage",
     "register",
     "resolve_references",

@@ -29,6 +29,7 @@ from opsml.errors import (
     InvalidArgumentError,
     InvalidNameError,
     InvalidVersionError,
+    VersionConflictError,
 )
 from opsml.monitoring import DriftProfileRegistration, ScouterProfileStatus
 from opsml.registry._registration import Registered, Reservation
@@ -224,9 +225,19 @@ class LocalBackend(LocalTracking):
             }
 
         def allocate(existing: list[Version]) -> Version:
-            return allocate_version(
-                existing, version_type, requested=requested, pre_tag=pre_tag, build_tag=build_tag
-            )
+            try:
+                return allocate_version(
+                    existing,
+                    version_type,
+                    requested=requested,
+                    pre_tag=pre_tag,
+                    build_tag=build_tag,
+                )
+            except VersionConflictError as exc:
+                raise VersionConflictError(
+                    f"{registry.value} card {space}/{name}: {exc}; leave the version out to "
+                    "register the next one"
+                ) from None
 
         version = self.store.reserve(
             registry, space, name, allocate, row, card.tags, explicit=explicit
@@ -373,16 +384,29 @@ class LocalBackend(LocalTracking):
 
     def list_cards(self, registry: RegistryType, query: CardQuery) -> list[CardRecord]:
         """Records matching ``query`` (see :meth:`SqlStore.query`)."""
+        return [CardRecord(**fields) for fields in self.list_card_fields(registry, query)]
+
+    def list_card_fields(self, registry: RegistryType, query: CardQuery) -> list[dict[str, Any]]:
+        """The records :meth:`list_cards` returns, as plain dicts of their fields (for the
+        server, which answers them as JSON without building the models)."""
         return [
-            card_record(registry, row) for row in self.store.query(registry, query, summary=True)
+            record_fields(registry, row) for row in self.store.query(registry, query, summary=True)
         ]
 
     def load_card(self, registry: RegistryType, query: CardQuery) -> CardBase:
         """The best match for ``query``, metadata only, with its artifact source attached."""
+        return self._card_from_row(registry, self._best(registry, query))
+
+    def load_card_json(self, registry: RegistryType, query: CardQuery) -> str:
+        """The stored JSON (``card.json``) of the card :meth:`load_card` would return,
+        unparsed (for the server, which answers it as it is)."""
+        return str(self._best(registry, query).card_json)
+
+    def _best(self, registry: RegistryType, query: CardQuery) -> Any:
         rows = self.store.query(registry, _single(query))
         if not rows:
             raise CardNotFoundError(f"no {registry.value} card matches {_describe(query)}")
-        return self._card_from_row(registry, rows[0])
+        return rows[0]
 
     def _card_from_row(self, registry: RegistryType, row: Row[Any]) -> CardBase:
         card = card_class(registry).model_validate_json(row.card_json)
@@ -471,28 +495,38 @@ def _describe(query: CardQuery) -> str:
 
 
 def card_record(registry: RegistryType, row: Row[Any]) -> CardRecord:
+    """The :class:`CardRecord` of a summary row."""
+    return CardRecord(**record_fields(registry, row))
+
+
+def record_fields(registry: RegistryType, row: Row[Any]) -> dict[str, Any]:
+    """The fields of a summary row's :class:`CardRecord`, in its order, with its defaults
+    (``CardRecord(**fields).model_dump() == fields``)."""
     created: datetime = row.created_at
     if created.tzinfo is None:
         created = created.replace(tzinfo=UTC)
     linked = (
         json.loads(row.card_json).get("uids", {}) if registry is RegistryType.Experiment else {}
     )
-    return CardRecord(
-        uid=row.uid,
-        created_at=created.isoformat(),
-        app_env=row.app_env,
-        space=row.space,
-        name=row.name,
-        version=row.version,
-        registry_type=registry.value,
-        tags=json.loads(row.tags),
-        datacard_uids=linked.get("datacard_uids", [row.datacard_uid] if row.datacard_uid else []),
-        modelcard_uids=linked.get("modelcard_uids", []),
-        experimentcard_uids=linked.get(
+    return {
+        "uid": row.uid,
+        "created_at": created.isoformat(),
+        "app_env": row.app_env,
+        "space": row.space,
+        "name": row.name,
+        "version": row.version,
+        "registry_type": registry.value,
+        "tags": [] if row.tags == "[]" else json.loads(row.tags),
+        "datacard_uids": linked.get(
+            "datacard_uids", [row.datacard_uid] if row.datacard_uid else []
+        ),
+        "modelcard_uids": linked.get("modelcard_uids", []),
+        "experimentcard_uids": linked.get(
             "experimentcard_uids", [row.experimentcard_uid] if row.experimentcard_uid else []
         ),
-        interface_type=row.interface_type,
-        data_type=row.data_type,
-        model_type=row.model_type,
-        task_type=row.task_type,
-    )
+        "auditcard_uid": None,
+        "interface_type": row.interface_type,
+        "data_type": row.data_type,
+        "model_type": row.model_type,
+        "task_type": row.task_type,
+    }

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import difflib
+import getpass
+import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from opsml._validation import check_text
+from opsml._version import __version__
 from opsml.cards import (
     CardBase,
     CardList,
@@ -19,7 +27,7 @@ from opsml.cards import (
     ServiceCard,
     validate_name,
 )
-from opsml.errors import CardTypeError, InvalidArgumentError
+from opsml.errors import CardNotFoundError, CardTypeError, InvalidArgumentError
 from opsml.registry._backend import RegistryBackend
 from opsml.registry._local import LocalBackend
 from opsml.registry._registration import register
@@ -30,9 +38,13 @@ from opsml.store import CARD_REGISTRIES, CardQuery, SqlStore, normalize_url, par
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import VersionQuery
 
+_log = logging.getLogger("opsml")
+
 __all__ = [
     "DEFAULT_BACKENDS",
     "Backends",
+    "RegistryInfo",
+    "describe_database",
     "CardRegistries",
     "CardRegistry",
     "backend_for",
@@ -137,10 +149,53 @@ class Backends:
         url = normalize_url(config.tracking_uri)
         store = self._stores.get(url)
         if store is None:
+            if config.tracking_defaulted:
+                _notice_new_default_database(url)
             store = SqlStore.from_url(url)
             self._stores[url] = store
         local = LocalBackend.from_config(config, store=store, verified=verified)
         return local, lambda: None  # its store is closed once no backend uses it
+
+
+def _hide_password(uri: str) -> str:
+    if "://" not in uri or uri.split(":", 1)[0].lower() in ("http", "https"):
+        return uri
+    try:
+        return make_url(uri).render_as_string(hide_password=True)
+    except ArgumentError:
+        return uri
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no such user in the password database (containers)
+        return None
+
+
+def describe_database(tracking_uri: str) -> str:
+    """``tracking_uri`` as a user recognises it: a SQLite file's absolute path, another
+    database's URL without its password."""
+    url = make_url(normalize_url(tracking_uri))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return f"database {Path(str(url.database)).resolve()}"
+    return f"database {url.render_as_string(hide_password=True)}"
+
+
+def _notice_new_default_database(url: str) -> None:
+    """Say so when the default ``./opsml.db`` is about to be created: a registry used from
+    another directory (a notebook folder) silently getting a new, empty database is the
+    first puzzle of many users."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or Path(database).exists():
+        return
+    _log.warning(
+        "opsml: OPSML_TRACKING_URI is not set, so this directory gets a new, empty registry "
+        "database %s; cards registered from another directory are in that directory's "
+        "opsml.db. To use one registry everywhere, set OPSML_TRACKING_URI (e.g. "
+        "sqlite:////absolute/path/opsml.db) and OPSML_STORAGE_URI.",
+        Path(database).resolve(),
+    )
 
 
 DEFAULT_BACKENDS = Backends()
@@ -171,8 +226,12 @@ def card_registry_type(value: RegistryType | str) -> RegistryType:
     try:
         registry = RegistryType(value)
     except ValueError as exc:
-        known = ", ".join(r.value for r in CARD_REGISTRIES)
-        raise InvalidArgumentError(f"unknown registry type {value!r}; use one of {known}") from exc
+        known = [r.value for r in CARD_REGISTRIES]
+        nearest = difflib.get_close_matches(str(value).lower(), known, n=1)
+        hint = f"did you mean {nearest[0]!r}? " if nearest else ""
+        raise InvalidArgumentError(
+            f"unknown registry type {value!r}; {hint}use one of {', '.join(known)}"
+        ) from exc
     if registry not in CARD_REGISTRIES:
         raise InvalidArgumentError(f"the {registry.value} registry is not supported")
     return registry
@@ -212,6 +271,56 @@ def card_query(
         version=VersionQuery.parse(version) if version else None,
         **extra,
     )
+
+
+@dataclass(frozen=True)
+class RegistryInfo:
+    """Where a registry lives and who uses it, as :meth:`CardRegistry.info` and
+    ``opsml info`` show it.
+
+    Attributes:
+        mode: ``server`` (local mode: this process uses the database directly) or
+            ``client`` (through an opsml server).
+        tracking_uri: ``OPSML_TRACKING_URI`` as given (a database URL's password hidden).
+        database: Local mode: the database searched (a SQLite file's absolute path).
+        storage: Local mode: the artifact storage root; client mode: the server's.
+        server_version: Client mode: the server's opsml version.
+        user: Client mode: the user the server knows the caller as (``None`` when the
+            server runs without authentication); local mode: this process's OS user.
+        opsml_version: This package's version.
+        tracking_defaulted: ``OPSML_TRACKING_URI`` is not set (the directory's default
+            ``opsml.db`` is used).
+    """
+
+    mode: str
+    tracking_uri: str
+    database: str | None
+    storage: str
+    server_version: str | None
+    user: str | None
+    opsml_version: str
+    tracking_defaulted: bool
+
+    def __str__(self) -> str:
+        rows = [
+            (
+                "mode",
+                "local (database and storage used directly)"
+                if self.mode == RegistryMode.Server.value
+                else "client (through an opsml server)",
+            ),
+            (
+                "tracking uri",
+                self.tracking_uri
+                + (" (default: OPSML_TRACKING_URI is not set)" if self.tracking_defaulted else ""),
+            ),
+            ("database", self.database),
+            ("storage", self.storage),
+            ("server version", self.server_version),
+            ("user", self.user),
+            ("opsml version", self.opsml_version),
+        ]
+        return "\n".join(f"{key + ':':16}{value}" for key, value in rows if value is not None)
 
 
 class CardRegistry:
@@ -397,7 +506,10 @@ class CardRegistry:
         if uid is not None:  # the uid takes precedence over space, name and version
             space = name = version = None
         query = card_query(uid, space, name, version)
-        card = self._backend.load_card(self._registry_type, query)
+        try:
+            card = self._backend.load_card(self._registry_type, query)
+        except CardNotFoundError as exc:
+            raise CardNotFoundError(f"{exc}{self._not_found_hint(query)}") from None
         if isinstance(card, ServiceCard):
             attach_references(self._backend, card)
         if isinstance(card, ExperimentCard):
@@ -410,6 +522,63 @@ class CardRegistry:
                 interface = interface_cls.from_metadata(card._interface_metadata())
             card._set_interface(interface)
         return card
+
+    def info(self) -> RegistryInfo:
+        """Mode, database, storage, server version and user of this registry.
+
+        In client mode this asks the server (its version, and who the credentials are).
+
+        Raises:
+            ServerUnavailableError: Client mode, and the server cannot be reached (or is not
+                an opsml server).
+        """
+        cfg = self._config
+        shown = _hide_password(cfg.tracking_uri)
+        if self.mode is RegistryMode.Client:
+            api: Any = cast(Any, self._backend).api  # the HTTP backend's session
+            version = api.check_server()
+            me = api.json("GET", "/opsml/api/auth/me")
+            anonymous = me.get("username") in (None, "", "anonymous") and not cfg.username
+            return RegistryInfo(
+                mode=self.mode.value,
+                tracking_uri=shown,
+                database=None,
+                storage="on the server",
+                server_version=version,
+                user=None if anonymous else str(me.get("username")),
+                opsml_version=__version__,
+                tracking_defaulted=False,
+            )
+        return RegistryInfo(
+            mode=self.mode.value,
+            tracking_uri=shown,
+            database=describe_database(cfg.tracking_uri).removeprefix("database "),
+            storage=cfg.storage_uri,
+            server_version=None,
+            user=_os_user(),
+            opsml_version=__version__,
+            tracking_defaulted=cfg.tracking_defaulted,
+        )
+
+    def _not_found_hint(self, query: CardQuery) -> str:
+        """What to try after ``query`` found nothing: a close name of the space ("did you
+        mean"), the versions of a name that exists, and, in local mode, the database that
+        was searched (in client mode the server's database is not the user's business)."""
+        hint = ""
+        if query.uid is None and query.name is not None:
+            listed = self._backend.list_cards(
+                self._registry_type, CardQuery(space=query.space, limit=1000, latest_first=True)
+            )
+            versions = [r.version for r in listed if r.name == query.name]
+            names = sorted({r.name for r in listed})
+            close = difflib.get_close_matches(query.name, names, n=1, cutoff=0.6)
+            if versions:
+                hint = f"; its versions: {', '.join(versions[:10])}"
+            elif close:
+                hint = f"; did you mean {close[0]!r}?"
+        if self.mode is RegistryMode.Server:
+            hint += f" (searched {describe_database(self._config.tracking_uri)})"
+        return hint
 
     def update_card(self, card: CardBase) -> None:
         """Update a registered card's metadata and tags.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import secrets
+import sys
 from typing import TYPE_CHECKING, Any
 
 from opsml._compat import require
@@ -12,7 +14,7 @@ if TYPE_CHECKING:
     from opsml.server._config import ServerConfig
     from opsml.server._security import Security, parse_grants
 
-__all__ = ["Security", "ServerConfig", "create_app", "parse_grants", "serve"]
+__all__ = ["Security", "ServerConfig", "create_app", "default_workers", "parse_grants", "serve"]
 
 _LAZY = {
     "ServerConfig": "opsml.server._config",
@@ -42,7 +44,7 @@ def create_app(config: Any = None) -> Any:
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
-    workers: int = 1,
+    workers: int | None = None,
     *,
     header_timeout: int | None = None,
     body_timeout: int | None = None,
@@ -58,7 +60,10 @@ def serve(
     Args:
         host: Interface to bind.
         port: Port to listen on.
-        workers: Worker processes (each a full replica; they share database and storage).
+        workers: Worker processes (each a full replica; they share database and storage);
+            default: one per CPU core this process may run on. Without
+            ``OPSML_AUTH_SECRET`` / ``OPSML_REFRESH_SECRET``, the workers of one server
+            share secrets made up at its start, so they accept each other's tokens.
         header_timeout: Seconds a client has to send a complete request head
             (``OPSML_SERVER_HEADER_TIMEOUT``, default 20).
         body_timeout: Longest gap in seconds without a byte while a request body is read
@@ -88,4 +93,41 @@ def serve(
         "OPSML_FORWARDED_ALLOW_IPS": forwarded_allow_ips,
     }
     env = {**os.environ, **{k: str(v) for k, v in overrides.items() if v is not None}}
-    run(ServerConfig.from_env(env), host=host, port=port, workers=workers)
+    workers = workers if workers is not None else default_workers()
+    if workers > 1:
+        for name in ("OPSML_AUTH_SECRET", "OPSML_REFRESH_SECRET"):
+            if not env.get(name, "").strip():
+                # The workers read the environment when they start (each builds its app).
+                os.environ[name] = env[name] = secrets.token_urlsafe(32)
+    config = ServerConfig.from_env(env)
+    _say_which_registry()
+    run(config, host=host, port=port, workers=workers)
+
+
+def _say_which_registry() -> None:
+    """Print the database and storage served: the first thing to check when the UI lacks
+    cards a user registered (from another directory, into that directory's ``opsml.db``)."""
+    from opsml.registry import describe_database
+    from opsml.settings import OpsmlConfig
+
+    cfg = OpsmlConfig.from_env()
+    defaults = (
+        " (this directory's defaults: set OPSML_TRACKING_URI and OPSML_STORAGE_URI to serve "
+        "another registry)"
+        if cfg.tracking_defaulted
+        else ""
+    )
+    print(
+        f"opsml server: {describe_database(cfg.tracking_uri)}, storage {cfg.storage_uri}{defaults}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def default_workers() -> int:
+    """The number of CPU cores this process may run on (``opsml server start``'s default
+    number of workers)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

@@ -1,4 +1,5 @@
-"""``python -m opsml.server --host H --port P``: run the server (used by OpsmlTestServer)."""
+"""``python -m opsml.server --host H --port P [--workers N]``: run the server (used by
+OpsmlTestServer; one worker unless told otherwise)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from opsml.server import serve
 
 
 def main() -> None:
-    """Parse ``--host`` / ``--port`` and serve."""
+    """Parse ``--host`` / ``--port`` / ``--workers`` and serve."""
     parser = argparse.ArgumentParser(prog="python -m opsml.server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    serve(host=args.host, port=args.port)
+    serve(host=args.host, port=args.port, workers=args.workers)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from opsml.server._state import ERRORS, ServerState, state
 
 __all__ = ["accounts"]
 
-accounts = APIRouter(prefix="/opsml/api", responses=ERRORS, dependencies=[Depends(current_user)])
+accounts = APIRouter(prefix="/opsml/api", responses=ERRORS)
 StateDep = Annotated[ServerState, Depends(state)]
 UserDep = Annotated[Principal, Depends(current_user)]
 Username = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")]

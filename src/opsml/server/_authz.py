@@ -29,6 +29,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -37,7 +38,7 @@ import anyio
 from fastapi import Depends, Header, Request
 
 from opsml._validation import check_uid
-from opsml.errors import AuthenticationError, CardNotFoundError
+from opsml.errors import AuthenticationError, CardNotFoundError, InvalidArgumentError
 from opsml.server._security import Permission, Principal
 from opsml.store import AuditEntry
 from opsml.types import RegistryType
@@ -46,17 +47,22 @@ __all__ = [
     "COOKIE",
     "AuditLog",
     "BodyLimit",
+    "CardLookup",
     "HostGuard",
     "JsonText",
     "SameOrigin",
     "Scope",
     "access",
+    "caller",
     "current_user",
     "declared_access",
+    "resolve_user",
+    "shared_card",
 ]
 
 COOKIE = "opsml_token"
 GUEST = "guest"
+GUEST_PRINCIPAL = Principal(GUEST, unrestricted=True)
 _log = logging.getLogger("opsml.server")
 
 ASGIApp = Callable[
@@ -80,39 +86,102 @@ def _state(request: Request) -> Any:
     return request.app.state.opsml
 
 
-def current_user(
+def _token(request: Request, authorization: str | None) -> str:
+    """The bearer token of a request (or the UI's cookie).
+
+    Raises:
+        AuthenticationError: There is none.
+    """
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        token = request.cookies.get(COOKIE, "")
+    if not token:
+        raise AuthenticationError("log in first: missing bearer token")
+    return token.strip()
+
+
+def _known_user(request: Request) -> Principal | None:
+    """The caller when no database read is needed to know them: already identified for
+    this request, or ``guest`` on a server without authentication."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    if not _state(request).config.auth:
+        request.state.principal = GUEST_PRINCIPAL
+        return GUEST_PRINCIPAL
+    return None
+
+
+def resolve_user(request: Request, authorization: str | None) -> Principal:
+    """The caller (see :func:`current_user`), read from the database in this thread when
+    needed: for code that runs in a worker thread already (the UI's pages).
+
+    Raises:
+        AuthenticationError: No token, or an invalid, expired or revoked one.
+    """
+    known = _known_user(request)
+    if known is not None:
+        return known
+    principal: Principal = _state(request).security.authenticate(_token(request, authorization))
+    request.state.principal = principal
+    return principal
+
+
+async def current_user(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
     """The caller: ``guest`` with every permission when auth is off, else the user a valid
     bearer token (access JWT or API token) or the UI's cookie identifies.
 
+    Runs on the event loop; a token is checked in a worker thread (it reads the database).
+
     Raises:
         AuthenticationError: No token, or an invalid, expired or revoked one.
     """
-    cached = getattr(request.state, "principal", None)
-    if isinstance(cached, Principal):
-        return cached
+    known = _known_user(request)
+    if known is not None:
+        return known
+    token = _token(request, authorization)
     st = _state(request)
-    if not st.config.auth:
-        principal = Principal(GUEST, unrestricted=True)
-    else:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            token = request.cookies.get(COOKIE, "")
-        if not token:
-            raise AuthenticationError("log in first: missing bearer token")
-        principal = st.security.authenticate(token.strip())
+    principal: Principal = await st.run(st.security.authenticate, token)
     request.state.principal = principal
     return principal
 
 
-def _card_space(request: Request, registry: RegistryType, uid: str) -> str | None:
-    check_uid(uid)  # before the database sees it
+def caller(request: Request) -> Principal:
+    """The caller the route's permission check identified (every route declares one, and
+    it runs before the route), without another dependency to resolve."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise RuntimeError("the route declares no access() check")  # a programming error
+    return principal
+
+
+@dataclass(frozen=True)
+class CardLookup:
+    """The record of the card a route's URL names, as the permission check read it, so the
+    route answers from the same row instead of reading it again (``row`` is ``None`` when
+    there is no such card, pending ones included)."""
+
+    registry: RegistryType
+    uid: str
+    row: Any
+
+
+def shared_card(request: Request, registry: RegistryType, uid: str) -> CardLookup | None:
+    """The card record the permission check of this request read, if it read this one."""
+    found = getattr(request.state, "card", None)
+    if isinstance(found, CardLookup) and found.registry is registry and found.uid == uid:
+        return found
+    return None
+
+
+def _lookup(store: Any, registry: RegistryType, uid: str) -> CardLookup:
     try:
-        row = _state(request).backend.store.get(registry, uid, include_pending=True)
+        row = store.get(registry, uid, include_pending=True)
     except CardNotFoundError:
-        return None  # the route answers 404 itself
-    return str(row.space)
+        row = None  # the route answers 404 itself
+    return CardLookup(registry, uid, row)
 
 
 async def _body_space(request: Request) -> str | None:
@@ -133,9 +202,15 @@ class _Access:
         self.scope = scope
 
     async def __call__(
-        self, request: Request, principal: Annotated[Principal, Depends(current_user)]
+        self, request: Request, authorization: Annotated[str | None, Header()] = None
     ) -> Principal:
         request.state.operation = f"{self.permission.value}:{self.scope.value}"
+        if self.scope in (Scope.Card, Scope.UpdatedCard):
+            principal, space = await self._card_space(request, authorization)
+            spaces = [space]
+        else:
+            principal = await current_user(request, authorization)
+            spaces = []
         if self.scope is Scope.Account:
             return principal
         if self.scope is Scope.Server:
@@ -145,19 +220,46 @@ class _Access:
             space = request.query_params.get("space") or None
             principal.require(self.permission, space.lower() if space else None)
             return principal
-        spaces: list[str | None] = []
-        if self.scope in (Scope.Card, Scope.UpdatedCard):
-            try:
-                registry = RegistryType(request.path_params["registry"])
-            except ValueError:
-                return principal  # not a registry: the route's validation answers 422
-            spaces.append(_card_space(request, registry, request.path_params["uid"]))
         if self.scope in (Scope.NewCard, Scope.UpdatedCard):
             spaces.append(await _body_space(request))
         for space in spaces:
             if space is not None:
                 principal.require(self.permission, space)
         return principal
+
+    async def _card_space(
+        self, request: Request, authorization: str | None
+    ) -> tuple[Principal, str | None]:
+        """The caller and the space of the card the URL names, in at most one worker
+        thread: verifying the token and reading the record share it. The record is read
+        only when a check needs its space, or when the thread runs anyway (for a token):
+        either way the route gets it (:func:`shared_card`) and does not read it again."""
+        known = _known_user(request)
+        token = _token(request, authorization) if known is None else ""  # 401 comes first
+        try:
+            registry = RegistryType(request.path_params["registry"])
+        except ValueError:
+            # Not a registry: the route's validation answers 422 (for a known caller).
+            return known or await current_user(request, authorization), None
+        uid = request.path_params["uid"]
+        try:
+            check_uid(uid)  # before the database sees it
+        except InvalidArgumentError:
+            if known is None:
+                await current_user(request, authorization)
+            raise
+        if known is not None and known.allows_everywhere(self.permission):
+            return known, None  # nothing to check: the route reads the record itself
+        st = _state(request)
+
+        def work() -> tuple[Principal, CardLookup]:
+            principal = known or st.security.authenticate(token)
+            return principal, _lookup(st.backend.store, registry, uid)
+
+        principal, found = await st.run(work)
+        request.state.principal = principal
+        request.state.card = found
+        return principal, None if found.row is None else str(found.row.space)
 
     def __repr__(self) -> str:
         return f"access({self.permission.value}, {self.scope.value})"

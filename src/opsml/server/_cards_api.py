@@ -7,20 +7,32 @@ import functools
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from opsml.cards import parse_card
-from opsml.errors import InvalidArgumentError
+from opsml.errors import CardNotFoundError, InvalidArgumentError
 from opsml.registry import card_query
-from opsml.server._authz import Scope, access, current_user
+from opsml.server._authz import Scope, access, caller, shared_card
 from opsml.server._models import UID_PATTERN, DeletedResponse, RegistryName, UpdateRequest
 from opsml.server._security import Permission, Principal
-from opsml.server._state import ERRORS, StateDep, Uid, UserDep, card_json, registry_type
+from opsml.server._state import (
+    ERRORS,
+    JsonBytes,
+    StateDep,
+    Uid,
+    UserDep,
+    card_json,
+    json_bytes,
+    registered_row,
+    registry_type,
+    state,
+)
 from opsml.store import CardQuery, parse_max_date
 
 __all__ = ["cards"]
 
-cards = APIRouter(prefix="/opsml/api", responses=ERRORS, dependencies=[Depends(current_user)])
+cards = APIRouter(prefix="/opsml/api", responses=ERRORS)
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 SpaceQuery = Annotated[
@@ -47,12 +59,12 @@ def _readable(user: Principal) -> tuple[str, ...] | None:
 
 @cards.get(
     "/{registry}/cards",
+    response_model=list[dict[str, Any]],
     tags=["cards"],
     dependencies=[access(Permission.Read, Scope.Query)],
 )
-def list_cards(
-    st: StateDep,
-    user: UserDep,
+async def list_cards(
+    request: Request,
     registry: RegistryName,
     uid: UidQuery = None,
     space: SpaceQuery = None,
@@ -62,8 +74,9 @@ def list_cards(
     tags: Annotated[list[Annotated[str, Query(max_length=255)]] | None, Query()] = None,
     sort_by_timestamp: bool = False,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 25,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Card records, highest version first (or newest first)."""
+    st, user = state(request), caller(request)
     query = _query(
         uid,
         space,
@@ -75,26 +88,28 @@ def list_cards(
         limit=limit,
         spaces=_readable(user),
     )
-    return [r.model_dump() for r in st.backend.list_cards(registry_type(registry), query)]
+    records = await st.run(st.backend.list_card_fields, registry_type(registry), query)
+    return json_bytes(records)
 
 
 @cards.get(
     "/{registry}/card",
+    response_model=dict[str, Any],
     tags=["cards"],
     dependencies=[access(Permission.Read, Scope.Query)],
 )
-def load_card(
-    st: StateDep,
-    user: UserDep,
+async def load_card(
+    request: Request,
     registry: RegistryName,
     uid: UidQuery = None,
     space: SpaceQuery = None,
     name: NameQuery = None,
     version: VersionQueryParam = None,
-) -> dict[str, Any]:
+) -> Response:
     """The best matching card's JSON (highest final release when no version is given)."""
     if not (uid or space or name):
         raise InvalidArgumentError("give a uid, or a space and/or name")
+    st, user = state(request), caller(request)
     query = _query(
         uid,
         None if uid else space,
@@ -102,17 +117,29 @@ def load_card(
         version if not uid else None,
         spaces=_readable(user),
     )
-    return card_json(st.backend.load_card(registry_type(registry), query))
+    text = await st.run(st.backend.load_card_json, registry_type(registry), query)
+    return JsonBytes(text)
 
 
 @cards.get(
     "/{registry}/cards/{uid}",
+    response_model=dict[str, Any],
     tags=["cards"],
     dependencies=[access(Permission.Read, Scope.Card)],
 )
-def get_card(st: StateDep, registry: RegistryName, uid: Uid) -> dict[str, Any]:
+async def get_card(request: Request, registry: RegistryName, uid: Uid) -> Response:
     """One card's JSON (its ``card.json``)."""
-    return card_json(st.backend.load_card(registry_type(registry), CardQuery(uid=uid, limit=1)))
+    st = state(request)
+    reg = registry_type(registry)
+    shared = shared_card(request, reg, uid)
+    try:
+        if shared is not None:
+            row = registered_row(st, request, reg, uid)  # no database read: on the loop
+        else:
+            row = await st.run(registered_row, st, request, reg, uid)
+    except CardNotFoundError:
+        raise CardNotFoundError(f"no {reg.value} card matches uid {uid!r}") from None
+    return JsonBytes(row.card_json)
 
 
 @cards.put(

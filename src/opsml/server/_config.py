@@ -30,6 +30,13 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(text)
 
 
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip() or str(default)
+    if not text.isdigit():
+        raise InvalidArgumentError(f"{name} must be a whole number of 0 or more, got {text!r}")
+    return int(text)
+
+
 def _forwarded_allow_ips(text: str) -> tuple[str, ...]:
     entries = tuple(entry.strip() for entry in text.split(",") if entry.strip())
     if "*" in entries and len(entries) > 1:
@@ -72,6 +79,9 @@ class ServerConfig:
         refresh_secret: ``OPSML_REFRESH_SECRET``: signs refresh tokens (same rules).
         token_ttl_seconds: ``OPSML_TOKEN_TTL``: access token lifetime (default 900).
         refresh_ttl_seconds: ``OPSML_REFRESH_TTL``: refresh token lifetime (default 7 days).
+        auth_cache_seconds: ``OPSML_AUTH_CACHE_SECONDS``: how long a verified token is
+            remembered at most while no user, permission or token changed (default 10;
+            0: every request verifies its token in full).
         allowed_hosts: ``OPSML_ALLOWED_HOSTS``: ``Host`` header values the server answers
             (comma-separated, ``*`` for any); default: loopback names and this machine's
             host names.
@@ -117,6 +127,7 @@ class ServerConfig:
     refresh_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     token_ttl_seconds: int = 900
     refresh_ttl_seconds: int = 7 * 24 * 3600
+    auth_cache_seconds: int = 10
     allowed_hosts: tuple[str, ...] = field(default_factory=_default_hosts)
     max_body_bytes: int = 16 * 1024 * 1024
     login_attempts: int = 10
@@ -183,6 +194,7 @@ class ServerConfig:
             refresh_secret=refresh_secret or secrets.token_urlsafe(32),
             token_ttl_seconds=_positive_int(env, "OPSML_TOKEN_TTL", 900),
             refresh_ttl_seconds=_positive_int(env, "OPSML_REFRESH_TTL", 7 * 24 * 3600),
+            auth_cache_seconds=_non_negative_int(env, "OPSML_AUTH_CACHE_SECONDS", 10),
             allowed_hosts=hosts,
             max_body_bytes=_positive_int(env, "OPSML_MAX_BODY_BYTES", 16 * 1024 * 1024),
             login_attempts=_positive_int(env, "OPSML_LOGIN_ATTEMPTS", 10),

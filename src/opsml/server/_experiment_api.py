@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from opsml.cards import HardwareMetrics, Metric, Parameter, check_metric_name
 from opsml.errors import CardTypeError
-from opsml.server._authz import Scope, access, current_user
+from opsml.server._authz import Scope, access
 from opsml.server._models import ByteCount, RegistryName, UploadStatus
 from opsml.server._security import Permission
 from opsml.server._state import ERRORS, StateDep, Uid, UserDep, card_json
@@ -22,7 +22,7 @@ from opsml.types import RegistryType
 
 __all__ = ["experiments"]
 
-experiments = APIRouter(prefix="/opsml/api", responses=ERRORS, dependencies=[Depends(current_user)])
+experiments = APIRouter(prefix="/opsml/api", responses=ERRORS)
 _PATH = "/{registry}/cards/{uid}"
 _MAX_BATCH = 100_000
 

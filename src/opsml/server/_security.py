@@ -14,9 +14,15 @@
   every request, and revocable at once; a password reset revokes them all, and deleting a
   user deletes them.
 - Permissions are ``read``, ``write`` and ``delete`` per space (``*``: every space);
-  admins may do everything, including managing users. They are read from the database on
-  every request, so a change takes effect at the caller's next request, whatever token
-  they use.
+  admins may do everything, including managing users. A change takes effect at the
+  caller's next request, whatever token they use.
+- A verified token is remembered with the caller's permissions for a few seconds
+  (``OPSML_AUTH_CACHE_SECONDS``, never past the token's expiry) while the security epoch in
+  the database is unchanged: every change of a user, a permission or a token (a password
+  reset, a revoked API token, a deleted user) increments it in the same transaction, and
+  every request reads it, on every replica. So a revoked token fails at its next request,
+  as without the cache; what is saved is decoding the token and reading the user, their
+  permissions and the API token on every request.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import math
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -143,6 +151,17 @@ class Principal:
                 return True
         return False
 
+    def allows_everywhere(self, permission: Permission) -> bool:
+        """Whether the caller may do ``permission`` in every space (so a check of one
+        space needs no lookup of which space it is)."""
+        if self.unrestricted or self.is_admin:
+            return True
+        if permission is Permission.Admin:
+            return False
+        return any(
+            grant.space == ANY_SPACE and getattr(grant, permission.value) for grant in self.grants
+        )
+
     def readable_spaces(self) -> set[str] | None:
         """Spaces the caller may read (``None``: every space)."""
         if self.unrestricted or self.is_admin:
@@ -190,6 +209,7 @@ class Security:
         refresh_secret: Signs refresh tokens (must differ from ``access_secret``).
         access_ttl: Access token lifetime in seconds.
         refresh_ttl: Refresh token lifetime in seconds.
+        cache_seconds: How long a verified token is remembered at most (0: never).
     """
 
     store: AuthStore
@@ -197,6 +217,7 @@ class Security:
     refresh_secret: str = field(repr=False)
     access_ttl: int = 900
     refresh_ttl: int = 7 * 24 * 3600
+    cache_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         for value in (*_secrets(self.access_secret), *_secrets(self.refresh_secret)):
@@ -209,6 +230,7 @@ class Security:
         if set(_secrets(self.access_secret)) & set(_secrets(self.refresh_secret)):
             raise InvalidArgumentError("access and refresh tokens need different secrets")
         self._hasher = _password_hasher()
+        self._verified: dict[str, _Verified] = {}
 
     # -- users --------------------------------------------------------------------------------
 
@@ -401,13 +423,45 @@ class Security:
     def authenticate(self, token: str) -> Principal:
         """The caller a bearer token (access JWT or API token) identifies.
 
+        A token verified less than ``cache_seconds`` ago, before its expiry and at the
+        current security epoch, is not verified again (one read of the epoch instead of
+        decoding it and reading the user, their permissions and the API token).
+
         Raises:
             AuthenticationError: Invalid, expired or revoked.
         """
+        epoch = self.store.epoch() if self.cache_seconds > 0 else None
+        now = time.time()
+        if epoch is not None:
+            known = self._verified.get(token)
+            if known is not None and known.epoch == epoch and now < known.until:
+                return known.principal
+        # The epoch is read before the checks: a change committed in between bumps it past
+        # the one remembered here, so the next request checks again.
+        principal, expires = self._verify(token)
+        if epoch is not None:
+            self._remember(
+                token, _Verified(principal, epoch, min(now + self.cache_seconds, expires))
+            )
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
+        """The caller a token identifies, checked in full, and when the token expires."""
         if token.startswith(API_TOKEN_PREFIX):
-            return self.principal(self._check_api_token(token))
+            username, expires_at = self._check_api_token(token)
+            expires = math.inf if expires_at is None else expires_at.timestamp()
+            return self.principal(username), expires
         claims = self._decode(token, self.access_secret, "access")
-        return self.principal(self._current_user(claims, "access").username)
+        return self.principal(self._current_user(claims, "access").username), float(claims["exp"])
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        if len(self._verified) >= _REMEMBERED_TOKENS:
+            now = time.time()
+            for key in [k for k, v in self._verified.items() if v.until <= now]:
+                self._verified.pop(key, None)
+            while len(self._verified) >= _REMEMBERED_TOKENS:
+                self._verified.pop(next(iter(self._verified)), None)
+        self._verified[token] = verified
 
     # -- API tokens ---------------------------------------------------------------------------
 
@@ -440,7 +494,7 @@ class Security:
         self.store.add_api_token(row)
         return f"{API_TOKEN_PREFIX}{token_id}_{secret}", row
 
-    def _check_api_token(self, token: str) -> str:
+    def _check_api_token(self, token: str) -> tuple[str, datetime | None]:
         token_id, _, secret = token.removeprefix(API_TOKEN_PREFIX).partition("_")
         row = self.store.get_api_token(token_id) if token_id and secret else None
         if row is None or not hmac.compare_digest(row.token_hash, _digest(secret)):
@@ -449,7 +503,19 @@ class Security:
             raise AuthenticationError("API token revoked")
         if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
             raise AuthenticationError("API token expired")
-        return row.username
+        return row.username, row.expires_at
+
+
+_REMEMBERED_TOKENS = 10_000
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A verified token: who it is, at which security epoch, and until when to believe it."""
+
+    principal: Principal
+    epoch: int
+    until: float
 
 
 def _password_hasher() -> Any:

@@ -2,8 +2,9 @@
 
 uvicorn closes idle keep-alive connections (``timeout_keep_alive``) but waits as long as it
 takes for a request head or body that arrives one byte at a time, so a few thousand such
-connections hold a server's sockets and memory. :class:`TimeoutH11Protocol` is uvicorn's
-h11 protocol with two deadlines per connection:
+connections hold a server's sockets and memory. :class:`TimeoutHttpToolsProtocol` is
+uvicorn's httptools protocol (the C parser llhttp: a fraction of the pure-Python h11's cost
+per request) with two deadlines per connection:
 
 - **head**: a request head must be complete ``header_timeout`` seconds after the connection
   opened (its first request) or after the first byte of a later request arrived;
@@ -16,10 +17,14 @@ h11 protocol with two deadlines per connection:
   ``100 Continue``) does not count against the client.
 
 A client that misses a deadline gets ``408`` with a JSON error when no response has started,
-and the connection is closed. The protocol hooks into uvicorn's ``H11Protocol`` and reads
-its request cycle's state, which are not public API: the ``server`` extra pins the uvicorn
-versions this was checked against, and ``tests/unit/server/test_serve.py`` fails loudly when
-an upgrade changes them.
+and the connection is closed. Request heads are limited to 16 KiB (``400`` beyond), as h11
+limits them; llhttp alone would collect a header line without end. The protocol hooks into
+uvicorn's ``HttpToolsProtocol`` (its parser callbacks) and reads its request cycle's state,
+which are not public API: the ``server`` extra pins the uvicorn versions this was checked
+against, and ``tests/unit/server/test_serve.py`` fails loudly when an upgrade changes them.
+
+uvicorn runs on uvloop when it is installed (the ``server`` extra installs it where it
+exists, not on Windows).
 """
 
 from __future__ import annotations
@@ -30,16 +35,15 @@ import logging
 import sys
 from typing import Any, Literal
 
-import h11
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 from uvicorn.supervisors import Multiprocess
 
 from opsml.server._config import ServerConfig
 
-__all__ = ["TimeoutH11Protocol", "UvicornConfig", "run"]
+__all__ = ["MAX_HEAD_BYTES", "TimeoutHttpToolsProtocol", "UvicornConfig", "run"]
 
 _log = logging.getLogger("uvicorn.error")
 
@@ -74,8 +78,9 @@ class UvicornConfig(uvicorn.Config):
         self.body_min_rate = body_min_rate
 
 
-class TimeoutH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with the request head and body deadlines described above.
+class TimeoutHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the request head and body deadlines described
+    above, and request heads limited to :data:`MAX_HEAD_BYTES`.
 
     Args:
         config: The server's settings, with the deadlines.
@@ -100,6 +105,8 @@ class TimeoutH11Protocol(H11Protocol):
         self._since = 0.0  # the phase's start (body: since the server last held it up)
         self._received = 0  # body bytes since then
         self._last_byte = 0.0
+        self._head_bytes = 0  # bytes received since the head began (it may be incomplete)
+        self._head_size = 0  # the head's request target and header lines parsed so far
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the head deadline of the connection's first request."""
@@ -107,39 +114,67 @@ class TimeoutH11Protocol(H11Protocol):
         self._enter("head", self._header_timeout)
 
     def data_received(self, data: bytes) -> None:
-        """Parse the bytes, then move the deadline to where the request now is."""
+        """Parse the bytes (the parser's callbacks move the deadline), then refuse a head
+        that grew past the limit without ending."""
+        if self._phase is None:
+            self._enter("head", self._header_timeout)  # the next request's first byte
+        if self._phase == "head":
+            self._head_bytes += len(data)
         super().data_received(data)
-        self._follow(len(data))
+        if self._phase == "head" and self._head_bytes > MAX_HEAD_BYTES:
+            self._leave()
+            if not self.transport.is_closing():
+                self.send_400_response("Invalid HTTP request received.")
 
-    def on_response_complete(self) -> None:
-        """A response went out: a pipelined next request may already be under way."""
-        super().on_response_complete()
-        self._follow(0)
+    def on_message_begin(self) -> None:
+        """A request starts (a pipelined one may begin in the same bytes as the last)."""
+        super().on_message_begin()
+        self._head_size = 0
+        if self._phase != "head":
+            self._enter("head", self._header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        """Count the request target into the head's size."""
+        self._grow_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Count the header into the head's size (an error here is answered ``400``)."""
+        self._grow_head(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        """The head is in: the body deadline runs until the message is complete."""
+        super().on_headers_complete()
+        self._enter("body", self._body_timeout)
+
+    def on_body(self, body: bytes) -> None:
+        """A piece of the body arrived."""
+        super().on_body(body)
+        self._received += len(body)
+        self._last_byte = self.loop.time()
+
+    def on_message_complete(self) -> None:
+        """The request is in (or the connection idles): no deadline of ours."""
+        super().on_message_complete()
+        self._leave()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Drop the deadline with the connection."""
         self._leave()
         super().connection_lost(exc)
 
-    def _follow(self, received: int) -> None:
-        state = self.conn.their_state
-        if state is h11.SEND_BODY:
-            if self._phase != "body":
-                self._enter("body", self._body_timeout)
-            elif received:
-                self._received += received
-                self._last_byte = self.loop.time()
-        elif state is h11.IDLE and (received or self.conn.trailing_data[0]):
-            if self._phase != "head":
-                self._enter("head", self._header_timeout)  # the next request's first byte
-        else:
-            self._leave()  # the request is in (or the connection idles or fails): not ours
+    def _grow_head(self, size: int) -> None:
+        self._head_size += size
+        if self._head_size > MAX_HEAD_BYTES:
+            raise _HeadTooLargeError
 
     def _enter(self, phase: Literal["head", "body"], seconds: int) -> None:
         self._leave()
         self._phase = phase
         self._since = self._last_byte = self.loop.time()
         self._received = 0
+        self._head_bytes = 0
         self._deadline = self.loop.call_later(seconds, self._expired)
 
     def _leave(self) -> None:
@@ -172,31 +207,32 @@ class TimeoutH11Protocol(H11Protocol):
             return
         peer = f"{self.client[0]}:{self.client[1]} - " if self.client else ""
         _log.info("%sclosing a slow connection: %s", peer, detail)
-        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            self._send_408(detail)
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.response_started:
+            self.transport.write(_response_408(detail))  # no answer under way to cut into
         if phase == "body":  # the application must not answer on a closed connection
-            self.cycle.disconnected = True
-            self.cycle.message_event.set()
+            cycle.disconnected = True
+            cycle.message_event.set()
         self.transport.close()
 
-    def _send_408(self, detail: str) -> None:
-        body = json.dumps({"error": "RequestTimeoutError", "detail": detail}).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        try:
-            parts = (
-                self.conn.send(
-                    h11.Response(status_code=408, headers=headers, reason=b"Request Timeout")
-                ),
-                self.conn.send(h11.Data(data=body)),
-                self.conn.send(h11.EndOfMessage()),
-            )
-        except h11.LocalProtocolError:
-            return  # h11 cannot answer in this state: the close says it all
-        self.transport.write(b"".join(part for part in parts if part))
+
+MAX_HEAD_BYTES = 16 * 1024
+"""The largest request head (request line and headers) accepted; a larger one gets ``400``."""
+
+
+class _HeadTooLargeError(Exception):
+    """A request head over :data:`MAX_HEAD_BYTES` (the parser answers ``400``)."""
+
+
+def _response_408(detail: str) -> bytes:
+    body = json.dumps({"error": "RequestTimeoutError", "detail": detail}).encode()
+    head = (
+        b"HTTP/1.1 408 Request Timeout\r\n"
+        b"content-type: application/json\r\n"
+        b"content-length: %d\r\n"
+        b"connection: close\r\n\r\n" % len(body)
+    )
+    return head + body
 
 
 def _uvicorn_config(
@@ -208,7 +244,7 @@ def _uvicorn_config(
         host=host,
         port=port,
         workers=workers,
-        http=TimeoutH11Protocol,
+        http=TimeoutHttpToolsProtocol,
         ws="none",
         log_level="info",
         timeout_keep_alive=config.keep_alive_timeout_seconds,

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from opsml.cards import CARD_FILE, parse_card
@@ -34,7 +34,7 @@ from opsml.errors import (
     PermissionDeniedError,
 )
 from opsml.registry import Reservation
-from opsml.server._authz import Scope, access, current_user
+from opsml.server._authz import Scope, access
 from opsml.server._models import (
     ByteCount,
     DeletedResponse,
@@ -47,13 +47,23 @@ from opsml.server._models import (
     UploadStatus,
 )
 from opsml.server._security import Permission, Principal
-from opsml.server._state import ERRORS, ServerState, StateDep, Uid, UserDep, registry_type
+from opsml.server._state import (
+    ERRORS,
+    ServerState,
+    StateDep,
+    Uid,
+    UserDep,
+    json_bytes,
+    registered_row,
+    registry_type,
+    state,
+)
 from opsml.storage import FileEntry, Manifest, UploadArea, safe_relpath
 from opsml.types import RegistryType
 
 __all__ = ["own_pending", "receive_upload", "transfers"]
 
-transfers = APIRouter(prefix="/opsml/api", responses=ERRORS, dependencies=[Depends(current_user)])
+transfers = APIRouter(prefix="/opsml/api", responses=ERRORS)
 FilePath = Annotated[str, Path(description="a path listed in the card's manifest")]
 Reader = Callable[[int, int], Iterator[bytes]]
 
@@ -324,11 +334,13 @@ def abort(st: StateDep, user: UserDep, registry: RegistryName, uid: Uid) -> Dele
 # -- downloads ------------------------------------------------------------------------------
 
 
-def _stored_manifest(st: ServerState, registry: RegistryType, uid: str) -> tuple[str, Manifest]:
+def _stored_manifest(
+    st: ServerState, request: Request, registry: RegistryType, uid: str
+) -> tuple[str, Manifest]:
     """A registered card's storage prefix and manifest (parsed once per card version and
     kept: a registered card's files never change, so many downloads of one card's files
-    parse its manifest once)."""
-    row = st.backend.store.get(registry, uid)
+    parse its manifest once). Call it in a worker thread."""
+    row = registered_row(st, request, registry, uid)
     return str(row.storage_path), _parse_manifest(registry, uid, row.updated_at, row.manifest_json)
 
 
@@ -346,22 +358,34 @@ def _parse_manifest(registry: RegistryType, uid: str, updated: Any, text: str) -
     tags=["transfer"],
     dependencies=[access(Permission.Read, Scope.Card)],
 )
-def downloads(st: StateDep, registry: RegistryName, uid: Uid) -> list[TransferTarget]:
+async def downloads(request: Request, registry: RegistryName, uid: Uid) -> Response:
     """Where to fetch each file of a registered card (the server, or presigned URLs)."""
-    prefix, manifest = _stored_manifest(st, registry_type(registry), uid)
-    storage = st.backend.storage
-    ttl = st.config.presign_ttl_seconds
-    base = f"/opsml/api/{registry.value}/cards/{uid}/files"
-    return [
-        TransferTarget(
-            path=rel,
-            url=storage.download_url(prefix, rel, ttl) or f"{base}/{quote(rel)}",
-            method="GET",
-            size=entry.size,
-            sha256=entry.sha256,
-        )
-        for rel, entry in manifest.files.items()
-    ]
+    st = state(request)
+
+    def targets() -> list[dict[str, Any]]:
+        prefix, manifest = _stored_manifest(st, request, registry_type(registry), uid)
+        storage = st.backend.storage
+        ttl = st.config.presign_ttl_seconds
+        base = f"/opsml/api/{registry.value}/cards/{uid}/files"
+        return [
+            TransferTarget(
+                path=rel,
+                url=storage.download_url(prefix, rel, ttl) or f"{base}/{quote(rel)}",
+                method="GET",
+                size=entry.size,
+                sha256=entry.sha256,
+            ).model_dump()
+            for rel, entry in manifest.files.items()
+        ]
+
+    # One worker thread for the record (unless the permission check read it) and the URLs
+    # (presigning may read credentials).
+    return json_bytes(await st.run(targets))
+
+
+SMALL_FILE = 256 * 1024
+"""Files up to this size are read whole in the request's one worker thread and sent as one
+body; larger ones stream."""
 
 
 @transfers.get(
@@ -375,27 +399,38 @@ def downloads(st: StateDep, registry: RegistryName, uid: Uid) -> list[TransferTa
         416: {"model": ErrorResponse},
     },
 )
-def download_file(
-    st: StateDep, registry: RegistryName, uid: Uid, path: FilePath, request: Request
+async def download_file(
+    request: Request, registry: RegistryName, uid: Uid, path: FilePath
 ) -> Response:
     """One file of a registered card; one ``Range`` (``bytes=a-b``, ``bytes=a-``,
     ``bytes=-n``) for resuming, answered the same for every storage."""
-    prefix, manifest = _stored_manifest(st, registry_type(registry), uid)
-    entry = manifest.files.get(path)
-    if entry is None:
-        raise CardNotFoundError(f"card {uid} has no file {path!r} in its manifest")
-    headers = {"x-opsml-sha256": entry.sha256, "accept-ranges": "bytes"}
-    storage = st.backend.storage
-    url = storage.download_url(prefix, path, st.config.presign_ttl_seconds)
-    if url is not None:
-        return RedirectResponse(url, status_code=307, headers=headers)
-    stored = storage.open_file(prefix, path)
+    st = state(request)
     wanted = request.headers.get("range")
-    if wanted is None and stored.path is not None:
-        return _ArtifactResponse(
-            stored.path, media_type="application/octet-stream", headers=headers
-        )
-    return _ranged(stored.size, stored.read, wanted, headers)
+
+    def answer() -> Response:
+        prefix, manifest = _stored_manifest(st, request, registry_type(registry), uid)
+        entry = manifest.files.get(path)
+        if entry is None:
+            raise CardNotFoundError(f"card {uid} has no file {path!r} in its manifest")
+        headers = {"x-opsml-sha256": entry.sha256, "accept-ranges": "bytes"}
+        storage = st.backend.storage
+        url = storage.download_url(prefix, path, st.config.presign_ttl_seconds)
+        if url is not None:
+            return RedirectResponse(url, status_code=307, headers=headers)
+        stored = storage.open_file(prefix, path)
+        if wanted is None and stored.size <= SMALL_FILE:
+            return Response(
+                b"".join(stored.read(0, stored.size)),
+                media_type="application/octet-stream",
+                headers=headers,
+            )
+        if wanted is None and stored.path is not None:
+            return _ArtifactResponse(
+                stored.path, media_type="application/octet-stream", headers=headers
+            )
+        return _ranged(stored.size, stored.read, wanted, headers)
+
+    return await st.run(answer)
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

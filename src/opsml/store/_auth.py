@@ -23,6 +23,7 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
+    Select,
     String,
     Table,
     case,
@@ -44,6 +45,7 @@ __all__ = [
     "ANY_SPACE",
     "API_TOKENS",
     "AUDIT_LOG",
+    "AUTH_EPOCH",
     "PERMISSIONS",
     "REFRESH_TOKENS",
     "USERS",
@@ -101,6 +103,16 @@ REFRESH_TOKENS = Table(
     Column("used_at", DateTime(timezone=True), nullable=True),
     Index("ix_opsml_refresh_tokens_user", "username"),
 )
+
+AUTH_EPOCH = Table(
+    "opsml_auth_epoch",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", BigInteger, nullable=False),
+)
+"""One row (``id`` 1) whose ``epoch`` every change of a user, their permissions or their
+tokens increments, in the same transaction: a token verified at epoch N holds as long as
+the epoch is still N."""
 
 AUDIT_LOG = Table(
     "opsml_audit_log",
@@ -190,6 +202,17 @@ class AuditEntry:
     client_address: str
     detail: str = ""
     id: int | None = None
+
+
+def _select_epoch() -> Select[Any]:
+    return select(AUTH_EPOCH.c.epoch).where(AUTH_EPOCH.c.id == 1)
+
+
+def _bump_epoch(conn: Connection) -> None:
+    """Tell every server that remembered verified tokens to check them again."""
+    conn.execute(
+        update(AUTH_EPOCH).where(AUTH_EPOCH.c.id == 1).values(epoch=AUTH_EPOCH.c.epoch + 1)
+    )
 
 
 def _now() -> datetime:
@@ -304,6 +327,7 @@ class AuthStore:
             )
             if result.rowcount == 0:
                 raise InvalidArgumentError(f"no user {username!r}")
+            _bump_epoch(conn)
 
         self._write(run, f"updating user {username!r}")
 
@@ -338,6 +362,7 @@ class AuthStore:
                 .values(revoked_at=now)
             )
             revoked[:] = [tokens.rowcount]
+            _bump_epoch(conn)
 
         self._write(run, f"resetting the password of {username!r}")
         return revoked[0]
@@ -369,6 +394,7 @@ class AuthStore:
                 if table is API_TOKENS:
                     deleted[:] = [result.rowcount]
             conn.execute(delete(USERS).where(USERS.c.username == username))
+            _bump_epoch(conn)
 
         self._write(run, f"deleting user {username!r}")
         return deleted[0]
@@ -383,6 +409,15 @@ class AuthStore:
                 "counting admins",
             )
         )
+
+    def epoch(self) -> int | None:
+        """The security epoch (see :data:`AUTH_EPOCH`); ``None`` when its row is missing,
+        so nothing may be remembered."""
+        try:
+            rows = self._store._prepared.get(("auth_epoch",), _select_epoch).run()
+        except SQLAlchemyError as exc:
+            raise store_error("reading the security epoch", exc) from exc
+        return int(rows[0].epoch) if rows else None
 
     # -- permissions --------------------------------------------------------------------------
 
@@ -423,6 +458,7 @@ class AuthStore:
                         can_delete=grant.delete,
                     )
                 )
+            _bump_epoch(conn)
 
         self._write(run, f"setting permissions of {username!r}")
 
@@ -491,6 +527,7 @@ class AuthStore:
                 .values(revoked_at=_now())
             )
             revoked.append(result.rowcount)
+            _bump_epoch(conn)
 
         self._write(run, "revoking a token")
         return bool(revoked and revoked[0])

@@ -91,7 +91,7 @@ def card_page(
         MetadataStoreError: The database failed.
     """
     table = card_table(registry)
-    stmt = store._select(registry, replace(query, tags=()), summary=True)
+    stmt, params = store._select(registry, replace(query, tags=()), summary=True)
     for tag in dict.fromkeys(query.tags):
         # One primary-key probe per candidate card: the scan stops once the page is full,
         # instead of first collecting every card that carries a common tag.
@@ -119,7 +119,7 @@ def card_page(
             stmt = stmt.where(condition)
     try:
         with store.engine.connect() as conn:
-            return list(conn.execute(stmt))
+            return list(conn.execute(stmt, params))
     except SQLAlchemyError as exc:
         raise store_error(f"listing {registry.value} cards", exc) from exc
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -36,6 +37,7 @@ from opsml.errors import (
 )
 from opsml.store._engine import open_engine
 from opsml.store._errors import store_error
+from opsml.store._prepared import PreparedReads, Record
 from opsml.store._schema import TAGS, card_table
 from opsml.store._version_sql import VersionColumns, version_filter, version_order
 from opsml.types import RegistryType
@@ -102,6 +104,7 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._prepared = PreparedReads(engine)
 
     @classmethod
     def from_url(cls, url: str) -> SqlStore:
@@ -257,88 +260,43 @@ class SqlStore:
 
     # -- reads ----------------------------------------------------------------------------
 
-    def query(
-        self, registry: RegistryType, q: CardQuery, *, summary: bool = False
-    ) -> list[Row[Any]]:
+    def query(self, registry: RegistryType, q: CardQuery, *, summary: bool = False) -> list[Record]:
         """Return ``ok`` records matching ``q``, ordered as ``list_cards`` promises.
 
         Args:
             registry: The registry to query.
             q: The filters.
-            summary: Leave out the card JSON and manifest (for listings).
+            summary: Only the :data:`SUMMARY_COLUMNS` (for listings).
         """
-        stmt = self._select(registry, q, summary=summary)
+        shape = _Shape.of(registry, q, summary)
         try:
-            with self._read() as conn:
-                return list(conn.execute(stmt))
+            return self._prepared.get(shape, functools.partial(_select, shape)).run(_values(q))
         except SQLAlchemyError as exc:
             raise store_error(f"querying {registry.table_name}", exc) from exc
 
-    def _select(self, registry: RegistryType, q: CardQuery, *, summary: bool) -> Select[Any]:
-        table = card_table(registry)
-        heavy = (
-            {"manifest_json"}
-            if registry is RegistryType.Experiment
-            else {"card_json", "manifest_json"}
-        )
-        columns = [c for c in table.c if not (summary and c.name in heavy)]
-        cols = _columns(registry)
-        conditions = [table.c.status == OK]
-        if q.uid is not None:
-            conditions.append(table.c.uid == q.uid)
-        if q.space is not None:
-            conditions.append(table.c.space == q.space)
-        if q.spaces is not None:
-            conditions.append(table.c.space.in_(q.spaces))
-        if q.name is not None:
-            conditions.append(table.c.name == q.name)
-        if q.version is not None and not q.version.is_any:
-            conditions.append(_version_condition(registry, q.version))
-        if q.max_date is not None and q.max_date < date.max:  # date.max: no bound at all
-            end = datetime.combine(q.max_date + timedelta(days=1), datetime.min.time(), UTC)
-            conditions.append(table.c.created_at < end)
-        if q.tags:
-            tagged = (
-                select(TAGS.c.uid)
-                .where(TAGS.c.registry == registry.value, TAGS.c.tag.in_(q.tags))
-                .group_by(TAGS.c.uid)
-                .having(func.count(func.distinct(TAGS.c.tag)) == len(set(q.tags)))
-            )
-            conditions.append(table.c.uid.in_(tagged))
-        stmt = select(*columns).where(and_(*conditions))
-        if q.sort_by_timestamp:
-            stmt = stmt.order_by(table.c.created_at.desc(), table.c.uid.desc())
-        else:
-            order = version_order(cols, descending=True)
-            if q.latest_first:
-                # Finals before prereleases: "latest" is the highest final release, the
-                # highest prerelease only when no final exists.
-                order = [(table.c.pre_key == "ff").desc(), *order]
-            # (space, name, version) is unique, so the version keys order one name totally;
-            # space and name only break ties across names.
-            stmt = stmt.order_by(*order, table.c.space, table.c.name)
-        if q.limit is not None:
-            stmt = stmt.limit(q.limit)
-        return stmt
+    def _select(
+        self, registry: RegistryType, q: CardQuery, *, summary: bool
+    ) -> tuple[Select[Any], dict[str, Any]]:
+        """The statement of :meth:`query` and the values of its placeholders (for callers
+        that add conditions of their own)."""
+        return _select(_Shape.of(registry, q, summary)), _values(q)
 
-    def get(self, registry: RegistryType, uid: str, *, include_pending: bool = False) -> Row[Any]:
+    def get(self, registry: RegistryType, uid: str, *, include_pending: bool = False) -> Record:
         """Return one record by uid.
 
         Raises:
             CardNotFoundError: No such card.
         """
-        table = card_table(registry)
-        stmt = select(table).where(table.c.uid == uid)
-        if not include_pending:
-            stmt = stmt.where(table.c.status == OK)
         try:
-            with self._read() as conn:
-                row = conn.execute(stmt).first()
+            rows = self._prepared.get(
+                ("get", registry, include_pending),
+                functools.partial(_select_uid, registry, include_pending),
+            ).run({"uid": uid})
         except SQLAlchemyError as exc:
             raise store_error(f"reading card {uid}", exc) from exc
-        if row is None:
+        if not rows:
             raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
-        return row
+        return rows[0]
 
     def space_of(self, registry: RegistryType, uid: str) -> str | None:
         """The space of the ``ok`` card with this uid in ``registry`` (``None``: no such card)."""
@@ -439,6 +397,133 @@ class SqlStore:
         table = card_table(registry)
         with self._read() as conn:
             return {path for (path,) in conn.execute(select(table.c.storage_path))}
+
+
+SUMMARY_COLUMNS = (
+    "uid",
+    "created_at",
+    "app_env",
+    "space",
+    "name",
+    "version",
+    "tags",
+    "datacard_uid",
+    "experimentcard_uid",
+    "interface_type",
+    "data_type",
+    "model_type",
+    "task_type",
+)
+"""The columns of a summary row (a listing's ``CardRecord``; an experiment's also carries
+its card JSON, which holds the uids it links)."""
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What determines the statement of a card query (its values are placeholders): which
+    filters are present, how many spaces and tags, the version query, order and limit."""
+
+    registry: RegistryType
+    summary: bool
+    uid: bool
+    space: bool
+    name: bool
+    spaces: int | None
+    version: VersionQuery | None
+    max_date: bool
+    tags: int
+    sort_by_timestamp: bool
+    latest_first: bool
+    limit: int | None
+
+    @classmethod
+    def of(cls, registry: RegistryType, q: CardQuery, summary: bool) -> _Shape:
+        return cls(
+            registry=registry,
+            summary=summary,
+            uid=q.uid is not None,
+            space=q.space is not None,
+            name=q.name is not None,
+            spaces=None if q.spaces is None else len(q.spaces),
+            version=None if q.version is None or q.version.is_any else q.version,
+            max_date=q.max_date is not None and q.max_date < date.max,  # date.max: no bound
+            tags=len(dict.fromkeys(q.tags)),
+            sort_by_timestamp=q.sort_by_timestamp,
+            latest_first=q.latest_first,
+            limit=q.limit,
+        )
+
+
+def _values(q: CardQuery) -> dict[str, Any]:
+    """The values of the placeholders of ``_select(_Shape.of(..., q, ...))``."""
+    values: dict[str, Any] = {
+        key: value
+        for key, value in (("uid", q.uid), ("space", q.space), ("name", q.name))
+        if value is not None
+    }
+    for i, space in enumerate(q.spaces or ()):
+        values[f"space_{i}"] = space
+    if q.max_date is not None and q.max_date < date.max:
+        values["end"] = datetime.combine(q.max_date + timedelta(days=1), datetime.min.time(), UTC)
+    for i, tag in enumerate(dict.fromkeys(q.tags)):
+        values[f"tag_{i}"] = tag
+    return values
+
+
+def _select(shape: _Shape) -> Select[Any]:
+    """The ``SELECT`` of a card query of this shape, with placeholders for its values."""
+    registry = shape.registry
+    table = card_table(registry)
+    if shape.summary:
+        names = SUMMARY_COLUMNS + (("card_json",) if registry is RegistryType.Experiment else ())
+        columns = [table.c[name] for name in names]
+    else:
+        columns = list(table.c)
+    conditions = [table.c.status == OK]
+    if shape.uid:
+        conditions.append(table.c.uid == bindparam("uid"))
+    if shape.space:
+        conditions.append(table.c.space == bindparam("space"))
+    if shape.spaces is not None:
+        conditions.append(table.c.space.in_([bindparam(f"space_{i}") for i in range(shape.spaces)]))
+    if shape.name:
+        conditions.append(table.c.name == bindparam("name"))
+    if shape.version is not None:
+        conditions.append(_version_condition(registry, shape.version))
+    if shape.max_date:
+        conditions.append(table.c.created_at < bindparam("end"))
+    if shape.tags:
+        tagged = (
+            select(TAGS.c.uid)
+            .where(
+                TAGS.c.registry == registry.value,
+                TAGS.c.tag.in_([bindparam(f"tag_{i}") for i in range(shape.tags)]),
+            )
+            .group_by(TAGS.c.uid)
+            .having(func.count(func.distinct(TAGS.c.tag)) == shape.tags)
+        )
+        conditions.append(table.c.uid.in_(tagged))
+    stmt = select(*columns).where(and_(*conditions))
+    if shape.sort_by_timestamp:
+        stmt = stmt.order_by(table.c.created_at.desc(), table.c.uid.desc())
+    else:
+        order = version_order(_columns(registry), descending=True)
+        if shape.latest_first:
+            # Finals before prereleases: "latest" is the highest final release, the
+            # highest prerelease only when no final exists.
+            order = [(table.c.pre_key == "ff").desc(), *order]
+        # (space, name, version) is unique, so the version keys order one name totally;
+        # space and name only break ties across names.
+        stmt = stmt.order_by(*order, table.c.space, table.c.name)
+    if shape.limit is not None:
+        stmt = stmt.limit(shape.limit)
+    return stmt
+
+
+def _select_uid(registry: RegistryType, include_pending: bool) -> Select[Any]:
+    table = card_table(registry)
+    stmt = select(table).where(table.c.uid == bindparam("uid"))
+    return stmt if include_pending else stmt.where(table.c.status == OK)
 
 
 def _version_values(version: Version) -> dict[str, Any]:

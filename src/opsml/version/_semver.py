@@ -124,9 +124,9 @@ def _diagnose(text: str) -> str:
     if not text:
         return "a version cannot be empty"
     if text[0] in "vV":
-        return f"invalid version {_show(text)}: drop the leading {text[0]!r}"
+        return f"invalid version {_show(text)}: drop the leading {text[0]!r}: {text[1:]!r}"
     if text != text.strip():
-        return f"invalid version {_show(text)}: remove the surrounding whitespace"
+        return f"invalid version {_show(text)}: remove the surrounding whitespace: {text.strip()!r}"
     if re.search(r"(?:^|[.-])0[0-9]", text.split("+", 1)[0]):
         return f"invalid version {_show(text)}: numbers may not have leading zeros"
     return f"invalid version {_show(text)}: {_FORMAT}"

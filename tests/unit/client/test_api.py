@@ -19,7 +19,15 @@ from opsml.errors import (
 
 
 def _client(handler: httpx.MockTransport, retries: int = 3) -> ApiClient:
-    return ApiClient("http://opsml.test", retries=retries, backoff=0.001, transport=handler)
+    # check_server=False: these handlers answer only the paths under test (the handshake has
+    # tests of its own against real servers, tests/unit/client/test_handshake.py).
+    return ApiClient(
+        "http://opsml.test",
+        retries=retries,
+        backoff=0.001,
+        transport=handler,
+        check_server=False,
+    )
 
 
 def test_server_errors_come_back_as_the_same_classes() -> None:
@@ -103,7 +111,11 @@ def test_401_logs_in_with_the_configured_credentials_once() -> None:
         return httpx.Response(200, json={"ok": True})
 
     api = ApiClient(
-        "http://opsml.test", username="u", password="p", transport=httpx.MockTransport(handler)
+        "http://opsml.test",
+        username="u",
+        password="p",
+        transport=httpx.MockTransport(handler),
+        check_server=False,
     )
     assert api.json("GET", "/x") == {"ok": True}
     assert seen == [None, "Bearer t0k"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from sqlalchemy import delete
 
 from opsml.errors import (
     AccountError,
@@ -15,7 +17,7 @@ from opsml.errors import (
 )
 from opsml.server._security import Permission, Principal, Security, parse_grants
 from opsml.store import SqlStore
-from opsml.store._auth import AuditEntry, AuthStore, PermissionRow
+from opsml.store._auth import USERS, AuditEntry, AuthStore, PermissionRow
 
 ACCESS, REFRESH = "access-secret-0123456789abcdef-0123", "refresh-secret-0123456789abcdef-01"
 NEW_ACCESS, NEW_REFRESH = "new-access-secret-0123456789abcdef", "new-refresh-secret-0123456789abcde"
@@ -178,6 +180,71 @@ def test_api_tokens_work_until_revoked(security: Security) -> None:
         security.authenticate(short[:-1] + ("A" if short[-1] != "A" else "B"))
     with pytest.raises(InvalidArgumentError, match="no user"):
         security.create_api_token("nobody", "x")
+
+
+def test_a_token_another_replica_revokes_fails_at_its_next_request(
+    security: Security,
+) -> None:
+    """Verified tokens are remembered, but every change of users, permissions or tokens,
+    made by any replica, is seen at the next request."""
+    replica = Security(security.store, ACCESS, REFRESH)  # another worker on the database
+    security.ensure_admin("root", "correct horse")
+    security.create_user("ada", "s3cret-pass", grants=parse_grants(["team-a:read,write"]))
+    access = security.login("ada", "s3cret-pass").access_token
+    api_token, row = security.create_api_token("ada", "ci")
+    for token in (access, api_token):
+        for _ in range(2):  # the second time, from what the replica remembers
+            assert replica.authenticate(token).allows(Permission.Write, "team-a")
+    security.store.set_permissions("ada", parse_grants(["team-a:read"]))
+    for token in (access, api_token):
+        assert not replica.authenticate(token).allows(Permission.Write, "team-a")
+    security.store.update_user("ada", is_admin=True)
+    assert replica.authenticate(access).is_admin
+    assert security.store.revoke_api_token(row.token_id)
+    with pytest.raises(AuthenticationError, match="API token revoked"):
+        replica.authenticate(api_token)
+    assert replica.authenticate(access).username == "ada"
+    security.reset_password("ada", "new-s3cret-pass")
+    with pytest.raises(AuthenticationError, match="revoked"):
+        replica.authenticate(access)
+    fresh = security.login("ada", "new-s3cret-pass").access_token
+    assert replica.authenticate(fresh).username == "ada"
+    security.store.delete_user("ada")
+    with pytest.raises(AuthenticationError, match="revoked"):
+        replica.authenticate(fresh)
+
+
+def test_a_remembered_token_is_checked_again_after_the_cache_time(
+    security: Security, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change the security epoch does not record (a user removed by hand in SQL) is seen
+    once ``cache_seconds`` have passed; with 0, at once."""
+    security.create_user("ada", "s3cret-pass")
+    token = security.login("ada", "s3cret-pass").access_token
+    remembering = Security(security.store, ACCESS, REFRESH, cache_seconds=10)
+    forgetting = Security(security.store, ACCESS, REFRESH, cache_seconds=0)
+    for replica in (remembering, forgetting):
+        assert replica.authenticate(token).username == "ada"
+    with security.store.engine.begin() as conn:
+        conn.execute(delete(USERS).where(USERS.c.username == "ada"))
+    with pytest.raises(AuthenticationError, match="revoked"):
+        forgetting.authenticate(token)
+    assert remembering.authenticate(token).username == "ada"
+    now = time.time()
+    monkeypatch.setattr("opsml.server._security.time.time", lambda: now + 11)
+    with pytest.raises(AuthenticationError, match="revoked"):
+        remembering.authenticate(token)
+
+
+def test_a_remembered_token_is_not_believed_past_its_expiry(db_url: str) -> None:
+    short = Security(AuthStore(SqlStore.from_url(db_url)), ACCESS, REFRESH, access_ttl=2)
+    short.create_user("ada", "s3cret-pass")
+    token = short.access_token("ada")
+    assert short.authenticate(token).username == "ada"  # remembered for at most 2 s
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires - time.time()) + 0.1)
+    with pytest.raises(AuthenticationError, match="expired"):
+        short.authenticate(token)
 
 
 def test_users_management_rules(security: Security) -> None:

@@ -23,10 +23,10 @@ from typing import Any
 
 import uvicorn
 from packaging.requirements import Requirement
-from uvicorn.protocols.http import flow_control, h11_impl
+from uvicorn.protocols.http import flow_control, httptools_impl
 from uvicorn.supervisors import Multiprocess
 
-from opsml.server._serve import TimeoutH11Protocol, UvicornConfig
+from opsml.server._serve import MAX_HEAD_BYTES, TimeoutHttpToolsProtocol, UvicornConfig
 
 ROOT = Path(__file__).resolve().parents[3]
 HEAD = b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n"
@@ -68,7 +68,7 @@ def _serving(keep_alive: int = 5) -> Iterator[int]:
         _app,
         host="127.0.0.1",
         port=0,
-        http=TimeoutH11Protocol,
+        http=TimeoutHttpToolsProtocol,
         ws="none",
         lifespan="off",
         log_config=None,
@@ -137,14 +137,32 @@ def test_uvicorn_internals_we_hook_into_are_there() -> None:
     pin = next(Requirement(r) for r in server_extra if r.startswith("uvicorn"))
     assert pin.specifier.contains(version("uvicorn")), (
         f"uvicorn {version('uvicorn')} is outside {pin}: check opsml/server/_serve.py "
-        "against its H11Protocol and Multiprocess, then move the pin"
+        "against its HttpToolsProtocol and Multiprocess, then move the pin"
     )
-    hooks = ("connection_made", "data_received", "on_response_complete", "connection_lost")
+    hooks = (
+        "connection_made",
+        "data_received",
+        "on_message_begin",
+        "on_url",
+        "on_header",
+        "on_headers_complete",
+        "on_body",
+        "on_message_complete",
+        "connection_lost",
+        "send_400_response",
+    )
     for hook in hooks:
-        assert hook in vars(h11_impl.H11Protocol), f"H11Protocol.{hook} is gone"
+        assert hook in vars(httptools_impl.HttpToolsProtocol), f"HttpToolsProtocol.{hook} is gone"
     assert list(inspect.signature(Multiprocess).parameters) == ["config", "sockets"]
-    cycle = inspect.getsource(h11_impl.RequestResponseCycle.__init__)
-    for state in ("disconnected", "waiting_for_100_continue", "message_event", "response_started"):
+    cycle = inspect.getsource(httptools_impl.RequestResponseCycle.__init__)
+    states = (
+        "disconnected",
+        "waiting_for_100_continue",
+        "message_event",
+        "response_started",
+        "response_complete",
+    )
+    for state in states:
         assert f"self.{state} =" in cycle, f"RequestResponseCycle.{state} is gone"
     assert "self.read_paused =" in inspect.getsource(flow_control.FlowControl.__init__)
 
@@ -275,6 +293,28 @@ def test_many_slow_heads_do_not_stop_a_prompt_request() -> None:
             sock.close()
     assert {status for answer in answers for status, _ in answer} == {408}
     assert all(len(answer) == 1 for answer in answers)
+
+
+def test_a_head_over_16_kib_gets_400() -> None:
+    """Whether it arrives at once or keeps growing without ending."""
+    big = b"x-padding: " + b"y" * MAX_HEAD_BYTES + b"\r\n"
+    with _serving() as port, _connect(port) as sock:
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n" + big + b"\r\n")
+        answer = _read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+    with _serving() as port, _connect(port) as sock:
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nx-padding: ")
+        sent = 0
+        while sent <= 2 * MAX_HEAD_BYTES and not select.select([sock], [], [], 0.05)[0]:
+            sock.sendall(b"y" * 1024)
+            sent += 1024
+        answer = _read_until_closed(sock)
+    assert sent <= 2 * MAX_HEAD_BYTES, "the server read an endless header line"
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+    with _serving() as port, _connect(port) as sock:  # just under the limit: answered
+        fits = b"x-padding: " + b"y" * (MAX_HEAD_BYTES // 2) + b"\r\n"
+        sock.sendall(HEAD % 2 + fits + b"\r\nab")
+        assert _read_response(sock) == (200, {"received": 2})
 
 
 def test_settings_from_the_environment() -> None:

@@ -33,7 +33,7 @@ from opsml.errors import (
     RateLimitError,
 )
 from opsml.registry import LocalBackend, card_query, card_record, card_registry_type
-from opsml.server._authz import current_user
+from opsml.server._authz import resolve_user
 from opsml.server._errors import public_detail, request_id, status_for
 from opsml.server._security import Permission, Principal
 from opsml.server._state import ServerState, state
@@ -86,7 +86,10 @@ def _when(value: Any) -> str:
 
 
 def _num(value: Any) -> str:
-    if isinstance(value, int | float) and math.isfinite(value):
+    """Four significant digits; thousands separators from 10 000 on (``123,457``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if 1e4 <= abs(value) < 1e15:
+            return f"{value:,.0f}"
         return f"{value:.4g}"
     return "—" if value is None else str(value)
 
@@ -175,7 +178,7 @@ class _Ui:
         @functools.wraps(fn)
         def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
             try:
-                user = current_user(request, request.headers.get("authorization"))
+                user = resolve_user(request, request.headers.get("authorization"))
             except AuthenticationError as exc:
                 raise LoginRequiredError from exc
             try:
@@ -401,11 +404,12 @@ def _card_routes(app: FastAPI, ui: _Ui) -> None:
         registry: str,
         uid: str,
         compare: Annotated[list[str] | None, Query(max_length=10)] = None,
+        metric: Annotated[str, Query(max_length=200)] = "",
     ) -> Response:
         reg = card_registry_type(registry)
         _require_read(request, user, reg, uid)
         others = [c for c in compare or [] if _may_read(request, user, reg, c)]
-        context = card_context(_backend(request), reg, uid, others)
+        context = card_context(_backend(request), reg, uid, others, metric, _readable(user))
         card = context["card"]
         space, name = card["space"], card["name"]
         return ui.render(

@@ -7,9 +7,12 @@ later shows up in the metadata table without changes here.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
+from collections.abc import Collection
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup
@@ -29,6 +32,7 @@ from opsml.server.ui._files import (
     render_markdown,
 )
 from opsml.store import CardQuery
+from opsml.store._lineage import used_by
 from opsml.types import RegistryType
 
 __all__ = ["CardLink", "card_context", "card_href", "resolve_link"]
@@ -236,8 +240,23 @@ def _sample_rows(
     return columns, rows
 
 
+MAX_CHARTS = 60
+"""Metric charts on one run page; more names than this are listed in the latest-values
+table, and the filter box narrows the charts."""
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders ``m2`` before ``m10`` (digit runs compare as numbers)."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part.lower())
+        for part in re.split(r"(\d+)", name)
+        if part
+    )
+
+
 def _metric_series(backend: LocalBackend, uids: list[tuple[str, str]]) -> dict[str, list[Series]]:
-    """Per metric name, one series per run (``uids`` are ``(uid, label)``)."""
+    """Per metric name, one series per run (``uids`` are ``(uid, label)``); evaluation
+    results (``log_eval_metrics``) are not series: the page shows them as numbers."""
     get_metrics = getattr(backend, "get_metrics", None)
     charts: dict[str, list[Series]] = defaultdict(list)
     if get_metrics is None:
@@ -245,6 +264,8 @@ def _metric_series(backend: LocalBackend, uids: list[tuple[str, str]]) -> dict[s
     for uid, label in uids:
         points: dict[str, list[tuple[float, float]]] = defaultdict(list)
         for index, metric in enumerate(get_metrics(uid)):
+            if getattr(metric, "is_eval", False):
+                continue
             step = getattr(metric, "step", None)
             points[metric.name].append(
                 (float(index if step is None else step), float(metric.value))
@@ -254,17 +275,85 @@ def _metric_series(backend: LocalBackend, uids: list[tuple[str, str]]) -> dict[s
     return charts
 
 
+def run_summary(card: dict[str, Any]) -> dict[str, Any]:
+    """An experiment's status, start, end, duration and error (its first line apart from
+    the rest, e.g. a traceback), as the run page shows them."""
+    started, ended = _when(card.get("started_at")), _when(card.get("ended_at"))
+    duration = (ended - started).total_seconds() if started and ended else None
+    error = (card.get("error") or "").strip()
+    first, _, rest = error.partition("\n")
+    return {
+        "status": str(card.get("status") or "created"),
+        "started_at": started,
+        "ended_at": ended,
+        "duration": format_duration(duration) if duration is not None else None,
+        "error": first or None,
+        "error_detail": rest.strip() or None,
+    }
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def format_duration(seconds: float) -> str:
+    """``0.4 s``, ``42 s``, ``3 min 05 s``, ``2 h 03 min``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _latest_values(series: dict[str, list[Series]], run: str) -> list[dict[str, Any]]:
+    """Per metric name of ``run``: the value at its last step, the minimum, the maximum and
+    the number of points, in natural name order."""
+    rows = []
+    for name in sorted(series, key=natural_key):
+        points = next((s.points for s in series[name] if s.label == run), None)
+        if not points:
+            continue
+        values = [v for _, v in points]
+        rows.append(
+            {
+                "name": name,
+                "latest": points[-1][1],
+                "min": min(values),
+                "max": max(values),
+                "points": len(points),
+            }
+        )
+    return rows
+
+
 def _experiment(
-    backend: LocalBackend, card: dict[str, Any], compare: list[CardLink]
+    backend: LocalBackend,
+    card: dict[str, Any],
+    compare: list[CardLink],
+    metric_filter: str = "",
 ) -> dict[str, Any]:
     runs = [(card["uid"], f"v{card['version']}"), *((c.uid, f"v{c.version}") for c in compare)]
+    series = _metric_series(backend, runs)
+    wanted = metric_filter.strip().lower()
+    names = [n for n in sorted(series, key=natural_key) if wanted in n.lower()]
     metrics = {
-        name: line_chart_svg(f"{name} by step", series, "step", name)
-        for name, series in sorted(_metric_series(backend, runs).items())
+        name: line_chart_svg(f"{name} by step", series[name], "step", name)
+        for name in names[:MAX_CHARTS]
     }
     metric_points = {
-        name: sum(len(s.points) for s in series)
-        for name, series in _metric_series(backend, runs[:1]).items()
+        name: sum(len(s.points) for s in series[name] if s.label == runs[0][1]) for name in names
     }
     parameters: dict[str, dict[str, str]] = defaultdict(dict)
     get_parameters = getattr(backend, "get_parameters", None)
@@ -307,6 +396,13 @@ def _experiment(
         )
     return {
         "metrics": metrics,
+        "metric_filter": metric_filter.strip(),
+        "metric_total": len(series),
+        "metric_matching": len(names),
+        "latest": _latest_values(series, runs[0][1]),
+        "eval_metrics": sorted(
+            (card.get("eval_metrics") or {}).items(), key=lambda item: natural_key(item[0])
+        ),
         "metric_points": metric_points,
         "runs": [label for _, label in runs],
         "parameters": dict(sorted(parameters.items())),
@@ -325,7 +421,12 @@ def _attr(obj: Any, dotted: str) -> Any:
 
 
 def card_context(
-    backend: LocalBackend, registry: RegistryType, uid: str, compare: list[str]
+    backend: LocalBackend,
+    registry: RegistryType,
+    uid: str,
+    compare: list[str],
+    metric_filter: str = "",
+    readable: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Everything the card page shows.
 
@@ -334,6 +435,10 @@ def card_context(
         registry: The card's registry.
         uid: The card's uid.
         compare: uids of other experiments to overlay on this experiment's charts.
+        metric_filter: Only chart the experiment's metrics whose name contains this
+            (case-insensitive).
+        readable: The spaces the viewer may read (``None``: every space): "used by" names
+            only cards of these.
 
     Raises:
         CardNotFoundError: No such card.
@@ -350,6 +455,10 @@ def card_context(
         "file_count": len(files),
         "history": _history(backend, registry, card),
         "links": links,
+        "used_by": [
+            CardLink(u.registry.value, u.uid, u.space, u.name, u.version)
+            for u in used_by(backend.store, registry, uid, readable)
+        ],
         "lineage": _lineage(backend, registry, card, links),
         "readme": None,
         "images": [
@@ -378,8 +487,9 @@ def card_context(
         others = [resolve_link(backend, RegistryType.Experiment, c) for c in compare if c != uid]
         context["compare"] = [c for c in others if c.found]
         context["compare_uids"] = {c.uid for c in context["compare"]}
+        context["run"] = run_summary(card)
         try:
-            context["experiment"] = _experiment(backend, card, context["compare"])
+            context["experiment"] = _experiment(backend, card, context["compare"], metric_filter)
         except (MetadataStoreError, UnstorableValueError):
             raise  # database text: the page answers with a request id instead
         except OpsmlError as exc:
