@@ -238,10 +238,12 @@ def lock(
 
 @scouter_app.command("update-profile-status")
 def update_profile_status(
-    space: Annotated[str, typer.Option(help="Card space.")],
-    name: Annotated[str, typer.Option(help="Card name.")],
-    version: Annotated[str, typer.Option(help="Card version.")],
-    drift_type: Annotated[str, typer.Option(help="Spc, Psi, Custom or LLM.")],
+    space: Annotated[str, typer.Option(metavar="SPACE", help="Card space.")],
+    name: Annotated[str, typer.Option(metavar="NAME", help="Card name.")],
+    version: Annotated[str, typer.Option(metavar="VERSION", help="Card version.")],
+    drift_type: Annotated[
+        str, typer.Option(metavar="TYPE", help="The profile's drift type: Spc, Psi, Custom, LLM.")
+    ],
     active: Annotated[
         bool, typer.Option("--active/--inactive", help="Monitor the profile, or stop.")
     ],

@@ -79,6 +79,7 @@ class CatBoostModel(ModelInterface):
         preprocessor: An object applied to inputs before the model (``preprocessor.joblib``).
         sample_data: A pandas ``DataFrame`` or numpy ``ndarray`` the model accepts.
         task_type: The model's task; inferred when omitted.
+        drift_profile: Drift profiles by alias (see ``ModelInterface``).
 
     Raises:
         UnsupportedTypeError: ``model`` is not a CatBoost model.

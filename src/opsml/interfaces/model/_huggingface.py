@@ -253,6 +253,7 @@ class HuggingFaceModel(TorchInterface):
         sample_data: Example input (see above).
         hf_task: The pipeline task; taken from the pipeline when ``model`` is one.
         task_type: The opsml task type (not the HuggingFace task).
+        drift_profile: Drift profiles by alias (see ``ModelInterface``).
 
     Raises:
         InvalidArgumentError: ``model`` or a processor has the wrong type, or the sample

@@ -75,6 +75,7 @@ class LightningModel(TorchInterface):
         preprocessor: An object applied to inputs before the model (``preprocessor.joblib``).
         sample_data: Example input, as for ``TorchModel``.
         task_type: The model's task.
+        drift_profile: Drift profiles by alias (see ``ModelInterface``).
         model: The ``LightningModule``; must be the trainer's when both are given.
 
     Raises:

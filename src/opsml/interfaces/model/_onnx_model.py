@@ -46,6 +46,7 @@ class OnnxModel(ModelInterface):
         model: An ``onnx.ModelProto``, or a path to an ``.onnx`` file (read immediately).
         sample_data: A pandas ``DataFrame`` or numpy ``ndarray`` the model accepts.
         task_type: The model's task.
+        drift_profile: Drift profiles by alias (see ``ModelInterface``).
         preprocessor: An object applied to inputs before the model (``preprocessor.joblib``).
 
     Raises:

@@ -154,6 +154,7 @@ class SklearnModel(ModelInterface):
         preprocessor: An object applied to inputs before the model (``preprocessor.joblib``).
         sample_data: A pandas ``DataFrame`` or numpy ``ndarray`` the model accepts.
         task_type: The model's task; inferred from the estimator when omitted.
+        drift_profile: Drift profiles by alias (see ``ModelInterface``).
 
     Raises:
         UnsupportedTypeError: ``model`` is not a scikit-learn estimator.

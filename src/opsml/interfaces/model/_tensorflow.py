@@ -298,6 +298,7 @@ class TensorFlowModel(ModelInterface):
             list, tuple or dict of tensors and numpy arrays (one per model input). Only
             the first row is kept.
         task_type: The model's task.
+        drift_profile: Drift profiles by alias (see ``ModelInterface``).
 
     Raises:
         UnsupportedTypeError: ``model`` is not a Keras model, or the sample data is not

@@ -319,6 +319,7 @@ class TorchModel(TorchInterface):
         sample_data: Example input: a Tensor, a dict (string keys), list or tuple of
             Tensors (saved as ``sample-data.pt``), or a numpy array / pandas DataFrame.
         task_type: The model's task.
+        drift_profile: Drift profiles by alias (see ``ModelInterface``).
 
     Raises:
         InvalidArgumentError: ``model`` is not an ``nn.Module``, or the sample data is not

@@ -153,6 +153,7 @@ class XGBoostModel(ModelInterface):
         sample_data: Example input, as for every model interface, or an ``xgboost.DMatrix``
             (its first row is kept, saved as ``sample-data.dmatrix``).
         task_type: The model's task; inferred when omitted.
+        drift_profile: Drift profiles by alias (see ``ModelInterface``).
 
     Raises:
         UnsupportedTypeError: ``model`` is not an XGBoost model.
