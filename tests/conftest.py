@@ -62,8 +62,13 @@ def _top_level_imports(path: Path) -> set[str]:
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """In the core-only run, leave out test modules whose imports need an extra."""
-    if not CORE_ONLY or collection_path.suffix != ".py" or not collection_path.is_file():
+    """In the core-only run, leave out test modules (and folders whose conftest.py) need an
+    extra."""
+    if not CORE_ONLY:
+        return None
+    if collection_path.is_dir() and (collection_path / "conftest.py").is_file():
+        collection_path = collection_path / "conftest.py"
+    if collection_path.suffix != ".py" or not collection_path.is_file():
         return None
     missing = [m for m in _top_level_imports(collection_path) if not _installed(m)]
     return True if missing else None
