@@ -133,7 +133,8 @@ async def current_user(
     """The caller: ``guest`` with every permission when auth is off, else the user a valid
     bearer token (access JWT or API token) or the UI's cookie identifies.
 
-    Runs on the event loop; a token is checked in a worker thread (it reads the database).
+    Runs on the event loop; a token is checked by :meth:`ServerState.read` (it reads the
+    database: on the loop for SQLite, else in a worker thread).
 
     Raises:
         AuthenticationError: No token, or an invalid, expired or revoked one.
@@ -143,7 +144,7 @@ async def current_user(
         return known
     token = _token(request, authorization)
     st = _state(request)
-    principal: Principal = await st.run(st.security.authenticate, token)
+    principal: Principal = await st.read(st.security.authenticate, token)
     request.state.principal = principal
     return principal
 
@@ -230,10 +231,11 @@ class _Access:
     async def _card_space(
         self, request: Request, authorization: str | None
     ) -> tuple[Principal, str | None]:
-        """The caller and the space of the card the URL names, in at most one worker
-        thread: verifying the token and reading the record share it. The record is read
-        only when a check needs its space, or when the thread runs anyway (for a token):
-        either way the route gets it (:func:`shared_card`) and does not read it again."""
+        """The caller and the space of the card the URL names, in at most one read
+        (:meth:`ServerState.read`): verifying the token and reading the record share it.
+        The record is read only when a check needs its space, or when a token is verified
+        anyway: either way the route gets it (:func:`shared_card`) and does not read it
+        again."""
         known = _known_user(request)
         token = _token(request, authorization) if known is None else ""  # 401 comes first
         try:
@@ -256,7 +258,7 @@ class _Access:
             principal = known or st.security.authenticate(token)
             return principal, _lookup(st.backend.store, registry, uid)
 
-        principal, found = await st.run(work)
+        principal, found = await st.read(work)
         request.state.principal = principal
         request.state.card = found
         return principal, None if found.row is None else str(found.row.space)
@@ -428,10 +430,13 @@ class JsonText:
         self.app = app
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method", "GET") in _SAFE:
+            await self.app(scope, receive, send)  # no route reads the body of a safe method
+            return
         kind = _header(scope, b"content-type")
         # FastAPI reads a body without a content type as JSON too (file uploads excepted).
         json_body = _JSON.match(kind) or (not kind and not _FILES.match(scope.get("path", "")))
-        if scope["type"] != "http" or not json_body:
+        if not json_body:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []

@@ -46,7 +46,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 Uid = Annotated[str, Path(pattern=UID_PATTERN, description="the card's uid")]
 _RELAY_KEEP_SECONDS = 24 * 3600
-_THREADS = 32  # the SQLite engine's pool holds as many connections (8 + 24 overflow)
+_THREADS = 32  # the SQLite engine's pool keeps as many connections
 T = TypeVar("T")
 
 
@@ -69,6 +69,10 @@ class ServerState:
         self._relay: UploadArea | None = None
         self._threads = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="opsml-io")
         weakref.finalize(self, self._threads.shutdown, False)
+        # SQLite answers a read by key from the page cache in microseconds, and in WAL mode
+        # a reader never waits for a writer: such reads run on the event loop, where the
+        # hop to a thread and back would cost several times the read.
+        self._inline_reads = backend.store.engine.dialect.name == "sqlite"
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in one of the state's worker threads: database and storage calls
@@ -76,6 +80,14 @@ class ServerState:
         ``to_thread`` costs about 90 k more instructions per call, a tenth of a card
         lookup's whole answer.)"""
         return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, a short read-only lookup by key (a card's record, a token's
+        principal): on the event loop for SQLite, in a worker thread for a database
+        behind a network connection (see :meth:`run`)."""
+        if self._inline_reads:
+            return fn(*args)
+        return await self.run(fn, *args)
 
     def upload_area(self) -> UploadArea:
         """Where files sent *through* the server are received: the storage's own upload

@@ -91,7 +91,10 @@ def _create(url: str) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
-        kwargs.update(pool_size=8, max_overflow=24)
+        # Keep as many connections as the server has I/O threads (32): a connection
+        # opened per read costs its PRAGMAs and a schema parse, and an overflow
+        # connection is closed on return. Idle SQLite connections cost little memory.
+        kwargs.update(pool_size=32, max_overflow=16)
     else:
         kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
     try:

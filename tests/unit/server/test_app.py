@@ -86,3 +86,26 @@ def test_read_routes_answer_what_local_mode_returns(client: TestClient) -> None:
     assert client.get(f"/opsml/api/prompt/cards/{card.uid}").json() == json.loads(
         card.model_dump_json()
     )
+
+
+def test_card_reads_do_not_wait_for_a_writer(client: TestClient, sqlite_url: str) -> None:
+    """On SQLite a card's record is read on the event loop (no thread hop); a writer holding
+    the database's write lock must not hold those reads up (WAL: readers never wait), and
+    they see only what is committed."""
+    import sqlite3
+
+    uid = client.get("/opsml/api/prompt/cards").json()[0]["uid"]
+    writer = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("PRAGMA busy_timeout=0")
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # the write lock, held until the rollback
+        writer.execute("UPDATE opsml_prompt_registry SET tags = '[\"uncommitted\"]'")
+        answer = client.get(f"/opsml/api/prompt/cards/{uid}")
+        listed = client.get("/opsml/api/prompt/cards", params={"space": "s"})
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert answer.status_code == 200
+    assert answer.json()["uid"] == uid
+    assert len(listed.json()) == 2
+    assert all("uncommitted" not in record["tags"] for record in listed.json())
