@@ -92,6 +92,7 @@ class LLMTestServer:
             else:
                 os.environ[name] = value
         self._saved = {}
+        self.url = ""
         if self._process is not None:
             self._process.terminate()
             try:
