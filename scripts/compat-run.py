@@ -228,9 +228,7 @@ def _llm_environment(paths: list[str]) -> Iterator[dict[str, str]]:
     if paths != [LLM_GROUP]:
         yield {}
         return
-    server = subprocess.Popen(
-        [sys.executable, str(LLM_SERVER)], stdout=subprocess.PIPE, text=True
-    )
+    server = subprocess.Popen([sys.executable, str(LLM_SERVER)], stdout=subprocess.PIPE, text=True)
     try:
         line = server.stdout.readline() if server.stdout else ""
         url = line.removeprefix("listening on ").strip()

@@ -25,4 +25,4 @@ def keep_artifact_metadata(card: CardBase, stored: CardBase) -> None:
     if metadata is not None and hasattr(metadata, "interface_metadata"):
         metadata.interface_metadata = getattr(stored_metadata, "interface_metadata", None)
     if hasattr(stored, "drift_profile_uri_map"):  # a PromptCard's saved drift profiles
-        card.drift_profile_uri_map = stored.drift_profile_uri_map  # type: ignore[attr-defined]
+        card.drift_profile_uri_map = stored.drift_profile_uri_map

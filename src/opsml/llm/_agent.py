@@ -22,7 +22,7 @@ from typing import Any
 from opsml._uuid import uuid7
 from opsml.errors import InvalidArgumentError, LLMError, OpsmlError
 from opsml.llm._content import Provider
-from opsml.llm._convert import from_scouter, scouter_llm, to_scouter
+from opsml.llm._convert import scouter_llm, to_scouter
 from opsml.llm._prompt import Message, Prompt, _messages
 
 __all__ = ["Agent", "PyTask", "Task", "Workflow", "WorkflowResult"]
@@ -67,8 +67,7 @@ def _check_runnable(prompt: Prompt, provider: str, model: str | None, where: str
         )
     if prompt.provider not in ("undefined", provider):
         raise InvalidArgumentError(
-            f"{where} is written for provider {prompt.provider!r}, but the agent calls "
-            f"{provider!r}"
+            f"{where} is written for provider {prompt.provider!r}, but the agent calls {provider!r}"
         )
     if model is None and prompt.model == "undefined":
         raise InvalidArgumentError(
@@ -116,9 +115,7 @@ class Agent:
                 raise InvalidArgumentError("an agent's system instruction must be text")
             texts.append(message.content)
         llm = scouter_llm()
-        self._engine = _engine_call(
-            "creating the agent", llm.Agent, self._provider, texts or None
-        )
+        self._engine = _engine_call("creating the agent", llm.Agent, self._provider, texts or None)
 
     @property
     def id(self) -> str:
@@ -209,7 +206,7 @@ class Task:
         agent_id: str,
         prompt: Prompt,
         dependencies: Sequence[str] | None = None,
-        id: str | None = None,  # noqa: A002 - OpsML 3's name
+        id: str | None = None,
         max_retries: int = 3,
     ) -> None:
         if not isinstance(agent_id, str) or not agent_id:
@@ -235,7 +232,9 @@ class Task:
             self.dependencies.append(task_id)
 
     def __repr__(self) -> str:
-        return f"Task(id={self.id!r}, agent_id={self.agent_id!r}, dependencies={self.dependencies!r})"
+        return (
+            f"Task(id={self.id!r}, agent_id={self.agent_id!r}, dependencies={self.dependencies!r})"
+        )
 
 
 class PyTask:
@@ -252,7 +251,7 @@ class PyTask:
 
     def __init__(
         self,
-        id: str,  # noqa: A002 - OpsML 3's name
+        id: str,
         agent_id: str,
         dependencies: list[str],
         prompt: Prompt,
@@ -500,14 +499,18 @@ class Workflow:
 
     def model_dump_json(self) -> str:
         """The workflow as scouter-ml's JSON (prompts unbound), as LLM drift profiles hold it."""
-        return str(self._engine({tid: t.prompt for tid, t in self._tasks.items()}).model_dump_json())
+        return str(
+            self._engine({tid: t.prompt for tid, t in self._tasks.items()}).model_dump_json()
+        )
 
     def to_scouter(self) -> Any:
         """scouter-ml's copy of this workflow (what an ``LLMDriftProfile`` holds)."""
         return self._engine({tid: t.prompt for tid, t in self._tasks.items()})
 
     @staticmethod
-    def model_validate_json(json_string: str, output_types: Mapping[str, Any] | None = None) -> Workflow:
+    def model_validate_json(
+        json_string: str, output_types: Mapping[str, Any] | None = None
+    ) -> Workflow:
         """Rebuild a workflow from :meth:`model_dump_json`'s JSON.
 
         Args:
@@ -570,4 +573,3 @@ def _topological(graph: Mapping[str, list[str]]) -> list[str]:
 def engine_workflow(workflow: object) -> Any:
     """scouter-ml's workflow for ``workflow`` (an opsml Workflow, or scouter's as it is)."""
     return workflow.to_scouter() if isinstance(workflow, Workflow) else workflow
-

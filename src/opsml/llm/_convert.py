@@ -30,7 +30,7 @@ _URL_KINDS: dict[str, tuple[str, type[ImageUrl | AudioUrl | DocumentUrl]]] = {
     "audio-url": ("Audio", AudioUrl),
     "document-url": ("Document", DocumentUrl),
 }
-_BY_TAG = {tag: cls for tag, cls in _URL_KINDS.values()}
+_BY_TAG = dict(_URL_KINDS.values())
 
 
 def scouter_llm() -> Any:

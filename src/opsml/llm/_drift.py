@@ -72,7 +72,7 @@ class LLMMetric(metaclass=_ScouterFacade):
 
     _target = "LLMMetric"
 
-    def __new__(  # type: ignore[misc]
+    def __new__(
         cls,
         name: str,
         value: float,
@@ -109,7 +109,7 @@ class LLMDriftProfile(metaclass=_ScouterFacade):
 
     _target = "LLMDriftProfile"
 
-    def __new__(  # type: ignore[misc]
+    def __new__(
         cls, config: Any, metrics: Sequence[Any], workflow: Any = None
     ) -> Any:
         engine = _scouter_drift().LLMDriftProfile
@@ -137,6 +137,7 @@ def create_llm_drift_profile(config: Any, metrics: Any, workflow: Any = None) ->
     items = list(metrics) if isinstance(metrics, list | tuple) else [metrics]
     if not items or not all(isinstance(m, drift.LLMMetric) for m in items):
         raise InvalidArgumentError(
-            f"an LLM drift profile is made from an LLMMetric or a list of them, got {metrics!r:.200}"
+            "an LLM drift profile is made from an LLMMetric or a list of them, "
+            f"got {metrics!r:.200}"
         )
     return LLMDriftProfile(config, items, workflow)

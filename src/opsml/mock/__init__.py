@@ -36,6 +36,7 @@ def __getattr__(name: str) -> Any:
         return MockConfig
     raise AttributeError(f"module 'opsml.mock' has no attribute {name!r}")
 
+
 _VARS = ("OPSML_TRACKING_URI", "OPSML_STORAGE_URI")
 
 # The DataCards a fresh helper registry holds, as OpsML 3's helper seeds them: space, name and

@@ -64,7 +64,9 @@ class LLMTestServer:
         )
         line: list[str] = []
         reader = threading.Thread(
-            target=lambda: line.append(self._process.stdout.readline() if self._process and self._process.stdout else ""),
+            target=lambda: line.append(
+                self._process.stdout.readline() if self._process and self._process.stdout else ""
+            ),
             daemon=True,
         )
         reader.start()

@@ -104,9 +104,9 @@ def _openai_answer(body: dict[str, Any], reply: str) -> dict[str, Any]:
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "function" in t]
     response_format = body.get("response_format") or {}
     if tools:
-        chosen = next(
-            (t for t in tools if t["function"].get("name") == "final_result"), tools[0]
-        )["function"]
+        chosen = next((t for t in tools if t["function"].get("name") == "final_result"), tools[0])[
+            "function"
+        ]
         arguments = example_from_schema(chosen.get("parameters", {}))
         message["content"] = None
         message["tool_calls"] = [
@@ -127,9 +127,7 @@ def _openai_answer(body: dict[str, Any], reply: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": 0,
         "model": body.get("model", "mock"),
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -171,7 +169,7 @@ def _gemini_answer(body: dict[str, Any], model: str, reply: str) -> dict[str, An
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read :data:`REQUESTS_PATH` instead of a log."""
 
     def _send(self, status: int, payload: Any) -> None:
@@ -182,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path.rstrip("/") == REQUESTS_PATH:
             with self.server.lock:
                 self._send(200, list(self.server.received))
@@ -191,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": {"message": f"no route {self.path}"}})
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         if self.path.rstrip("/") == REQUESTS_PATH:
             with self.server.lock:
                 self.server.received.clear()
@@ -199,7 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": {"message": f"no route {self.path}"}})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:

@@ -27,7 +27,7 @@ with scouter_required():
 
 # scouter-ml's LLMMetric / LLMDriftProfile take only its own Prompt and Workflow; these take
 # opsml's (and return scouter-ml's objects): docs/prompts.md.
-from opsml.llm._drift import LLMDriftProfile, LLMMetric  # noqa: E402
+from opsml.llm._drift import LLMDriftProfile, LLMMetric
 
 __all__ = [
     "CustomDriftProfile",

@@ -18,7 +18,9 @@ def main(uid: str, question: str) -> None:
     card = CardRegistry(RegistryType.Prompt).load_card(uid=uid)
     prompt = card.prompt.bind(question=question)
     response = Agent(prompt.provider).execute_prompt(prompt)
-    print(json.dumps({"mode": str(CardRegistry(RegistryType.Prompt).mode), "answer": response.result}))
+    print(
+        json.dumps({"mode": str(CardRegistry(RegistryType.Prompt).mode), "answer": response.result})
+    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def test_llm_metrics_take_opsml_prompts_and_give_them_back(tmp_path: Path) -> No
     )
     assert isinstance(metric, LLMMetric)
     assert from_scouter(metric.prompt) == _judge()
-    with pytest.raises(InvalidArgumentError, match="expected an opsml.llm.Prompt"):
+    with pytest.raises(InvalidArgumentError, match=r"expected an opsml\.llm\.Prompt"):
         LLMMetric(name="m", prompt="rate it", value=3.0, alert_threshold=AlertThreshold.Below)
 
 
@@ -54,7 +54,8 @@ def test_registered_profiles_load_back_verified_with_the_card_identity(
     registry = CardRegistry(RegistryType.Prompt)
     registry.register_card(card, save_kwargs={"drift": DriftArgs(active=True)})
 
-    assert card.manifest is not None and set(card.manifest.files) == {"drift/quality.json"}
+    assert card.manifest is not None
+    assert set(card.manifest.files) == {"drift/quality.json"}
     assert card.drift_profile_uri_map is not None
     config = card.drift_profile["quality"].config
     assert (config.space, config.name, config.version) == ("team", "qa", card.version)
@@ -73,7 +74,8 @@ def test_registered_profiles_load_back_verified_with_the_card_identity(
     loaded.tags = ["reviewed"]
     registry.update_card(loaded)
     again = registry.load_card(uid=card.uid)
-    assert again.tags == ["reviewed"] and list(again.drift_profile) == ["quality"]
+    assert again.tags == ["reviewed"]
+    assert list(again.drift_profile) == ["quality"]
 
 
 def test_a_flipped_byte_in_a_stored_profile_is_an_integrity_error(
@@ -96,8 +98,10 @@ def test_a_flipped_byte_in_a_stored_profile_is_an_integrity_error(
 def test_a_card_without_profiles_writes_no_files(sqlite_registry_env: Path) -> None:
     card = PromptCard(prompt=Prompt(message="hi"), space="team", name="plain")
     CardRegistry(RegistryType.Prompt).register_card(card)
-    assert card.drift_profile.is_empty() and card.drift_profile_uri_map is None
-    assert card.manifest is not None and card.manifest.files == {}
+    assert card.drift_profile.is_empty()
+    assert card.drift_profile_uri_map is None
+    assert card.manifest is not None
+    assert card.manifest.files == {}
     assert not list(sqlite_registry_env.rglob("drift"))
 
 
@@ -124,7 +128,9 @@ def test_a_profile_with_a_workflow_and_the_profile_given_directly(
     workflow.add_agent(agent)
     workflow.add_tasks(
         [
-            Task(agent.id, Prompt(message="${input} -> ${response}?", model="openai:gpt-4o"), id="a"),
+            Task(
+                agent.id, Prompt(message="${input} -> ${response}?", model="openai:gpt-4o"), id="a"
+            ),
             Task(agent.id, _judge(), ["a"], id="relevance"),
         ]
     )

@@ -68,7 +68,8 @@ def test_structured_output_and_gemini(llm: LLMTestServer) -> None:
 
     judge = Prompt(message="Rate it", model="openai:gpt-4o", response_format=Score)
     scored = Agent("openai").execute_prompt(judge, output_type=Score)
-    assert isinstance(scored.result, Score) and scored.result == Score(score=1, reason="mock")
+    assert isinstance(scored.result, Score)
+    assert scored.result == Score(score=1, reason="mock")
 
     gemini = Prompt(message="Rate it", model="gemini-2.5-flash", provider="gemini")
     answer = Agent("gemini").execute_prompt(gemini, output_type=None)
@@ -86,10 +87,11 @@ def test_structured_output_and_gemini(llm: LLMTestServer) -> None:
 def test_an_agents_system_instruction_goes_first(llm: LLMTestServer) -> None:
     agent = Agent("openai", system_instruction="You are terse.")
     assert agent.system_instruction == [Message("You are terse.", role="system")]
-    agent.execute_prompt(
-        Prompt(message="Hi", model="openai:gpt-4o", system_instruction="Be kind.")
-    )
-    assert _texts(llm.requests[0])[:2] == [("developer", "You are terse."), ("developer", "Be kind.")]
+    agent.execute_prompt(Prompt(message="Hi", model="openai:gpt-4o", system_instruction="Be kind."))
+    assert _texts(llm.requests[0])[:2] == [
+        ("developer", "You are terse."),
+        ("developer", "Be kind."),
+    ]
 
 
 def test_a_workflow_of_three_dependent_tasks_runs_them_in_order(llm: LLMTestServer) -> None:
@@ -99,9 +101,16 @@ def test_a_workflow_of_three_dependent_tasks_runs_them_in_order(llm: LLMTestServ
     model = "openai:gpt-4o"
     workflow.add_tasks(  # added out of order: the workflow orders them
         [
-            Task(agent.id, Prompt(message="Polish the draft", model=model), ["critique"], id="polish"),
+            Task(
+                agent.id, Prompt(message="Polish the draft", model=model), ["critique"], id="polish"
+            ),
             Task(agent.id, Prompt(message="Draft a note on ${topic}", model=model), id="draft"),
-            Task(agent.id, Prompt(message="Critique the draft", model=model), ["draft"], id="critique"),
+            Task(
+                agent.id,
+                Prompt(message="Critique the draft", model=model),
+                ["draft"],
+                id="critique",
+            ),
         ]
     )
     assert workflow.execution_plan() == {1: ["draft"], 2: ["critique"], 3: ["polish"]}
@@ -134,7 +143,11 @@ def test_bad_input_is_refused_before_anything_is_sent(llm: LLMTestServer) -> Non
 
     _refused(llm, lambda: Agent("anthropic"), "unknown provider 'anthropic'")
     _refused(llm, lambda: Agent(42), "unknown provider 42")  # type: ignore[arg-type]
-    _refused(llm, lambda: agent.execute_prompt(unbound), r"unbound variables \$\{document\}, \$\{reader\}")
+    _refused(
+        llm,
+        lambda: agent.execute_prompt(unbound),
+        r"unbound variables \$\{document\}, \$\{reader\}",
+    )
     _refused(llm, lambda: agent.execute_prompt(Prompt(message="hi")), "names no model")
     _refused(
         llm,
@@ -182,7 +195,8 @@ def test_a_workflow_round_trips_through_json(llm: LLMTestServer) -> None:
 
     again = Workflow.model_validate_json(workflow.model_dump_json())
 
-    assert again.name == "w" and list(again.tasks) == ["a", "b"]
+    assert again.name == "w"
+    assert list(again.tasks) == ["a", "b"]
     assert again.tasks["b"].dependencies == ["a"]
     assert again.tasks["a"].prompt == first
     assert again.run(global_context={"x": 1}).tasks["b"].result == REPLY

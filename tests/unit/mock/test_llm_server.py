@@ -36,7 +36,8 @@ def test_it_sets_the_provider_variables_only_while_it_runs(
         assert os.environ["OPENAI_API_KEY"] == "mine"  # a key the user set is kept
         assert os.environ["GEMINI_API_KEY"]
     assert os.environ["OPENAI_API_KEY"] == "mine"
-    assert "OPENAI_BASE_URL" not in os.environ and "GEMINI_API_KEY" not in os.environ
+    assert "OPENAI_BASE_URL" not in os.environ
+    assert "GEMINI_API_KEY" not in os.environ
 
 
 def test_the_same_request_gets_the_same_answer() -> None:

@@ -199,8 +199,8 @@ def _llm_metrics(profile: dict[str, Any]) -> list[dict[str, Any]]:
     """The metrics of an LLM drift profile: baseline, alert condition, evaluation prompt."""
     metrics = profile.get("metrics")
     rows = []
-    for metric in metrics if isinstance(metrics, list) else []:
-        metric = _as_dict(metric)
+    for item in metrics if isinstance(metrics, list) else []:
+        metric = _as_dict(item)
         prompt = _as_dict(metric.get("prompt"))
         condition = _as_dict(metric.get("alert_condition"))
         settings = _as_dict(prompt.get("model_settings"))
@@ -210,11 +210,16 @@ def _llm_metrics(profile: dict[str, Any]) -> list[dict[str, Any]]:
                 "value": metric.get("value"),
                 "threshold": condition.get("alert_threshold"),
                 "threshold_value": condition.get("alert_threshold_value"),
-                "model": "/".join(str(settings[k]) for k in ("provider", "model") if settings.get(k))
+                "model": "/".join(
+                    str(settings[k]) for k in ("provider", "model") if settings.get(k)
+                )
                 or None,
                 "messages": [
                     _message_text(m)
-                    for m in [*(prompt.get("system_instruction") or []), *(prompt.get("message") or [])]
+                    for m in [
+                        *(prompt.get("system_instruction") or []),
+                        *(prompt.get("message") or []),
+                    ]
                 ],
             }
         )
@@ -229,7 +234,8 @@ def _workflow_tasks(profile: dict[str, Any]) -> list[dict[str, Any]]:
             "id": task_id,
             "dependencies": _as_dict(task).get("dependencies") or [],
             "messages": [
-                _message_text(m) for m in _as_dict(_as_dict(task).get("prompt")).get("message") or []
+                _message_text(m)
+                for m in _as_dict(_as_dict(task).get("prompt")).get("message") or []
             ],
         }
         for task_id, task in tasks.items()

@@ -18,8 +18,11 @@ from opsml.server import create_app
 
 def test_prompt_page_shows_the_prompt_and_its_llm_metrics(sqlite_registry_env: Path) -> None:
     prompt = Prompt(
-        message=["Describe <this> for ${audience}", Message("Earlier answer", role="assistant"),
-                 ImageUrl("https://example.com/cat.png")],
+        message=[
+            "Describe <this> for ${audience}",
+            Message("Earlier answer", role="assistant"),
+            ImageUrl("https://example.com/cat.png"),
+        ],
         model="openai:gpt-4o",
         system_instruction="You are a careful describer.",
         model_settings=ModelSettings(temperature=0.25, max_tokens=120),
@@ -57,7 +60,7 @@ def test_prompt_page_shows_the_prompt_and_its_llm_metrics(sqlite_registry_env: P
     assert "Describe <this> for ${audience}" in page
     assert '<p class="role">assistant</p>' in page
     assert "image-url: https://example.com/cat.png" in page
-    assert "<th scope=\"row\">temperature</th><td>0.25</td>" in page
+    assert '<th scope="row">temperature</th><td>0.25</td>' in page
     assert '"title": "Score"' in page  # the response format
     metrics = page[page.index("LLM metrics of quality") :]
     assert "<td>faithfulness</td><td>4.0</td><td>Below (by 0.5)</td>" in metrics
