@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from opsml._uuid import uuid7
-from opsml.errors import InvalidArgumentError, LLMError, OpsmlError
+from opsml.errors import InvalidArgumentError, LLMError, OpsmlError, SerializationError
 from opsml.llm._content import Provider
-from opsml.llm._convert import scouter_llm, to_scouter
+from opsml.llm._convert import prompt_from_engine_json, scouter_llm, to_scouter
 from opsml.llm._prompt import Message, Prompt, _messages
 
 __all__ = ["Agent", "PyTask", "Task", "Workflow", "WorkflowResult"]
@@ -520,9 +520,6 @@ class Workflow:
         Raises:
             SerializationError: The JSON is not a workflow.
         """
-        from opsml.errors import SerializationError
-        from opsml.llm._convert import prompt_from_engine_json
-
         try:
             document = json.loads(json_string)
             workflow = Workflow(document["name"])

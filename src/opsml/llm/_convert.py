@@ -20,7 +20,7 @@ from opsml.errors import InvalidArgumentError, SerializationError
 from opsml.llm._content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl, Score
 from opsml.llm._prompt import Message, ModelSettings, Prompt
 
-__all__ = ["from_scouter", "is_scouter_prompt", "scouter_llm", "to_scouter"]
+__all__ = ["from_scouter", "prompt_from_engine_json", "scouter_llm", "to_scouter"]
 
 _SYSTEM_ROLE = "developer"
 """The role scouter-ml gives system instructions (OpenAI's name; Gemini reads it too)."""
@@ -50,11 +50,6 @@ def _engine_version() -> str:
     llm = scouter_llm()
     sample = llm.Prompt(message="x", model="m", provider="openai")
     return str(json.loads(sample.model_dump_json())["version"])
-
-
-def is_scouter_prompt(value: object) -> bool:
-    """Whether ``value`` is scouter-ml's ``Prompt`` (without importing scouter-ml)."""
-    return type(value).__name__ == "Prompt" and type(value).__module__ == "builtins"
 
 
 def _content(message: Message) -> dict[str, Any]:

@@ -109,9 +109,7 @@ class LLMDriftProfile(metaclass=_ScouterFacade):
 
     _target = "LLMDriftProfile"
 
-    def __new__(
-        cls, config: Any, metrics: Sequence[Any], workflow: Any = None
-    ) -> Any:
+    def __new__(cls, config: Any, metrics: Sequence[Any], workflow: Any = None) -> Any:
         engine = _scouter_drift().LLMDriftProfile
         return _call(
             "create an LLM profile",

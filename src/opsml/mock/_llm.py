@@ -56,17 +56,18 @@ class LLMTestServer:
         Raises:
             ServerUnavailableError: The server did not start listening in time.
         """
-        self._process = subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "opsml.mock._llm_server", "--reply", self.reply],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
         )
+        self._process = process
         line: list[str] = []
+        # The server prints its address once it listens (it binds port 0: the kernel picks a
+        # free port, so no other process can take it in between).
         reader = threading.Thread(
-            target=lambda: line.append(
-                self._process.stdout.readline() if self._process and self._process.stdout else ""
-            ),
+            target=lambda: line.append(process.stdout.readline() if process.stdout else ""),
             daemon=True,
         )
         reader.start()

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import scouter  # noqa: F401  (LLM drift profiles need the monitoring extra)
 
 from opsml import CardRegistry, PromptCard, RegistryType
 from opsml.errors import IntegrityError, InvalidArgumentError
