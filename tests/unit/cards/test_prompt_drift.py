@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import scouter  # noqa: F401  (LLM drift profiles need the monitoring extra)
 
-from opsml import CardRegistry, PromptCard, RegistryType
+from opsml import Card, CardRegistry, PromptCard, RegistryType, ServiceCard
 from opsml.errors import IntegrityError, InvalidArgumentError
 from opsml.llm import Agent, Prompt, Score, Task, Workflow
 from opsml.llm._convert import from_scouter
@@ -166,6 +166,23 @@ def test_save_from_path_and_download_keep_the_profiles(
     registry.register_card(_card())
     folder = registry.load_card(name="qa").download_artifacts(tmp_path / "download")
     assert list(PromptCard.from_path(folder).drift_profile) == ["quality"]
+
+
+def test_a_service_keeps_its_prompt_cards_profiles_offline(
+    sqlite_registry_env: Path, tmp_path: Path
+) -> None:
+    card = _card()
+    CardRegistry(RegistryType.Prompt).register_card(card)
+    service = ServiceCard(space="team", name="bot", cards=[Card("qa", card=card)])
+    CardRegistry(RegistryType.Service).register_card(service)
+    folder = (
+        CardRegistry(RegistryType.Service).load_card(uid=service.uid).download_artifacts(tmp_path)
+    )
+    assert (folder / "qa" / "drift" / "quality.json").is_file()
+
+    offline = ServiceCard.from_path(folder)
+    assert offline["qa"].prompt == card.prompt
+    assert offline["qa"].drift_profile["quality"].config.name == "qa"
 
 
 def test_prompt_cards_of_earlier_versions_still_load(sqlite_registry_env: Path) -> None:
