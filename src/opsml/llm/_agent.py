@@ -22,7 +22,7 @@ from typing import Any
 from opsml._uuid import uuid7
 from opsml.errors import InvalidArgumentError, LLMError, OpsmlError, SerializationError
 from opsml.llm._content import Provider
-from opsml.llm._convert import prompt_from_engine_json, scouter_llm, to_scouter
+from opsml.llm._convert import from_scouter, prompt_from_engine_json, scouter_llm, to_scouter
 from opsml.llm._prompt import Message, Prompt, _messages
 
 __all__ = ["Agent", "PyTask", "Task", "Workflow", "WorkflowResult"]
@@ -50,11 +50,12 @@ def _engine_call(what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _check_prompt(prompt: object, where: str) -> Prompt:
-    if not isinstance(prompt, Prompt):
-        raise InvalidArgumentError(
-            f"{where} needs an opsml.llm.Prompt, got {type(prompt).__name__}"
-        )
-    return prompt
+    """An opsml prompt; scouter-ml's own (e.g. an ``LLMMetric``'s ``prompt``) is read as one."""
+    if isinstance(prompt, Prompt):
+        return prompt
+    if type(prompt).__name__ == "Prompt" and hasattr(prompt, "model_dump_json"):
+        return from_scouter(prompt)
+    raise InvalidArgumentError(f"{where} needs an opsml.llm.Prompt, got {type(prompt).__name__}")
 
 
 def _check_runnable(prompt: Prompt, provider: str, model: str | None, where: str) -> None:

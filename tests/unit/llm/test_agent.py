@@ -84,6 +84,15 @@ def test_structured_output_and_gemini(llm: LLMTestServer) -> None:
     ] * 2
 
 
+def test_scouter_ml_prompts_are_read_as_opsml_prompts(llm: LLMTestServer) -> None:
+    from scouter.llm import Prompt as EnginePrompt
+
+    engine = EnginePrompt(message="Hello", model="gpt-4o", provider="openai")
+    task = Task("agent", engine, id="t")  # type: ignore[arg-type]
+    assert task.prompt == Prompt(message="Hello", model="openai:gpt-4o")
+    assert Agent("openai").execute_prompt(engine).result == REPLY  # type: ignore[arg-type]
+
+
 def test_an_agents_system_instruction_goes_first(llm: LLMTestServer) -> None:
     agent = Agent("openai", system_instruction="You are terse.")
     assert agent.system_instruction == [Message("You are terse.", role="system")]
