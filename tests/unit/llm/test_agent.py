@@ -193,6 +193,12 @@ def test_a_failing_api_is_an_llm_error(llm: LLMTestServer, monkeypatch: pytest.M
     monkeypatch.setenv("OPENAI_API_URL", "http://127.0.0.1:9/v1")  # nothing listens there
     with pytest.raises(LLMError, match="openai call failed"):
         Agent("openai").execute_prompt(Prompt(message="hi", model="openai:gpt-4o"))
+    agent = Agent("openai")
+    workflow = Workflow(name="down")
+    workflow.add_agent(agent)
+    workflow.add_task(Task(agent.id, Prompt(message="hi", model="openai:gpt-4o"), id="t"))
+    with pytest.raises(LLMError, match="workflow 'down' failed: Max retries exceeded for task: t"):
+        workflow.run()
 
 
 def test_a_workflow_round_trips_through_json(llm: LLMTestServer) -> None:
