@@ -478,7 +478,7 @@ class Workflow:
             InvalidArgumentError: The workflow has no task, a prompt keeps unbound
                 variables after the context is bound, or the context names a variable no
                 prompt has (nothing is sent).
-            LLMError: A provider's API failed.
+            LLMError: A provider's API failed (a task failed after its retries).
         """
         if not self._tasks:
             raise InvalidArgumentError(f"workflow {self.name!r} has no task to run")
@@ -496,7 +496,17 @@ class Workflow:
                 status=ran.status,
                 result=ran.result,
             )
-        return WorkflowResult(tasks=tasks, events=list(outcome.events))
+        events = list(outcome.events)
+        failed = [tid for tid, t in tasks.items() if str(t.status).rpartition(".")[2] == "Failed"]
+        if failed:
+            errors = sorted(
+                {str(e.details.error) for e in events if e.task_id in failed and e.details.error}
+            )
+            raise LLMError(
+                f"workflow {self.name!r} failed: task {', '.join(map(repr, failed))} failed"
+                + (f" ({'; '.join(errors)})" if errors else "")
+            )
+        return WorkflowResult(tasks=tasks, events=events)
 
     def model_dump_json(self) -> str:
         """The workflow as scouter-ml's JSON (prompts unbound), as LLM drift profiles hold it."""

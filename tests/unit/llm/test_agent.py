@@ -197,7 +197,7 @@ def test_a_failing_api_is_an_llm_error(llm: LLMTestServer, monkeypatch: pytest.M
     workflow = Workflow(name="down")
     workflow.add_agent(agent)
     workflow.add_task(Task(agent.id, Prompt(message="hi", model="openai:gpt-4o"), id="t"))
-    with pytest.raises(LLMError, match="workflow 'down' failed: Max retries exceeded for task: t"):
+    with pytest.raises(LLMError, match="workflow 'down' failed"):
         workflow.run()
 
 
