@@ -20,6 +20,7 @@ honest. docs/compat.md explains every entry.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SUITE = ROOT.parent / "shared" / "opsml-compat"
 DEFAULT_EXPECTED = ROOT / "scripts" / "compat-expected.txt"
-# The suite's run script excludes tests/integration (norecursedirs); naming it would run it.
-SKIPPED_DIRS = frozenset({"integration", "assets", "__pycache__"})
+SKIPPED_DIRS = frozenset({"assets", "__pycache__"})
+# The suite's run script excludes tests/integration (norecursedirs); naming it runs it. Its
+# test calls OpenAI through pydantic-ai with the keys "configured in the environment": here the
+# environment points the openai SDK at opsml's LLM test server (a stdlib-only script, so any
+# interpreter runs it), the way opsml.mock.LLMTestServer does for users (docs/compat.md).
+LLM_GROUP = "tests/integration"
+LLM_SERVER = ROOT / "src" / "opsml" / "mock" / "_llm_server.py"
 FAILING = frozenset({"failed", "error"})
 # This machine reaches no model hub: offline mode makes the suite's hub downloads fail at once
 # instead of retrying with back-off (the tests that need them are listed, see docs/compat.md).
@@ -198,12 +204,12 @@ def _run_group(
         *paths,
         *extra,
     ]
-    with log_file.open("wb") as log:
+    with log_file.open("wb") as log, _llm_environment(paths) as llm_env:
         process = subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **OFFLINE},
+            env={**os.environ, **OFFLINE, **llm_env},
             start_new_session=True,  # its own process group, so a hung run stops whole
         )
         try:
@@ -214,6 +220,30 @@ def _run_group(
             log.write(f"\n[compat] stopped after {GROUP_TIMEOUT} s\n".encode())
             xml_file.unlink(missing_ok=True)
     return paths, xml_file, log_file, code
+
+
+@contextlib.contextmanager
+def _llm_environment(paths: list[str]) -> Iterator[dict[str, str]]:
+    """For the integration group: an LLM test server and the variables pointing at it."""
+    if paths != [LLM_GROUP]:
+        yield {}
+        return
+    server = subprocess.Popen([sys.executable, str(LLM_SERVER)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline() if server.stdout else ""
+        url = line.removeprefix("listening on ").strip()
+        yield {
+            "OPENAI_BASE_URL": f"{url}/v1",
+            "OPENAI_API_URL": f"{url}/v1",
+            "OPENAI_API_KEY": "mock-api-key",
+            "GEMINI_API_URL": f"{url}/v1beta/models",
+            "GEMINI_API_KEY": "mock-api-key",
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout:
+            server.stdout.close()
 
 
 def _last_line(log_file: Path) -> str:

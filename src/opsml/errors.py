@@ -29,6 +29,7 @@ boundary with ``raise ... from exc`` so callers need to catch only this tree::
     ├── PermissionDeniedError                          authenticated, but not allowed
     ├── RateLimitError                                 too many attempts (e.g. failed logins)
     ├── MonitoringError                                the Scouter server refused a request
+    ├── LLMError                    (also RuntimeError) an LLM API call failed
     └── ServerUnavailableError      (also ConnectionError) the opsml server cannot be reached
 
 Domain errors carry no HTTP details: the server maps them to status codes in one table.
@@ -49,6 +50,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidNameError",
     "InvalidVersionError",
+    "LLMError",
     "LockfileError",
     "MetadataStoreError",
     "MissingDependencyError",
@@ -225,6 +227,10 @@ class RateLimitError(OpsmlError):
 class MonitoringError(OpsmlError):
     """The Scouter monitoring server refused a request (e.g. registering a drift profile),
     could not be reached, or no Scouter server is configured for a request that needs one."""
+
+
+class LLMError(OpsmlError, RuntimeError):
+    """An LLM API call (an ``opsml.llm`` Agent or Workflow) failed or was refused."""
 
 
 class ServerUnavailableError(OpsmlError, ConnectionError):

@@ -51,3 +51,15 @@ def test_server_command_names_the_server_extra(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "opsml[server]" in result.stderr
+
+
+def test_prompts_build_without_the_llm_extra_and_running_them_names_it() -> None:
+    from opsml.llm import Agent
+    from opsml.potato_head import Prompt as AliasPrompt
+
+    assert AliasPrompt is Prompt
+    assert Prompt(message="Hi ${name}").bind(name="Ada").message[0].content == "Hi Ada"
+    with pytest.raises(MissingDependencyError, match=r"opsml\[llm\]"):
+        Agent("openai")
+    with pytest.raises(MissingDependencyError, match=r"opsml\[llm\]"):
+        from opsml.llm import TaskStatus  # noqa: F401

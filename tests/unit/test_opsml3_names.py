@@ -1,6 +1,7 @@
 """Every name OpsML 3.0.0-rc.16 exports (its modules' ``__all__``), outside the service runtime
-(``opsml.app``) and the agents of ``opsml.llm``, is importable from the same module of opsml
-(docs/compat.md). ``opsml.scouter`` needs the monitoring extra: ``tests/unit/scouter``."""
+(``opsml.app``), is importable from the same module of opsml (docs/compat.md).
+``opsml.scouter`` needs the monitoring extra: ``tests/unit/scouter``; the result types of
+``opsml.llm`` and ``opsml.mock.MockConfig`` are scouter-ml's (extra ``llm``/``monitoring``)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,10 @@ OPSML3_NAMES: dict[str, tuple[str, ...]] = {
     ),
     "opsml.llm": (
         "Message", "ModelSettings", "Prompt", "Provider", "Score", "ImageUrl", "AudioUrl",
-        "BinaryContent", "DocumentUrl",
+        "BinaryContent", "DocumentUrl", "Agent", "Task", "Workflow", "WorkflowResult", "PyTask",
     ),
     "opsml.logging": ("LogLevel", "RustyLogger", "LoggingConfig", "WriteLevel"),
-    "opsml.mock": ("OpsmlTestServer", "OpsmlServerContext", "RegistryTestHelper"),
+    "opsml.mock": ("OpsmlTestServer", "OpsmlServerContext", "RegistryTestHelper", "LLMTestServer"),
     "opsml.model": (
         "HuggingFaceORTModel", "HuggingFaceOnnxArgs", "ModelInterfaceMetadata",
         "ModelInterfaceSaveMetadata", "ModelInterfaceType", "ModelInterface", "TaskType",
@@ -62,6 +63,29 @@ OPSML3_NAMES: dict[str, tuple[str, ...]] = {
         "DriftArgs", "DriftProfileMap",
     ),
 }  # fmt: skip
+
+
+ENGINE_NAMES: dict[str, tuple[str, ...]] = {
+    "opsml.llm": (
+        "AgentResponse", "ChatResponse", "Usage", "PromptTokenDetails", "CompletionTokenDetails",
+        "TaskEvent", "EventDetails", "TaskStatus", "TaskList",
+    ),
+    "opsml.potato_head": ("Prompt", "Agent", "Workflow", "TaskStatus"),
+    "opsml.mock": ("MockConfig",),
+}  # fmt: skip
+
+
+@pytest.mark.needs("scouter")
+@pytest.mark.parametrize("module", sorted(ENGINE_NAMES))
+def test_scouter_ml_names_are_exported_with_the_extra(module: str) -> None:
+    imported = importlib.import_module(module)
+    assert [name for name in ENGINE_NAMES[module] if not hasattr(imported, name)] == []
+
+
+def test_opsml_llm_exports_every_name_of_opsml3() -> None:
+    import opsml.llm
+
+    assert len(opsml.llm.__all__) == 23
 
 
 @pytest.mark.parametrize("module", sorted(OPSML3_NAMES))

@@ -9,10 +9,13 @@ from types import ModuleType
 
 from opsml.errors import MissingDependencyError
 
-__all__ = ["MONITORING_EXTRA", "require", "scouter_required"]
+__all__ = ["LLM_EXTRA", "MONITORING_EXTRA", "require", "scouter_required"]
 
 MONITORING_EXTRA = "monitoring"
 """The opsml extra that installs scouter-ml (drift monitoring, ``opsml.scouter``)."""
+
+LLM_EXTRA = "llm"
+"""The opsml extra that installs scouter-ml to run prompts (``opsml.llm`` agents)."""
 
 
 def require(module: str, extra: str) -> ModuleType:
@@ -35,18 +38,21 @@ def require(module: str, extra: str) -> ModuleType:
 
 
 @contextmanager
-def scouter_required() -> Iterator[None]:
+def scouter_required(extra: str = MONITORING_EXTRA) -> Iterator[None]:
     """Turn "no module named scouter" inside the block into :class:`MissingDependencyError`.
 
     Used around ``from scouter... import ...`` so that type checkers still see the names.
     Other import errors (a broken install) propagate as they are.
 
+    Args:
+        extra: The extra to name: ``monitoring`` (drift) or ``llm`` (running prompts).
+
     Raises:
-        MissingDependencyError: scouter-ml is not installed (extra ``monitoring``).
+        MissingDependencyError: scouter-ml is not installed (naming ``extra``).
     """
     try:
         yield
     except ModuleNotFoundError as exc:
         if (exc.name or "").partition(".")[0] != "scouter":
             raise
-        raise MissingDependencyError("scouter-ml", MONITORING_EXTRA) from exc
+        raise MissingDependencyError("scouter-ml", extra) from exc

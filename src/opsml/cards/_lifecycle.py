@@ -24,3 +24,5 @@ def keep_artifact_metadata(card: CardBase, stored: CardBase) -> None:
     stored_metadata = getattr(stored, "metadata", None)
     if metadata is not None and hasattr(metadata, "interface_metadata"):
         metadata.interface_metadata = getattr(stored_metadata, "interface_metadata", None)
+    if hasattr(stored, "drift_profile_uri_map"):  # a PromptCard's saved drift profiles
+        card.drift_profile_uri_map = stored.drift_profile_uri_map

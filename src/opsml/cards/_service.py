@@ -19,6 +19,7 @@ from opsml._validation import translate_validation_error
 from opsml.cards._artifact_card import InterfaceCard, read_card_file
 from opsml.cards._base import CardBase
 from opsml.cards._names import validate_name
+from opsml.cards._prompt import PromptCard
 from opsml.cards._record import CardList
 from opsml.errors import (
     AliasNotFoundError,
@@ -368,7 +369,7 @@ class ServiceCard(CardBase):
         for ref in self.card_refs:
             card = self[ref.alias]
             dest = folder / ref.alias
-            if isinstance(card, InterfaceCard):
+            if isinstance(card, InterfaceCard | PromptCard):  # prompts: their drift profiles
                 card.download_artifacts(dest)
             else:
                 card._write_card_file(dest)
@@ -414,6 +415,8 @@ class ServiceCard(CardBase):
             card: CardBase
             if issubclass(kind, InterfaceCard):
                 card = kind._from_folder(card_dir, option.get("interface"))
+            elif issubclass(kind, PromptCard):  # its drift profiles are read, verified, on use
+                card = kind.from_path(card_dir)
             else:
                 card = kind.model_validate_json(read_card_file(card_dir))
             if card.uid != ref.uid:

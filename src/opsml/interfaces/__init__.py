@@ -25,7 +25,13 @@ from opsml.interfaces._data_base import (
     ExtraMetadata,
     SqlLogic,
 )
-from opsml.interfaces._drift import create_drift_profile, stamp_drift_profiles
+from opsml.interfaces._drift import (
+    create_drift_profile,
+    drift_profile_map,
+    load_drift_profiles,
+    save_drift_profiles,
+    stamp_drift_profiles,
+)
 from opsml.interfaces._enums import (
     ColValType,
     DataInterfaceType,
@@ -99,6 +105,9 @@ from opsml.interfaces.model import (
 __all__ = [
     "ArrowData",
     "create_drift_profile",
+    "drift_profile_map",
+    "load_drift_profiles",
+    "save_drift_profiles",
     "stamp_drift_profiles",
     "CatBoostModel",
     "CharStats",

@@ -171,6 +171,7 @@ class ModelSettings(BaseModel):
         max_tokens: Maximum number of tokens to generate.
         temperature: Sampling temperature.
         top_p: Nucleus sampling probability mass.
+        top_k: Sample from the k most likely tokens (Gemini).
         frequency_penalty: Penalty on frequent tokens.
         presence_penalty: Penalty on tokens already present.
         timeout: Request timeout in seconds.
@@ -189,6 +190,7 @@ class ModelSettings(BaseModel):
     max_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
+    top_k: int | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     timeout: float | None = None

@@ -1,4 +1,9 @@
-"""Test helpers for users' own test suites."""
+"""Test helpers for users' own test suites.
+
+``OpsmlTestServer`` (a real opsml server), ``LLMTestServer`` (a deterministic LLM API),
+``RegistryTestHelper`` (a throwaway local registry) and ``MockConfig`` (scouter-ml's
+transport that sends nothing, extra ``monitoring``).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,31 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from opsml.mock._llm import LLMTestServer
 from opsml.mock._server import OpsmlServerContext, OpsmlTestServer
 
 __all__ = [
     "SEEDED_DATA_VERSIONS",
+    "LLMTestServer",
+    "MockConfig",
     "OpsmlServerContext",
     "OpsmlTestServer",
     "RegistryTestHelper",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MockConfig":
+        from opsml._compat import scouter_required
+
+        with scouter_required():
+            from scouter.mock import MockConfig
+
+        return MockConfig
+    raise AttributeError(f"module 'opsml.mock' has no attribute {name!r}")
+
 
 _VARS = ("OPSML_TRACKING_URI", "OPSML_STORAGE_URI")
 

@@ -15,8 +15,6 @@ with scouter_required():
         Drifter,
         FeatureMap,
         LLMDriftConfig,
-        LLMDriftProfile,
-        LLMMetric,
         PsiDriftConfig,
         PsiDriftMap,
         PsiDriftProfile,
@@ -26,6 +24,10 @@ with scouter_required():
         SpcFeatureDrift,
         SpcFeatureDriftProfile,
     )
+
+# scouter-ml's LLMMetric / LLMDriftProfile take only its own Prompt and Workflow; these take
+# opsml's (and return scouter-ml's objects): docs/prompts.md.
+from opsml.llm._drift import LLMDriftProfile, LLMMetric
 
 __all__ = [
     "CustomDriftProfile",

@@ -45,6 +45,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.OpsmlError], int], ...] = (
     (errors.PermissionDeniedError, 403),
     (errors.RateLimitError, 429),
     (errors.MonitoringError, 424),  # a failed dependency: not retried, the request stands
+    (errors.LLMError, 502),
     (errors.MissingDependencyError, 501),
     (errors.MetadataStoreError, 503),
     (errors.StorageError, 503),

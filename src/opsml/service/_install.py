@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opsml.cards import CARD_FILE, CardBase, InterfaceCard, ServiceCard
+from opsml.cards import CARD_FILE, CardBase, InterfaceCard, PromptCard, ServiceCard
 from opsml.errors import (
     CardNotFoundError,
     IntegrityError,
@@ -302,7 +302,7 @@ def _fetch(get_backend: Callable[[], RegistryBackend], entry: LockArtifact, dest
         downloaded = sum(f.size for f in entry.files)
     staging = dest.parent / f".{dest.name}.opsml-tmp-{secrets.token_hex(4)}"
     try:
-        if isinstance(card, InterfaceCard):
+        if isinstance(card, InterfaceCard | PromptCard):  # prompts: their drift profiles
             card.download_artifacts(staging)
         else:
             card._write_card_file(staging)
@@ -383,7 +383,7 @@ def download_card(
         uid=uid, space=space, name=name, version=version
     )
     dest = Path(write_dir)
-    if isinstance(card, InterfaceCard | ServiceCard):
+    if isinstance(card, InterfaceCard | PromptCard | ServiceCard):
         return Path(card.download_artifacts(dest))
     card._write_card_file(dest)
     return dest

@@ -119,3 +119,26 @@ def test_every_entry_of_the_project_list_is_explained_in_the_docs() -> None:
     docs = (ROOT / "docs" / "compat.md").read_text()
     assert entries
     assert [e.test_id for e in entries if f"`{e.test_id}`" not in docs] == []
+
+
+def test_the_integration_folder_runs_against_an_llm_test_server(tmp_path: Path) -> None:
+    import json
+    import urllib.request
+
+    suite = tmp_path / "tests"
+    for folder in ("integration", "llm", "assets"):
+        (suite / folder).mkdir(parents=True)
+        (suite / folder / "test_x.py").write_text("")
+    assert run.groups(suite) == [["tests/integration"], ["tests/llm"]]
+
+    with run._llm_environment(["tests/llm"]) as plain:
+        assert plain == {}
+    with run._llm_environment(["tests/integration"]) as env:
+        assert env["OPENAI_API_KEY"]
+        request = urllib.request.Request(
+            f"{env['OPENAI_BASE_URL']}/chat/completions",
+            data=json.dumps({"model": "m", "messages": []}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert json.load(answer)["choices"][0]["message"]["content"]

@@ -184,16 +184,74 @@ def _drift_features(profile: dict[str, Any]) -> list[str]:
     return []
 
 
+def _message_text(message: Any) -> str:
+    """A message of a prompt as scouter-ml stores it (``{"content": {"Str": ...}}``)."""
+    content = _as_dict(message).get("content")
+    if isinstance(content, dict) and len(content) == 1:
+        ((kind, value),) = content.items()
+        if kind == "Str":
+            return str(value)
+        return f"[{kind.lower()}] {_as_dict(value).get('url') or _as_dict(value).get('media_type')}"
+    return str(content)
+
+
+def _llm_metrics(profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metrics of an LLM drift profile: baseline, alert condition, evaluation prompt."""
+    metrics = profile.get("metrics")
+    rows = []
+    for item in metrics if isinstance(metrics, list) else []:
+        metric = _as_dict(item)
+        prompt = _as_dict(metric.get("prompt"))
+        condition = _as_dict(metric.get("alert_condition"))
+        settings = _as_dict(prompt.get("model_settings"))
+        rows.append(
+            {
+                "name": metric.get("name"),
+                "value": metric.get("value"),
+                "threshold": condition.get("alert_threshold"),
+                "threshold_value": condition.get("alert_threshold_value"),
+                "model": "/".join(
+                    str(settings[k]) for k in ("provider", "model") if settings.get(k)
+                )
+                or None,
+                "messages": [
+                    _message_text(m)
+                    for m in [
+                        *(prompt.get("system_instruction") or []),
+                        *(prompt.get("message") or []),
+                    ]
+                ],
+            }
+        )
+    return rows
+
+
+def _workflow_tasks(profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tasks of an LLM drift profile's workflow: id, dependencies, first message."""
+    tasks = _as_dict(_as_dict(_as_dict(profile.get("workflow")).get("task_list")).get("tasks"))
+    return [
+        {
+            "id": task_id,
+            "dependencies": _as_dict(task).get("dependencies") or [],
+            "messages": [
+                _message_text(m)
+                for m in _as_dict(_as_dict(task).get("prompt")).get("message") or []
+            ],
+        }
+        for task_id, task in tasks.items()
+    ]
+
+
 def _drift_profiles(
     backend: LocalBackend,
     registry: RegistryType,
     card: dict[str, Any],
-    interface: dict[str, Any],
+    uris: dict[str, Any],
     files: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """The card's drift profiles: alias, type, watched features and alert configuration,
-    read from the (verified) ``drift/<alias>.json`` files."""
-    uris = (interface.get("save_metadata") or {}).get("drift_profile_uri_map") or {}
+    """The card's drift profiles: alias, type, watched features, alert configuration and
+    (LLM profiles) metrics and workflow, read from the (verified) ``drift/<alias>.json``
+    files that ``uris`` (alias to ``DriftProfileUri``) names."""
     profiles = []
     for alias, uri in uris.items():
         path = str((uri or {}).get("uri", ""))
@@ -214,6 +272,8 @@ def _drift_profiles(
                 "schedule": alert.get("schedule"),
                 "dispatch": ", ".join(sorted(alert.get("dispatch_config") or {})) or None,
                 "alert_config": alert,
+                "llm_metrics": _llm_metrics(profile),
+                "workflow": _workflow_tasks(profile),
                 "too_large": content is None,
             }
         )
@@ -474,7 +534,11 @@ def card_context(
     interface = (card.get("metadata") or {}).get("interface_metadata") or {}
     context["interface"] = interface
     if registry in (RegistryType.Data, RegistryType.Model):
-        context["drift"] = _drift_profiles(backend, registry, card, interface, files)
+        uris = (interface.get("save_metadata") or {}).get("drift_profile_uri_map") or {}
+        context["drift"] = _drift_profiles(backend, registry, card, uris, files)
+    if registry is RegistryType.Prompt:
+        uris = card.get("drift_profile_uri_map") or {}
+        context["drift"] = _drift_profiles(backend, registry, card, uris, files)
     if registry is RegistryType.Data:
         context["profile"] = _profile(backend, card, files)
     if registry is RegistryType.Model:
