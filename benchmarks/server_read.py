@@ -17,9 +17,12 @@ each after a 2 s warm-up of the route):
 Servers: ours is ``opsml server start`` (``.bench-venvs/ours``) with its default workers (one
 per core), then ``--workers 1``, both without authentication, then with authentication on
 (default workers) once with a bearer token from ``POST /auth/token`` and once with an API
-token. OpsML 3 is its own ``OpsmlTestServer`` (``.bench-venvs/opsml3``; its Rust server in
-threads of the peer process), which needs a login: a bearer token from its
-``/auth/login``, and a ``User-Agent`` (it answers 400 without one).
+token; then on PostgreSQL (the machine's, on loopback; a copy of the same seeded rows made
+by ``peers/pg_copy.py``, ``OPSML_BENCH_PG_URL`` names the admin URL) without
+authentication and with a bearer token. OpsML 3 is its own ``OpsmlTestServer``
+(``.bench-venvs/opsml3``; its Rust server in threads of the peer process), which needs a
+login: a bearer token from its ``/auth/login``, and a ``User-Agent`` (it answers 400
+without one).
 
 Server CPU per request is the CPU time of the server's processes (``/proc/PID/stat`` of the
 server and every descendant, user + system) over the run, divided by the requests wrk
@@ -78,6 +81,9 @@ NAME = "rf-query"
 CONNECTIONS = (16, 64)
 RSS_RUNS = 3
 USER_AGENT = "opsml-bench"
+PG_ADMIN_URL = os.environ.get(
+    "OPSML_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 PASSWORD = "bench-password-1"
 TARGET = 1.5
 ROUTES = ("metadata", "list_cards", "load_card")
@@ -262,17 +268,21 @@ def _prepare(peer: str, python: Path, workdir: Path, args: argparse.Namespace) -
 
 @contextmanager
 def ours(
-    workdir: Path, uid: str, workers: int | None, auth: str | None
+    workdir: Path, uid: str, workers: int | None, auth: str | None, database: str | None = None
 ) -> Iterator[tuple[Server, dict[str, Any]]]:
-    """``opsml server start`` of ours' venv on the seeded database."""
+    """``opsml server start`` of ours' venv on the seeded database (``database``: a copy
+    of it elsewhere, e.g. on PostgreSQL)."""
     port = _free_port()
     cmd = [str(VENVS / "ours" / "bin" / "opsml"), "server", "start", "--port", str(port)]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     env = _env(workdir)
+    if database:
+        env["OPSML_TRACKING_URI"] = database
     if auth:
         env |= {"OPSML_AUTH": "true", "OPSML_DEFAULT_PASSWORD": PASSWORD}
-    log = WORK / f"server-read-ours-{workers or 'default'}-{auth or 'noauth'}.log"
+    kind = "pg" if database else "sqlite"
+    log = WORK / f"server-read-ours-{kind}-{workers or 'default'}-{auth or 'noauth'}.log"
     proc = subprocess.Popen(
         cmd, cwd=workdir, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
     )
@@ -424,7 +434,9 @@ def main() -> int:
     parser.add_argument("--cards", type=int, help="cards in the table (default 100 000)")
     parser.add_argument("--versions", type=int, default=100, help="real registrations")
     parser.add_argument(
-        "--only", action="append", help="ours, ours-1, ours-bearer, ours-api, opsml3 (repeatable)"
+        "--only",
+        action="append",
+        help="ours, ours-1, ours-bearer, ours-api, ours-pg, ours-pg-bearer, opsml3 (repeatable)",
     )
     parser.add_argument("--no-setup", action="store_true", help="do not run setup_venvs.sh")
     parser.add_argument("--keep", action="store_true", help="keep the work directories")
@@ -446,13 +458,16 @@ def main() -> int:
         return 1
     gate, date, command = gate_from(args), now_utc(), command_line()
     configs = [
-        ("ours", "ours (default workers)", None, None),
-        ("ours-1", "ours --workers 1", 1, None),
-        ("ours-bearer", "ours, auth on, bearer token", None, "bearer"),
-        ("ours-api", "ours, auth on, API token", None, "api"),
+        ("ours", "ours (default workers)", None, None, False),
+        ("ours-1", "ours --workers 1", 1, None, False),
+        ("ours-bearer", "ours, auth on, bearer token", None, "bearer", False),
+        ("ours-api", "ours, auth on, API token", None, "api", False),
+        ("ours-pg", "ours on PostgreSQL (default workers)", None, None, True),
+        ("ours-pg-bearer", "ours on PostgreSQL, auth on, bearer token", None, "bearer", True),
     ]
     wanted = set(args.only or [c[0] for c in configs] + ["opsml3"])
     groups: dict[str, Group] = {}
+    pg_url = ""
     work = Path(tempfile.mkdtemp(prefix="opsml-server-read-"))
     try:
         if wanted & {c[0] for c in configs}:
@@ -460,13 +475,16 @@ def main() -> int:
             ours_dir.mkdir()
             proc, setup = _prepare("ours", VENVS / "ours" / "bin" / "python", ours_dir, args)
             proc.wait(60)
-            for key, label, workers, auth in configs:
+            if wanted & {c[0] for c in configs if c[4]}:
+                pg_url = _pg_copy(ours_dir)
+            for key, label, workers, auth, on_pg in configs:
                 if key not in wanted:
                     continue
                 group = groups[key] = Group(key, label, info={"seeded": setup["seeded"]})
                 print(f"[bench] {label}")
                 try:
-                    with ours(ours_dir, setup["uid"], workers, auth) as (server, info):
+                    database = pg_url if on_pg else None
+                    with ours(ours_dir, setup["uid"], workers, auth, database) as (server, info):
                         group.info |= info
                         group.loads = gate.measure(
                             label,
@@ -510,6 +528,8 @@ def main() -> int:
                     proc.stdin.close()
                     proc.wait(120)
     finally:
+        if pg_url:
+            _pg_run("drop", pg_url)
         if args.keep:
             print(f"[bench] work directory kept at {work}")
         else:
@@ -548,7 +568,9 @@ def main() -> int:
         "",
         f"wrk 2 threads on loopback, {args.seconds:g} s per run after a 2 s warm-up of each "
         f"route, on the same cores as the servers; {args.cards} ModelCard records on SQLite "
-        f"({args.versions} real registrations of `{SPACE}/{NAME}`, the rest cloned). Ours: "
+        f"({args.versions} real registrations of `{SPACE}/{NAME}`, the rest cloned; the "
+        "PostgreSQL groups serve a copy of the same rows, `peers/pg_copy.py`, from the "
+        "machine's PostgreSQL on loopback). Ours: "
         f"`opsml server start` ({workers} workers by default on this machine). The median "
         "of three runs for GET metadata at 16 connections. CPU is the server's own "
         "(`/proc/PID/stat` of its processes) per completed request; `vs OpsML 3` is ours / "
@@ -562,6 +584,21 @@ def main() -> int:
     write_section(path, "server-read", lines)
     print(f"[bench] section server-read written to {path}")
     return 0 if all(not g.error for g in groups.values()) else 1
+
+
+def _pg_run(command: str, url: str) -> str:
+    """``peers/pg_copy.py`` in ours' venv; its standard output."""
+    cmd = [str(VENVS / "ours" / "bin" / "python"), str(PEERS / "pg_copy.py"), command, url]
+    proc = subprocess.run([*cmd, PG_ADMIN_URL], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pg_copy {command} failed: {proc.stderr[-2000:]}")
+    return proc.stdout.strip()
+
+
+def _pg_copy(workdir: Path) -> str:
+    """A PostgreSQL copy of ours' seeded registry; its URL."""
+    print(f"[bench] ours: copying the registry to PostgreSQL ({PG_ADMIN_URL})")
+    return _pg_run("create", f"sqlite:///{workdir / 'opsml.db'}")
 
 
 def _tree_cpu(pid: int) -> Callable[[], float]:

@@ -54,7 +54,8 @@ def build_opsml3_venv() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(OPSML3)], check=True)
     pip = [str(python), "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run(["bash", str(ROOT / "scripts" / "install-torch-cpu.sh"), str(python)], check=True)
+    torch = ROOT / "scripts" / "install-torch-cpu.sh"
+    subprocess.run(["bash", str(torch), str(python)], check=True)
     subprocess.run(
         [*pip, "-c", str(ROOT / "constraints.txt"), "-r", str(OPSML3_REQUIREMENTS)], check=True
     )
