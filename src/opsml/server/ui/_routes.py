@@ -56,6 +56,7 @@ from opsml.server.ui._files import (
     read_preview,
     render_markdown,
 )
+from opsml.server.ui._search import parse_search
 from opsml.server.ui._views import card_context, natural_key, resolve_link
 from opsml.store import CARD_REGISTRIES, CardQuery, card_names, card_page, space_summaries
 from opsml.store._runs import RunsPage, SortKey, metric_names, parse_run_filter, runs_page
@@ -358,6 +359,7 @@ def _experiment_routes(app: FastAPI, ui: _Ui) -> None:
             user=user,
             title=title,
             registry="experiment",
+            runs_nav=True,
             choice=choice,
             sort=key,
             error=error,
@@ -515,27 +517,31 @@ def _browse_routes(app: FastAPI, ui: _Ui) -> None:
         name: str = "",
         tag: str = "",
         version: str = "",
+        q: Annotated[str, Query(max_length=500)] = "",
         after: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Response:
         reg = card_registry_type(registry)
-        filters = {"space": space, "name": name, "tag": tag, "version": version}
-        tags = tuple(t.strip() for t in tag.split(",") if t.strip())
+        filters = {"q": q, "space": space, "name": name, "tag": tag, "version": version}
+        tags = [t.strip() for t in tag.split(",") if t.strip()]
         by_version = bool(space and name)
         # A malformed filter is shown next to the form (the page itself is fine).
         error, records = "", []
         try:
+            search = parse_search(q)
+            if search.version and version:
+                raise InvalidArgumentError("a version query in the search box and the form")
             query = card_query(
                 None,
                 space or None,
                 name or None,
-                version or None,
-                tags=tags,
+                version or search.version or None,
+                tags=tuple(tags + search.tags),
                 sort_by_timestamp=not by_version,
                 limit=PAGE_SIZE + 1,
                 spaces=_readable(user),
             )
             cursor = check_uid(after, "after") if after else None
-            rows = card_page(_backend(request).store, reg, query, cursor)
+            rows = card_page(_backend(request).store, reg, query, cursor, search.contains)
             records = [record_fields(reg, row) for row in rows]  # the template reads fields
         except OpsmlError as exc:
             error = public_detail(exc, request_id(request.scope))

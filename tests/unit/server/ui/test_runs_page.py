@@ -5,6 +5,7 @@ runs, model versions and prompt versions; and as a user who may read only one sp
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html import unescape
 from pathlib import Path
 
@@ -15,8 +16,6 @@ from opsml import CardRegistry, Prompt, PromptCard, RegistryType
 from opsml.cards import Metric
 from opsml.experiment import start_experiment
 from opsml.server import create_app
-from opsml.server._config import ServerConfig
-from opsml.settings import OpsmlConfig
 
 
 def _run(space: str, name: str, accuracy: float, lr: float, steps: int = 3) -> str:
@@ -153,7 +152,9 @@ def _model(space: str, run_space: str, depth: int, accuracy: float) -> str:
     return str(card.uid)
 
 
-def test_compare_model_versions_with_their_runs(sqlite_registry_env: Path) -> None:
+def test_compare_model_versions_with_their_runs(
+    sqlite_registry_env: Path, ui_login: Callable[[str], TestClient]
+) -> None:
     shallow = _model("team-a", "team-a", 2, 0.71)
     deep = _model("team-a", "team-b", 4, 0.97)
     url = "/ui/compare/model"
@@ -171,42 +172,17 @@ def test_compare_model_versions_with_their_runs(sqlite_registry_env: Path) -> No
         r'<th scope="row">accuracy</th><td class="num">0.71</td><td class="num">0.97', page
     )
     # A reader of team-a compares the models but not team-b's run behind one of them.
-    reader = unescape(_client("bob").get(url, params=params).text)
+    reader = unescape(ui_login("bob").get(url, params=params).text)
     assert "max_depth" in reader
     assert "0.71" in reader
     assert "0.97" not in reader
     assert "1 producing run(s) are in spaces you cannot read" in reader
 
 
-def _client(username: str) -> TestClient:
-    config = ServerConfig(
-        opsml=OpsmlConfig.from_env(), auth=True, username="ada", password="lovelace-1815"
-    )
-    client = TestClient(
-        create_app(config), base_url="http://localhost", headers={"origin": "http://localhost"}
-    )
-    password = "lovelace-1815" if username == "ada" else "team-a-reader-1"
-    if username != "ada":
-        token = client.post(
-            "/opsml/api/auth/token", json={"username": "ada", "password": "lovelace-1815"}
-        ).json()["access_token"]
-        created = client.post(
-            "/opsml/api/users",
-            json={"username": username, "password": password, "grants": ["team-a:read"]},
-            headers={"authorization": f"Bearer {token}"},
-        )
-        assert created.status_code in (200, 201), created.text
-    login = client.post(
-        "/ui/login",
-        data={"username": username, "password": password, "next": "/"},
-        follow_redirects=False,
-    )
-    assert login.status_code == 303
-    return client
-
-
-def test_a_reader_of_one_space_sees_and_compares_only_its_runs(runs: dict[str, str]) -> None:
-    reader = _client("bob")
+def test_a_reader_of_one_space_sees_and_compares_only_its_runs(
+    runs: dict[str, str], ui_login: Callable[[str], TestClient]
+) -> None:
+    reader = ui_login("bob")
     assert set(_rows(reader.get("/ui/runs").text)) == {runs["a1"], runs["a2"], runs["a3"]}
     by_metric = reader.get("/ui/runs?metrics=accuracy&sort=metric:accuracy:latest").text
     assert runs["b1"] not in by_metric
@@ -233,5 +209,5 @@ def test_a_reader_of_one_space_sees_and_compares_only_its_runs(runs: dict[str, s
         ).status_code
         == 401
     )
-    admin = _client("ada")
+    admin = ui_login("ada")
     assert runs["b1"] in admin.get("/ui/runs").text
