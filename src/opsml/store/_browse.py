@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import BindParameter
 
 from opsml.store._errors import store_error
 from opsml.store._schema import CARD_REGISTRIES, TAGS, card_table
@@ -123,7 +124,7 @@ def card_page(
                 )
             )
         for i, field_name in enumerate(fields):
-            pattern = bindparam(f"contains_{i}")
+            pattern: BindParameter[str] = bindparam(f"contains_{i}")
             columns = (
                 [table.c.space, table.c.name] if field_name == "any" else [table.c[field_name]]
             )
