@@ -140,6 +140,25 @@ def _seed(seeded: Seeded) -> None:
     )
     prompts = CardRegistry("prompt")
     prompts.register_card(prompt)
+    reworded = PromptCard(
+        prompt=Prompt(
+            message="Summarise in one line why ${customer} may churn.",
+            model="gpt-4o",
+            provider="openai",
+            system_instruction="You are a retention analyst.",
+        ),
+        space="team-a",
+        name="churn-explainer",
+    )
+    prompts.register_card(reworded)
+    retrained = ModelCard(
+        interface=SklearnModel(model=LogisticRegression(C=0.5).fit(x, y), sample_data=x),
+        space="team-a",
+        name="churn-model",
+        datacard_uid=second.uid,
+    )
+    CardRegistry("model").register_card(retrained)
+    _seed_sweep(seeded)
     for index in range(seeded.bulk):
         prompts.register_card(
             PromptCard(prompt=Prompt(message=f"hello {index}"), space="bulk", name="greeting")
@@ -164,8 +183,38 @@ def _seed(seeded: Seeded) -> None:
         docs=str(docs.uid),
         model=str(model.uid),
         prompt=str(prompt.uid),
+        prompt_v2=str(reworded.uid),
+        model_v2=str(retrained.uid),
         service=str(service.uid),
     )
+
+
+SWEEP_RUNS = 60
+SWEEP_STEPS = 100
+
+
+def _seed_sweep(seeded: Seeded) -> None:
+    """A hyper-parameter sweep: 60 runs of three experiment names in space ``sweep``, each
+    with two parameters and three metrics of 100 steps (more than one page of the runs
+    table)."""
+    from opsml.cards import Metric
+
+    for run in range(SWEEP_RUNS):
+        lr, depth = (0.1, 0.03, 0.01)[run % 3], 2 + run % 5
+        with start_experiment(space="sweep", name=f"trees-{run % 3}") as exp:
+            exp.log_parameters({"lr": lr, "depth": depth})
+            final = 0.5 + (run * 37 % 50) / 100
+            exp.log_metrics(
+                [
+                    Metric(name, value, step=step)
+                    for step in range(SWEEP_STEPS)
+                    for name, value in (
+                        ("loss", 1.0 / (1 + step * lr * depth)),
+                        ("accuracy", final * step / (SWEEP_STEPS - 1)),
+                        ("val_loss", 1.2 / (1 + step * lr)),
+                    )
+                ]
+            )
 
 
 def _seed_experiments(seeded: Seeded, model: ModelCard) -> None:
