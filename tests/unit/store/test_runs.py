@@ -186,3 +186,12 @@ def test_the_migration_fills_the_tables_from_existing_runs(sqlite_registry_env: 
     assert runs[uid].status == "completed"
     loss = summaries[uid]["loss"]
     assert (loss.latest, loss.min, loss.max, loss.count) == (0.25, 0.25, 0.5, 2)
+
+
+def test_the_run_user_is_the_server_login_or_the_os_login() -> None:
+    import getpass
+
+    from opsml.registry._local import _username
+
+    assert _username("user:ada") == "ada"
+    assert _username("host:123") == getpass.getuser()

@@ -211,3 +211,17 @@ def test_a_reader_of_one_space_sees_and_compares_only_its_runs(
     )
     admin = ui_login("ada")
     assert runs["b1"] in admin.get("/ui/runs").text
+
+
+def test_model_page_shows_the_metrics_of_its_run(
+    sqlite_registry_env: Path, ui_login: Callable[[str], TestClient]
+) -> None:
+    own = _model("team-a", "team-a", 2, 0.71)
+    elsewhere = _model("team-a", "team-b", 3, 0.97)
+    client = TestClient(create_app(), base_url="http://localhost")
+    page = unescape(client.get(f"/ui/model/{own}").text)
+    assert "Metrics of the run that produced it" in page
+    assert '<tr><th scope="row">accuracy</th><td class="num">0.71</td>' in page
+    reader = unescape(ui_login("bob").get(f"/ui/model/{elsewhere}").text)
+    assert "Metrics of the run that produced it" not in reader
+    assert "0.97" not in reader
