@@ -517,7 +517,7 @@ def runs_page(
     Args:
         store: The metadata store.
         space: Only runs of this space (``None``: every space in ``spaces``).
-        name: Only runs of this experiment name (with ``space``).
+        name: Only runs of this experiment name.
         spaces: The spaces the caller may read (``None``: any).
         sort: The order; sorting by a metric lists only the runs that logged it.
         run_filter: Conditions on status, user, metrics and parameters.
@@ -549,10 +549,10 @@ def runs_page(
         )
         scope = METRIC_SUMMARY.c
         scope_name = METRIC_SUMMARY.c.run_name
+    if name is not None:
+        stmt = stmt.where(scope_name == name)
     if space is not None:
         stmt = stmt.where(scope.space == space)
-        if name is not None:
-            stmt = stmt.where(scope_name == name)
     elif spaces is not None:
         stmt = stmt.where(scope.space.in_(sorted(spaces)))
     for condition in run_filter.conditions:

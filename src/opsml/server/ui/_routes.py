@@ -303,7 +303,7 @@ def _experiment_routes(app: FastAPI, ui: _Ui) -> None:
         after: Annotated[str | None, Query(max_length=2000)] = None,
     ) -> Response:
         space_name = card_query(space=space).space if space else None
-        exp_name = card_query(name=name).name if name and space_name else None
+        exp_name = card_query(name=name).name if name else None
         if space_name is not None:
             user.require(Permission.Read, space_name)
         readable = _readable(user)
@@ -352,7 +352,7 @@ def _experiment_routes(app: FastAPI, ui: _Ui) -> None:
         crumbs.append(("runs", None))
         title = "Runs" + (f" of {space_name}" if space_name else "")
         if exp_name:
-            title = f"Runs of {space_name}/{exp_name}"
+            title = f"Runs of {space_name or '*'}/{exp_name}"
         return ui.render(
             request,
             "runs.html",

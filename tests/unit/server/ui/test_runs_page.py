@@ -66,6 +66,8 @@ def test_runs_table_filters_scopes_and_pages(runs: dict[str, str]) -> None:
     client = TestClient(create_app(), base_url="http://localhost")
     one_name = client.get("/ui/runs?space=team-a&name=churn").text
     assert set(_rows(one_name)) == {runs["a1"], runs["a2"]}
+    churn_everywhere = client.get("/ui/runs?name=churn").text
+    assert set(_rows(churn_everywhere)) == {runs["a1"], runs["a2"], runs["b1"]}
     everywhere = client.get("/ui/runs").text
     assert set(_rows(everywhere)) == set(runs.values())
     filtered = client.get(
@@ -184,6 +186,7 @@ def test_a_reader_of_one_space_sees_and_compares_only_its_runs(
 ) -> None:
     reader = ui_login("bob")
     assert set(_rows(reader.get("/ui/runs").text)) == {runs["a1"], runs["a2"], runs["a3"]}
+    assert set(_rows(reader.get("/ui/runs?name=churn").text)) == {runs["a1"], runs["a2"]}
     by_metric = reader.get("/ui/runs?metrics=accuracy&sort=metric:accuracy:latest").text
     assert runs["b1"] not in by_metric
     assert "team-b" not in by_metric
