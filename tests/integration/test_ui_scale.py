@@ -159,6 +159,7 @@ RUN_PAGES = [
     "/ui/runs?space=lab&metrics=metric-3&q=metrics.metric-5+%3E+0.5+and+params.lr+%3C+0.05"
     "+and+status+%3D+completed&sort=metric:metric-3:latest",
     "/ui/runs",
+    "/ui/runs?name=exp-3&sort=duration",
     "/ui/runs?metrics=metric-2&sort=metric:metric-2:latest",
 ]
 
