@@ -189,32 +189,43 @@ def _seed(seeded: Seeded) -> None:
     )
 
 
-SWEEP_RUNS = 60
-SWEEP_STEPS = 100
+SWEEP_RUNS = 200
+SWEEP_METRICS = 20
+SWEEP_STEPS = 200
 
 
 def _seed_sweep(seeded: Seeded) -> None:
-    """A hyper-parameter sweep: 60 runs of three experiment names in space ``sweep``, each
-    with two parameters and three metrics of 100 steps (more than one page of the runs
-    table)."""
-    from opsml.cards import Metric
-
+    """A hyper-parameter sweep of realistic size: 200 runs of four experiment names in
+    space ``sweep``, each with two parameters and 20 metrics of 200 steps (800 000 points;
+    four pages of the runs table)."""
+    tracking = CardRegistry("experiment").backend.tracking
     for run in range(SWEEP_RUNS):
-        lr, depth = (0.1, 0.03, 0.01)[run % 3], 2 + run % 5
-        with start_experiment(space="sweep", name=f"trees-{run % 3}") as exp:
+        lr, depth = (0.1, 0.03, 0.01, 0.003)[run % 4], 2 + run % 5
+        with start_experiment(space="sweep", name=f"trees-{run % 4}") as exp:
             exp.log_parameters({"lr": lr, "depth": depth})
-            final = 0.5 + (run * 37 % 50) / 100
-            exp.log_metrics(
-                [
-                    Metric(name, value, step=step)
-                    for step in range(SWEEP_STEPS)
-                    for name, value in (
-                        ("loss", 1.0 / (1 + step * lr * depth)),
-                        ("accuracy", final * step / (SWEEP_STEPS - 1)),
-                        ("val_loss", 1.2 / (1 + step * lr)),
-                    )
-                ]
-            )
+            # Straight into the store (what logging ends in), without a Metric object per
+            # point: the pages are under test here, not the logging API.
+            tracking.add_metrics(str(exp.uid), _sweep_points(lr, depth, run))
+        seeded.uids["sweep_run"] = str(exp.uid)
+
+
+def _sweep_points(lr: float, depth: int, run: int) -> list[dict[str, Any]]:
+    """The metric points of one sweep run: three curves that depend on its parameters and
+    17 more, ``SWEEP_STEPS`` steps each."""
+    final = 0.5 + (run * 37 % 50) / 100
+    curves: dict[str, Callable[[int], float]] = {
+        "loss": lambda step: 1.0 / (1 + step * lr * depth),
+        "accuracy": lambda step: final * step / (SWEEP_STEPS - 1),
+        "val_loss": lambda step: 1.2 / (1 + step * lr),
+        **{
+            f"m{k:02d}": (lambda step, k=k: (step * k % 97) / 97.0) for k in range(3, SWEEP_METRICS)
+        },
+    }
+    return [
+        {"name": name, "value": curve(step), "step": step, "timestamp": 0, "is_eval": False}
+        for step in range(SWEEP_STEPS)
+        for name, curve in curves.items()
+    ]
 
 
 def _seed_experiments(seeded: Seeded, model: ModelCard) -> None:

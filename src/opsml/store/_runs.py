@@ -191,11 +191,25 @@ def summarize_metrics(
     The latest value is the one at the highest step (points without a step count as step
     -1); among equal steps, the last logged (highest id).
     """
-    fresh: dict[str, dict[str, Any]] = {}
+    groups: dict[str, list[tuple[int, int, float]]] = {}
     for point_id, name, value, step in points:
-        _fold(fresh, name, float(value), -1 if step is None else int(step), int(point_id), 1)
-    if not fresh:
+        groups.setdefault(name, []).append(
+            (-1 if step is None else int(step), int(point_id), float(value))
+        )
+    if not groups:
         return
+    fresh: dict[str, dict[str, Any]] = {}
+    for name, items in groups.items():
+        step, point_id, value = max(items)
+        values = [item[2] for item in items]
+        fresh[name] = {
+            "latest": value,
+            "latest_step": step,
+            "latest_id": point_id,
+            "min": min(values),
+            "max": max(values),
+            "count": len(items),
+        }
     table = card_table(RegistryType.Experiment)
     where = conn.execute(
         select(table.c.space, table.c.name).where(table.c.uid == experiment_uid)

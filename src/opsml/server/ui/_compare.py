@@ -40,7 +40,7 @@ COMPARE_LIMIT = 10
 """Cards on one comparison page."""
 COMPARE_CHARTS = 24
 """Overlaid metric charts on one comparison page (the metric filter narrows them)."""
-CHART_POINTS = 300
+CHART_POINTS = 120
 """Points drawn per run and chart (evenly spaced, first and last kept)."""
 _PARALLEL_AXES = 12
 
