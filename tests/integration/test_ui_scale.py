@@ -1,5 +1,6 @@
-"""UI pages stay fast with 100 000 cards: every query a page runs is served by an index
-(SQLite's query plans are checked: no table scan, no full sort). How fast they answer is
+"""UI pages stay fast with 100 000 cards, and the runs table with 10 000 runs in a space:
+every query a page runs is served by an index (SQLite's query plans are checked: no table
+scan, no full sort). How fast they answer is
 measured by ``benchmarks/ui_pages.py`` (timing belongs in benchmarks, not in tests)."""
 
 from __future__ import annotations
