@@ -227,18 +227,22 @@ def summarize_metrics(
             .with_for_update()
         )
     }
+    created = [
+        {
+            "experiment_uid": experiment_uid,
+            "metric": name,
+            "space": where.space,
+            "run_name": where.name,
+            **new,
+        }
+        for name, new in fresh.items()
+        if name not in existing
+    ]
+    if created:
+        conn.execute(insert(METRIC_SUMMARY), created)
     for name, new in fresh.items():
         old = existing.get(name)
         if old is None:
-            conn.execute(
-                insert(METRIC_SUMMARY).values(
-                    experiment_uid=experiment_uid,
-                    metric=name,
-                    space=where.space,
-                    run_name=where.name,
-                    **new,
-                )
-            )
             continue
         merged = {
             "latest": old.latest,
