@@ -1,16 +1,20 @@
-"""Web UI list pages with 100 000 cards: median and worst-of-medians latency per page.
+"""Web UI list pages with 100 000 cards and the runs table with 10 000 runs: median and
+worst-of-medians latency per page.
 
 The registry (SQLite) holds one registered PromptCard cloned into 100 000 records, 1 000
-names in 20 spaces (the same seeding as tests/integration/test_ui_scale.py, which checks
-that every query of these pages is served by an index). Each page is requested through the
-app in-process (``fastapi.testclient``, no network), after one warm-up request.
+names in 20 spaces, and 11 000 experiment runs (10 000 in space ``lab``) with 20 summarised
+metrics and 3 parameters each (the same seeding as tests/integration/test_ui_scale.py,
+which checks that every query of these pages is served by an index). The runs pages sort
+by start time, duration and a metric's latest/min/max value, filter on metrics, parameters
+and status, and include a second page (keyset cursor) of each sort. Each page is requested
+through the app in-process (``fastapi.testclient``, no network), after one warm-up request.
 
 Usage::
 
     python benchmarks/ui_pages.py                # writes its section of benchmarks/RESULTS.md
     python benchmarks/ui_pages.py --samples 5    # into benchmarks/.work/RESULTS-partial.md
 
-Target (issue 9): every page answers in under 100 ms (median). Waits for a quiet machine
+Target (issues 9 and 22): every page answers in under 100 ms (median). Waits for a quiet machine
 first and measures again when other processes took CPU meanwhile (``_load.py``).
 """
 
@@ -48,7 +52,7 @@ def measure_pages(samples: int) -> list[tuple[str, float, float]]:
         os.environ["OPSML_STORAGE_URI"] = f"{tmp}/artifacts"
         os.environ["HOME"] = tmp
         from fastapi.testclient import TestClient
-        from test_ui_scale import PAGES, _seed
+        from test_ui_scale import PAGES, RUN_PAGES, _next_page_url, _seed, _seed_runs
 
         from opsml import CardRegistry, Prompt, PromptCard, RegistryType
         from opsml.server import create_app
@@ -56,9 +60,11 @@ def measure_pages(samples: int) -> list[tuple[str, float, float]]:
         template = PromptCard(prompt=Prompt(message="hi"), space="seed", name="seed")
         CardRegistry(RegistryType.Prompt).register_card(template)
         _seed(template)
+        _seed_runs()
         client = TestClient(create_app(), base_url="http://localhost")
+        second_pages = [_next_page_url(client, url) for url in RUN_PAGES[:5]]
         rows = []
-        for url in PAGES:
+        for url in [*PAGES, *RUN_PAGES, *second_pages]:
             assert client.get(url).status_code == 200, url
             timings = []
             for _ in range(samples):
@@ -85,16 +91,17 @@ def main() -> None:
     args = parser.parse_args()
     gate, date, command = gate_from(args), now_utc(), command_line()
     rows = gate.measure("the UI pages", lambda: measure_pages(args.samples))
-    from test_ui_scale import CARDS
+    from test_ui_scale import CARDS, RUNS
 
     worst = max(median for _, median, _ in rows)
     status = "PASS" if worst < BUDGET_MS else "FAIL"
     lines = [
-        "## Web UI list pages, 100 000 cards (issue 9)",
+        "## Web UI list pages, 100 000 cards, and the runs table, 10 000 runs (issues 9, 22)",
         "",
         *section_header(gate, date, command),
         "",
-        f"{CARDS} PromptCard records on SQLite, in-process requests, {args.samples} samples "
+        f"{CARDS} PromptCard records and {RUNS} runs in one space (20 metrics each) on "
+        f"SQLite, in-process requests, {args.samples} samples "
         f"per page after one warm-up. Target: every page's median under {BUDGET_MS:.0f} ms: "
         f"**{status}** (slowest median {worst:.1f} ms).",
         "",

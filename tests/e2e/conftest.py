@@ -140,6 +140,25 @@ def _seed(seeded: Seeded) -> None:
     )
     prompts = CardRegistry("prompt")
     prompts.register_card(prompt)
+    reworded = PromptCard(
+        prompt=Prompt(
+            message="Summarise in one line why ${customer} may churn.",
+            model="gpt-4o",
+            provider="openai",
+            system_instruction="You are a retention analyst.",
+        ),
+        space="team-a",
+        name="churn-explainer",
+    )
+    prompts.register_card(reworded)
+    retrained = ModelCard(
+        interface=SklearnModel(model=LogisticRegression(C=0.5).fit(x, y), sample_data=x),
+        space="team-a",
+        name="churn-model",
+        datacard_uid=second.uid,
+    )
+    CardRegistry("model").register_card(retrained)
+    _seed_sweep(seeded)
     for index in range(seeded.bulk):
         prompts.register_card(
             PromptCard(prompt=Prompt(message=f"hello {index}"), space="bulk", name="greeting")
@@ -164,8 +183,49 @@ def _seed(seeded: Seeded) -> None:
         docs=str(docs.uid),
         model=str(model.uid),
         prompt=str(prompt.uid),
+        prompt_v2=str(reworded.uid),
+        model_v2=str(retrained.uid),
         service=str(service.uid),
     )
+
+
+SWEEP_RUNS = 200
+SWEEP_METRICS = 20
+SWEEP_STEPS = 200
+
+
+def _seed_sweep(seeded: Seeded) -> None:
+    """A hyper-parameter sweep of realistic size: 200 runs of four experiment names in
+    space ``sweep``, each with two parameters and 20 metrics of 200 steps (800 000 points;
+    four pages of the runs table)."""
+    tracking = CardRegistry("experiment").backend.tracking
+    for run in range(SWEEP_RUNS):
+        lr, depth = (0.1, 0.03, 0.01, 0.003)[run % 4], 2 + run % 5
+        with start_experiment(space="sweep", name=f"trees-{run % 4}") as exp:
+            exp.log_parameters({"lr": lr, "depth": depth})
+            # Straight into the store (what logging ends in), without a Metric object per
+            # point: the pages are under test here, not the logging API.
+            tracking.add_metrics(str(exp.uid), _sweep_points(lr, depth, run))
+        seeded.uids["sweep_run"] = str(exp.uid)
+
+
+def _sweep_points(lr: float, depth: int, run: int) -> list[dict[str, Any]]:
+    """The metric points of one sweep run: three curves that depend on its parameters and
+    17 more, ``SWEEP_STEPS`` steps each."""
+    final = 0.5 + (run * 37 % 50) / 100
+    curves: dict[str, Callable[[int], float]] = {
+        "loss": lambda step: 1.0 / (1 + step * lr * depth),
+        "accuracy": lambda step: final * step / (SWEEP_STEPS - 1),
+        "val_loss": lambda step: 1.2 / (1 + step * lr),
+        **{
+            f"m{k:02d}": (lambda step, k=k: (step * k % 97) / 97.0) for k in range(3, SWEEP_METRICS)
+        },
+    }
+    return [
+        {"name": name, "value": curve(step), "step": step, "timestamp": 0, "is_eval": False}
+        for step in range(SWEEP_STEPS)
+        for name, curve in curves.items()
+    ]
 
 
 def _seed_experiments(seeded: Seeded, model: ModelCard) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import getpass
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -48,6 +50,7 @@ from opsml.storage import (
     verify_tree,
 )
 from opsml.store import PENDING, CardQuery, KeyStore, SqlStore
+from opsml.store._runs import record_run, run_from_card_json
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import Version, allocate_version, parse_requested_version
 
@@ -337,7 +340,11 @@ class LocalBackend(LocalTracking):
         (folder / CARD_FILE).write_text(reservation.card_json, encoding="utf-8")
         self.pending(reservation.registry, reservation.uid)  # still ours, right before
         self.storage.commit(folder, reservation.prefix)
-        self.store.finalize(reservation.registry, reservation.uid, {})
+        also = None
+        if reservation.registry is RegistryType.Experiment:
+            run = run_from_card_json(reservation.card_json, _username(reservation.owner))
+            also = functools.partial(record_run, row=run)
+        self.store.finalize(reservation.registry, reservation.uid, {}, also)
         self.storage.note_written(reservation.prefix, reservation.registered.manifest)
         return reservation.registered
 
@@ -449,7 +456,10 @@ class LocalBackend(LocalTracking):
             **card._registry_columns(),
         }
         self.check_links(card, readable)
-        self.store.update(registry, card.uid, values, card.tags)
+        also = None
+        if registry is RegistryType.Experiment:
+            also = functools.partial(record_run, row=run_from_card_json(values["card_json"]))
+        self.store.update(registry, card.uid, values, card.tags, also)
 
     def delete_card(self, card: CardBase) -> None:
         """Delete the record, then the artifacts (``opsml gc`` sweeps files left by a crash)."""
@@ -462,6 +472,17 @@ class LocalBackend(LocalTracking):
         if registry is RegistryType.Experiment:
             self.tracking.delete(card.uid)
         card._attach_source(None)
+
+
+def _username(owner: str | None) -> str:
+    """Who registered a card: the server's user (``user:<name>``), else this process's
+    login name."""
+    if owner and owner.startswith("user:"):
+        return owner[len("user:") :]
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
 
 
 def _encrypted(storage: ArtifactStorage, store: SqlStore, secret: str) -> ArtifactStorage:

@@ -5,12 +5,14 @@ page costs the same whether the registry holds a hundred cards or a hundred thou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import BindParameter
 
 from opsml.store._errors import store_error
 from opsml.store._schema import CARD_REGISTRIES, TAGS, card_table
@@ -78,13 +80,21 @@ def space_summaries(
 
 
 def card_page(
-    store: SqlStore, registry: RegistryType, query: CardQuery, after_uid: str | None
+    store: SqlStore,
+    registry: RegistryType,
+    query: CardQuery,
+    after_uid: str | None,
+    contains: Sequence[tuple[str, str]] = (),
 ) -> list[Any]:
     """One page of ``list_cards`` results (summary rows), continuing after the card
     ``after_uid`` (keyset pagination: the cost does not grow with the page number).
 
     The order is newest first, or highest version first when ``query`` names both a space
     and a name (``query.sort_by_timestamp`` must say which).
+
+    ``contains`` adds substring conditions: ``("space", text)``, ``("name", text)`` or
+    ``("any", text)`` (space or name), each matched case-insensitively for the lowercase
+    names opsml stores.
 
     Raises:
         CardNotFoundError: ``after_uid`` is not a card of this registry.
@@ -95,6 +105,8 @@ def card_page(
     stmt, values, shape = store._select(registry, untagged, summary=True)
     tags = tuple(dict.fromkeys(query.tags))
     values |= {f"page_tag_{i}": tag for i, tag in enumerate(tags)}
+    fields = tuple(kind for kind, _ in contains)
+    values |= {f"contains_{i}": f"%{_like(text)}%" for i, (_, text) in enumerate(contains)}
     last = store.get(registry, after_uid) if after_uid is not None else None
     if last is not None:
         values |= {f"after_{key}": getattr(last, key) for key in _KEYSET}
@@ -111,6 +123,12 @@ def card_page(
                     TAGS.c.tag == bindparam(f"page_tag_{i}"),
                 )
             )
+        for i, field_name in enumerate(fields):
+            pattern: BindParameter[str] = bindparam(f"contains_{i}")
+            columns = (
+                [table.c.space, table.c.name] if field_name == "any" else [table.c[field_name]]
+            )
+            page = page.where(or_(*(c.like(pattern, escape="\\") for c in columns)))
         if last is None:
             return page
         after: dict[str, Any] = {key: bindparam(f"after_{key}") for key in _KEYSET}
@@ -129,11 +147,16 @@ def card_page(
         return page.where(condition)
 
     return store._read_prepared(
-        ("card_page", shape, len(tags), last is not None),
+        ("card_page", shape, len(tags), last is not None, fields),
         build,
         values,
         f"listing {registry.value} cards",
     )
+
+
+def _like(text: str) -> str:
+    """``text`` for a LIKE pattern: lowercase, its wildcards and escape character escaped."""
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 _KEYSET = ("created_at", "uid", "major", "minor", "patch", "pre_key", "build_key")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Row,
     Table,
     delete,
+    func,
     insert,
     select,
 )
@@ -25,6 +26,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 
 from opsml.store._errors import store_error
+from opsml.store._runs import delete_run, summarize_metrics
 from opsml.store._schema import METADATA, UID_LEN, ascii_string, exact_text, long_text
 from opsml.store._store import SqlStore
 
@@ -75,9 +77,25 @@ class ExperimentStore:
     def add_metrics(self, experiment_uid: str, rows: Sequence[dict[str, Any]]) -> None:
         """Insert metric points (``name``, ``value``, ``step``, ``timestamp``, ``is_eval``)
         in one transaction."""
-        if rows:
-            values = [{**row, "experiment_uid": experiment_uid} for row in rows]
-            self._store._retrying(lambda c: c.execute(insert(METRICS), values), "logging metrics")
+        if not rows:
+            return
+        values = [{**row, "experiment_uid": experiment_uid} for row in rows]
+
+        def run(conn: Any) -> None:
+            conn.execute(insert(METRICS), values)
+            # The ids the batch got end at the run's highest id (one writer per run); the
+            # summary needs only their order.
+            last = conn.execute(
+                select(func.max(METRICS.c.id)).where(METRICS.c.experiment_uid == experiment_uid)
+            ).scalar_one()
+            first = int(last) - len(values) + 1
+            summarize_metrics(
+                conn,
+                experiment_uid,
+                ((first + i, v["name"], v["value"], v.get("step")) for i, v in enumerate(values)),
+            )
+
+        self._store._retrying(run, "logging metrics")
 
     def set_parameters(self, experiment_uid: str, params: dict[str, Any]) -> None:
         """Insert or replace parameters (values stored as JSON, types kept)."""
@@ -153,6 +171,7 @@ class ExperimentStore:
         def run(conn: Any) -> None:
             for table in (METRICS, PARAMETERS, HARDWARE):
                 conn.execute(delete(table).where(table.c.experiment_uid == experiment_uid))
+            delete_run(conn, experiment_uid)
 
         self._store._retrying(run, "deleting experiment tracking data")
 

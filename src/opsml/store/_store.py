@@ -212,8 +212,15 @@ class SqlStore:
             f"could not allocate a version for {space}/{name} after {_MAX_ATTEMPTS} attempts"
         ) from last_error
 
-    def finalize(self, registry: RegistryType, uid: str, values: dict[str, Any]) -> None:
-        """Mark a pending record ``ok`` (with ``values`` for other columns).
+    def finalize(
+        self,
+        registry: RegistryType,
+        uid: str,
+        values: dict[str, Any],
+        also: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """Mark a pending record ``ok`` (with ``values`` for other columns); ``also`` runs
+        in the same transaction (derived rows that must appear with the card).
 
         Raises:
             CardStateError: No pending record ``uid`` (withdrawn, or removed by ``opsml gc``
@@ -232,6 +239,8 @@ class SqlStore:
                     f"the reservation of card {uid} is gone (withdrawn, or removed by "
                     "opsml gc as abandoned): register the card again"
                 )
+            if also is not None:
+                also(conn)
 
         self._retrying(_finalize, f"finishing registration of {uid}")
 
@@ -335,8 +344,10 @@ class SqlStore:
         uid: str,
         values: dict[str, Any],
         tags: Sequence[str],
+        also: Callable[[Connection], None] | None = None,
     ) -> None:
-        """Update a registered record's columns and replace its tags.
+        """Update a registered record's columns and replace its tags; ``also`` runs in the
+        same transaction.
 
         Raises:
             CardNotFoundError: No such card.
@@ -366,6 +377,8 @@ class SqlStore:
                             for tag in dict.fromkeys(tags)
                         ],
                     )
+                if also is not None:
+                    also(conn)
         except IntegrityError as exc:
             raise VersionConflictError(
                 f"cannot update card {uid}: {values.get('space')}/{values.get('name')} "

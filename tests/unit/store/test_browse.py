@@ -62,3 +62,23 @@ def test_card_pages_follow_list_order(local_registry_env: Path) -> None:
     assert len(newest) == 7
     assert newest[0] == "0.1.0"
     assert walk(card_query(tags=("k",), sort_by_timestamp=True, limit=2)) == ["0.1.0"]
+
+
+def test_substring_search_escapes_wildcards(local_registry_env: Path) -> None:
+    prompts = CardRegistry(RegistryType.Prompt)
+    for space, name in (("team", "a_b"), ("team", "axb"), ("other", "ranker")):
+        prompts.register_card(PromptCard(prompt=Prompt(message="m"), space=space, name=name))
+    store = SqlStore.from_url(OpsmlConfig.from_env().tracking_uri)
+    query = CardQuery(sort_by_timestamp=True, limit=10)
+
+    def names(*contains: tuple[str, str]) -> list[str]:
+        rows = card_page(store, RegistryType.Prompt, query, None, contains)
+        return sorted(row.name for row in rows)
+
+    assert names(("name", "a_b")) == ["a_b"]
+    assert names(("name", "_")) == ["a_b"]
+    assert names(("name", "%")) == []
+    assert names(("name", "\\")) == []
+    assert names(("any", "TEAM")) == ["a_b", "axb"]
+    assert names(("space", "oth"), ("name", "rank")) == ["ranker"]
+    assert names(("any", "zzz")) == []

@@ -12,7 +12,17 @@ from html import escape
 
 from markupsafe import Markup
 
-__all__ = ["PALETTE", "Node", "Series", "histogram_svg", "line_chart_svg", "lineage_svg"]
+__all__ = [
+    "PALETTE",
+    "Axis",
+    "Node",
+    "Series",
+    "downsample",
+    "histogram_svg",
+    "line_chart_svg",
+    "lineage_svg",
+    "parallel_svg",
+]
 
 # Series colours (classes c0..c6 in opsml.css, at least 4.5:1 contrast on white).
 PALETTE = ("#1f5fbf", "#b34700", "#1b7a3a", "#8a2be2", "#a0153e", "#006d77", "#5c4d00")
@@ -227,6 +237,83 @@ def lineage_svg(title: str, nodes: Sequence[Node], edges: Sequence[tuple[str, st
             f"<text x='{x + 8:.0f}' y='{y + 17:.0f}' class='kind'>{escape(node.kind)}</text>"
             f"<text x='{x + 8:.0f}' y='{y + 35:.0f}'>{escape(label)}</text>"
             f"<title>{escape(node.kind)} {escape(node.label)}</title></a>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def downsample(points: Sequence[tuple[float, float]], limit: int) -> list[tuple[float, float]]:
+    """At most ``limit`` points, evenly spaced, always keeping the first and the last."""
+    if len(points) <= limit or limit < 2:
+        return list(points)
+    stride = (len(points) - 1) / (limit - 1)
+    return [points[round(i * stride)] for i in range(limit)]
+
+
+@dataclass
+class Axis:
+    """One vertical axis of a parallel-coordinates chart: a parameter or a metric, with
+    each run's value (``None``: the run has none)."""
+
+    label: str
+    values: list[float | None]
+
+
+def parallel_svg(title: str, runs: Sequence[str], axes: Sequence[Axis]) -> Markup:
+    """Parallel coordinates: one vertical axis per parameter or metric (scaled to its own
+    range, minimum at the bottom), one coloured line per run through its values.
+
+    Args:
+        title: The chart's accessible name.
+        runs: Run labels, in the order of each axis's values.
+        axes: The axes, left to right (two at least to draw anything).
+    """
+    if len(axes) < 2 or not runs:
+        return Markup("<p class='muted'>Parallel coordinates need two numeric columns.</p>")
+    width = max(_W, 120 * len(axes))
+    top, bottom, left, right = 28, 44, 50, 50
+    plot_h = _H - top - bottom
+    gap = (width - left - right) / (len(axes) - 1)
+    parts = [
+        f"<svg class='chart parallel' viewBox='0 0 {width} {_H}' role='img' "
+        f"aria-label='{escape(title)}' xmlns='http://www.w3.org/2000/svg'>"
+        f"<title>{escape(title)}</title>"
+    ]
+    scales: list[tuple[float, float]] = []
+    for index, axis in enumerate(axes):
+        x = left + index * gap
+        known = [v for v in axis.values if v is not None]
+        low, high = _span(known) if known else (0.0, 1.0)
+        scales.append((low, high))
+        label = axis.label if len(axis.label) <= 18 else axis.label[:17] + "…"
+        parts.append(
+            f"<line class='axis' x1='{x:.1f}' y1='{top}' x2='{x:.1f}' y2='{top + plot_h}'/>"
+            f"<text class='label' x='{x:.1f}' y='{_H - 22}' text-anchor='middle'>"
+            f"{escape(label)}<title>{escape(axis.label)}</title></text>"
+            f"<text class='tick' x='{x:.1f}' y='{top - 8}' text-anchor='middle'>"
+            f"{escape(_fmt(high))}</text>"
+            f"<text class='tick' x='{x:.1f}' y='{_H - 8}' text-anchor='middle'>"
+            f"{escape(_fmt(low))}</text>"
+        )
+    for r, run in enumerate(runs):
+        coords: list[str] = []
+        for index, axis in enumerate(axes):
+            value = axis.values[r] if r < len(axis.values) else None
+            if value is None:
+                continue
+            low, high = scales[index]
+            y = top + plot_h - (value - low) / (high - low) * plot_h
+            coords.append(f"{left + index * gap:.1f},{y:.1f}")
+        readings = ", ".join(
+            f"{a.label} {_fmt(v)}"
+            for a in axes
+            if (v := (a.values[r] if r < len(a.values) else None)) is not None
+        )
+        parts.append(
+            f"<g class='series c{r % len(PALETTE)}' data-series='{escape(run)}'>"
+            f"<polyline points='{' '.join(coords)}' fill='none' stroke='currentColor' "
+            f"stroke-width='2'><title>{escape(run)}: {escape(readings)}</title></polyline>"
+            "</g>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

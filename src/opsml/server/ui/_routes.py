@@ -38,6 +38,14 @@ from opsml.server._errors import public_detail, request_id, status_for
 from opsml.server._security import Permission, Principal
 from opsml.server._state import ServerState, state
 from opsml.server._throttle import LoginThrottle
+from opsml.server.ui._compare import (
+    COMPARE_LIMIT,
+    compare_experiments,
+    compare_models,
+    compare_prompts,
+    run_cells,
+    split_names,
+)
 from opsml.server.ui._files import (
     PREVIEW_BYTES,
     file_kind,
@@ -48,8 +56,10 @@ from opsml.server.ui._files import (
     read_preview,
     render_markdown,
 )
-from opsml.server.ui._views import card_context
+from opsml.server.ui._search import parse_search
+from opsml.server.ui._views import card_context, natural_key, resolve_link
 from opsml.store import CARD_REGISTRIES, CardQuery, card_names, card_page, space_summaries
+from opsml.store._runs import RunsPage, SortKey, metric_names, parse_run_filter, runs_page
 from opsml.types import RegistryType
 
 __all__ = ["install_ui"]
@@ -227,6 +237,9 @@ def install_ui(app: FastAPI) -> None:
         return ui.login_page(request)
 
     _auth_routes(app, ui)
+    # Before /ui/{registry} and /ui/{registry}/{uid}, which would take these paths.
+    _experiment_routes(app, ui)
+    _compare_routes(app, ui)
     _browse_routes(app, ui)
     _card_routes(app, ui)
 
@@ -272,6 +285,164 @@ def _auth_routes(app: FastAPI, ui: _Ui) -> None:
         )
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response
+
+
+def _experiment_routes(app: FastAPI, ui: _Ui) -> None:
+    @app.get("/ui/runs", response_class=HTMLResponse, include_in_schema=False)
+    @ui.page
+    def runs_table(
+        request: Request,
+        user: Principal,
+        space: Annotated[str, Query(max_length=128)] = "",
+        name: Annotated[str, Query(max_length=128)] = "",
+        metrics: Annotated[str, Query(max_length=2000)] = "",
+        params: Annotated[str, Query(max_length=2000)] = "",
+        sort: Annotated[str, Query(max_length=300)] = "started",
+        order: Annotated[str, Query(max_length=4)] = "desc",
+        q: Annotated[str, Query(max_length=2000)] = "",
+        after: Annotated[str | None, Query(max_length=2000)] = None,
+    ) -> Response:
+        space_name = card_query(space=space).space if space else None
+        exp_name = card_query(name=name).name if name else None
+        if space_name is not None:
+            user.require(Permission.Read, space_name)
+        readable = _readable(user)
+        metric_columns = split_names(metrics)
+        param_columns = split_names(params)
+        choice = {
+            "space": space_name or "",
+            "name": exp_name or "",
+            "metrics": ",".join(metric_columns),
+            "params": ",".join(param_columns),
+            "q": q.strip(),
+        }
+        store = _backend(request).store
+        error, page, key = "", RunsPage([], None), SortKey()
+        try:
+            key = SortKey.parse(sort, order)
+            if key.metric is not None and key.metric not in metric_columns:
+                metric_columns.append(key.metric)
+                choice["metrics"] = ",".join(metric_columns)
+            page = runs_page(
+                store,
+                space=space_name,
+                name=exp_name,
+                spaces=readable,
+                sort=key,
+                run_filter=parse_run_filter(q),
+                metrics=metric_columns,
+                params=param_columns,
+                after=after,
+                limit=PAGE_SIZE,
+            )
+        except InvalidArgumentError as exc:
+            error = str(exc)
+        base = {k: v for k, v in choice.items() if v}
+
+        def href(**extra: str) -> str:
+            return "/ui/runs?" + urlencode({**base, **extra})
+
+        def sort_href(token: str) -> str:
+            flip = "asc" if key.token == token and not key.ascending else "desc"
+            return href(sort=token, order=flip)
+
+        crumbs: list[tuple[str, str | None]] = [("Spaces", "/")]
+        if space_name:
+            crumbs.append((space_name, f"/ui/spaces/{quote(space_name)}"))
+        crumbs.append(("runs", None))
+        title = "Runs" + (f" of {space_name}" if space_name else "")
+        if exp_name:
+            title = f"Runs of {space_name or '*'}/{exp_name}"
+        return ui.render(
+            request,
+            "runs.html",
+            user=user,
+            title=title,
+            registry="experiment",
+            runs_nav=True,
+            choice=choice,
+            sort=key,
+            error=error,
+            rows=run_cells(page.runs, metric_columns),
+            metric_columns=metric_columns,
+            param_columns=param_columns,
+            known_metrics=metric_names(store, space_name, readable),
+            known_params=sorted(
+                {n for r in page.runs for n in r.params} | set(_page_param_names(request, page)),
+                key=natural_key,
+            ),
+            sort_href=sort_href,
+            sort_state=lambda token: (
+                ("ascending" if key.ascending else "descending") if key.token == token else None
+            ),
+            first_href=href(sort=key.token, order="asc" if key.ascending else "desc")
+            if after
+            else None,
+            next_href=href(
+                sort=key.token, order="asc" if key.ascending else "desc", after=page.next_cursor
+            )
+            if page.next_cursor
+            else None,
+            crumbs=crumbs,
+        )
+
+
+def _compare_routes(app: FastAPI, ui: _Ui) -> None:
+    @app.get("/ui/compare/{registry}", response_class=HTMLResponse, include_in_schema=False)
+    @ui.page
+    def compare(
+        request: Request,
+        user: Principal,
+        registry: str,
+        uid: Annotated[list[str] | None, Query(max_length=COMPARE_LIMIT * 3)] = None,
+        metric: Annotated[str, Query(max_length=200)] = "",
+    ) -> Response:
+        reg = card_registry_type(registry)
+        if reg not in (RegistryType.Experiment, RegistryType.Model, RegistryType.Prompt):
+            raise InvalidArgumentError("compare takes experiment, model or prompt cards")
+        asked = list(dict.fromkeys(uid or []))
+        if len(asked) > COMPARE_LIMIT:
+            raise InvalidArgumentError(f"compare at most {COMPARE_LIMIT} cards at once")
+        backend = _backend(request)
+        readable = [c for c in asked if _may_read(request, user, reg, c)]
+        links = [resolve_link(backend, reg, c) for c in readable]
+        links = [link for link in links if link.found]
+        left_out = len(asked) - len(links)
+        if len(links) < 2:
+            raise InvalidArgumentError(
+                "pick at least two cards you may read to compare"
+                + (
+                    f" ({left_out} of those asked for are unknown or not readable)"
+                    if left_out
+                    else ""
+                )
+            )
+        context: dict[str, Any]
+        if reg is RegistryType.Experiment:
+            context = compare_experiments(backend, links, metric)
+        elif reg is RegistryType.Model:
+            context = compare_models(backend, links, _readable(user))
+        else:
+            context = compare_prompts(backend, links)
+        return ui.render(
+            request,
+            "compare.html",
+            user=user,
+            title=f"Compare {len(links)} {reg.value} cards",
+            registry=reg.value,
+            links=links,
+            left_out=left_out,
+            compare=context,
+            crumbs=[("Spaces", "/"), (reg.value, f"/ui/{reg.value}"), ("compare", None)],
+        )
+
+
+def _page_param_names(request: Request, page: RunsPage) -> list[str]:
+    """Parameter names of the first runs of a page (suggestions for the column box)."""
+    names: list[str] = []
+    for run in page.runs[:5]:
+        names.extend(_backend(request).tracking.parameters(run.uid))
+    return names
 
 
 def _browse_routes(app: FastAPI, ui: _Ui) -> None:
@@ -346,27 +517,31 @@ def _browse_routes(app: FastAPI, ui: _Ui) -> None:
         name: str = "",
         tag: str = "",
         version: str = "",
+        q: Annotated[str, Query(max_length=500)] = "",
         after: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Response:
         reg = card_registry_type(registry)
-        filters = {"space": space, "name": name, "tag": tag, "version": version}
-        tags = tuple(t.strip() for t in tag.split(",") if t.strip())
+        filters = {"q": q, "space": space, "name": name, "tag": tag, "version": version}
+        tags = [t.strip() for t in tag.split(",") if t.strip()]
         by_version = bool(space and name)
         # A malformed filter is shown next to the form (the page itself is fine).
         error, records = "", []
         try:
+            search = parse_search(q)
+            if search.version and version:
+                raise InvalidArgumentError("a version query in the search box and the form")
             query = card_query(
                 None,
                 space or None,
                 name or None,
-                version or None,
-                tags=tags,
+                version or search.version or None,
+                tags=tuple(tags + search.tags),
                 sort_by_timestamp=not by_version,
                 limit=PAGE_SIZE + 1,
                 spaces=_readable(user),
             )
             cursor = check_uid(after, "after") if after else None
-            rows = card_page(_backend(request).store, reg, query, cursor)
+            rows = card_page(_backend(request).store, reg, query, cursor, search.contains)
             records = [record_fields(reg, row) for row in rows]  # the template reads fields
         except OpsmlError as exc:
             error = public_detail(exc, request_id(request.scope))

@@ -33,6 +33,7 @@ from opsml.server.ui._files import (
 )
 from opsml.store import CardQuery
 from opsml.store._lineage import used_by
+from opsml.store._runs import run_summaries
 from opsml.types import RegistryType
 
 __all__ = ["CardLink", "card_context", "card_href", "resolve_link"]
@@ -470,6 +471,25 @@ def _experiment(
     }
 
 
+def _producing_run(
+    backend: LocalBackend, card: dict[str, Any], readable: Collection[str] | None
+) -> dict[str, Any] | None:
+    """The run that produced a model: its link and each metric's latest, minimum and
+    maximum (evaluation results included), when the viewer may read its space."""
+    uid = (card.get("metadata") or {}).get("experimentcard_uid")
+    if not uid:
+        return None
+    link = resolve_link(backend, RegistryType.Experiment, uid)
+    if not link.found or (readable is not None and link.space not in readable):
+        return None
+    _, summaries = run_summaries(backend.store, [uid])
+    metrics = summaries.get(uid, {})
+    return {
+        "link": link,
+        "metrics": [(name, metrics[name]) for name in sorted(metrics, key=natural_key)],
+    }
+
+
 def _attr(obj: Any, dotted: str) -> Any:
     """``memory.percent`` on a nested object or on a flat one (``memory_percent``)."""
     flat = getattr(obj, dotted.replace(".", "_"), None)
@@ -547,6 +567,7 @@ def card_context(
             _sample_rows(backend, registry, uid, sample) if sample in files else None
         )
         context["sample_path"] = sample if sample in files else None
+        context["run_metrics"] = _producing_run(backend, card, readable)
     if registry is RegistryType.Experiment:
         others = [resolve_link(backend, RegistryType.Experiment, c) for c in compare if c != uid]
         context["compare"] = [c for c in others if c.found]
