@@ -27,8 +27,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from opsml.store._errors import store_error
 from opsml.store._runs import delete_run, summarize_metrics
-from opsml.store._schema import METADATA, UID_LEN, ascii_string, exact_text, long_text
+from opsml.store._schema import (
+    METADATA,
+    UID_LEN,
+    ascii_string,
+    card_table,
+    exact_text,
+    long_text,
+)
 from opsml.store._store import SqlStore
+from opsml.types import RegistryType
 
 __all__ = ["HARDWARE", "METRICS", "PARAMETERS", "ExperimentStore"]
 
@@ -82,9 +90,14 @@ class ExperimentStore:
         values = [{**row, "experiment_uid": experiment_uid} for row in rows]
 
         def run(conn: Any) -> None:
+            # Writers of one run take turns (its card row locked first, on PostgreSQL and
+            # MariaDB; SQLite has one writer at a time): two processes logging to one run
+            # would otherwise both create its summary row, and interleave their ids.
+            runs = card_table(RegistryType.Experiment)
+            conn.execute(select(runs.c.uid).where(runs.c.uid == experiment_uid).with_for_update())
             conn.execute(insert(METRICS), values)
-            # The ids the batch got end at the run's highest id (one writer per run); the
-            # summary needs only their order.
+            # The ids the batch got end at the run's highest id (its writers take turns);
+            # the summary needs only their order.
             last = conn.execute(
                 select(func.max(METRICS.c.id)).where(METRICS.c.experiment_uid == experiment_uid)
             ).scalar_one()

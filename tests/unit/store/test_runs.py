@@ -195,3 +195,42 @@ def test_the_run_user_is_the_server_login_or_the_os_login() -> None:
 
     assert _username("user:ada") == "ada"
     assert _username("host:123") == getpass.getuser()
+
+
+def test_concurrent_writers_of_one_run_keep_every_point(local_registry_env: Path) -> None:
+    """Several processes logging to one run at once (distributed training workers): every
+    point counts in its summary, none is refused as a duplicate summary row."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from opsml.store._experiment import ExperimentStore
+
+    writers, rounds, per_batch = 4, 8, 5
+    together = threading.Barrier(writers)
+    with start_experiment(space="lab", name="ddp") as exp:
+        uid = str(exp.uid)
+        tracking = ExperimentStore(_store())
+
+        def write(worker: int) -> None:
+            for metric in range(rounds):  # each round, every writer starts a new metric
+                rows = [
+                    {
+                        "name": f"loss-{metric}",
+                        "value": float(worker * per_batch + i),
+                        "step": worker * per_batch + i,
+                        "timestamp": 0,
+                        "is_eval": False,
+                    }
+                    for i in range(per_batch)
+                ]
+                together.wait(timeout=60)
+                tracking.add_metrics(uid, rows)
+
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(write, range(writers)))
+    _, summaries = run_summaries(_store(), [uid])
+    for metric in range(rounds):
+        summary = summaries[uid][f"loss-{metric}"]
+        assert summary.count == writers * per_batch
+        assert (summary.min, summary.max) == (0.0, float(writers * per_batch - 1))
+        assert summary.latest == summary.max  # the highest step holds the highest value
