@@ -6,11 +6,13 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from opsml.mock._server import OpsmlServerContext, OpsmlTestServer
 
 __all__ = [
     "SEEDED_DATA_VERSIONS",
+    "MockConfig",
     "OpsmlServerContext",
     "OpsmlTestServer",
     "RegistryTestHelper",
@@ -105,3 +107,16 @@ def _seed() -> None:
         interface = SqlData(sql_logic={"rows": "SELECT 1 AS one"})
         card = DataCard(interface=interface, space=SEEDED_SPACE, name=SEEDED_NAME, version=version)
         registry.register_card(card)
+
+
+def __getattr__(name: str) -> Any:
+    """``MockConfig``: scouter's transport configuration that publishes nowhere (for tests of
+    an ``AppState`` queue); imported on first use, it needs the ``monitoring`` extra."""
+    if name == "MockConfig":
+        from opsml._compat import scouter_required
+
+        with scouter_required():
+            from scouter.mock import MockConfig
+
+        return MockConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
