@@ -1,6 +1,7 @@
-"""Every name OpsML 3.0.0-rc.16 exports (its modules' ``__all__``), outside the service runtime
-(``opsml.app``) and the agents of ``opsml.llm``, is importable from the same module of opsml
-(docs/compat.md). ``opsml.scouter`` needs the monitoring extra: ``tests/unit/scouter``."""
+"""Every name OpsML 3.0.0-rc.16 exports (its modules' ``__all__``), outside the agents of
+``opsml.llm``, is importable from the same module of opsml (docs/compat.md). ``opsml.scouter``
+and ``opsml.mock.MockConfig`` need the monitoring extra: ``tests/unit/scouter``,
+``tests/unit/app``."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ OPSML3_NAMES: dict[str, tuple[str, ...]] = {
         "WriteLevel", "LogLevel", "VersionType", "PromptCard", "Prompt", "Message",
         "ModelSettings", "ServiceCard", "Card", "run_opsml_cli", "__version__",
     ),
+    "opsml.app": ("AppState", "ReloadConfig"),
     "opsml.card": (
         "Card", "CardRecord", "CardList", "CardRegistry", "DataCard", "DataCardMetadata",
         "RegistryType", "RegistryMode", "ModelCard", "ModelCardMetadata", "ExperimentCard",

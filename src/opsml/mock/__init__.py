@@ -8,11 +8,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from opsml.mock._scouter import MockScouterServer
 from opsml.mock._server import OpsmlServerContext, OpsmlTestServer
 
 __all__ = [
     "SEEDED_DATA_VERSIONS",
     "MockConfig",
+    "MockScouterServer",
     "OpsmlServerContext",
     "OpsmlTestServer",
     "RegistryTestHelper",
