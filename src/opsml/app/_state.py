@@ -26,6 +26,7 @@ from opsml.app._cron import CronSchedule
 from opsml.app._queue import ServiceQueue, drift_profiles_of, open_scouter_queue
 from opsml.cards import ServiceCard
 from opsml.errors import InvalidArgumentError, MonitoringError
+from opsml.registry import CardRegistry
 from opsml.settings import OpsmlConfig
 from opsml.types import RegistryType, SaveName
 
@@ -290,8 +291,6 @@ class AppState:
                 time.sleep(min(0.1 * 2**attempt, 5.0))
 
     def _check_and_swap(self) -> bool:
-        from opsml.registry import CardRegistry
-
         with self._reload_lock:
             current = self._service
             if self._config is None:
@@ -321,7 +320,10 @@ class AppState:
                     self._queue._swap(queue, list(profiles) if queue is not None else [])
                 elif queue is not None:
                     self._queue = ServiceQueue(queue, list(profiles), self._transport_config)
-                _install(staging, self._path)
+                try:
+                    _install(staging, self._path)
+                except OSError as exc:  # the new version serves; only a restart would miss it
+                    _log.error("could not install %s into %s: %s", latest.version, self._path, exc)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
             return True
