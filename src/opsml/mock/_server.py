@@ -17,14 +17,9 @@ from opsml.mock._scouter import MockScouterServer
 
 __all__ = ["OpsmlServerContext", "OpsmlTestServer"]
 
-_CLIENT_VARS = (
-    "OPSML_TRACKING_URI",
-    "OPSML_STORAGE_URI",
-    "OPSML_USERNAME",
-    "OPSML_PASSWORD",
-    "OPSML_BASE_PATH",
-    "SCOUTER_SERVER_URI",
-)
+_CLIENT_VARS = ("OPSML_TRACKING_URI", "OPSML_STORAGE_URI", "OPSML_USERNAME", "OPSML_PASSWORD")
+_SET_VARS = ("OPSML_BASE_PATH", "SCOUTER_SERVER_URI")
+"""Variables set for the client only when there is something to point them at."""
 _SERVER_FILES = ("opsml.db", "opsml.db-shm", "opsml.db-wal", "opsml.db.migrate.lock", "server.log")
 
 
@@ -166,7 +161,7 @@ class OpsmlTestServer:
 
     def set_env_vars_for_client(self) -> None:
         """Point ``OPSML_TRACKING_URI`` at this server (remembering the old values)."""
-        self._saved = {var: os.environ.get(var) for var in _CLIENT_VARS}
+        self._saved = {var: os.environ.get(var) for var in (*_CLIENT_VARS, *_SET_VARS)}
         for var in _CLIENT_VARS:
             os.environ.pop(var, None)
         os.environ["OPSML_TRACKING_URI"] = self.server_uri
