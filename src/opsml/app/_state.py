@@ -240,14 +240,14 @@ class AppState:
         (``app.reload().result()`` waits for it).
         """
         future: Future[bool] = Future()
-        if self.reloader_running:
-            with self._wake:
+        with self._wake:
+            if self.reloader_running and not self._stopping:
                 self._requests.append(future)
                 self._wake.notify_all()
-        else:
-            threading.Thread(
-                target=self._reload_into, args=(future,), name="opsml-reload", daemon=True
-            ).start()
+                return future
+        threading.Thread(
+            target=self._reload_into, args=(future,), name="opsml-reload", daemon=True
+        ).start()
         return future
 
     def _run(self) -> None:

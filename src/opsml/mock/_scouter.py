@@ -8,11 +8,13 @@ profile's status and publishing drift records through ``HTTPConfig`` all work in
 It runs in its own process: scouter-ml's client holds the GIL while it waits for an answer,
 so a server thread in the calling process could never answer it.
 
-Routes (all answer JSON): ``GET /scouter/healthcheck``, ``GET /scouter/auth/login``
+Routes (all answer JSON; every ``POST`` and ``PUT`` needs an ``Authorization: Bearer``
+header, as scouter's do): ``GET /scouter/healthcheck``, ``GET /scouter/auth/login``
 (``{"token": ...}``), ``POST /scouter/profile`` (a ``RegisteredProfileResponse`` naming the
 profile's space, name and version), ``PUT /scouter/profile`` and ``PUT
 /scouter/profile/status``, ``POST /scouter/drift`` (the body, scouter's ``ServerRecords``,
-is appended as one line to the records file: :meth:`MockScouterServer.records`).
+is appended as one line to the records file, :meth:`MockScouterServer.records`; 422 when it
+is not one).
 """
 
 from __future__ import annotations
@@ -74,6 +76,12 @@ def _handler(records: Path, lock: threading.Lock) -> type[BaseHTTPRequestHandler
             else:
                 self._send(404, {"error": f"no route {path}"})
 
+        def _authorized(self) -> bool:
+            if self.headers.get("authorization", "").startswith("Bearer "):
+                return True
+            self._send(401, {"error": "Unauthorized: no bearer token"})
+            return False
+
         def do_POST(self) -> None:
             path = self.path.split("?", 1)[0]
             try:
@@ -81,7 +89,13 @@ def _handler(records: Path, lock: threading.Lock) -> type[BaseHTTPRequestHandler
             except ValueError:
                 self._send(400, {"error": "the body is not JSON"})
                 return
-            if path == "/scouter/profile" and isinstance(body, dict):
+            if not self._authorized():
+                return
+            if path == "/scouter/drift" and not (
+                isinstance(body, dict) and isinstance(body.get("records"), list)
+            ):
+                self._send(422, {"error": "the body is not scouter's ServerRecords"})
+            elif path == "/scouter/profile" and isinstance(body, dict):
                 names = _profile_names(body)
                 self._send(
                     200,
@@ -99,6 +113,8 @@ def _handler(records: Path, lock: threading.Lock) -> type[BaseHTTPRequestHandler
         def do_PUT(self) -> None:
             path = self.path.split("?", 1)[0]
             self._body()
+            if not self._authorized():
+                return
             if path in ("/scouter/profile", "/scouter/profile/status"):
                 self._send(200, {"status": "success", "message": "Profile updated"})
             else:

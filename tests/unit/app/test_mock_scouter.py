@@ -43,3 +43,18 @@ def test_the_test_server_brings_a_scouter_stand_in(tmp_path: Path) -> None:
     assert "SCOUTER_SERVER_URI" not in os.environ
     assert "OPSML_BASE_PATH" not in os.environ
     assert sorted(p.name for p in base.iterdir()) == ["pyproject.toml"]  # server files removed
+
+
+def test_the_stand_in_refuses_what_scouter_would() -> None:
+    from opsml.mock import MockScouterServer
+
+    with MockScouterServer() as scouter:
+        token = httpx.get(f"{scouter.url}/scouter/auth/login").json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert httpx.post(f"{scouter.url}/scouter/drift", json={"records": []}).status_code == 401
+        refused = httpx.post(f"{scouter.url}/scouter/drift", json=[1, 2], headers=bearer)
+        assert refused.status_code == 422
+        assert httpx.post(
+            f"{scouter.url}/scouter/drift", json={"records": [{"Custom": {}}]}, headers=bearer
+        ).is_success
+        assert scouter.records() == [{"records": [{"Custom": {}}]}]
