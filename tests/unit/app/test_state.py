@@ -156,3 +156,11 @@ def test_reload_config_checks_its_arguments(tmp_path: Path) -> None:
         ReloadConfig(cron="every minute")
     with pytest.raises(InvalidArgumentError, match="max_retries"):
         ReloadConfig(cron="0 * * * * *", max_retries=0)
+
+
+def test_a_folder_without_a_valid_service_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="no card file"):
+        AppState.from_path(tmp_path / "missing")
+    (tmp_path / "card.json").write_text('{"space": "shop", "name": "api", "cards": 5}')
+    with pytest.raises(InvalidArgumentError, match="list of Card references"):
+        AppState.from_path(tmp_path, transport_config=MockConfig())
