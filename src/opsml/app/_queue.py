@@ -1,4 +1,4 @@
-"""The queue of a served service: one scouter queue per drift profile of its cards.
+"""The queue of a served service: a scouter queue fed by the drift profiles of its cards.
 
 :class:`ServiceQueue` is what ``AppState.queue`` hands out. ``queue["alias"]`` is a
 :class:`QueueHandle` whose ``insert`` goes to the scouter queue of the service version being
