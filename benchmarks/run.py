@@ -827,8 +827,8 @@ def notes(runs: dict[str, PeerRun], quick: bool, groups: list[str]) -> list[str]
         "server's default user and a `User-Agent` header (it answers 400 without one). The "
         "load generator runs on the same 2 cores as the server, after a 1 s warm-up.",
         "Every peer runs in its own virtualenv under `.bench-venvs/` (ours: `pip install -e "
-        ".[sklearn,pandas,server,postgres]`), one process after the other, each in a fresh "
-        "temporary "
+        ".[sklearn,pandas,server,postgres,monitoring]`), one process after the other, each in a "
+        "fresh temporary "
         "directory that holds its HOME/XDG dirs, SQLite database and local artifact folder. "
         "ours and OpsML 3 run the light cases (model register/load, queries, import) in "
         "several rounds in alternating order (ours, OpsML 3, OpsML 3, ours, ...) with their "

@@ -203,7 +203,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _clean_opsml_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test inherits a registry location from the developer's shell or another test."""
-    for var in ("OPSML_TRACKING_URI", "OPSML_STORAGE_URI", "APP_ENV"):
+    for var in ("OPSML_TRACKING_URI", "OPSML_STORAGE_URI", "APP_ENV", "OPSML_BASE_PATH"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
 

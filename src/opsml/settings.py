@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from opsml._pyproject import CardDefaults, find_pyproject, read_pyproject
 from opsml.errors import InvalidArgumentError
 from opsml.types import RegistryMode
 
@@ -271,6 +272,9 @@ class OpsmlConfig:
         scouter: Where the Scouter monitoring server is (:class:`ScouterConfig`).
         tracking_defaulted: ``OPSML_TRACKING_URI`` was not set: the database is the
             default ``opsml.db`` of the directory the configuration was read in.
+        base_path: ``OPSML_BASE_PATH`` (when it is an existing folder), else the current
+            directory: where the project's ``pyproject.toml`` is looked up from
+            (:meth:`card_defaults`).
     """
 
     tracking_uri: str
@@ -288,6 +292,7 @@ class OpsmlConfig:
     cloud: CloudConfig = field(default_factory=CloudConfig)
     scouter: ScouterConfig = field(default_factory=ScouterConfig)
     tracking_defaulted: bool = False
+    base_path: Path = field(default_factory=Path.cwd, compare=False)
 
     @classmethod
     def from_env(
@@ -338,7 +343,21 @@ class OpsmlConfig:
             cloud=CloudConfig.from_env(env),
             scouter=ScouterConfig.from_env(env),
             tracking_defaulted=defaulted,
+            base_path=_base_path(env, base),
         )
+
+    def card_defaults(self, registry_type: str) -> CardDefaults:
+        """The space, name and version the project's ``pyproject.toml`` gives cards of
+        ``registry_type`` (``[tool.opsml.registry]`` over ``[tool.opsml.default]``), read
+        from the file found from :attr:`base_path` upward; empty without one.
+
+        Raises:
+            InvalidArgumentError: The file's ``[tool.opsml]`` tables are malformed.
+        """
+        path = find_pyproject(self.base_path)
+        if path is None:
+            return CardDefaults()
+        return read_pyproject(path).card_defaults(registry_type)
 
     @property
     def mode(self) -> RegistryMode:
@@ -353,3 +372,10 @@ class OpsmlConfig:
         """Whether the tracking URI is a SQLAlchemy URL this package knows."""
         scheme = self.tracking_uri.split(":", 1)[0].split("+", 1)[0].lower()
         return scheme in _SQL_SCHEMES
+
+
+def _base_path(env: Mapping[str, str], cwd: Path) -> Path:
+    given = env.get("OPSML_BASE_PATH", "").strip()
+    if given and Path(given).is_dir():
+        return Path(given)
+    return cwd

@@ -1,7 +1,7 @@
-"""Every name OpsML 3.0.0-rc.16 exports (its modules' ``__all__``), outside the service runtime
-(``opsml.app``), is importable from the same module of opsml (docs/compat.md).
-``opsml.scouter`` needs the monitoring extra: ``tests/unit/scouter``; the result types of
-``opsml.llm`` and ``opsml.mock.MockConfig`` are scouter-ml's (extra ``llm``/``monitoring``)."""
+"""Every name OpsML 3.0.0-rc.16 exports (its modules' ``__all__``) is importable from the
+same module of opsml (docs/compat.md). ``opsml.scouter``, ``opsml.app``, the result types of
+``opsml.llm`` and ``opsml.mock.MockConfig`` are scouter-ml's or need it (extras
+``monitoring``/``llm``): ``tests/unit/scouter``, ``tests/unit/app``, ``tests/unit/llm``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ OPSML3_NAMES: dict[str, tuple[str, ...]] = {
         "WriteLevel", "LogLevel", "VersionType", "PromptCard", "Prompt", "Message",
         "ModelSettings", "ServiceCard", "Card", "run_opsml_cli", "__version__",
     ),
+    "opsml.app": ("AppState", "ReloadConfig"),
     "opsml.card": (
         "Card", "CardRecord", "CardList", "CardRegistry", "DataCard", "DataCardMetadata",
         "RegistryType", "RegistryMode", "ModelCard", "ModelCardMetadata", "ExperimentCard",

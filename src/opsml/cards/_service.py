@@ -256,6 +256,8 @@ class ServiceCard(CardBase):
     @field_validator("card_refs", mode="before")
     @classmethod
     def _check_refs(cls, value: object) -> object:
+        if isinstance(value, dict) and set(value) == {"cards"}:
+            value = value["cards"]  # OpsML 3's card.json nests them: {"cards": {"cards": [...]}}
         if not isinstance(value, list | tuple):
             raise InvalidArgumentError("ServiceCard cards must be a list of Card references")
         for item in value:
@@ -404,7 +406,10 @@ class ServiceCard(CardBase):
         from opsml.cards import card_class
 
         folder = Path(path) if path is not None else Path("service")
-        service = cls.model_validate_json(read_card_file(folder))
+        try:
+            service = cls.model_validate_json(read_card_file(folder))
+        except ValidationError as exc:
+            raise translate_validation_error(exc, f"the service card in {folder}") from None
         options = _check_from_path_kwargs(service, load_kwargs)
         for ref in service.card_refs:
             if ref.registry_type is None:  # pragma: no cover - the validator guarantees it

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from opsml._validation import translate_validation_error
 from opsml.errors import InvalidArgumentError
 from opsml.monitoring import ScouterProfileStatus
-from opsml.service import LockFile, OpsmlServiceSpec, lock_service
+from opsml.service import LockFile, lock_service, read_project
 from opsml.service import download_card as _download_card
 from opsml.types import RegistryType
 from opsml.types._drift import drift_type_name
@@ -166,8 +166,9 @@ def validate_project(path: Path | str | None = None, toml_name: str | None = Non
         InvalidArgumentError: No spec file, or a spec that is malformed (the message names the
             field).
     """
-    spec = OpsmlServiceSpec.from_path(_spec_path(path, toml_name))
-    print(f"Opsml project is valid: {spec.path}")
+    specs = read_project(_spec_path(path, toml_name))
+    names = ", ".join(f"{spec.space}/{spec.name}" for spec in specs)
+    print(f"Opsml project is valid: {specs[0].path} ({names})")
 
 
 def generate_key(password: str, rounds: int = 100_000) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from opsml._compat import require
 from opsml._validation import keyword_names, reject_unknown_arguments
@@ -147,11 +147,31 @@ class ModelInterfaceMetadata(WithSchema):
             data["onnx_schema"] = onnx_session.schema
         super().__init__(**data)
 
+    @field_validator("interface_type", mode="before")
+    @classmethod
+    def _opsml3_interface_type(cls, value: object) -> object:
+        """OpsML 3's names (``"Sklearn"``, a ``ModelInterfaceType``) read as the class names
+        this field holds, so cards downloaded by OpsML 3 load."""
+        return _OPSML3_INTERFACE_TYPES.get(value, value) if isinstance(value, str) else value
+
     @property
     def onnx_session(self) -> OnnxSession | None:
         """The ONNX model's inputs and outputs as an :class:`OnnxSession` without a runtime
         session (OpsML 3's attribute), or ``None`` without an ONNX model."""
         return None if self.onnx_schema is None else OnnxSession.detached(self.onnx_schema)
+
+
+_OPSML3_INTERFACE_TYPES = {
+    "Sklearn": "SklearnModel",
+    "Torch": "TorchModel",
+    "Lightning": "LightningModel",
+    "HuggingFace": "HuggingFaceModel",
+    "LightGBM": "LightGBMModel",
+    "XGBoost": "XGBoostModel",
+    "CatBoost": "CatBoostModel",
+    "Onnx": "OnnxModel",
+    "TensorFlow": "TensorFlowModel",
+}
 
 
 def sample_data_interfaces() -> tuple[type[DataInterface], ...]:
@@ -723,6 +743,12 @@ class ModelInterface(DriftProfiles):
             return None
         name = (metadata.extra or {}).get(_SAMPLE_DATA_KEY)
         by_name = {interface.__name__: interface for interface in cls._sample_interfaces()}
+        if name is None:  # written by OpsML 3, which does not record it: read by the format
+            suffix = Path(metadata.sample_data_uri).suffix.lstrip(".")
+            fitting = [
+                n for n, i in by_name.items() if i._suffix is not None and i._suffix == suffix
+            ]
+            name = "PandasData" if "PandasData" in fitting else next(iter(fitting), None)
         if name not in by_name:
             raise SerializationError(
                 f"cannot load sample data {metadata.sample_data_uri!r}: unknown sample data "

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from opsml.mock._llm import LLMTestServer
+from opsml.mock._scouter import MockScouterServer
 from opsml.mock._server import OpsmlServerContext, OpsmlTestServer
 
 __all__ = [
     "SEEDED_DATA_VERSIONS",
     "LLMTestServer",
     "MockConfig",
+    "MockScouterServer",
     "OpsmlServerContext",
     "OpsmlTestServer",
     "RegistryTestHelper",
@@ -126,3 +128,16 @@ def _seed() -> None:
         interface = SqlData(sql_logic={"rows": "SELECT 1 AS one"})
         card = DataCard(interface=interface, space=SEEDED_SPACE, name=SEEDED_NAME, version=version)
         registry.register_card(card)
+
+
+def __getattr__(name: str) -> Any:
+    """``MockConfig``: scouter's transport configuration that publishes nowhere (for tests of
+    an ``AppState`` queue); imported on first use, it needs the ``monitoring`` extra."""
+    if name == "MockConfig":
+        from opsml._compat import scouter_required
+
+        with scouter_required():
+            from scouter.mock import MockConfig
+
+        return MockConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,10 +13,14 @@ from pathlib import Path
 from types import TracebackType
 
 from opsml.errors import ServerUnavailableError
+from opsml.mock._scouter import MockScouterServer
 
 __all__ = ["OpsmlServerContext", "OpsmlTestServer"]
 
 _CLIENT_VARS = ("OPSML_TRACKING_URI", "OPSML_STORAGE_URI", "OPSML_USERNAME", "OPSML_PASSWORD")
+_SET_VARS = ("OPSML_BASE_PATH", "SCOUTER_SERVER_URI")
+"""Variables set for the client only when there is something to point them at."""
+_SERVER_FILES = ("opsml.db", "opsml.db-shm", "opsml.db-wal", "opsml.db.migrate.lock", "server.log")
 
 
 _RUNNING = re.compile(rb"Uvicorn running on http://127\.0\.0\.1:(\d+)")
@@ -39,13 +43,23 @@ class OpsmlTestServer:
     (its access log, ``OPSML_SERVER_ACCESS_LOG``) to ``server.log`` in its folder.
 
     Use it as a context manager; on exit the server stops, the client variables are
-    restored and (with ``cleanup=True``) the temporary folder is removed.
+    restored and (with ``cleanup=True``) the server's database, storage and log are removed.
+
+    As OpsML 3's test server does, it also starts a Scouter stand-in
+    (:class:`~opsml.mock.MockScouterServer`, ``scouter_server``) and points
+    ``SCOUTER_SERVER_URI`` at it, for this process and the server's: drift profiles of
+    registered cards are registered with it, profile status changes succeed, and an
+    ``HTTPConfig()`` queue publishes to it. While the server runs, ``OPSML_BASE_PATH`` is
+    ``base_path``, so the ``[tool.opsml]`` card defaults of a ``pyproject.toml`` there apply.
 
     Args:
-        cleanup: Remove the server's database and storage when it stops.
+        cleanup: Remove the server's database, storage and log when it stops (``base_path``
+            itself and any other file in it stay).
         base_path: Folder to keep the server's files in (a new temporary folder if omitted).
-        env: Extra environment variables for the server process (e.g. ``OPSML_AUTH``).
+        env: Extra environment variables for the server process (e.g. ``OPSML_AUTH``; a
+            ``SCOUTER_SERVER_URI`` here replaces the stand-in).
         startup_timeout: Seconds to wait for the health check.
+        mock_scouter: Start the Scouter stand-in.
     """
 
     def __init__(
@@ -54,6 +68,7 @@ class OpsmlTestServer:
         base_path: Path | None = None,
         env: dict[str, str] | None = None,
         startup_timeout: float = 60.0,
+        mock_scouter: bool = True,
     ) -> None:
         self._cleanup = cleanup
         self._given_path = base_path
@@ -63,6 +78,8 @@ class OpsmlTestServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._saved: dict[str, str | None] = {}
         self.port = 0
+        self._mock_scouter = mock_scouter and "SCOUTER_SERVER_URI" not in self._env
+        self.scouter_server: MockScouterServer | None = None
 
     @property
     def server_uri(self) -> str:
@@ -81,6 +98,10 @@ class OpsmlTestServer:
         self.base_path.mkdir(parents=True, exist_ok=True)
         self.port = 0
         env = {k: v for k, v in os.environ.items() if k not in _CLIENT_VARS}
+        if self._mock_scouter:
+            self.scouter_server = MockScouterServer(self.base_path / "scouter-records.jsonl")
+            self.scouter_server.start()
+            env["SCOUTER_SERVER_URI"] = self.scouter_server.url
         env.update(
             OPSML_TRACKING_URI=f"sqlite:///{(self.base_path / 'opsml.db').as_posix()}",
             OPSML_STORAGE_URI=str(self.base_path / "opsml_registries"),
@@ -126,15 +147,28 @@ class OpsmlTestServer:
                 self._process.kill()
                 self._process.wait()
             self._process = None
-        if self._cleanup and self.base_path is not None and self._given_path is None:
+        if self.scouter_server is not None:
+            self.scouter_server.stop()
+            self.scouter_server = None
+        if not self._cleanup or self.base_path is None:
+            return
+        if self._given_path is None:
             shutil.rmtree(self.base_path, ignore_errors=True)
+            return
+        shutil.rmtree(self.base_path / "opsml_registries", ignore_errors=True)
+        for name in (*_SERVER_FILES, "scouter-records.jsonl"):
+            (self.base_path / name).unlink(missing_ok=True)
 
     def set_env_vars_for_client(self) -> None:
         """Point ``OPSML_TRACKING_URI`` at this server (remembering the old values)."""
-        self._saved = {var: os.environ.get(var) for var in _CLIENT_VARS}
+        self._saved = {var: os.environ.get(var) for var in (*_CLIENT_VARS, *_SET_VARS)}
         for var in _CLIENT_VARS:
             os.environ.pop(var, None)
         os.environ["OPSML_TRACKING_URI"] = self.server_uri
+        if self._given_path is not None:
+            os.environ["OPSML_BASE_PATH"] = str(self._given_path)
+        if self.scouter_server is not None:
+            os.environ["SCOUTER_SERVER_URI"] = self.scouter_server.url
         if "OPSML_DEFAULT_USERNAME" in self._env:
             os.environ["OPSML_USERNAME"] = self._env["OPSML_DEFAULT_USERNAME"]
             os.environ["OPSML_PASSWORD"] = self._env.get("OPSML_DEFAULT_PASSWORD", "")

@@ -403,6 +403,11 @@ class CardRegistry:
 
         A ServiceCard's references are resolved first (version queries to the highest
         matching final release); only the pinned references are stored.
+
+        A card without a space, name or version takes the one the project's
+        ``pyproject.toml`` gives (``[tool.opsml.registry]`` for its registry, else
+        ``[tool.opsml.default]``; the file is looked up from ``OPSML_BASE_PATH`` or the
+        current folder upward), as in OpsML 3.
         """
         if not isinstance(card, CardBase) or card.registry_type is not self._registry_type:
             raise CardTypeError(
@@ -413,17 +418,23 @@ class CardRegistry:
             bump = VersionType(version_type)
         except ValueError as exc:
             raise InvalidArgumentError(f"unknown version_type {version_type!r}") from exc
-        if not isinstance(card, ServiceCard):
-            register(self._backend, card, bump, pre_tag, build_tag, save_kwargs)
-            if isinstance(card, ExperimentCard):
-                card._attach_tracking(self._backend)
-            return
-        declared = card.card_refs
-        card.card_refs = resolve_references(self._backend, card)
+        filled = _fill_project_defaults(card, self._config)
         try:
-            register(self._backend, card, bump, pre_tag, build_tag, save_kwargs)
+            if not isinstance(card, ServiceCard):
+                register(self._backend, card, bump, pre_tag, build_tag, save_kwargs)
+                if isinstance(card, ExperimentCard):
+                    card._attach_tracking(self._backend)
+                return
+            declared = card.card_refs
+            card.card_refs = resolve_references(self._backend, card)
+            try:
+                register(self._backend, card, bump, pre_tag, build_tag, save_kwargs)
+            except BaseException:
+                card.card_refs = declared
+                raise
         except BaseException:
-            card.card_refs = declared
+            for key in filled:
+                setattr(card, key, None)
             raise
 
     def list_cards(
@@ -637,3 +648,21 @@ class CardRegistries:
         self.experiment = CardRegistry(RegistryType.Experiment, cfg, backends)
         self.prompt = CardRegistry(RegistryType.Prompt, cfg, backends)
         self.service = CardRegistry(RegistryType.Service, cfg, backends)
+
+
+def _fill_project_defaults(card: CardBase, config: OpsmlConfig) -> list[str]:
+    """Set the space, name and version a card lacks from the project's ``pyproject.toml``.
+
+    Returns:
+        The attributes that were set (to undo them when the registration fails).
+    """
+    if card.space is not None and card.name is not None and card.version is not None:
+        return []
+    defaults = config.card_defaults(card.registry_type.value)
+    filled: list[str] = []
+    for key in ("space", "name", "version"):
+        value = getattr(defaults, key)
+        if getattr(card, key) is None and value is not None:
+            setattr(card, key, value)
+            filled.append(key)
+    return filled

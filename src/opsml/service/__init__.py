@@ -1,5 +1,6 @@
-"""Services: ``opsmlspec.yaml`` declares the cards a service needs, ``opsml lock`` pins them
-in ``opsml.lock``, ``opsml install service`` fetches exactly them (SPEC §6)."""
+"""Services: ``opsmlspec.yaml`` (or ``[[tool.opsml.service]]`` tables in ``pyproject.toml``)
+declares the cards a service needs, ``opsml lock`` pins them in ``opsml.lock``,
+``opsml install service`` fetches exactly them (SPEC §6)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from opsml.service._lock import LOCK_FILE, LockArtifact, LockedFile, LockFile
 from opsml.service._spec import (
     SPEC_FILES,
     CardSpec,
+    DriftSpec,
     OpsmlServiceSpec,
     ServiceConfig,
     SpecMetadata,
+    read_project,
 )
 from opsml.types import ServiceType
 
@@ -24,6 +27,7 @@ __all__ = [
     "LOCK_FILE",
     "SPEC_FILES",
     "CardSpec",
+    "DriftSpec",
     "InstallReport",
     "LockArtifact",
     "LockFile",
@@ -36,4 +40,5 @@ __all__ = [
     "download_service",
     "install_service",
     "lock_service",
+    "read_project",
 ]

@@ -34,11 +34,11 @@ from opsml.registry import (
     resolve_references,
 )
 from opsml.service._lock import LOCK_FILE, LockArtifact, LockedFile, LockFile
-from opsml.service._spec import OpsmlServiceSpec
+from opsml.service._spec import DriftSpec, OpsmlServiceSpec, read_project
 from opsml.settings import OpsmlConfig
 from opsml.storage import hash_file, safe_relpath
 from opsml.store import CardQuery
-from opsml.types import RegistryType
+from opsml.types import RegistryMode, RegistryType
 
 __all__ = [
     "InstallReport",
@@ -57,8 +57,14 @@ def lock_service(path: Path | str = ".", config: OpsmlConfig | None = None) -> L
     """Resolve the spec's cards to exact versions, register the ServiceCard if its content
     changed, and write ``opsml.lock`` next to the spec.
 
+    A ``pyproject.toml`` project with several ``[[tool.opsml.service]]`` tables locks each
+    of them into the one ``opsml.lock``. Cards whose spec has a ``drift`` setting get that
+    status for their drift profiles on the Scouter server (in local mode only when one is
+    configured; in client mode the opsml server applies it with its own Scouter settings).
+
     Args:
-        path: The spec file, or the folder holding ``opsmlspec.yaml``.
+        path: The spec file, or the folder holding ``opsmlspec.yaml`` (or a
+            ``pyproject.toml`` with ``[[tool.opsml.service]]`` tables).
         config: The registry to lock against (read from the environment when omitted).
 
     Returns:
@@ -69,10 +75,22 @@ def lock_service(path: Path | str = ".", config: OpsmlConfig | None = None) -> L
         CardNotFoundError: A card of the spec matches no registered card.
         VersionConflictError: The spec pins a full service version that is already
             registered with other cards.
+        MonitoringError: Scouter refused a drift status change.
     """
-    spec = OpsmlServiceSpec.from_path(path)
+    specs = read_project(path)
     config = config if config is not None else OpsmlConfig.from_env()
     backend = backend_for(config)
+    entries: list[LockArtifact] = []
+    for spec in specs:
+        entries += _lock_spec(spec, backend, config)
+    lock = LockFile(artifact=entries)
+    lock.write(specs[0].root / LOCK_FILE)
+    return lock
+
+
+def _lock_spec(
+    spec: OpsmlServiceSpec, backend: RegistryBackend, config: OpsmlConfig
+) -> list[LockArtifact]:
     service = spec.service_card()
     service.card_refs = resolve_references(backend, service)
     registered = _unchanged_service(backend, spec, service) or _register(spec, service, config)
@@ -103,9 +121,28 @@ def lock_service(path: Path | str = ".", config: OpsmlConfig | None = None) -> L
                 else [],
             )
         )
-    lock = LockFile(artifact=entries)
-    lock.write(spec.root / LOCK_FILE)
-    return lock
+        if card_spec.drift is not None and (
+            backend.mode is RegistryMode.Client or config.scouter.enabled
+        ):
+            _apply_drift(backend, card, card_spec.drift)
+    return entries
+
+
+def _apply_drift(backend: RegistryBackend, card: CardBase, drift: DriftSpec) -> None:
+    from opsml.monitoring import ScouterProfileStatus
+
+    kinds: list[str | None] = list(drift.drift_type) or [None]  # none named: every profile
+    for drift_type in kinds:
+        backend.update_drift_profile_status(
+            ScouterProfileStatus(
+                space=str(card.space),
+                name=str(card.name),
+                version=str(card.version),
+                active=drift.active,
+                drift_type=drift_type,
+                deactivate_others=drift.deactivate_others,
+            )
+        )
 
 
 def _content(service: ServiceCard) -> tuple[object, ...]:
@@ -144,11 +181,13 @@ class InstallReport:
     """What ``install_service`` did.
 
     Attributes:
-        write_dir: Where the service was installed.
+        write_dir: Where the service was installed (the first service's folder, for a
+            project with several).
         downloaded: Aliases whose cards were fetched.
         up_to_date: Aliases already present with every file verified.
         bytes_downloaded: Artifact bytes fetched.
         locked: Whether the lock was (re)written first.
+        write_dirs: Where each service of the project was installed.
     """
 
     write_dir: Path
@@ -156,6 +195,7 @@ class InstallReport:
     up_to_date: list[str] = field(default_factory=list)
     bytes_downloaded: int = 0
     locked: bool = False
+    write_dirs: list[Path] = field(default_factory=list)
 
 
 def install_service(
@@ -165,14 +205,16 @@ def install_service(
     repair: bool = False,
     config: OpsmlConfig | None = None,
 ) -> InstallReport:
-    """Download exactly the cards ``opsml.lock`` names into the spec's ``write_dir``.
+    """Download exactly the cards ``opsml.lock`` names into the spec's ``write_dir``
+    (each service's, for a ``pyproject.toml`` project with several).
 
     Without ``frozen``, a missing or out-of-date lock is (re)written first, as
     ``opsml lock`` would. Cards already present and verified are not fetched again (no
     request is made at all when everything is present).
 
     Args:
-        path: The spec file, or the folder holding ``opsmlspec.yaml`` and ``opsml.lock``.
+        path: The spec file, or the folder holding ``opsmlspec.yaml`` (or a
+            ``pyproject.toml`` with ``[[tool.opsml.service]]`` tables) and ``opsml.lock``.
         write_path: Base folder for the spec's ``write_dir`` (default: the spec's folder).
         frozen: Never write the lock: fail when it is missing or out of date.
         repair: Re-download a card whose installed files differ from the lock, instead of
@@ -188,27 +230,49 @@ def install_service(
             names it).
         CardNotFoundError: A locked card no longer exists in the registry.
     """
-    spec = OpsmlServiceSpec.from_path(path)
+    specs = read_project(path)
     config = config if config is not None else OpsmlConfig.from_env()
-    lock_path = spec.root / LOCK_FILE
-    report = InstallReport(write_dir=_write_dir(spec, write_path))
+    lock_path = specs[0].root / LOCK_FILE
+    dirs = [_write_dir(spec, write_path) for spec in specs]
+    report = InstallReport(write_dir=dirs[0], write_dirs=dirs)
     try:
-        lock = LockFile.read(lock_path)
-        stale = lock.mismatch(spec)
+        parts = LockFile.read(lock_path).split()
+        stale = _stale(parts, specs)
     except LockfileError:
         if frozen:
             raise
-        lock, stale = None, None
+        parts, stale = [], None
     if stale is not None and frozen:
         raise LockfileError(f"{lock_path} is out of date with the spec: {stale}; run `opsml lock`")
-    if lock is None or stale is not None:
-        lock = lock_service(path, config)
+    if not parts or stale is not None:
+        parts = lock_service(path, config).split()
         report.locked = True
 
     def get_backend() -> RegistryBackend:  # only when something must be fetched
         return backend_for(config)
 
-    write_dir = report.write_dir
+    for part, write_dir in zip(parts, dirs, strict=True):
+        _install_part(part, write_dir, repair, get_backend, report)
+    return report
+
+
+def _stale(parts: list[LockFile], specs: list[OpsmlServiceSpec]) -> str | None:
+    if len(parts) != len(specs):
+        return f"the lock has {len(parts)} services, the project {len(specs)}"
+    for part, spec in zip(parts, specs, strict=True):
+        why = part.mismatch(spec)
+        if why is not None:
+            return why
+    return None
+
+
+def _install_part(
+    lock: LockFile,
+    write_dir: Path,
+    repair: bool,
+    get_backend: Callable[[], RegistryBackend],
+    report: InstallReport,
+) -> None:
     write_dir.mkdir(parents=True, exist_ok=True)
     missing: list[LockArtifact] = []
     for entry in lock.cards:
@@ -219,13 +283,12 @@ def install_service(
     if missing:
         with ThreadPoolExecutor(max_workers=min(len(missing), _FETCH_THREADS)) as pool:
             fetched = pool.map(lambda e: _fetch(get_backend, e, write_dir / e.alias), missing)
-            report.bytes_downloaded = sum(fetched)
-        report.downloaded = [entry.alias for entry in missing]
+            report.bytes_downloaded += sum(fetched)
+        report.downloaded += [entry.alias for entry in missing]
     service = lock.service
     if _card_file_uid(write_dir) != service.uid:
         card = get_backend().load_card(RegistryType.Service, CardQuery(uid=service.uid))
         card._write_card_file(write_dir)
-    return report
 
 
 def _write_dir(spec: OpsmlServiceSpec, write_path: Path | str | None) -> Path:

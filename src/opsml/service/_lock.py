@@ -1,7 +1,9 @@
 """``opsml.lock``: the exact cards (uid, version) and artifact hashes a service runs with.
 
 TOML, one ``[[artifact]]`` per card plus one for the service itself (``registry_type =
-"service"``); each card lists its files as ``[[artifact.files]]`` with size and SHA-256.
+"service"``); each card lists its files as ``[[artifact.files]]`` with size and SHA-256. A
+project with several services (``pyproject.toml``) locks them in one file: each service's
+entry followed by its cards.
 """
 
 from __future__ import annotations
@@ -85,6 +87,16 @@ class LockFile(BaseModel):
     def cards(self) -> list[LockArtifact]:
         """The card entries, in the spec's order."""
         return [a for a in self.artifact if a.registry_type is not RegistryType.Service]
+
+    def split(self) -> list[LockFile]:
+        """One lock per service, for a project with several (``pyproject.toml``): the
+        entries of a lock are each service's own entry followed by its cards."""
+        parts: list[LockFile] = []
+        for entry in self.artifact:
+            if entry.registry_type is RegistryType.Service or not parts:
+                parts.append(LockFile(version=self.version, artifact=[]))
+            parts[-1].artifact.append(entry)
+        return parts
 
     @classmethod
     def read(cls, path: Path) -> LockFile:

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from opsml._pyproject import PYPROJECT, read_pyproject
 from opsml._validation import translate_validation_error
 from opsml.cards import SERVICE_CARD_TYPES, Card, ServiceCard, check_unique_aliases, validate_name
 from opsml.errors import InvalidArgumentError
@@ -17,10 +18,12 @@ from opsml.version import VersionQuery, parse_requested_version
 __all__ = [
     "SPEC_FILES",
     "CardSpec",
+    "DriftSpec",
     "OpsmlServiceSpec",
     "ServiceConfig",
     "SpecMetadata",
     "find_spec_file",
+    "read_project",
 ]
 
 SPEC_FILES = ("opsmlspec.yaml", "opsmlspec.yml")
@@ -44,11 +47,42 @@ class _SpecModel(BaseModel):
             raise translate_validation_error(exc, type(self).__name__) from None
 
 
+_DRIFT_TYPES = {"spc": "Spc", "psi": "Psi", "custom": "Custom", "llm": "LLM"}
+
+
+class DriftSpec(_SpecModel):
+    """A card's ``drift`` setting: the status ``opsml lock`` gives the card's drift profiles
+    on the Scouter server (``{active, deactivate_others, drift_type: ["psi", ...]}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool = True
+    deactivate_others: bool = False
+    drift_type: list[str] = Field(default_factory=list)
+
+    @field_validator("drift_type", mode="before")
+    @classmethod
+    def _check_types(cls, value: object) -> list[str]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise InvalidArgumentError("drift.drift_type must be a list of drift types")
+        names: list[str] = []
+        for item in items:
+            name = _DRIFT_TYPES.get(str(item).strip().lower())
+            if name is None:
+                raise InvalidArgumentError(
+                    f"drift type {item!r} is not one of {', '.join(_DRIFT_TYPES.values())}"
+                )
+            names.append(name)
+        return names
+
+
 class CardSpec(_SpecModel):
-    """One card of the service: ``{alias, space, name, version, uid, type}``.
+    """One card of the service: ``{alias, space, name, version, uid, type, drift}``.
 
     ``space`` defaults to the spec's space; ``version`` is a version query (``"1.*"``,
-    ``"^1.2"``); ``uid`` pins one card and wins over space/name/version.
+    ``"^1.2"``); ``uid`` pins one card and wins over space/name/version; ``drift`` (Model and
+    Data cards) sets the status of the card's drift profiles when the service is locked.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -59,6 +93,7 @@ class CardSpec(_SpecModel):
     name: str | None = None
     version: str | None = None
     uid: str | None = None
+    drift: DriftSpec | None = None
 
     @field_validator("registry_type", mode="before")
     @classmethod
@@ -172,6 +207,13 @@ class OpsmlServiceSpec(_SpecModel):
                 unknown or invalid (the message names them).
         """
         file = find_spec_file(Path(path))
+        if file.suffix == ".toml":
+            specs = read_project(file)
+            if len(specs) != 1:
+                raise InvalidArgumentError(
+                    f"{file} declares {len(specs)} services; read them with read_project"
+                )
+            return specs[0]
         try:
             text = file.read_text(encoding="utf-8")
             data = yaml.load(text, Loader=yaml.BaseLoader)
@@ -182,6 +224,21 @@ class OpsmlServiceSpec(_SpecModel):
         if not isinstance(data, dict):
             raise InvalidArgumentError(f"{file} must hold a mapping with name, space and service")
         return cls.from_dict(data, file)
+
+    @classmethod
+    def from_pyproject_table(cls, table: dict[str, Any], path: Path) -> OpsmlServiceSpec:
+        """Validate one ``[[tool.opsml.service]]`` table of ``path`` (a ``pyproject.toml``).
+
+        The table holds the spec's fields flat, as OpsML 3 writes them: ``space``, ``name``,
+        ``type``, ``version``, ``write_dir``, ``cards`` (and ``description``, ``tags``).
+
+        Raises:
+            InvalidArgumentError: Fields that are missing, unknown or invalid.
+        """
+        data = dict(table)
+        service = {key: data.pop(key) for key in ("version", "write_dir", "cards") if key in data}
+        metadata = {key: data.pop(key) for key in ("description", "tags") if key in data}
+        return cls.from_dict({**data, "service": service, "metadata": metadata}, path)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> OpsmlServiceSpec:
@@ -229,7 +286,9 @@ class OpsmlServiceSpec(_SpecModel):
 
 
 def find_spec_file(path: Path) -> Path:
-    """``path`` itself when it is a file, else the spec file inside the folder ``path``.
+    """``path`` itself when it is a file, else the spec file inside the folder ``path``:
+    ``opsmlspec.yaml`` (or ``.yml``), else a ``pyproject.toml`` with
+    ``[[tool.opsml.service]]`` tables.
 
     Raises:
         InvalidArgumentError: There is none.
@@ -239,4 +298,37 @@ def find_spec_file(path: Path) -> Path:
     for name in SPEC_FILES:
         if (path / name).is_file():
             return path / name
-    raise InvalidArgumentError(f"no {' or '.join(SPEC_FILES)} in {path}")
+    pyproject = path / PYPROJECT
+    if pyproject.is_file() and read_pyproject(pyproject).services:
+        return pyproject
+    raise InvalidArgumentError(
+        f"no {' or '.join(SPEC_FILES)}, nor a {PYPROJECT} with [[tool.opsml.service]], in {path}"
+    )
+
+
+def read_project(path: Path | str = ".") -> list[OpsmlServiceSpec]:
+    """The service specs of a project: the one of an ``opsmlspec.yaml``, or one per
+    ``[[tool.opsml.service]]`` table of a ``pyproject.toml`` (see :func:`find_spec_file`).
+
+    Raises:
+        InvalidArgumentError: No spec file, a malformed one, or two services of a
+            ``pyproject.toml`` with the same space and name or the same ``write_dir``.
+    """
+    file = find_spec_file(Path(path))
+    if file.suffix != ".toml":
+        return [OpsmlServiceSpec.from_path(file)]
+    tables = read_pyproject(file).services
+    if not tables:
+        raise InvalidArgumentError(f"{file} has no [[tool.opsml.service]] table")
+    specs = [OpsmlServiceSpec.from_pyproject_table(table, file) for table in tables]
+    for key, what in ((lambda s: (s.space, s.name), "service"), (_write_dir, "write_dir")):
+        seen: set[object] = set()
+        for spec in specs:
+            if key(spec) in seen:
+                raise InvalidArgumentError(f"{file}: two services share the {what} {key(spec)}")
+            seen.add(key(spec))
+    return specs
+
+
+def _write_dir(spec: OpsmlServiceSpec) -> object:
+    return spec.service.write_dir

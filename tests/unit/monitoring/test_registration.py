@@ -186,3 +186,26 @@ def test_profiles_for_another_card_or_version_are_refused(
         registry.register_card(_card())
     assert scouter_server.profiles == []
     assert len(registry.list_cards()) == 0
+
+
+def test_a_service_spec_sets_the_drift_status_of_its_cards(
+    mode: str, scouter_server: ScouterStandIn, tmp_path: Path
+) -> None:
+    from opsml.service import lock_service
+
+    card = _card()
+    CardRegistry(RegistryType.Model).register_card(card)
+    scouter_server.statuses.clear()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[[tool.opsml.service]]\nspace = "team"\nname = "api"\n'
+        'cards = [{alias = "model", name = "pricer", type = "model", drift = '
+        '{active = true, deactivate_others = true, drift_type = ["psi", "SPC"]}}]\n'
+    )
+    lock_service(project)
+    assert [(s["drift_type"], s["version"], s["active"]) for s in scouter_server.statuses] == [
+        ("Psi", card.version, True),
+        ("Spc", card.version, True),
+    ]
+    assert all(s["deactivate_others"] and s["name"] == "pricer" for s in scouter_server.statuses)
