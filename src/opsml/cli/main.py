@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from opsml._version import __version__
+from opsml.cli._aliases import alias_app
 from opsml.cli._command import OpsmlTyper, did_you_mean
 from opsml.cli._common import guard
 from opsml.cli._keys import generate_app, keys_app
@@ -30,6 +31,7 @@ app.add_typer(server_app, name="server")
 install_app = OpsmlTyper(help="Install what a lock file names (opsml install service).")
 app.add_typer(install_app, name="install")
 app.add_typer(user_app, name="user")
+app.add_typer(alias_app, name="alias")
 app.add_typer(generate_app, name="generate")
 app.add_typer(keys_app, name="keys")
 scouter_app = OpsmlTyper(help="Drift profiles on the Scouter server.")
@@ -113,7 +115,9 @@ def list_cards(
     name: Annotated[str | None, typer.Option(help="Only this name.")] = None,
     version: Annotated[
         str | None,
-        typer.Option(metavar="QUERY", help="A version query: 1.*, ^1.2, >=1.2,<2, 1.2.3."),
+        typer.Option(
+            metavar="QUERY", help="A version query: 1.*, ^1.2, >=1.2,<2, 1.2.3, or @ALIAS."
+        ),
     ] = None,
     uid: Annotated[str | None, typer.Option(help="Only this uid.")] = None,
     tags: Annotated[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from opsml._uuid import uuid7
 from opsml._version import __version__
 from opsml.cards import (
     CARD_FILE,
+    CardAlias,
     CardBase,
     CardRecord,
     card_class,
@@ -47,7 +49,7 @@ from opsml.storage import (
     owner_token,
     verify_tree,
 )
-from opsml.store import PENDING, CardQuery, KeyStore, SqlStore
+from opsml.store import PENDING, Actor, AliasStore, CardQuery, KeyStore, SqlStore
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import Version, allocate_version, parse_requested_version
 
@@ -107,6 +109,7 @@ class LocalBackend(LocalTracking):
         self.storage = storage
         self.app_env = app_env
         self.scouter = scouter if scouter is not None else ScouterConfig()
+        self.aliases = AliasStore(store)
 
     @classmethod
     def from_config(
@@ -463,6 +466,71 @@ class LocalBackend(LocalTracking):
             self.tracking.delete(card.uid)
         card._attach_source(None)
 
+    # -- aliases --------------------------------------------------------------------------
+
+    def set_alias(
+        self,
+        registry: RegistryType,
+        space: str,
+        name: str,
+        alias: str,
+        version: Version,
+        actor: Actor | None = None,
+    ) -> CardAlias:
+        """Point an alias at a registered version, atomically, with an audit line.
+
+        Args:
+            registry: The registry.
+            space: The card's space (validated).
+            name: The card's name (validated).
+            alias: The alias (validated).
+            version: The full version to point at.
+            actor: Who moves it (a server passes its user; default: this OS user).
+
+        Raises:
+            CardNotFoundError: No such card version.
+        """
+        row = self.aliases.set(registry, space, name, alias, version, actor or _local_actor())
+        return CardAlias(**row.fields())
+
+    def delete_alias(
+        self,
+        registry: RegistryType,
+        space: str,
+        name: str,
+        alias: str,
+        actor: Actor | None = None,
+    ) -> None:
+        """Remove an alias, with an audit line.
+
+        Raises:
+            CardNotFoundError: No such alias.
+        """
+        self.aliases.delete(registry, space, name, alias, actor or _local_actor())
+
+    def list_aliases(
+        self,
+        registry: RegistryType,
+        space: str | None = None,
+        name: str | None = None,
+        spaces: Sequence[str] | None = None,
+    ) -> list[CardAlias]:
+        """Aliases and the versions they point at, by space, name and alias (``spaces``:
+        only those spaces)."""
+        return [
+            CardAlias(**row.fields())
+            for row in self.aliases.list(registry, space, name, spaces=spaces)
+        ]
+
+
+def _local_actor() -> Actor:
+    """This process's OS user, as the audit log names a local-mode alias move."""
+    try:
+        username = getpass.getuser()
+    except (KeyError, OSError):  # no such user in the password database (containers)
+        username = "unknown"
+    return Actor(username=username, client_address="local")
+
 
 def _encrypted(storage: ArtifactStorage, store: SqlStore, secret: str) -> ArtifactStorage:
     if not isinstance(storage, LocalStorage):
@@ -491,6 +559,8 @@ def _describe(query: CardQuery) -> str:
     ]
     if query.version is not None:
         parts.append(f"version={query.version.text!r}")
+    if query.alias is not None:
+        parts.append(f"version='@{query.alias}'")
     return ", ".join(parts) or "the query"
 
 

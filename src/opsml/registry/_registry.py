@@ -19,15 +19,23 @@ from sqlalchemy.exc import ArgumentError
 from opsml._validation import check_text
 from opsml._version import __version__
 from opsml.cards import (
+    CardAlias,
     CardBase,
     CardList,
     CardRecord,
     ExperimentCard,
     InterfaceCard,
     ServiceCard,
+    alias_in,
+    validate_alias,
     validate_name,
 )
-from opsml.errors import CardNotFoundError, CardTypeError, InvalidArgumentError
+from opsml.errors import (
+    CardNotFoundError,
+    CardTypeError,
+    InvalidArgumentError,
+    InvalidVersionError,
+)
 from opsml.registry._backend import RegistryBackend
 from opsml.registry._local import LocalBackend
 from opsml.registry._registration import register
@@ -36,7 +44,7 @@ from opsml.settings import OpsmlConfig
 from opsml.storage import VerifiedFiles
 from opsml.store import CARD_REGISTRIES, CardQuery, SqlStore, normalize_url, parse_max_date
 from opsml.types import RegistryMode, RegistryType, VersionType
-from opsml.version import VersionQuery
+from opsml.version import VersionQuery, parse_requested_version
 
 _log = logging.getLogger("opsml")
 
@@ -255,20 +263,24 @@ def card_query(
     **extra: Any,
 ) -> CardQuery:
     """Filters from user input: space and name validated and lowercased, the version query
-    parsed (``None`` or an empty version means any); ``extra`` are further CardQuery fields.
+    parsed (``None`` or an empty version means any; ``"@prod"`` the card the alias ``prod``
+    points at); ``extra`` are further CardQuery fields.
 
     Raises:
-        InvalidNameError: ``space`` or ``name`` cannot match any card.
+        InvalidNameError: ``space`` or ``name`` cannot match any card, or ``@`` is followed
+            by an invalid alias.
         InvalidVersionError: The version query is malformed.
         InvalidArgumentError: A tag no card can carry (1-255 characters, no control ones).
     """
     if extra.get("tags"):
         extra["tags"] = tuple(_tag_filter(tag) for tag in extra["tags"])
+    alias = alias_in(version)
     return CardQuery(
         uid=uid,
         space=_optional_name(space, "space"),
         name=_optional_name(name, "name"),
-        version=VersionQuery.parse(version) if version else None,
+        version=VersionQuery.parse(version) if version and alias is None else None,
+        alias=alias,
         **extra,
     )
 
@@ -572,7 +584,11 @@ class CardRegistry:
             versions = [r.version for r in listed if r.name == query.name]
             names = sorted({r.name for r in listed})
             close = difflib.get_close_matches(query.name, names, n=1, cutoff=0.6)
-            if versions:
+            if versions and query.alias is not None:
+                found = self._backend.list_aliases(self._registry_type, query.space, query.name)
+                aliases = sorted({f"@{a.alias}" for a in found})
+                hint = f"; its aliases: {', '.join(aliases)}" if aliases else "; it has no aliases"
+            elif versions:
                 hint = f"; its versions: {', '.join(versions[:10])}"
             elif close:
                 hint = f"; did you mean {close[0]!r}?"
@@ -604,6 +620,70 @@ class CardRegistry:
         self._check_type(card)
         self._backend.delete_card(card)
 
+    # -- aliases ------------------------------------------------------------------------
+
+    def set_alias(self, space: str, name: str, alias: str, version: str) -> CardAlias:
+        """Point ``alias`` of the card (space, name) at one registered version.
+
+        The alias is created, or moved atomically: a concurrent ``load_card(...,
+        version="@alias")`` gets the old or the new version, never nothing. Every move is
+        recorded in the audit log; on a server it needs write permission on the space.
+
+        Args:
+            space: The card's space.
+            name: The card's name.
+            alias: The alias: 1-64 characters from a-z, 0-9, ``_``, ``-``, starting with a
+                letter (uppercase is lowercased); not ``latest``.
+            version: The full version to point at (``"1.2.0"``).
+
+        Returns:
+            The alias and the version it now points at.
+
+        Raises:
+            InvalidNameError: Invalid space, name or alias.
+            InvalidVersionError: ``version`` is not a full version.
+            CardNotFoundError: That version is not registered.
+            PermissionDeniedError: Client mode, without write permission on the space.
+        """
+        space, name, alias = _alias_key(space, name, alias)
+        if not isinstance(version, str):
+            raise InvalidVersionError(f"version must be a string, got {type(version).__name__}")
+        target = parse_requested_version(version).version
+        if target is None:
+            raise InvalidVersionError(
+                f"an alias points at one version: give a full version such as 1.2.0, "
+                f"got {version!r}"
+            )
+        return self._backend.set_alias(self._registry_type, space, name, alias, target)
+
+    def delete_alias(self, space: str, name: str, alias: str) -> None:
+        """Remove an alias (audited; on a server it needs write permission on the space).
+
+        Raises:
+            InvalidNameError: Invalid space, name or alias.
+            CardNotFoundError: The card has no such alias.
+            PermissionDeniedError: Client mode, without write permission on the space.
+        """
+        space, name, alias = _alias_key(space, name, alias)
+        self._backend.delete_alias(self._registry_type, space, name, alias)
+
+    def list_aliases(self, space: str | None = None, name: str | None = None) -> list[CardAlias]:
+        """Aliases and the versions they point at, ordered by space, name and alias.
+
+        Args:
+            space: Only this space.
+            name: Only this name.
+
+        Returns:
+            The aliases (on a server: those in spaces the caller may read).
+
+        Raises:
+            InvalidNameError: Invalid space or name.
+        """
+        return self._backend.list_aliases(
+            self._registry_type, _optional_name(space, "space"), _optional_name(name, "name")
+        )
+
     @property
     def config(self) -> OpsmlConfig:
         """Where this registry lives."""
@@ -623,6 +703,10 @@ class CardRegistry:
 
     def __repr__(self) -> str:
         return f"CardRegistry({self._registry_type.value}, mode={self.mode.value})"
+
+
+def _alias_key(space: str, name: str, alias: str) -> tuple[str, str, str]:
+    return validate_name(space, "space"), validate_name(name, "name"), validate_alias(alias)
 
 
 class CardRegistries:

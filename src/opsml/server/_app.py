@@ -13,6 +13,7 @@ from opsml._version import __version__
 from opsml.errors import OpsmlError, RateLimitError
 from opsml.registry import LocalBackend
 from opsml.server._accounts import accounts
+from opsml.server._aliases_api import aliases
 from opsml.server._auth_api import public
 from opsml.server._authz import AuditLog, BodyLimit, HostGuard, JsonText, SameOrigin
 from opsml.server._cards_api import cards
@@ -102,7 +103,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     for router in (cards, transfers):
         app.router.routes.extend(router.routes)
     install_ui(app)
-    for router in (public, accounts, experiments, monitoring):
+    for router in (public, accounts, experiments, monitoring, aliases):
         app.router.routes.extend(router.routes)
 
     # Added last runs first: the host check, the body limit, the CSRF check, the JSON text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from opsml.store._aliases import ALIAS_DELETE, ALIAS_SET, Actor, AliasRow, AliasStore
 from opsml.store._artifact_keys import KeyStore
 from opsml.store._auth import ANY_SPACE, ApiTokenRow, AuditEntry, AuthStore, PermissionRow, UserRow
 from opsml.store._browse import card_names, card_page, space_summaries
@@ -11,7 +12,12 @@ from opsml.store._schema import CARD_REGISTRIES
 from opsml.store._store import OK, PENDING, CardQuery, SqlStore, parse_max_date
 
 __all__ = [
+    "ALIAS_DELETE",
+    "ALIAS_SET",
     "ANY_SPACE",
+    "Actor",
+    "AliasRow",
+    "AliasStore",
     "ApiTokenRow",
     "AuditEntry",
     "AuthStore",

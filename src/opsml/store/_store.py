@@ -38,7 +38,7 @@ from opsml.errors import (
 from opsml.store._engine import open_engine
 from opsml.store._errors import store_error
 from opsml.store._prepared import PreparedReads, Record
-from opsml.store._schema import TAGS, card_table
+from opsml.store._schema import ALIASES, TAGS, card_table
 from opsml.store._version_sql import VersionColumns, version_filter, version_order
 from opsml.types import RegistryType
 from opsml.version import Version, VersionQuery
@@ -65,6 +65,7 @@ class CardQuery:
     limit: int | None = 25
     latest_first: bool = False
     spaces: tuple[str, ...] | None = None  # only these spaces (what the caller may read)
+    alias: str | None = None  # only the card this alias points at (``version="@prod"``)
 
 
 @functools.lru_cache(maxsize=512)
@@ -241,6 +242,9 @@ class SqlStore:
 
         def _delete(conn: Connection) -> None:
             conn.execute(delete(TAGS).where(TAGS.c.registry == registry.value, TAGS.c.uid == uid))
+            conn.execute(
+                delete(ALIASES).where(ALIASES.c.registry == registry.value, ALIASES.c.uid == uid)
+            )
             conn.execute(delete(table).where(table.c.uid == uid))
 
         self._retrying(_delete, f"deleting {uid}")
@@ -355,6 +359,16 @@ class SqlStore:
                 )
                 if result.rowcount == 0:
                     raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
+                if "space" in values or "name" in values:
+                    # An alias belongs to (space, name): a card moving away leaves them.
+                    conn.execute(
+                        delete(ALIASES).where(
+                            ALIASES.c.registry == registry.value,
+                            ALIASES.c.uid == uid,
+                            (ALIASES.c.space != values.get("space", ALIASES.c.space))
+                            | (ALIASES.c.name != values.get("name", ALIASES.c.name)),
+                        )
+                    )
                 conn.execute(
                     delete(TAGS).where(TAGS.c.registry == registry.value, TAGS.c.uid == uid)
                 )
@@ -449,6 +463,7 @@ class _Shape:
     version: VersionQuery | None
     max_date: bool
     tags: int
+    alias: bool
     sort_by_timestamp: bool
     latest_first: bool
     limit: int | None
@@ -465,6 +480,7 @@ class _Shape:
             version=None if q.version is None or q.version.is_any else q.version,
             max_date=q.max_date is not None and q.max_date < date.max,  # date.max: no bound
             tags=len(dict.fromkeys(q.tags)),
+            alias=q.alias is not None,
             sort_by_timestamp=q.sort_by_timestamp,
             latest_first=q.latest_first,
             limit=q.limit,
@@ -484,6 +500,8 @@ def _values(q: CardQuery) -> dict[str, Any]:
         values["end"] = datetime.combine(q.max_date + timedelta(days=1), datetime.min.time(), UTC)
     for i, tag in enumerate(dict.fromkeys(q.tags)):
         values[f"tag_{i}"] = tag
+    if q.alias is not None:
+        values["alias"] = q.alias
     return values
 
 
@@ -520,6 +538,11 @@ def _select(shape: _Shape) -> Select[Any]:
             .having(func.count(func.distinct(TAGS.c.tag)) == shape.tags)
         )
         conditions.append(table.c.uid.in_(tagged))
+    if shape.alias:
+        aliased = select(ALIASES.c.uid).where(
+            ALIASES.c.registry == registry.value, ALIASES.c.alias == bindparam("alias")
+        )
+        conditions.append(table.c.uid.in_(aliased))
     stmt = select(*columns).where(and_(*conditions))
     if shape.sort_by_timestamp:
         stmt = stmt.order_by(table.c.created_at.desc(), table.c.uid.desc())
