@@ -76,6 +76,9 @@ def _url(path: str, uid: str) -> str:
         "path": "card.json",
         "username": "root",
         "token_id": "0123456789abcdef",
+        "space": "secret",
+        "name": "plan",
+        "alias": "prod",
     }
     return re.sub(r"{(\w+)(:path)?}", lambda m: values[m.group(1)], path)
 
