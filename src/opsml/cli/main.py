@@ -122,7 +122,12 @@ def list_cards(
     uid: Annotated[str | None, typer.Option(help="Only this uid.")] = None,
     tags: Annotated[
         list[str] | None,
-        typer.Option("--tags", "--tag", metavar="TAG", help="Only cards with this tag."),
+        typer.Option(
+            "--tags",
+            "--tag",
+            metavar="TAG",
+            help="Only cards with this tag (repeatable); key=value matches key:value too.",
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(metavar="N", help="At most this many cards.")] = 25,
     as_json: JsonFlag = False,

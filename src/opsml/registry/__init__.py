@@ -23,6 +23,7 @@ from opsml.registry._registry import (
     card_registry_type,
     close_backends,
     describe_database,
+    tag_filters,
 )
 from opsml.registry._service import resolve_references
 
@@ -49,4 +50,5 @@ __all__ = [
     "collect_garbage",
     "register",
     "resolve_references",
+    "tag_filters",
 ]

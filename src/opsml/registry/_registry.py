@@ -7,7 +7,7 @@ import getpass
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -42,7 +42,14 @@ from opsml.registry._registration import register
 from opsml.registry._service import attach_references, resolve_references
 from opsml.settings import OpsmlConfig
 from opsml.storage import VerifiedFiles
-from opsml.store import CARD_REGISTRIES, CardQuery, SqlStore, normalize_url, parse_max_date
+from opsml.store import (
+    CARD_REGISTRIES,
+    TAG_KEY,
+    CardQuery,
+    SqlStore,
+    normalize_url,
+    parse_max_date,
+)
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import VersionQuery, parse_requested_version
 
@@ -59,6 +66,7 @@ __all__ = [
     "card_query",
     "card_registry_type",
     "close_backends",
+    "tag_filters",
 ]
 
 
@@ -255,6 +263,37 @@ def _tag_filter(tag: object) -> str:
     return check_text(tag, "tag", 255)
 
 
+def tag_filters(tags: Mapping[str, str] | Sequence[str] | None) -> tuple[str, ...]:
+    """The tags a card must carry, from ``list_cards(tags=...)``: a list of tags, or a
+    ``{key: value}`` mapping of key/value tags (``{"team": "search"}`` is ``"team=search"``,
+    which matches a card tagged ``team=search`` or ``team:search``).
+
+    Raises:
+        InvalidArgumentError: Not a list or mapping of strings, a key outside 1-128
+            characters from ``A-Z a-z 0-9 _ . -``, or a tag no card can carry.
+    """
+    if tags is None:
+        return ()
+    if isinstance(tags, Mapping):
+        pairs = []
+        for key, value in tags.items():
+            if not isinstance(key, str) or TAG_KEY.fullmatch(key) is None:
+                raise InvalidArgumentError(
+                    f"invalid tag key {key!r}: 1-128 characters from A-Z, a-z, 0-9, '_', '.', '-'"
+                )
+            if not isinstance(value, str):
+                raise InvalidArgumentError(
+                    f"the value of tag {key!r} must be a string, got {type(value).__name__}"
+                )
+            pairs.append(f"{key}={value}")
+        return tuple(_tag_filter(tag) for tag in pairs)
+    if isinstance(tags, str) or not isinstance(tags, Sequence):
+        raise InvalidArgumentError(
+            f"tags must be a list of tags or a {{key: value}} dict, got {type(tags).__name__}"
+        )
+    return tuple(_tag_filter(tag) for tag in tags)
+
+
 def card_query(
     uid: str | None = None,
     space: str | None = None,
@@ -445,7 +484,7 @@ class CardRegistry:
         name: str | None = None,
         version: str | None = None,
         max_date: str | date | None = None,
-        tags: list[str] | None = None,
+        tags: list[str] | dict[str, str] | None = None,
         sort_by_timestamp: bool = False,
         limit: int = 25,
     ) -> CardList[CardRecord]:
@@ -455,9 +494,12 @@ class CardRegistry:
             uid: Only this card.
             space: Only this space.
             name: Only this name.
-            version: A version query (``"1.*"``, ``"^1.2"``, ``">=1.2, <2"``, ``"1.2.3"``).
+            version: A version query (``"1.*"``, ``"^1.2"``, ``">=1.2, <2"``, ``"1.2.3"``), or
+                ``"@alias"``: the version an alias points at.
             max_date: Only cards created on or before this day (``YYYY-MM-DD``, UTC).
-            tags: Only cards carrying every one of these tags.
+            tags: Only cards carrying every one of these tags; a ``{key: value}`` dict asks
+                for key/value tags (``{"team": "search"}`` matches a card tagged
+                ``team=search`` or ``team:search``, with the tag index).
             sort_by_timestamp: Newest first instead of SemVer order.
             limit: At most this many cards (1-10000).
 
@@ -476,7 +518,7 @@ class CardRegistry:
             name,
             version,
             max_date=parse_max_date(max_date),
-            tags=tuple(tags or ()),
+            tags=tag_filters(tags),
             sort_by_timestamp=bool(sort_by_timestamp),
             limit=limit,
         )
@@ -502,7 +544,7 @@ class CardRegistry:
             uid: The card's uid (takes precedence over space/name/version).
             space: The card's space.
             name: The card's name.
-            version: A version query.
+            version: A version query, or ``"@alias"`` (the version the alias points at).
             interface: An interface instance to load artifacts into (custom interfaces), or
                 its class (built with its ``from_metadata``, as OpsML 3 does).
 

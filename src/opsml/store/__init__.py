@@ -10,6 +10,7 @@ from opsml.store._engine import normalize_url, open_engine
 from opsml.store._experiment import ExperimentStore
 from opsml.store._schema import CARD_REGISTRIES
 from opsml.store._store import OK, PENDING, CardQuery, SqlStore, parse_max_date
+from opsml.store._tags import TAG_KEY, indexed_tags, tag_pair
 
 __all__ = [
     "ALIAS_DELETE",
@@ -29,11 +30,14 @@ __all__ = [
     "PENDING",
     "PermissionRow",
     "SqlStore",
+    "TAG_KEY",
     "UserRow",
     "card_names",
     "card_page",
+    "indexed_tags",
     "normalize_url",
     "open_engine",
     "parse_max_date",
     "space_summaries",
+    "tag_pair",
 ]

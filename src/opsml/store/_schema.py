@@ -172,7 +172,8 @@ TAGS = Table(
     Column("registry", ascii_string(32), primary_key=True),
     Column("uid", ascii_string(UID_LEN), primary_key=True),
     Column("tag", exact_text(TAG_LEN), primary_key=True),
-    Index("ix_opsml_card_tags_tag", "registry", "tag"),
+    # (registry, tag) finds the cards carrying a tag; with uid, without reading the rows.
+    Index("ix_opsml_card_tags_tag", "registry", "tag", "uid"),
 )
 
 

@@ -20,7 +20,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    func,
     insert,
     select,
     update,
@@ -39,6 +38,7 @@ from opsml.store._engine import open_engine
 from opsml.store._errors import store_error
 from opsml.store._prepared import PreparedReads, Record
 from opsml.store._schema import ALIASES, TAGS, card_table
+from opsml.store._tags import indexed_tags
 from opsml.store._version_sql import VersionColumns, version_filter, version_order
 from opsml.types import RegistryType
 from opsml.version import Version, VersionQuery
@@ -192,7 +192,7 @@ class SqlStore:
                             insert(TAGS),
                             [
                                 {"registry": registry.value, "uid": values["uid"], "tag": tag}
-                                for tag in dict.fromkeys(tags)
+                                for tag in indexed_tags(tags)
                             ],
                         )
                 return version
@@ -377,7 +377,7 @@ class SqlStore:
                         insert(TAGS),
                         [
                             {"registry": registry.value, "uid": uid, "tag": tag}
-                            for tag in dict.fromkeys(tags)
+                            for tag in indexed_tags(tags)
                         ],
                     )
         except IntegrityError as exc:
@@ -527,15 +527,10 @@ def _select(shape: _Shape) -> Select[Any]:
         conditions.append(_version_condition(registry, shape.version))
     if shape.max_date:
         conditions.append(table.c.created_at < bindparam("end"))
-    if shape.tags:
-        tagged = (
-            select(TAGS.c.uid)
-            .where(
-                TAGS.c.registry == registry.value,
-                TAGS.c.tag.in_([bindparam(f"tag_{i}") for i in range(shape.tags)]),
-            )
-            .group_by(TAGS.c.uid)
-            .having(func.count(func.distinct(TAGS.c.tag)) == shape.tags)
+    for i in range(shape.tags):
+        # One lookup of the (registry, tag) index per tag: the cards carrying it.
+        tagged = select(TAGS.c.uid).where(
+            TAGS.c.registry == registry.value, TAGS.c.tag == bindparam(f"tag_{i}")
         )
         conditions.append(table.c.uid.in_(tagged))
     if shape.alias:
