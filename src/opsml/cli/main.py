@@ -170,7 +170,9 @@ def get(
     name: Annotated[str | None, typer.Option(help="Card name.")] = None,
     version: Annotated[
         str | None,
-        typer.Option(metavar="QUERY", help="Version or version query (highest match wins)."),
+        typer.Option(
+            metavar="QUERY", help="Version, version query (highest match wins) or @ALIAS."
+        ),
     ] = None,
     uid: Annotated[str | None, typer.Option(help="Card uid (wins over space/name).")] = None,
     write_dir: Annotated[

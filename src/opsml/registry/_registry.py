@@ -51,7 +51,7 @@ from opsml.store import (
     parse_max_date,
 )
 from opsml.types import RegistryMode, RegistryType, VersionType
-from opsml.version import VersionQuery, parse_requested_version
+from opsml.version import Version, VersionQuery, parse_requested_version
 
 _log = logging.getLogger("opsml")
 
@@ -65,6 +65,7 @@ __all__ = [
     "backend_for",
     "card_query",
     "card_registry_type",
+    "alias_target",
     "close_backends",
     "tag_filters",
 ]
@@ -688,14 +689,7 @@ class CardRegistry:
             PermissionDeniedError: Client mode, without write permission on the space.
         """
         space, name, alias = _alias_key(space, name, alias)
-        if not isinstance(version, str):
-            raise InvalidVersionError(f"version must be a string, got {type(version).__name__}")
-        target = parse_requested_version(version).version
-        if target is None:
-            raise InvalidVersionError(
-                f"an alias points at one version: give a full version such as 1.2.0, "
-                f"got {version!r}"
-            )
+        target = alias_target(version)
         return self._backend.set_alias(self._registry_type, space, name, alias, target)
 
     def delete_alias(self, space: str, name: str, alias: str) -> None:
@@ -745,6 +739,23 @@ class CardRegistry:
 
     def __repr__(self) -> str:
         return f"CardRegistry({self._registry_type.value}, mode={self.mode.value})"
+
+
+def alias_target(version: object) -> Version:
+    """The version an alias is to point at: a full version.
+
+    Raises:
+        InvalidVersionError: Anything else (a query, a partial version, another alias).
+    """
+    try:
+        target = parse_requested_version(version).version  # type: ignore[arg-type]
+    except InvalidVersionError:
+        target = None
+    if target is None:
+        raise InvalidVersionError(
+            f"an alias points at one version: give a full version such as 1.2.0, got {version!r}"
+        )
+    return target
 
 
 def _alias_key(space: str, name: str, alias: str) -> tuple[str, str, str]:

@@ -14,14 +14,13 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from opsml.cards import CardAlias, validate_alias, validate_name
-from opsml.errors import InvalidVersionError
+from opsml.registry import alias_target
 from opsml.server._authz import Scope, access, caller
 from opsml.server._cards_api import NameQuery, SpaceQuery
 from opsml.server._models import RegistryName
 from opsml.server._security import Permission, Principal
 from opsml.server._state import ERRORS, StateDep, registry_type, state
 from opsml.store import Actor
-from opsml.version import parse_requested_version
 
 __all__ = ["aliases"]
 
@@ -95,11 +94,7 @@ def set_alias(
     body: AliasRequest,
 ) -> CardAlias:
     """Point the alias at a registered version (created or moved atomically, audited)."""
-    target = parse_requested_version(body.version).version
-    if target is None:
-        raise InvalidVersionError(
-            f"an alias points at one version: give a full version, got {body.version!r}"
-        )
+    target = alias_target(body.version)
     moved = st.backend.set_alias(
         registry_type(registry),
         validate_name(space, "space"),
