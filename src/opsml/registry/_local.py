@@ -49,7 +49,7 @@ from opsml.storage import (
     owner_token,
     verify_tree,
 )
-from opsml.store import PENDING, Actor, AliasStore, CardQuery, KeyStore, SqlStore
+from opsml.store import PENDING, Actor, AliasStore, CardQuery, Event, KeyStore, SqlStore
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import Version, allocate_version, parse_requested_version
 
@@ -340,7 +340,16 @@ class LocalBackend(LocalTracking):
         (folder / CARD_FILE).write_text(reservation.card_json, encoding="utf-8")
         self.pending(reservation.registry, reservation.uid)  # still ours, right before
         self.storage.commit(folder, reservation.prefix)
-        self.store.finalize(reservation.registry, reservation.uid, {})
+        _, space, name, _ = reservation.prefix.split("/")
+        registered = Event(
+            "card.registered",
+            reservation.registry,
+            space,
+            name,
+            reservation.registered.version,
+            reservation.uid,
+        )
+        self.store.finalize(reservation.registry, reservation.uid, {}, events=[registered])
         self.storage.note_written(reservation.prefix, reservation.registered.manifest)
         return reservation.registered
 
@@ -452,7 +461,21 @@ class LocalBackend(LocalTracking):
             **card._registry_columns(),
         }
         self.check_links(card, readable)
-        self.store.update(registry, card.uid, values, card.tags)
+        events = [Event("card.updated", registry, card.space, card.name, card.version, card.uid)]
+        status = getattr(card, "status", None)
+        if getattr(stored, "status", None) == "running" and status in ("completed", "failed"):
+            events.append(
+                Event(
+                    "experiment.finished",
+                    registry,
+                    card.space,
+                    card.name,
+                    card.version,
+                    card.uid,
+                    {"status": status},
+                )
+            )
+        self.store.update(registry, card.uid, values, card.tags, events=events)
 
     def delete_card(self, card: CardBase) -> None:
         """Delete the record, then the artifacts (``opsml gc`` sweeps files left by a crash)."""
@@ -460,7 +483,8 @@ class LocalBackend(LocalTracking):
         if card.uid is None:
             raise CardStateError(f"{card} is not registered")
         row = self.store.get(registry, card.uid)
-        self.store.remove(registry, card.uid)
+        deleted = Event("card.deleted", registry, row.space, row.name, row.version, card.uid)
+        self.store.remove(registry, card.uid, events=[deleted])
         self.storage.delete(row.storage_path)
         if registry is RegistryType.Experiment:
             self.tracking.delete(card.uid)

@@ -8,9 +8,11 @@ from opsml.store._auth import ANY_SPACE, ApiTokenRow, AuditEntry, AuthStore, Per
 from opsml.store._browse import card_names, card_page, space_summaries
 from opsml.store._engine import normalize_url, open_engine
 from opsml.store._experiment import ExperimentStore
+from opsml.store._outbox import EVENT_TYPES, Event
 from opsml.store._schema import CARD_REGISTRIES
 from opsml.store._store import OK, PENDING, CardQuery, SqlStore, parse_max_date
 from opsml.store._tags import TAG_KEY, indexed_tags, tag_pair
+from opsml.store._webhooks import Delivery, WebhookAttempt, WebhookRow, WebhookStore
 
 __all__ = [
     "ALIAS_DELETE",
@@ -24,6 +26,9 @@ __all__ = [
     "AuthStore",
     "CARD_REGISTRIES",
     "CardQuery",
+    "Delivery",
+    "EVENT_TYPES",
+    "Event",
     "ExperimentStore",
     "KeyStore",
     "OK",
@@ -32,6 +37,9 @@ __all__ = [
     "SqlStore",
     "TAG_KEY",
     "UserRow",
+    "WebhookAttempt",
+    "WebhookRow",
+    "WebhookStore",
     "card_names",
     "card_page",
     "indexed_tags",

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from opsml.errors import CardNotFoundError, MetadataStoreError
 from opsml.store._auth import AUDIT_LOG
 from opsml.store._errors import store_error
+from opsml.store._outbox import Event, enqueue
 from opsml.store._schema import ALIASES, card_table
 from opsml.store._store import OK, SqlStore, _is_transient
 from opsml.types import RegistryType
@@ -151,6 +152,8 @@ class AliasStore:
                 conn.execute(update(ALIASES).where(key).values(**values))
                 before = _version_of(conn, registry, previous) or "-"
             _audit(conn, ALIAS_SET, registry, space, name, alias, f"{before} -> {target}", actor)
+            moved = {"alias": alias, "from": None if before == "-" else before, "to": target}
+            enqueue(conn, [Event("alias.moved", registry, space, name, target, str(uid), moved)])
             return AliasRow(registry, space, name, alias, target, str(uid), now, actor.username)
 
         return self._transaction(run, f"setting alias {space}/{name}@{alias}")
@@ -176,6 +179,9 @@ class AliasStore:
             conn.execute(delete(ALIASES).where(key))
             before = _version_of(conn, registry, previous) or "-"
             _audit(conn, ALIAS_DELETE, registry, space, name, alias, f"{before} -> -", actor)
+            removed = {"alias": alias, "from": None if before == "-" else before, "to": None}
+            version = "" if before == "-" else before
+            enqueue(conn, [Event("alias.moved", registry, space, name, version, previous, removed)])
 
         self._transaction(run, f"deleting alias {space}/{name}@{alias}")
 

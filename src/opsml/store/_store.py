@@ -36,6 +36,7 @@ from opsml.errors import (
 )
 from opsml.store._engine import open_engine
 from opsml.store._errors import store_error
+from opsml.store._outbox import Event, enqueue
 from opsml.store._prepared import PreparedReads, Record
 from opsml.store._schema import ALIASES, TAGS, card_table
 from opsml.store._tags import indexed_tags
@@ -213,8 +214,15 @@ class SqlStore:
             f"could not allocate a version for {space}/{name} after {_MAX_ATTEMPTS} attempts"
         ) from last_error
 
-    def finalize(self, registry: RegistryType, uid: str, values: dict[str, Any]) -> None:
-        """Mark a pending record ``ok`` (with ``values`` for other columns).
+    def finalize(
+        self,
+        registry: RegistryType,
+        uid: str,
+        values: dict[str, Any],
+        events: Sequence[Event] = (),
+    ) -> None:
+        """Mark a pending record ``ok`` (with ``values`` for other columns), and queue the
+        webhook deliveries of ``events`` in the same transaction.
 
         Raises:
             CardStateError: No pending record ``uid`` (withdrawn, or removed by ``opsml gc``
@@ -233,11 +241,12 @@ class SqlStore:
                     f"the reservation of card {uid} is gone (withdrawn, or removed by "
                     "opsml gc as abandoned): register the card again"
                 )
+            enqueue(conn, events)
 
         self._retrying(_finalize, f"finishing registration of {uid}")
 
-    def remove(self, registry: RegistryType, uid: str) -> None:
-        """Delete a record (pending or ok) and its tags."""
+    def remove(self, registry: RegistryType, uid: str, events: Sequence[Event] = ()) -> None:
+        """Delete a record (pending or ok), its tags and aliases; queue ``events``."""
         table = card_table(registry)
 
         def _delete(conn: Connection) -> None:
@@ -246,6 +255,7 @@ class SqlStore:
                 delete(ALIASES).where(ALIASES.c.registry == registry.value, ALIASES.c.uid == uid)
             )
             conn.execute(delete(table).where(table.c.uid == uid))
+            enqueue(conn, events)
 
         self._retrying(_delete, f"deleting {uid}")
 
@@ -339,8 +349,9 @@ class SqlStore:
         uid: str,
         values: dict[str, Any],
         tags: Sequence[str],
+        events: Sequence[Event] = (),
     ) -> None:
-        """Update a registered record's columns and replace its tags.
+        """Update a registered record's columns and replace its tags; queue ``events``.
 
         Raises:
             CardNotFoundError: No such card.
@@ -380,6 +391,7 @@ class SqlStore:
                             for tag in indexed_tags(tags)
                         ],
                     )
+                enqueue(conn, events)
         except IntegrityError as exc:
             raise VersionConflictError(
                 f"cannot update card {uid}: {values.get('space')}/{values.get('name')} "

@@ -79,6 +79,7 @@ def _url(path: str, uid: str) -> str:
         "space": "secret",
         "name": "plan",
         "alias": "prod",
+        "webhook_id": "0123456789abcdef0123456789abcdef",
     }
     return re.sub(r"{(\w+)(:path)?}", lambda m: values[m.group(1)], path)
 
