@@ -85,9 +85,10 @@ class WebhookDispatcher:
         """Send every due delivery once; returns how many were attempted."""
         lease = timedelta(seconds=self.config.timeout_seconds * 3 + 30)
         claimed = self.store.claim(_BATCH, lease)
-        for delivery, hook in claimed:
-            if self._stop.is_set():
-                break  # the others' leases end and another process takes them
+        for i, (delivery, hook) in enumerate(claimed):
+            if self._stop.is_set():  # stopping: the rest go back to the outbox at once
+                self.store.release([d for d, _ in claimed[i:]])
+                break
             self._attempt(delivery, hook)
         return len(claimed)
 

@@ -280,6 +280,21 @@ class WebhookStore:
                 claimed.append((candidate, hook))
         return claimed
 
+    def release(self, deliveries: Sequence[Delivery]) -> None:
+        """Give back claimed deliveries that were not attempted (a server stopping)."""
+        ids = [d.id for d in deliveries]
+        if not ids:
+            return
+
+        def run(conn: Connection) -> None:
+            conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id.in_(ids), OUTBOX.c.status == SENDING)
+                .values(status=PENDING, lease_until=None)
+            )
+
+        self._write(run, "releasing webhook deliveries")
+
     def record(
         self,
         delivery: Delivery,
