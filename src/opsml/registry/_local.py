@@ -56,7 +56,14 @@ from opsml.version import Version, allocate_version, parse_requested_version
 if TYPE_CHECKING:
     from opsml.monitoring import ScouterServer
 
-__all__ = ["LocalBackend", "StoredSource", "card_prefix", "card_record", "record_fields"]
+__all__ = [
+    "LocalBackend",
+    "StoredSource",
+    "card_prefix",
+    "card_record",
+    "os_user",
+    "record_fields",
+]
 
 
 def card_prefix(registry: RegistryType, space: str, name: str, version: Version | str) -> str:
@@ -547,13 +554,17 @@ class LocalBackend(LocalTracking):
         ]
 
 
+def os_user() -> str | None:
+    """This process's operating-system user (``None`` when it has no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no such user in the password database (containers)
+        return None
+
+
 def _local_actor() -> Actor:
     """This process's OS user, as the audit log names a local-mode alias move."""
-    try:
-        username = getpass.getuser()
-    except (KeyError, OSError):  # no such user in the password database (containers)
-        username = "unknown"
-    return Actor(username=username, client_address="local")
+    return Actor(username=os_user() or "unknown", client_address="local")
 
 
 def _encrypted(storage: ArtifactStorage, store: SqlStore, secret: str) -> ArtifactStorage:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import getpass
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -37,7 +36,7 @@ from opsml.errors import (
     InvalidVersionError,
 )
 from opsml.registry._backend import RegistryBackend
-from opsml.registry._local import LocalBackend
+from opsml.registry._local import LocalBackend, os_user
 from opsml.registry._registration import register
 from opsml.registry._service import attach_references, resolve_references
 from opsml.settings import OpsmlConfig
@@ -57,6 +56,7 @@ _log = logging.getLogger("opsml")
 
 __all__ = [
     "DEFAULT_BACKENDS",
+    "alias_target",
     "Backends",
     "RegistryInfo",
     "describe_database",
@@ -65,7 +65,6 @@ __all__ = [
     "backend_for",
     "card_query",
     "card_registry_type",
-    "alias_target",
     "close_backends",
     "tag_filters",
 ]
@@ -183,13 +182,6 @@ def _hide_password(uri: str) -> str:
         return uri
 
 
-def _os_user() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no such user in the password database (containers)
-        return None
-
-
 def describe_database(tracking_uri: str) -> str:
     """``tracking_uri`` as a user recognises it: a SQLite file's absolute path, another
     database's URL without its password."""
@@ -264,7 +256,7 @@ def _tag_filter(tag: object) -> str:
     return check_text(tag, "tag", 255)
 
 
-def tag_filters(tags: Mapping[str, str] | Sequence[str] | None) -> tuple[str, ...]:
+def tag_filters(tags: Mapping[str, str] | Iterable[str] | None) -> tuple[str, ...]:
     """The tags a card must carry, from ``list_cards(tags=...)``: a list of tags, or a
     ``{key: value}`` mapping of key/value tags (``{"team": "search"}`` is ``"team=search"``,
     which matches a card tagged ``team=search`` or ``team:search``).
@@ -288,7 +280,7 @@ def tag_filters(tags: Mapping[str, str] | Sequence[str] | None) -> tuple[str, ..
                 )
             pairs.append(f"{key}={value}")
         return tuple(_tag_filter(tag) for tag in pairs)
-    if isinstance(tags, str) or not isinstance(tags, Sequence):
+    if isinstance(tags, str | bytes) or not isinstance(tags, Iterable):
         raise InvalidArgumentError(
             f"tags must be a list of tags or a {{key: value}} dict, got {type(tags).__name__}"
         )
@@ -610,7 +602,7 @@ class CardRegistry:
             database=describe_database(cfg.tracking_uri).removeprefix("database "),
             storage=cfg.storage_uri,
             server_version=None,
-            user=_os_user(),
+            user=os_user(),
             opsml_version=__version__,
             tracking_defaulted=cfg.tracking_defaulted,
         )
