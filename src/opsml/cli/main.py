@@ -21,6 +21,7 @@ from opsml.cli._common import guard
 from opsml.cli._keys import generate_app, keys_app
 from opsml.cli._output import JsonFlag, count, print_json, print_table
 from opsml.cli._users import audit, user_app
+from opsml.cli._webhooks import webhook_app
 from opsml.errors import CardNotFoundError, OpsmlError
 
 __all__ = ["app", "main"]
@@ -32,6 +33,7 @@ install_app = OpsmlTyper(help="Install what a lock file names (opsml install ser
 app.add_typer(install_app, name="install")
 app.add_typer(user_app, name="user")
 app.add_typer(alias_app, name="alias")
+app.add_typer(webhook_app, name="webhook")
 app.add_typer(generate_app, name="generate")
 app.add_typer(keys_app, name="keys")
 scouter_app = OpsmlTyper(help="Drift profiles on the Scouter server.")

@@ -9,6 +9,7 @@ from opsml.registry._local import (
     StoredSource,
     card_prefix,
     card_record,
+    os_user,
     record_fields,
 )
 from opsml.registry._registration import Registered, Reservation, register
@@ -45,6 +46,7 @@ __all__ = [
     "card_prefix",
     "card_query",
     "card_record",
+    "os_user",
     "record_fields",
     "card_registry_type",
     "close_backends",

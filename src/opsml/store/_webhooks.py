@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Connection,
@@ -30,9 +31,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from opsml.errors import CardNotFoundError
+from opsml.errors import CardNotFoundError, InvalidArgumentError
 from opsml.store._errors import store_error
-from opsml.store._outbox import ATTEMPTS, DELIVERED, FAILED, OUTBOX, PENDING, SENDING, WEBHOOKS
+from opsml.store._outbox import (
+    ATTEMPTS,
+    DELIVERED,
+    EVENT_TYPES,
+    FAILED,
+    OUTBOX,
+    PENDING,
+    SENDING,
+    WEBHOOKS,
+)
 from opsml.store._store import SqlStore
 
 __all__ = ["Delivery", "WebhookAttempt", "WebhookRow", "WebhookStore"]
@@ -91,6 +101,23 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _check_webhook(url: str, secret: str, events: Sequence[str]) -> tuple[str, list[str]]:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidArgumentError(f"a webhook URL is an http:// or https:// URL, got {url!r}")
+    if parts.username or parts.password:
+        raise InvalidArgumentError("a webhook URL carries no credentials: use the secret")
+    if not 16 <= len(secret) <= 256:
+        raise InvalidArgumentError("a webhook secret has 16 to 256 characters")
+    unknown = sorted(set(events) - set(EVENT_TYPES))
+    if unknown or not events:
+        raise InvalidArgumentError(
+            f"webhook events: give at least one of {', '.join(EVENT_TYPES)}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+        )
+    return url.strip(), [e for e in EVENT_TYPES if e in events]
+
+
 def _delivery(row: Any) -> Delivery:
     return Delivery(
         id=int(row.id),
@@ -127,7 +154,18 @@ class WebhookStore:
     # -- webhooks ---------------------------------------------------------------------
 
     def add(self, url: str, secret: str, events: Sequence[str], created_by: str) -> WebhookRow:
-        """Register a webhook."""
+        """Register a webhook.
+
+        Args:
+            url: An ``http://`` or ``https://`` URL without credentials.
+            secret: The HMAC key: 16-256 characters.
+            events: At least one of :data:`EVENT_TYPES`.
+            created_by: Who registers it.
+
+        Raises:
+            InvalidArgumentError: A bad URL, secret or event.
+        """
+        url, events = _check_webhook(url, secret, events)
         row = WebhookRow(
             id=secrets.token_hex(16),
             url=url,
