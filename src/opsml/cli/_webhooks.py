@@ -44,7 +44,7 @@ def add(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register a webhook; prints its id (and a generated secret, shown only this once)."""
+    """Register a webhook (prints its id, and a secret if none is given)."""
     from opsml.registry import os_user
 
     key = secret or secrets.token_urlsafe(32)
@@ -82,7 +82,9 @@ def list_webhooks(as_json: JsonFlag = False) -> None:
 
 
 @webhook_app.command("delete")
-def delete(webhook_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def delete(
+    webhook_id: Annotated[str, typer.Argument(metavar="ID", help="The webhook's id.")],
+) -> None:
     """Remove a webhook (its undelivered events are dropped)."""
     guard(lambda: _store().delete(webhook_id))
     typer.echo(f"deleted webhook {webhook_id}")
@@ -90,7 +92,7 @@ def delete(webhook_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 
 @webhook_app.command("deliveries")
 def deliveries(
-    webhook_id: Annotated[str, typer.Argument(metavar="ID")],
+    webhook_id: Annotated[str, typer.Argument(metavar="ID", help="The webhook's id.")],
     limit: Annotated[int, typer.Option(metavar="N", help="At most this many.")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
