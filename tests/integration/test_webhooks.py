@@ -26,6 +26,8 @@ from _server_proc import start_server
 OPSML = shutil.which("opsml", path=str(Path(sys.executable).parent))
 RECEIVER = Path(__file__).parent / "workers" / "webhook_receiver.py"
 SECRET = "receiver-secret-0123456789"
+OUTAGE = float(os.environ.get("OPSML_TEST_WEBHOOK_OUTAGE", "0"))
+"""Extra seconds the receiver stays down (the issue's scenario is 120; CI keeps it short)."""
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -116,13 +118,14 @@ def test_every_event_arrives_once_in_order_across_outages(
         ):
             assert time.monotonic() < deadline, "no attempt reached the dead receiver"
             time.sleep(0.2)
+        time.sleep(OUTAGE)
 
         server.terminate()  # and the server restarts while deliveries are pending
         server.wait(timeout=60)
         close_backends()
         server, base = start_server([OPSML, "server", "start"], tmp_path, env)
         receiver, _ = _receiver(log, port, fail_first=0)
-        delivered = _wait_delivered(base, hook, 10)
+        delivered = _wait_delivered(base, hook, 10, timeout=60 + OUTAGE)
     finally:
         close_backends()
         server.terminate()
