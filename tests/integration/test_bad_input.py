@@ -323,7 +323,15 @@ def target(server: OpsmlTestServer) -> Iterator[Target]:
     )
     assert created.status_code == 200, created.text
     card_json = http.get(f"{base}/opsml/api/data/cards/{data.uid}").json()
-    common = {"path": "data.npy", "username": "fuzzer", "token_id": "0123456789abcdef"}
+    common = {
+        "path": "data.npy",
+        "username": "fuzzer",
+        "token_id": "0123456789abcdef",
+        "space": "team",
+        "name": "target",
+        "alias": "prod",
+        "webhook_id": "0123456789abcdef0123456789abcdef",
+    }
     try:
         yield Target(
             base=base,

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from opsml._validation import translate_validation_error
+from opsml.cards._alias import CardAlias, alias_in, validate_alias
 from opsml.cards._artifact_card import InterfaceCard
 from opsml.cards._base import CARD_FILE, CardBase
 from opsml.cards._data import DataCard, DataCardMetadata
@@ -38,6 +39,7 @@ __all__ = [
     "ArtifactSource",
     "CARD_FILE",
     "Card",
+    "CardAlias",
     "CardBase",
     "CardList",
     "CardRecord",
@@ -63,8 +65,10 @@ __all__ = [
     "check_metric_name",
     "check_new_card",
     "check_unique_aliases",
+    "alias_in",
     "keep_artifact_metadata",
     "parse_card",
+    "validate_alias",
     "validate_name",
 ]
 

@@ -172,7 +172,10 @@ class Card(BaseModel):
         """A short description for messages: ``model card team-a/ranker@1.*``."""
         kind = self.registry_type.value if self.registry_type else "?"
         if self.space is not None and self.name is not None:
-            where = f"{self.space}/{self.name}" + (f"@{self.version}" if self.version else "")
+            version = self.version or ""
+            where = f"{self.space}/{self.name}" + (
+                "@" + version.removeprefix("@") if version else ""
+            )
             if self.uid is not None:
                 where += f" (uid {self.uid})"
         else:

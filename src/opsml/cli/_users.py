@@ -234,7 +234,7 @@ def audit(
     limit: Annotated[int, typer.Option(metavar="N", help="At most this many lines.")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show the audit log, newest first: every write and every denied request."""
+    """Show the audit log, newest first: every write, every denied request, every alias move."""
     entries = [
         {
             "time": e.created_at.isoformat(),
@@ -244,6 +244,7 @@ def audit(
             "outcome": e.outcome,
             "status_code": e.status_code,
             "client_address": e.client_address,
+            "detail": e.detail,
         }
         for e in guard(
             lambda: _security().store.audit_entries(username=user, outcome=outcome, limit=limit)
@@ -252,7 +253,16 @@ def audit(
     if as_json:
         print_json(entries)
         return
-    columns = ("time (UTC)", "user", "operation", "resource", "outcome", "status", "client")
+    columns = (
+        "time (UTC)",
+        "user",
+        "operation",
+        "resource",
+        "outcome",
+        "status",
+        "client",
+        "detail",
+    )
     rows = [
         (
             e["time"][:19].replace("T", " "),
@@ -262,6 +272,7 @@ def audit(
             e["outcome"],
             str(e["status_code"]),
             e["client_address"],
+            e["detail"],
         )
         for e in entries
     ]

@@ -15,11 +15,13 @@ from typing import Annotated, Any
 import typer
 
 from opsml._version import __version__
+from opsml.cli._aliases import alias_app
 from opsml.cli._command import OpsmlTyper, did_you_mean
 from opsml.cli._common import guard
 from opsml.cli._keys import generate_app, keys_app
 from opsml.cli._output import JsonFlag, count, print_json, print_table
 from opsml.cli._users import audit, user_app
+from opsml.cli._webhooks import webhook_app
 from opsml.errors import CardNotFoundError, OpsmlError
 
 __all__ = ["app", "main"]
@@ -30,6 +32,8 @@ app.add_typer(server_app, name="server")
 install_app = OpsmlTyper(help="Install what a lock file names (opsml install service).")
 app.add_typer(install_app, name="install")
 app.add_typer(user_app, name="user")
+app.add_typer(alias_app, name="alias")
+app.add_typer(webhook_app, name="webhook")
 app.add_typer(generate_app, name="generate")
 app.add_typer(keys_app, name="keys")
 scouter_app = OpsmlTyper(help="Drift profiles on the Scouter server.")
@@ -113,12 +117,19 @@ def list_cards(
     name: Annotated[str | None, typer.Option(help="Only this name.")] = None,
     version: Annotated[
         str | None,
-        typer.Option(metavar="QUERY", help="A version query: 1.*, ^1.2, >=1.2,<2, 1.2.3."),
+        typer.Option(
+            metavar="QUERY", help="A version query: 1.*, ^1.2, >=1.2,<2, 1.2.3, or @ALIAS."
+        ),
     ] = None,
     uid: Annotated[str | None, typer.Option(help="Only this uid.")] = None,
     tags: Annotated[
         list[str] | None,
-        typer.Option("--tags", "--tag", metavar="TAG", help="Only cards with this tag."),
+        typer.Option(
+            "--tags",
+            "--tag",
+            metavar="TAG",
+            help="Only cards with this tag (repeatable); key=value matches key:value too.",
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(metavar="N", help="At most this many cards.")] = 25,
     as_json: JsonFlag = False,
@@ -161,7 +172,9 @@ def get(
     name: Annotated[str | None, typer.Option(help="Card name.")] = None,
     version: Annotated[
         str | None,
-        typer.Option(metavar="QUERY", help="Version or version query (highest match wins)."),
+        typer.Option(
+            metavar="QUERY", help="Version, version query (highest match wins) or @ALIAS."
+        ),
     ] = None,
     uid: Annotated[str | None, typer.Option(help="Card uid (wins over space/name).")] = None,
     write_dir: Annotated[

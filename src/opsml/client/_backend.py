@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from opsml._uuid import uuid7
-from opsml.cards import CardBase, CardRecord, card_class, keep_artifact_metadata
+from opsml.cards import CardAlias, CardBase, CardRecord, card_class, keep_artifact_metadata
 from opsml.client._api import ApiClient
 from opsml.client._cache import BlobCache
 from opsml.client._resume import PendingRegistrations
@@ -27,12 +27,24 @@ from opsml.settings import OpsmlConfig
 from opsml.storage import FileEntry, HashedFiles, Manifest, VerifiedFiles, safe_relpath
 from opsml.store import CardQuery
 from opsml.types import RegistryMode, RegistryType, VersionType
+from opsml.version import Version
 
 __all__ = ["HttpBackend", "HttpSource"]
 
 
 def _base(registry: RegistryType) -> str:
     return f"/opsml/api/{registry.value}"
+
+
+def _alias_path(registry: RegistryType, space: str, name: str, alias: str) -> str:
+    return f"{_base(registry)}/aliases/{quote(space)}/{quote(name)}/{quote(alias)}"
+
+
+def _version_param(query: CardQuery) -> str | None:
+    """The ``version`` query parameter of a query: an alias as ``@alias``."""
+    if query.alias is not None:
+        return f"@{query.alias}"
+    return query.version.text if query.version is not None else None
 
 
 def _link(cached: Path, path: Path) -> None:
@@ -326,7 +338,7 @@ class HttpBackend(HttpTracking):
             "uid": query.uid,
             "space": query.space,
             "name": query.name,
-            "version": query.version.text if query.version is not None else None,
+            "version": _version_param(query),
             "max_date": query.max_date.isoformat() if query.max_date is not None else None,
             "tags": list(query.tags) or None,
             "sort_by_timestamp": query.sort_by_timestamp,
@@ -345,7 +357,7 @@ class HttpBackend(HttpTracking):
             "uid": query.uid,
             "space": query.space,
             "name": query.name,
-            "version": query.version.text if query.version is not None else None,
+            "version": _version_param(query),
         }
         data = self.api.json(
             "GET",
@@ -377,6 +389,27 @@ class HttpBackend(HttpTracking):
             raise CardStateError(f"{card} is not registered")
         self.api.request("DELETE", f"{_base(card.registry_type)}/cards/{quote(card.uid)}")
         card._attach_source(None)
+
+    def set_alias(
+        self, registry: RegistryType, space: str, name: str, alias: str, version: Version
+    ) -> CardAlias:
+        """Point an alias at a version, on the server (which audits the move)."""
+        data = self.api.json(
+            "PUT", _alias_path(registry, space, name, alias), json={"version": str(version)}
+        )
+        return CardAlias.model_validate(data)
+
+    def delete_alias(self, registry: RegistryType, space: str, name: str, alias: str) -> None:
+        """Remove an alias on the server."""
+        self.api.request("DELETE", _alias_path(registry, space, name, alias))
+
+    def list_aliases(
+        self, registry: RegistryType, space: str | None = None, name: str | None = None
+    ) -> list[CardAlias]:
+        """The aliases the server lets this user read."""
+        params = {k: v for k, v in (("space", space), ("name", name)) if v is not None}
+        rows = self.api.json("GET", f"{_base(registry)}/aliases", params=params)
+        return [CardAlias.model_validate(row) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -28,17 +28,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "MockConfig":
-        from opsml._compat import scouter_required
-
-        with scouter_required():
-            from scouter.mock import MockConfig
-
-        return MockConfig
-    raise AttributeError(f"module 'opsml.mock' has no attribute {name!r}")
-
-
 _VARS = ("OPSML_TRACKING_URI", "OPSML_STORAGE_URI")
 
 # The DataCards a fresh helper registry holds, as OpsML 3's helper seeds them: space, name and

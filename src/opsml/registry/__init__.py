@@ -9,6 +9,7 @@ from opsml.registry._local import (
     StoredSource,
     card_prefix,
     card_record,
+    os_user,
     record_fields,
 )
 from opsml.registry._registration import Registered, Reservation, register
@@ -18,11 +19,13 @@ from opsml.registry._registry import (
     CardRegistries,
     CardRegistry,
     RegistryInfo,
+    alias_target,
     backend_for,
     card_query,
     card_registry_type,
     close_backends,
     describe_database,
+    tag_filters,
 )
 from opsml.registry._service import resolve_references
 
@@ -38,10 +41,12 @@ __all__ = [
     "RegistryInfo",
     "Reservation",
     "StoredSource",
+    "alias_target",
     "backend_for",
     "card_prefix",
     "card_query",
     "card_record",
+    "os_user",
     "record_fields",
     "card_registry_type",
     "close_backends",
@@ -49,4 +54,5 @@ __all__ = [
     "collect_garbage",
     "register",
     "resolve_references",
+    "tag_filters",
 ]

@@ -7,12 +7,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from opsml.cards import CardBase, CardRecord, HardwareMetrics, Metric, Parameter
+from opsml.cards import CardAlias, CardBase, CardRecord, HardwareMetrics, Metric, Parameter
 from opsml.monitoring import DriftProfileRegistration, ScouterProfileStatus
 from opsml.registry._registration import Registered, Reservation
 from opsml.storage import Manifest
 from opsml.store import CardQuery
 from opsml.types import RegistryMode, RegistryType, VersionType
+from opsml.version import Version
 
 __all__ = ["RegistryBackend"]
 
@@ -87,6 +88,22 @@ class RegistryBackend(Protocol):
 
     def delete_card(self, card: CardBase) -> None:
         """Remove a card's record and artifacts."""
+        ...
+
+    def set_alias(
+        self, registry: RegistryType, space: str, name: str, alias: str, version: Version
+    ) -> CardAlias:
+        """Point ``alias`` of (space, name) at a registered ``version`` (audited)."""
+        ...
+
+    def delete_alias(self, registry: RegistryType, space: str, name: str, alias: str) -> None:
+        """Remove an alias (audited)."""
+        ...
+
+    def list_aliases(
+        self, registry: RegistryType, space: str | None = None, name: str | None = None
+    ) -> list[CardAlias]:
+        """Aliases and the versions they point at (the readable ones, on a server)."""
         ...
 
     def log_metrics(self, experiment_uid: str, metrics: Sequence[Metric]) -> None:

@@ -18,6 +18,7 @@ from opsml._uuid import uuid7
 from opsml._version import __version__
 from opsml.cards import (
     CARD_FILE,
+    CardAlias,
     CardBase,
     CardRecord,
     card_class,
@@ -49,7 +50,7 @@ from opsml.storage import (
     owner_token,
     verify_tree,
 )
-from opsml.store import PENDING, CardQuery, KeyStore, SqlStore
+from opsml.store import PENDING, Actor, AliasStore, CardQuery, Event, KeyStore, SqlStore
 from opsml.store._runs import record_run, run_from_card_json
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import Version, allocate_version, parse_requested_version
@@ -57,7 +58,14 @@ from opsml.version import Version, allocate_version, parse_requested_version
 if TYPE_CHECKING:
     from opsml.monitoring import ScouterServer
 
-__all__ = ["LocalBackend", "StoredSource", "card_prefix", "card_record", "record_fields"]
+__all__ = [
+    "LocalBackend",
+    "StoredSource",
+    "card_prefix",
+    "card_record",
+    "os_user",
+    "record_fields",
+]
 
 
 def card_prefix(registry: RegistryType, space: str, name: str, version: Version | str) -> str:
@@ -110,6 +118,7 @@ class LocalBackend(LocalTracking):
         self.storage = storage
         self.app_env = app_env
         self.scouter = scouter if scouter is not None else ScouterConfig()
+        self.aliases = AliasStore(store)
 
     @classmethod
     def from_config(
@@ -344,7 +353,18 @@ class LocalBackend(LocalTracking):
         if reservation.registry is RegistryType.Experiment:
             run = run_from_card_json(reservation.card_json, _username(reservation.owner))
             also = functools.partial(record_run, row=run)
-        self.store.finalize(reservation.registry, reservation.uid, {}, also)
+        _, space, name, _ = reservation.prefix.split("/")
+        registered = Event(
+            "card.registered",
+            reservation.registry,
+            space,
+            name,
+            reservation.registered.version,
+            reservation.uid,
+        )
+        self.store.finalize(
+            reservation.registry, reservation.uid, {}, also, events=[registered]
+        )
         self.storage.note_written(reservation.prefix, reservation.registered.manifest)
         return reservation.registered
 
@@ -459,7 +479,21 @@ class LocalBackend(LocalTracking):
         also = None
         if registry is RegistryType.Experiment:
             also = functools.partial(record_run, row=run_from_card_json(values["card_json"]))
-        self.store.update(registry, card.uid, values, card.tags, also)
+        events = [Event("card.updated", registry, card.space, card.name, card.version, card.uid)]
+        status = getattr(card, "status", None)
+        if getattr(stored, "status", None) == "running" and status in ("completed", "failed"):
+            events.append(
+                Event(
+                    "experiment.finished",
+                    registry,
+                    card.space,
+                    card.name,
+                    card.version,
+                    card.uid,
+                    {"status": status},
+                )
+            )
+        self.store.update(registry, card.uid, values, card.tags, also, events=events)
 
     def delete_card(self, card: CardBase) -> None:
         """Delete the record, then the artifacts (``opsml gc`` sweeps files left by a crash)."""
@@ -467,11 +501,81 @@ class LocalBackend(LocalTracking):
         if card.uid is None:
             raise CardStateError(f"{card} is not registered")
         row = self.store.get(registry, card.uid)
-        self.store.remove(registry, card.uid)
+        deleted = Event("card.deleted", registry, row.space, row.name, row.version, card.uid)
+        self.store.remove(registry, card.uid, events=[deleted])
         self.storage.delete(row.storage_path)
         if registry is RegistryType.Experiment:
             self.tracking.delete(card.uid)
         card._attach_source(None)
+
+    # -- aliases --------------------------------------------------------------------------
+
+    def set_alias(
+        self,
+        registry: RegistryType,
+        space: str,
+        name: str,
+        alias: str,
+        version: Version,
+        actor: Actor | None = None,
+    ) -> CardAlias:
+        """Point an alias at a registered version, atomically, with an audit line.
+
+        Args:
+            registry: The registry.
+            space: The card's space (validated).
+            name: The card's name (validated).
+            alias: The alias (validated).
+            version: The full version to point at.
+            actor: Who moves it (a server passes its user; default: this OS user).
+
+        Raises:
+            CardNotFoundError: No such card version.
+        """
+        row = self.aliases.set(registry, space, name, alias, version, actor or _local_actor())
+        return CardAlias(**row.fields())
+
+    def delete_alias(
+        self,
+        registry: RegistryType,
+        space: str,
+        name: str,
+        alias: str,
+        actor: Actor | None = None,
+    ) -> None:
+        """Remove an alias, with an audit line.
+
+        Raises:
+            CardNotFoundError: No such alias.
+        """
+        self.aliases.delete(registry, space, name, alias, actor or _local_actor())
+
+    def list_aliases(
+        self,
+        registry: RegistryType,
+        space: str | None = None,
+        name: str | None = None,
+        spaces: Sequence[str] | None = None,
+    ) -> list[CardAlias]:
+        """Aliases and the versions they point at, by space, name and alias (``spaces``:
+        only those spaces)."""
+        return [
+            CardAlias(**row.fields())
+            for row in self.aliases.list(registry, space, name, spaces=spaces)
+        ]
+
+
+def os_user() -> str | None:
+    """This process's operating-system user (``None`` when it has no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no such user in the password database (containers)
+        return None
+
+
+def _local_actor() -> Actor:
+    """This process's OS user, as the audit log names a local-mode alias move."""
+    return Actor(username=os_user() or "unknown", client_address="local")
 
 
 def _username(owner: str | None) -> str:
@@ -512,6 +616,8 @@ def _describe(query: CardQuery) -> str:
     ]
     if query.version is not None:
         parts.append(f"version={query.version.text!r}")
+    if query.alias is not None:
+        parts.append(f"version='@{query.alias}'")
     return ", ".join(parts) or "the query"
 
 

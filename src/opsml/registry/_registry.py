@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import getpass
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,29 +18,45 @@ from sqlalchemy.exc import ArgumentError
 from opsml._validation import check_text
 from opsml._version import __version__
 from opsml.cards import (
+    CardAlias,
     CardBase,
     CardList,
     CardRecord,
     ExperimentCard,
     InterfaceCard,
     ServiceCard,
+    alias_in,
+    validate_alias,
     validate_name,
 )
-from opsml.errors import CardNotFoundError, CardTypeError, InvalidArgumentError
+from opsml.errors import (
+    CardNotFoundError,
+    CardTypeError,
+    InvalidArgumentError,
+    InvalidVersionError,
+)
 from opsml.registry._backend import RegistryBackend
-from opsml.registry._local import LocalBackend
+from opsml.registry._local import LocalBackend, os_user
 from opsml.registry._registration import register
 from opsml.registry._service import attach_references, resolve_references
 from opsml.settings import OpsmlConfig
 from opsml.storage import VerifiedFiles
-from opsml.store import CARD_REGISTRIES, CardQuery, SqlStore, normalize_url, parse_max_date
+from opsml.store import (
+    CARD_REGISTRIES,
+    TAG_KEY,
+    CardQuery,
+    SqlStore,
+    normalize_url,
+    parse_max_date,
+)
 from opsml.types import RegistryMode, RegistryType, VersionType
-from opsml.version import VersionQuery
+from opsml.version import Version, VersionQuery, parse_requested_version
 
 _log = logging.getLogger("opsml")
 
 __all__ = [
     "DEFAULT_BACKENDS",
+    "alias_target",
     "Backends",
     "RegistryInfo",
     "describe_database",
@@ -51,6 +66,7 @@ __all__ = [
     "card_query",
     "card_registry_type",
     "close_backends",
+    "tag_filters",
 ]
 
 
@@ -166,13 +182,6 @@ def _hide_password(uri: str) -> str:
         return uri
 
 
-def _os_user() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no such user in the password database (containers)
-        return None
-
-
 def describe_database(tracking_uri: str) -> str:
     """``tracking_uri`` as a user recognises it: a SQLite file's absolute path, another
     database's URL without its password."""
@@ -247,6 +256,37 @@ def _tag_filter(tag: object) -> str:
     return check_text(tag, "tag", 255)
 
 
+def tag_filters(tags: Mapping[str, str] | Iterable[str] | None) -> tuple[str, ...]:
+    """The tags a card must carry, from ``list_cards(tags=...)``: a list of tags, or a
+    ``{key: value}`` mapping of key/value tags (``{"team": "search"}`` is ``"team=search"``,
+    which matches a card tagged ``team=search`` or ``team:search``).
+
+    Raises:
+        InvalidArgumentError: Not a list or mapping of strings, a key outside 1-128
+            characters from ``A-Z a-z 0-9 _ . -``, or a tag no card can carry.
+    """
+    if tags is None:
+        return ()
+    if isinstance(tags, Mapping):
+        pairs = []
+        for key, value in tags.items():
+            if not isinstance(key, str) or TAG_KEY.fullmatch(key) is None:
+                raise InvalidArgumentError(
+                    f"invalid tag key {key!r}: 1-128 characters from A-Z, a-z, 0-9, '_', '.', '-'"
+                )
+            if not isinstance(value, str):
+                raise InvalidArgumentError(
+                    f"the value of tag {key!r} must be a string, got {type(value).__name__}"
+                )
+            pairs.append(f"{key}={value}")
+        return tuple(_tag_filter(tag) for tag in pairs)
+    if isinstance(tags, str | bytes) or not isinstance(tags, Iterable):
+        raise InvalidArgumentError(
+            f"tags must be a list of tags or a {{key: value}} dict, got {type(tags).__name__}"
+        )
+    return tuple(_tag_filter(tag) for tag in tags)
+
+
 def card_query(
     uid: str | None = None,
     space: str | None = None,
@@ -255,20 +295,24 @@ def card_query(
     **extra: Any,
 ) -> CardQuery:
     """Filters from user input: space and name validated and lowercased, the version query
-    parsed (``None`` or an empty version means any); ``extra`` are further CardQuery fields.
+    parsed (``None`` or an empty version means any; ``"@prod"`` the card the alias ``prod``
+    points at); ``extra`` are further CardQuery fields.
 
     Raises:
-        InvalidNameError: ``space`` or ``name`` cannot match any card.
+        InvalidNameError: ``space`` or ``name`` cannot match any card, or ``@`` is followed
+            by an invalid alias.
         InvalidVersionError: The version query is malformed.
         InvalidArgumentError: A tag no card can carry (1-255 characters, no control ones).
     """
     if extra.get("tags"):
         extra["tags"] = tuple(_tag_filter(tag) for tag in extra["tags"])
+    alias = alias_in(version)
     return CardQuery(
         uid=uid,
         space=_optional_name(space, "space"),
         name=_optional_name(name, "name"),
-        version=VersionQuery.parse(version) if version else None,
+        version=VersionQuery.parse(version) if version and alias is None else None,
+        alias=alias,
         **extra,
     )
 
@@ -444,7 +488,7 @@ class CardRegistry:
         name: str | None = None,
         version: str | None = None,
         max_date: str | date | None = None,
-        tags: list[str] | None = None,
+        tags: list[str] | dict[str, str] | None = None,
         sort_by_timestamp: bool = False,
         limit: int = 25,
     ) -> CardList[CardRecord]:
@@ -454,9 +498,12 @@ class CardRegistry:
             uid: Only this card.
             space: Only this space.
             name: Only this name.
-            version: A version query (``"1.*"``, ``"^1.2"``, ``">=1.2, <2"``, ``"1.2.3"``).
+            version: A version query (``"1.*"``, ``"^1.2"``, ``">=1.2, <2"``, ``"1.2.3"``), or
+                ``"@alias"``: the version an alias points at.
             max_date: Only cards created on or before this day (``YYYY-MM-DD``, UTC).
-            tags: Only cards carrying every one of these tags.
+            tags: Only cards carrying every one of these tags; a ``{key: value}`` dict asks
+                for key/value tags (``{"team": "search"}`` matches a card tagged
+                ``team=search`` or ``team:search``, with the tag index).
             sort_by_timestamp: Newest first instead of SemVer order.
             limit: At most this many cards (1-10000).
 
@@ -475,7 +522,7 @@ class CardRegistry:
             name,
             version,
             max_date=parse_max_date(max_date),
-            tags=tuple(tags or ()),
+            tags=tag_filters(tags),
             sort_by_timestamp=bool(sort_by_timestamp),
             limit=limit,
         )
@@ -501,7 +548,7 @@ class CardRegistry:
             uid: The card's uid (takes precedence over space/name/version).
             space: The card's space.
             name: The card's name.
-            version: A version query.
+            version: A version query, or ``"@alias"`` (the version the alias points at).
             interface: An interface instance to load artifacts into (custom interfaces), or
                 its class (built with its ``from_metadata``, as OpsML 3 does).
 
@@ -566,7 +613,7 @@ class CardRegistry:
             database=describe_database(cfg.tracking_uri).removeprefix("database "),
             storage=cfg.storage_uri,
             server_version=None,
-            user=_os_user(),
+            user=os_user(),
             opsml_version=__version__,
             tracking_defaulted=cfg.tracking_defaulted,
         )
@@ -583,7 +630,11 @@ class CardRegistry:
             versions = [r.version for r in listed if r.name == query.name]
             names = sorted({r.name for r in listed})
             close = difflib.get_close_matches(query.name, names, n=1, cutoff=0.6)
-            if versions:
+            if versions and query.alias is not None:
+                found = self._backend.list_aliases(self._registry_type, query.space, query.name)
+                aliases = sorted({f"@{a.alias}" for a in found})
+                hint = f"; its aliases: {', '.join(aliases)}" if aliases else "; it has no aliases"
+            elif versions:
                 hint = f"; its versions: {', '.join(versions[:10])}"
             elif close:
                 hint = f"; did you mean {close[0]!r}?"
@@ -615,6 +666,63 @@ class CardRegistry:
         self._check_type(card)
         self._backend.delete_card(card)
 
+    # -- aliases ------------------------------------------------------------------------
+
+    def set_alias(self, space: str, name: str, alias: str, version: str) -> CardAlias:
+        """Point ``alias`` of the card (space, name) at one registered version.
+
+        The alias is created, or moved atomically: a concurrent ``load_card(...,
+        version="@alias")`` gets the old or the new version, never nothing. Every move is
+        recorded in the audit log; on a server it needs write permission on the space.
+
+        Args:
+            space: The card's space.
+            name: The card's name.
+            alias: The alias: 1-64 characters from a-z, 0-9, ``_``, ``-``, starting with a
+                letter (uppercase is lowercased); not ``latest``.
+            version: The full version to point at (``"1.2.0"``).
+
+        Returns:
+            The alias and the version it now points at.
+
+        Raises:
+            InvalidNameError: Invalid space, name or alias.
+            InvalidVersionError: ``version`` is not a full version.
+            CardNotFoundError: That version is not registered.
+            PermissionDeniedError: Client mode, without write permission on the space.
+        """
+        space, name, alias = _alias_key(space, name, alias)
+        target = alias_target(version)
+        return self._backend.set_alias(self._registry_type, space, name, alias, target)
+
+    def delete_alias(self, space: str, name: str, alias: str) -> None:
+        """Remove an alias (audited; on a server it needs write permission on the space).
+
+        Raises:
+            InvalidNameError: Invalid space, name or alias.
+            CardNotFoundError: The card has no such alias.
+            PermissionDeniedError: Client mode, without write permission on the space.
+        """
+        space, name, alias = _alias_key(space, name, alias)
+        self._backend.delete_alias(self._registry_type, space, name, alias)
+
+    def list_aliases(self, space: str | None = None, name: str | None = None) -> list[CardAlias]:
+        """Aliases and the versions they point at, ordered by space, name and alias.
+
+        Args:
+            space: Only this space.
+            name: Only this name.
+
+        Returns:
+            The aliases (on a server: those in spaces the caller may read).
+
+        Raises:
+            InvalidNameError: Invalid space or name.
+        """
+        return self._backend.list_aliases(
+            self._registry_type, _optional_name(space, "space"), _optional_name(name, "name")
+        )
+
     @property
     def config(self) -> OpsmlConfig:
         """Where this registry lives."""
@@ -634,6 +742,27 @@ class CardRegistry:
 
     def __repr__(self) -> str:
         return f"CardRegistry({self._registry_type.value}, mode={self.mode.value})"
+
+
+def alias_target(version: object) -> Version:
+    """The version an alias is to point at: a full version.
+
+    Raises:
+        InvalidVersionError: Anything else (a query, a partial version, another alias).
+    """
+    try:
+        target = parse_requested_version(version).version  # type: ignore[arg-type]
+    except InvalidVersionError:
+        target = None
+    if target is None:
+        raise InvalidVersionError(
+            f"an alias points at one version: give a full version such as 1.2.0, got {version!r}"
+        )
+    return target
+
+
+def _alias_key(space: str, name: str, alias: str) -> tuple[str, str, str]:
+    return validate_name(space, "space"), validate_name(name, "name"), validate_alias(alias)
 
 
 class CardRegistries:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from opsml.cards import Card, CardBase, ServiceCard
+from opsml.cards import Card, CardBase, ServiceCard, alias_in
 from opsml.errors import CardNotFoundError, CardTypeError
 from opsml.registry._backend import RegistryBackend
 from opsml.store import CARD_REGISTRIES, CardQuery
@@ -49,10 +49,12 @@ def _resolve(backend: RegistryBackend, service: ServiceCard, ref: Card) -> Card:
         if ref.uid is not None:
             card = _load_by_uid(backend, registry, ref.uid)
         else:
+            alias = alias_in(ref.version)
             query = CardQuery(
                 space=ref.space,
                 name=ref.name,
-                version=VersionQuery.parse(ref.version) if ref.version else None,
+                version=VersionQuery.parse(ref.version) if ref.version and not alias else None,
+                alias=alias,
             )
             card = backend.load_card(registry, query)
     except CardNotFoundError:
@@ -71,7 +73,8 @@ def resolve_references(backend: RegistryBackend, service: ServiceCard) -> list[C
     """Every reference of ``service`` pinned to one registered card (uid and version).
 
     A version query resolves to the highest matching final release (a prerelease only when
-    no final release matches); a uid must belong to the reference's registry type.
+    no final release matches), an alias (``"@prod"``) to the version it points at now; a
+    uid must belong to the reference's registry type.
 
     Raises:
         CardNotFoundError: A reference matches no registered card.

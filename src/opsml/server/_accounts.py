@@ -91,6 +91,7 @@ class AuditLine(BaseModel):
     outcome: str
     status_code: int
     client_address: str
+    detail: str = ""
 
 
 def _user_info(st: ServerState, username: str) -> UserInfo:
@@ -256,6 +257,7 @@ def audit(
             outcome=r.outcome,
             status_code=r.status_code,
             client_address=r.client_address,
+            detail=r.detail,
         )
         for r in rows
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +15,7 @@ from opsml._version import __version__
 from opsml.errors import OpsmlError, RateLimitError
 from opsml.registry import LocalBackend
 from opsml.server._accounts import accounts
+from opsml.server._aliases_api import aliases
 from opsml.server._auth_api import public
 from opsml.server._authz import AuditLog, BodyLimit, HostGuard, JsonText, SameOrigin
 from opsml.server._cards_api import cards
@@ -29,7 +32,10 @@ from opsml.server._experiment_api import experiments
 from opsml.server._scouter_api import monitoring
 from opsml.server._state import ServerState
 from opsml.server._transfer_api import transfers
+from opsml.server._webhook_delivery import WebhookDispatcher
+from opsml.server._webhooks_api import webhooks
 from opsml.server.ui._routes import install_ui
+from opsml.store import WebhookStore
 
 __all__ = ["create_app"]
 
@@ -56,12 +62,26 @@ def create_app(config: ServerConfig) -> FastAPI:
         The FastAPI app.
     """
     backend = LocalBackend.from_config(config.opsml)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Webhooks are delivered by the running server only (not by an app merely built,
+        # e.g. in a test client used without its context).
+        dispatcher = WebhookDispatcher(WebhookStore(backend.store), config.webhooks)
+        if config.webhooks.enabled:
+            dispatcher.start()
+        try:
+            yield
+        finally:
+            dispatcher.stop()
+
     app = FastAPI(
         title="opsml",
         version=__version__,
         openapi_url="/opsml/api/openapi.json",
         docs_url="/opsml/api/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
 
     @app.exception_handler(OpsmlError)
@@ -102,7 +122,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     for router in (cards, transfers):
         app.router.routes.extend(router.routes)
     install_ui(app)
-    for router in (public, accounts, experiments, monitoring):
+    for router in (public, accounts, experiments, monitoring, aliases, webhooks):
         app.router.routes.extend(router.routes)
 
     # Added last runs first: the host check, the body limit, the CSRF check, the JSON text

@@ -2,7 +2,7 @@
 
 Every API route declares what it needs with ``dependencies=[access(Permission.X, Scope.Y)]``:
 the permission, and where the space it applies to comes from (the card the URL names, the
-card in the body, the ``space`` query parameter, or nothing for account routes). A test
+card in the body, the ``space`` query or path parameter, or nothing for account routes). A test
 enumerates the app's routes and fails when one declares nothing.
 
 Middleware (outermost first):
@@ -78,6 +78,7 @@ class Scope(enum.Enum):
     NewCard = "new_card"  # the "card" object of the JSON body
     UpdatedCard = "updated_card"  # both the stored card and the body's card
     Query = "query"  # the ``space`` query parameter; without one, results are filtered
+    Path = "path"  # the ``{space}`` path parameter (aliases of one card name)
     Account = "account"  # no space: any authenticated user (their own account)
     Server = "server"  # no space: admins only (use with Permission.Admin)
 
@@ -220,6 +221,9 @@ class _Access:
         if self.scope is Scope.Query:
             space = request.query_params.get("space") or None
             principal.require(self.permission, space.lower() if space else None)
+            return principal
+        if self.scope is Scope.Path:
+            principal.require(self.permission, str(request.path_params["space"]).lower())
             return principal
         if self.scope in (Scope.NewCard, Scope.UpdatedCard):
             spaces.append(await _body_space(request))

@@ -15,7 +15,7 @@ from pathlib import Path
 from opsml.errors import InvalidArgumentError
 from opsml.settings import OpsmlConfig
 
-__all__ = ["DEFAULT_PASSWORD", "DEFAULT_USERNAME", "ServerConfig"]
+__all__ = ["DEFAULT_PASSWORD", "DEFAULT_USERNAME", "ServerConfig", "WebhookConfig"]
 
 _TRUE = ("1", "true", "yes", "on")
 DEFAULT_USERNAME = "admin"
@@ -35,6 +35,59 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit():
         raise InvalidArgumentError(f"{name} must be a whole number of 0 or more, got {text!r}")
     return int(text)
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip() or str(default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """How the server delivers webhooks (see docs/webhooks.md).
+
+    Attributes:
+        enabled: ``OPSML_WEBHOOK_DELIVERY``: this server process sends deliveries (default
+            true; events are queued either way, so replicas can leave sending to some).
+        poll_seconds: ``OPSML_WEBHOOK_POLL``: how often the outbox is checked (default 1).
+        timeout_seconds: ``OPSML_WEBHOOK_TIMEOUT``: longest wait for a receiver's answer
+            (default 10).
+        backoff_seconds: ``OPSML_WEBHOOK_BACKOFF``: the wait after the first failed attempt,
+            doubled after each further one (default 2).
+        backoff_max_seconds: ``OPSML_WEBHOOK_BACKOFF_MAX``: the longest wait between two
+            attempts (default 300).
+        max_age_seconds: ``OPSML_WEBHOOK_MAX_AGE``: a delivery not done this long after its
+            event is given up (default 86400, a day).
+    """
+
+    enabled: bool = True
+    poll_seconds: float = 1.0
+    timeout_seconds: float = 10.0
+    backoff_seconds: float = 2.0
+    backoff_max_seconds: float = 300.0
+    max_age_seconds: float = 86400.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WebhookConfig:
+        """Read the ``OPSML_WEBHOOK_*`` settings.
+
+        Raises:
+            InvalidArgumentError: A malformed number.
+        """
+        return cls(
+            enabled=env.get("OPSML_WEBHOOK_DELIVERY", "true").strip().lower() in _TRUE,
+            poll_seconds=_positive_float(env, "OPSML_WEBHOOK_POLL", 1.0),
+            timeout_seconds=_positive_float(env, "OPSML_WEBHOOK_TIMEOUT", 10.0),
+            backoff_seconds=_positive_float(env, "OPSML_WEBHOOK_BACKOFF", 2.0),
+            backoff_max_seconds=_positive_float(env, "OPSML_WEBHOOK_BACKOFF_MAX", 300.0),
+            max_age_seconds=_positive_float(env, "OPSML_WEBHOOK_MAX_AGE", 86400.0),
+        )
 
 
 def _forwarded_allow_ips(text: str) -> tuple[str, ...]:
@@ -120,6 +173,7 @@ class ServerConfig:
             networks, comma-separated, ``*`` for any) whose ``X-Forwarded-For`` and
             ``X-Forwarded-Proto`` headers are believed; default none, so the client address
             is always the connection's peer.
+        webhooks: The ``OPSML_WEBHOOK_*`` settings of webhook delivery.
     """
 
     opsml: OpsmlConfig
@@ -146,6 +200,7 @@ class ServerConfig:
     keep_alive_timeout_seconds: int = 30
     access_log: bool = False
     forwarded_allow_ips: tuple[str, ...] = ()
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerConfig:
@@ -216,6 +271,7 @@ class ServerConfig:
             keep_alive_timeout_seconds=_positive_int(env, "OPSML_SERVER_KEEP_ALIVE_TIMEOUT", 30),
             access_log=env.get("OPSML_SERVER_ACCESS_LOG", "").strip().lower() in _TRUE,
             forwarded_allow_ips=_forwarded_allow_ips(env.get("OPSML_FORWARDED_ALLOW_IPS", "")),
+            webhooks=WebhookConfig.from_env(env),
         )
 
     def relay_folder(self) -> Path:

@@ -22,7 +22,7 @@ from opsml.server._config import ServerConfig
 from opsml.server._models import UID_PATTERN, ErrorResponse, RegistryName
 from opsml.server._security import Principal, Security
 from opsml.storage import UploadArea
-from opsml.store import OK, AuthStore
+from opsml.store import OK, AuthStore, WebhookStore
 from opsml.types import RegistryType
 
 __all__ = [
@@ -58,6 +58,7 @@ class ServerState:
         self.config = config
         self.backend = backend
         self.auth_store = AuthStore(backend.store)
+        self.webhooks = WebhookStore(backend.store)
         self.security = Security(
             self.auth_store,
             config.token_secret,

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from opsml._validation import translate_validation_error
+from opsml.cards import alias_in
 from opsml.errors import LockfileError, OpsmlError
 from opsml.service._spec import OpsmlServiceSpec
 from opsml.storage import Manifest, safe_relpath
@@ -199,6 +200,8 @@ class LockFile(BaseModel):
 
 def _satisfies(version: str, query: str | None) -> bool:
     if not query:
+        return True
+    if alias_in(query) is not None:  # the lock pins what the alias pointed at
         return True
     return VersionQuery.parse(query).matches(Version.parse(version))
 

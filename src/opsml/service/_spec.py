@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from opsml._pyproject import PYPROJECT, read_pyproject
 from opsml._validation import translate_validation_error
-from opsml.cards import SERVICE_CARD_TYPES, Card, ServiceCard, check_unique_aliases, validate_name
+from opsml.cards import (
+    SERVICE_CARD_TYPES,
+    Card,
+    ServiceCard,
+    alias_in,
+    check_unique_aliases,
+    validate_name,
+)
 from opsml.errors import InvalidArgumentError
 from opsml.types import RegistryType, ServiceType
 from opsml.version import VersionQuery, parse_requested_version
@@ -33,6 +40,8 @@ SPEC_FILES = ("opsmlspec.yaml", "opsmlspec.yml")
 def _version_query(value: str | None) -> str | None:
     if value is None or value == "":
         return None
+    if alias_in(value) is not None:  # "@prod": the version the alias points at
+        return value
     VersionQuery.parse(value)  # raises InvalidVersionError with the reason
     return value
 

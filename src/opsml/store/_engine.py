@@ -23,7 +23,7 @@ from opsml.store._errors import store_error
 
 __all__ = ["HEAD_REVISION", "VERSION_TABLE", "normalize_url", "open_engine"]
 
-HEAD_REVISION = "0008_ui22"
+HEAD_REVISION = "0010_webhooks"
 VERSION_TABLE = "opsml_alembic_version"
 
 _DRIVERS = {

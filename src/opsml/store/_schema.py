@@ -34,6 +34,7 @@ from sqlalchemy.types import TypeEngine
 from opsml.types import RegistryType
 
 __all__ = [
+    "ALIASES",
     "CARD_REGISTRIES",
     "METADATA",
     "NAME_LEN",
@@ -171,10 +172,27 @@ TAGS = Table(
     Column("registry", ascii_string(32), primary_key=True),
     Column("uid", ascii_string(UID_LEN), primary_key=True),
     Column("tag", exact_text(TAG_LEN), primary_key=True),
-    Index("ix_opsml_card_tags_tag", "registry", "tag"),
+    # (registry, tag) finds the cards carrying a tag; with uid, without reading the rows.
+    Index("ix_opsml_card_tags_tag", "registry", "tag", "uid"),
 )
 
 
 def card_table(registry: RegistryType) -> Table:
     """Return the table holding ``registry``'s cards."""
     return _TABLES[registry]
+
+
+ALIASES = Table(
+    "opsml_card_aliases",
+    METADATA,
+    Column("registry", ascii_string(32), primary_key=True),
+    Column("space", ascii_string(NAME_LEN), primary_key=True),
+    Column("name", ascii_string(NAME_LEN), primary_key=True),
+    Column("alias", ascii_string(64), primary_key=True),
+    Column("uid", ascii_string(UID_LEN), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", exact_text(128), nullable=False),
+    Index("ix_opsml_card_aliases_uid", "registry", "uid"),
+)
+"""One row per alias: (registry, space, name, alias) points at the card ``uid``; moving an
+alias is one ``UPDATE`` of its row, so a reader sees the old or the new card, never none."""

@@ -20,7 +20,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    func,
     insert,
     select,
     update,
@@ -37,8 +36,10 @@ from opsml.errors import (
 )
 from opsml.store._engine import open_engine
 from opsml.store._errors import store_error
+from opsml.store._outbox import Event, enqueue
 from opsml.store._prepared import PreparedReads, Record
-from opsml.store._schema import TAGS, card_table
+from opsml.store._schema import ALIASES, TAGS, card_table
+from opsml.store._tags import indexed_tags
 from opsml.store._version_sql import VersionColumns, version_filter, version_order
 from opsml.types import RegistryType
 from opsml.version import Version, VersionQuery
@@ -65,6 +66,7 @@ class CardQuery:
     limit: int | None = 25
     latest_first: bool = False
     spaces: tuple[str, ...] | None = None  # only these spaces (what the caller may read)
+    alias: str | None = None  # only the card this alias points at (``version="@prod"``)
 
 
 @functools.lru_cache(maxsize=512)
@@ -191,7 +193,7 @@ class SqlStore:
                             insert(TAGS),
                             [
                                 {"registry": registry.value, "uid": values["uid"], "tag": tag}
-                                for tag in dict.fromkeys(tags)
+                                for tag in indexed_tags(tags)
                             ],
                         )
                 return version
@@ -218,9 +220,11 @@ class SqlStore:
         uid: str,
         values: dict[str, Any],
         also: Callable[[Connection], None] | None = None,
+        events: Sequence[Event] = (),
     ) -> None:
         """Mark a pending record ``ok`` (with ``values`` for other columns); ``also`` runs
-        in the same transaction (derived rows that must appear with the card).
+        in the same transaction (derived rows that must appear with the card), which also
+        queues the webhook deliveries of ``events``.
 
         Raises:
             CardStateError: No pending record ``uid`` (withdrawn, or removed by ``opsml gc``
@@ -241,16 +245,21 @@ class SqlStore:
                 )
             if also is not None:
                 also(conn)
+            enqueue(conn, events)
 
         self._retrying(_finalize, f"finishing registration of {uid}")
 
-    def remove(self, registry: RegistryType, uid: str) -> None:
-        """Delete a record (pending or ok) and its tags."""
+    def remove(self, registry: RegistryType, uid: str, events: Sequence[Event] = ()) -> None:
+        """Delete a record (pending or ok), its tags and aliases; queue ``events``."""
         table = card_table(registry)
 
         def _delete(conn: Connection) -> None:
             conn.execute(delete(TAGS).where(TAGS.c.registry == registry.value, TAGS.c.uid == uid))
+            conn.execute(
+                delete(ALIASES).where(ALIASES.c.registry == registry.value, ALIASES.c.uid == uid)
+            )
             conn.execute(delete(table).where(table.c.uid == uid))
+            enqueue(conn, events)
 
         self._retrying(_delete, f"deleting {uid}")
 
@@ -345,9 +354,10 @@ class SqlStore:
         values: dict[str, Any],
         tags: Sequence[str],
         also: Callable[[Connection], None] | None = None,
+        events: Sequence[Event] = (),
     ) -> None:
         """Update a registered record's columns and replace its tags; ``also`` runs in the
-        same transaction.
+        same transaction, which also queues ``events``.
 
         Raises:
             CardNotFoundError: No such card.
@@ -366,6 +376,16 @@ class SqlStore:
                 )
                 if result.rowcount == 0:
                     raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
+                if "space" in values or "name" in values:
+                    # An alias belongs to (space, name): a card moving away leaves them.
+                    conn.execute(
+                        delete(ALIASES).where(
+                            ALIASES.c.registry == registry.value,
+                            ALIASES.c.uid == uid,
+                            (ALIASES.c.space != values.get("space", ALIASES.c.space))
+                            | (ALIASES.c.name != values.get("name", ALIASES.c.name)),
+                        )
+                    )
                 conn.execute(
                     delete(TAGS).where(TAGS.c.registry == registry.value, TAGS.c.uid == uid)
                 )
@@ -374,11 +394,12 @@ class SqlStore:
                         insert(TAGS),
                         [
                             {"registry": registry.value, "uid": uid, "tag": tag}
-                            for tag in dict.fromkeys(tags)
+                            for tag in indexed_tags(tags)
                         ],
                     )
                 if also is not None:
                     also(conn)
+                enqueue(conn, events)
         except IntegrityError as exc:
             raise VersionConflictError(
                 f"cannot update card {uid}: {values.get('space')}/{values.get('name')} "
@@ -462,6 +483,7 @@ class _Shape:
     version: VersionQuery | None
     max_date: bool
     tags: int
+    alias: bool
     sort_by_timestamp: bool
     latest_first: bool
     limit: int | None
@@ -478,6 +500,7 @@ class _Shape:
             version=None if q.version is None or q.version.is_any else q.version,
             max_date=q.max_date is not None and q.max_date < date.max,  # date.max: no bound
             tags=len(dict.fromkeys(q.tags)),
+            alias=q.alias is not None,
             sort_by_timestamp=q.sort_by_timestamp,
             latest_first=q.latest_first,
             limit=q.limit,
@@ -497,6 +520,8 @@ def _values(q: CardQuery) -> dict[str, Any]:
         values["end"] = datetime.combine(q.max_date + timedelta(days=1), datetime.min.time(), UTC)
     for i, tag in enumerate(dict.fromkeys(q.tags)):
         values[f"tag_{i}"] = tag
+    if q.alias is not None:
+        values["alias"] = q.alias
     return values
 
 
@@ -522,17 +547,17 @@ def _select(shape: _Shape) -> Select[Any]:
         conditions.append(_version_condition(registry, shape.version))
     if shape.max_date:
         conditions.append(table.c.created_at < bindparam("end"))
-    if shape.tags:
-        tagged = (
-            select(TAGS.c.uid)
-            .where(
-                TAGS.c.registry == registry.value,
-                TAGS.c.tag.in_([bindparam(f"tag_{i}") for i in range(shape.tags)]),
-            )
-            .group_by(TAGS.c.uid)
-            .having(func.count(func.distinct(TAGS.c.tag)) == shape.tags)
+    for i in range(shape.tags):
+        # One lookup of the (registry, tag) index per tag: the cards carrying it.
+        tagged = select(TAGS.c.uid).where(
+            TAGS.c.registry == registry.value, TAGS.c.tag == bindparam(f"tag_{i}")
         )
         conditions.append(table.c.uid.in_(tagged))
+    if shape.alias:
+        aliased = select(ALIASES.c.uid).where(
+            ALIASES.c.registry == registry.value, ALIASES.c.alias == bindparam("alias")
+        )
+        conditions.append(table.c.uid.in_(aliased))
     stmt = select(*columns).where(and_(*conditions))
     if shape.sort_by_timestamp:
         stmt = stmt.order_by(table.c.created_at.desc(), table.c.uid.desc())

@@ -76,6 +76,10 @@ def _url(path: str, uid: str) -> str:
         "path": "card.json",
         "username": "root",
         "token_id": "0123456789abcdef",
+        "space": "secret",
+        "name": "plan",
+        "alias": "prod",
+        "webhook_id": "0123456789abcdef0123456789abcdef",
     }
     return re.sub(r"{(\w+)(:path)?}", lambda m: values[m.group(1)], path)
 

@@ -117,6 +117,25 @@ def test_lock_keeps_versions_pinned_until_relocked(project: Path) -> None:
     assert service.uid == relocked.service.uid
 
 
+def test_a_lock_pins_the_version_an_alias_points_at(project: Path) -> None:
+    _register_model("1.1.0", 3.0)
+    models = CardRegistry(RegistryType.Model)
+    models.set_alias("team-a", "ranker", "prod", "1.0.0")
+    spec = project / "opsmlspec.yaml"
+    spec.write_text(SPEC.replace('version: "1.*"', 'version: "@prod"'))
+    first = lock_service(project)
+    assert (first.cards[0].version, first.cards[0].query) == ("1.0.0", "@prod")
+    install_service(project, frozen=True)
+
+    models.set_alias("team-a", "ranker", "prod", "1.1.0")  # the lock keeps 1.0.0 ...
+    report = install_service(project, frozen=True)
+    assert report.downloaded == []
+    assert ServiceCard.from_path(project / "opsml_service")["model"].version == "1.0.0"
+    relocked = lock_service(project)  # ... until it is locked again
+    assert relocked.cards[0].version == "1.1.0"
+    assert install_service(project, frozen=True).downloaded == ["model"]
+
+
 def test_frozen_needs_a_current_lock(project: Path) -> None:
     with pytest.raises(LockfileError, match="not found; run `opsml lock` first"):
         install_service(project, frozen=True)

@@ -500,6 +500,14 @@ def _attr(obj: Any, dotted: str) -> Any:
     return obj or 0
 
 
+def _aliases(backend: LocalBackend, registry: RegistryType, card: dict[str, Any]) -> dict[str, Any]:
+    """The aliases of the card's (space, name), by the uid they point at."""
+    by_uid: dict[str, list[str]] = {}
+    for alias in backend.list_aliases(registry, card["space"], card["name"]):
+        by_uid.setdefault(alias.uid, []).append(alias.alias)
+    return by_uid
+
+
 def card_context(
     backend: LocalBackend,
     registry: RegistryType,
@@ -534,6 +542,7 @@ def card_context(
         "tree_root": file_tree(files),
         "file_count": len(files),
         "history": _history(backend, registry, card),
+        "aliases": _aliases(backend, registry, card),
         "links": links,
         "used_by": [
             CardLink(u.registry.value, u.uid, u.space, u.name, u.version)
