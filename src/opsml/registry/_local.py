@@ -362,9 +362,7 @@ class LocalBackend(LocalTracking):
             reservation.registered.version,
             reservation.uid,
         )
-        self.store.finalize(
-            reservation.registry, reservation.uid, {}, also, events=[registered]
-        )
+        self.store.finalize(reservation.registry, reservation.uid, {}, also, events=[registered])
         self.storage.note_written(reservation.prefix, reservation.registered.manifest)
         return reservation.registered
 
