@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,10 +30,14 @@ from opsml.server._errors import (
     status_for,
 )
 from opsml.server._experiment_api import experiments
+from opsml.server._jobs import Jobs
+from opsml.server._observe import MULTIPROC_ENV, Metrics, Observe
+from opsml.server._ops_api import METRICS_PATH, OPEN_PATHS, ops
 from opsml.server._scouter_api import monitoring
 from opsml.server._state import ServerState
 from opsml.server._transfer_api import transfers
 from opsml.server.ui._routes import install_ui
+from opsml.store import SqlStore
 
 __all__ = ["create_app"]
 
@@ -55,13 +63,29 @@ def create_app(config: ServerConfig) -> FastAPI:
     Returns:
         The FastAPI app.
     """
-    backend = LocalBackend.from_config(config.opsml)
+    store = SqlStore.from_url(config.opsml.tracking_uri, migrate=config.auto_migrate)
+    backend = LocalBackend.from_config(config.opsml, store=store)
+    metrics = Metrics(os.environ.get(MULTIPROC_ENV) or None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        """Run the background jobs while the server serves (not in an app that only
+        answers test requests)."""
+        task = asyncio.create_task(Jobs(st, metrics).run_forever())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     app = FastAPI(
         title="opsml",
         version=__version__,
         openapi_url="/opsml/api/openapi.json",
         docs_url="/opsml/api/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
 
     @app.exception_handler(OpsmlError)
@@ -93,7 +117,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         response.headers[REQUEST_ID_HEADER] = rid  # this answer bypasses the middleware
         return response
 
-    st = ServerState(config, backend)
+    st = ServerState(config, backend, metrics)
     if config.auth:
         st.security.ensure_admin(config.username, config.password)
     app.state.opsml = st
@@ -104,14 +128,19 @@ def create_app(config: ServerConfig) -> FastAPI:
     install_ui(app)
     for router in (public, accounts, experiments, monitoring):
         app.router.routes.extend(router.routes)
+    app.router.routes.extend(
+        r for r in ops.routes if config.metrics or getattr(r, "path", "") != METRICS_PATH
+    )
 
     # Added last runs first: the host check, the body limit, the CSRF check, the JSON text
     # check, around all of them the audit log, so requests they refuse are recorded too,
-    # and outermost the request id every answer carries.
+    # the metrics and the request log around everything the app answers, and outermost
+    # the request id every answer carries.
     app.add_middleware(JsonText)
     app.add_middleware(SameOrigin)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
-    app.add_middleware(HostGuard, allowed=config.allowed_hosts)
+    app.add_middleware(HostGuard, allowed=config.allowed_hosts, open_paths=OPEN_PATHS)
     app.add_middleware(AuditLog, store=lambda: st.auth_store)
+    app.add_middleware(Observe, metrics=metrics, log_requests=config.access_log)
     app.add_middleware(RequestId)
     return app
