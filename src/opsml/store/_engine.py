@@ -169,7 +169,8 @@ def read_schema_state(engine: Engine) -> SchemaState:
 def upgrade_schema(url: str) -> tuple[SchemaState, SchemaState]:
     """Bring the database at ``url`` to the newest migration, under the migration lock
     (any number of processes may call this at once: one migrates, the others wait and find
-    the work done). Returns the state before and after.
+    the work done). Returns the state this call found (under the lock) and the state after:
+    the two are equal when there was nothing to do.
 
     Raises:
         MissingDependencyError: The database driver's extra is not installed.
@@ -178,12 +179,11 @@ def upgrade_schema(url: str) -> tuple[SchemaState, SchemaState]:
     """
     engine = _create(normalize_url(url))
     try:
-        before = _state(_read_revision(engine))
-        _migrate(engine, apply=True)
-        after = _state(_read_revision(engine))
+        found = _migrate(engine, apply=True)
+        after = read_schema_state(engine)
     finally:
         engine.dispose()
-    return before, after
+    return _state(found), after
 
 
 def _state(revision: str | None) -> SchemaState:
@@ -280,18 +280,21 @@ def _check(engine: Engine, revision: str | None, apply: bool) -> None:
         )
 
 
-def _migrate(engine: Engine, *, apply: bool) -> None:
+def _migrate(engine: Engine, *, apply: bool) -> str | None:
+    """Migrate to the head if behind; returns the revision found (under the lock when
+    there was work to do: another process may have done it meanwhile)."""
     try:
         revision = _current_revision(engine)
         if revision == HEAD_REVISION:
-            return
+            return revision
         _check(engine, revision, apply)
         with _migration_lock(engine) as conn:
             revision = _current_revision(engine)
             if revision == HEAD_REVISION:
-                return
+                return revision
             _check(engine, revision, apply)
             _run_alembic(conn)
+            return revision
     except SQLAlchemyError as exc:
         raise store_error(
             f"opening the metadata store at {engine.url.render_as_string()}", exc

@@ -140,7 +140,10 @@ def test_metrics_count_requests_by_route_template_without_user_data(
         'status="200"} 1.0'
     )
     assert line in body
-    assert 'opsml_http_request_duration_seconds_count{method="GET",route="/opsml/api/{registry}/cards"}' in body
+    assert (
+        'opsml_http_request_duration_seconds_count{method="GET",route="/opsml/api/{registry}/cards"}'
+        in body
+    )
     for private in ("team-secret", "launch-codes", uid, "root", "reader"):
         assert private not in body, private
 
