@@ -23,7 +23,6 @@ from opsml.server._cards_api import cards
 from opsml.server._config import ServerConfig
 from opsml.server._errors import (
     REQUEST_ID_HEADER,
-    RequestId,
     private_detail,
     public_detail,
     request_id,
@@ -134,13 +133,11 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     # Added last runs first: the host check, the body limit, the CSRF check, the JSON text
     # check, around all of them the audit log, so requests they refuse are recorded too,
-    # the metrics and the request log around everything the app answers, and outermost
-    # the request id every answer carries.
+    # and outermost the request id every answer carries, the metrics and the request log.
     app.add_middleware(JsonText)
     app.add_middleware(SameOrigin)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.add_middleware(HostGuard, allowed=config.allowed_hosts, open_paths=OPEN_PATHS)
     app.add_middleware(AuditLog, store=lambda: st.auth_store)
     app.add_middleware(Observe, metrics=metrics, log_requests=config.access_log)
-    app.add_middleware(RequestId)
     return app
