@@ -4,6 +4,7 @@ scheduled gc once between them."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -172,7 +173,7 @@ def test_replicas_run_the_scheduled_gc_once(tmp_path: Path) -> None:
         # finished on either (two replicas on their own would run it in pairs).
         assert {r["logger"] for r in runs} == {"opsml.server.jobs"}
         times = sorted(datetime.fromisoformat(r["time"]) for r in runs)
-        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
         assert min(gaps) >= 0.9, gaps
         scraped = [httpx.get(f"{base}/opsml/api/metrics").text for _, _, base in replicas]
         per_replica = [

@@ -27,7 +27,7 @@ REQUEST_LOGGER = "opsml.server.requests"
 _SECRET = re.compile(
     r"(?i)(bearer\s+)[^\s\"',;]+"  # an Authorization header's value
     r"|eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]+"  # a JSON web token (header.payload.signature)
-    r"|opsml_[A-Za-z0-9_-]{16,}"  # an opsml API token
+    r"|opsml_[0-9a-f]{16}_[\w-]{20,}"  # an opsml API token (id, then secret)
     r"|((?:password|secret|token)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+"  # name=value pairs
 )
 
