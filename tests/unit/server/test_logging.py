@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import logging.config
 
 import pytest
 
@@ -16,17 +15,23 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 
 
 def _emit(log_format: str, *args: object, **extra: object) -> str:
+    """One record through the handler ``log_config`` describes (without configuring the
+    process's loggers)."""
     config = log_config(log_format)
+    assert config["handlers"]["default"]["filters"] == ["redact"]
     stream = io.StringIO()
-    logging.config.dictConfig(config)
-    handler = logging.getLogger("opsml").handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(config["filters"]["redact"]["()"]())
+    handler.setFormatter(config["formatters"]["opsml"]["()"]())
+    logger = logging.getLogger("opsml.server.test")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
     try:
-        logging.getLogger("opsml.server.test").info(*args, extra=extra)
+        logger.info(*args, extra=extra)
     finally:
-        logging.getLogger("opsml").handlers.clear()
-        logging.getLogger("opsml").propagate = True
+        logger.removeHandler(handler)
+        logger.propagate = True
     return stream.getvalue()
 
 
