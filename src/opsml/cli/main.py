@@ -347,8 +347,11 @@ def _database_url() -> str:
 
 @db_app.command("current")
 def db_current(as_json: JsonFlag = False) -> None:
-    """Print the database's schema revision and whether this opsml's newest migration is
-    applied (exit 1 when it is behind or newer)."""
+    """Print the database's schema revision.
+
+    Says whether this opsml's newest migration is applied; exits 1 when the schema is
+    behind or newer.
+    """
     from opsml.store import schema_revision
 
     state = guard(lambda: schema_revision(_database_url()))
@@ -369,8 +372,11 @@ def db_current(as_json: JsonFlag = False) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply the migrations the database lacks, under a lock: any number of processes
-    (replicas starting together) may run this at once; one migrates, the others wait."""
+    """Apply the migrations the database lacks.
+
+    Under a lock: any number of processes (replicas starting together) may run this at
+    once; one migrates, the others wait.
+    """
     from opsml.store import upgrade_schema
 
     before, after = guard(lambda: upgrade_schema(_database_url()))
