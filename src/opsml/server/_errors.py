@@ -23,7 +23,6 @@ from opsml import errors
 __all__ = [
     "REQUEST_ID_HEADER",
     "STATUS_BY_ERROR",
-    "RequestId",
     "assign_request_id",
     "private_detail",
     "public_detail",
@@ -115,24 +114,3 @@ def with_request_id(message: Any, rid: str) -> Any:
     headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
     headers.append((b"x-request-id", rid.encode("ascii")))
     return {**message, "headers": headers}
-
-
-class RequestId:
-    """Give every request an id (``request.state.request_id``) and answer it in the
-    ``X-Request-ID`` header; a caller's own id is kept when it is 8-64 safe characters.
-    (The app itself does this in :class:`~opsml.server._observe.Observe`, which measures
-    the request on the same pass.)"""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = assign_request_id(scope)
-
-        async def with_id(message: Any) -> None:
-            await send(with_request_id(message, rid))
-
-        await self.app(scope, receive, with_id)

@@ -163,10 +163,10 @@ def _alive(pid: int) -> bool:
 
 
 class Observe:
-    """Give every request its id (answered in ``X-Request-ID``, as
-    :class:`~opsml.server._errors.RequestId` does), count it in the metrics and, when
-    ``log_requests``, log one line for it (route template, status, duration, user, request
-    id). One middleware for the three: each layer costs every request a few microseconds."""
+    """Give every request its id (:func:`~opsml.server._errors.assign_request_id`,
+    answered in ``X-Request-ID``), count it in the metrics and, when ``log_requests``, log
+    one line for it (route template, status, duration, user, request id). One middleware
+    for the three: each layer costs every request a few microseconds."""
 
     def __init__(self, app: Any, metrics: Metrics, log_requests: bool) -> None:
         self.app = app

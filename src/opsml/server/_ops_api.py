@@ -68,6 +68,9 @@ async def _check(st: ServerState, what: str, fn: Any) -> Any:
     except OpsmlError as exc:
         _log.warning("readiness: the %s failed: %s", what, exc)
         return None
+    except Exception:  # not ready either way: the log has the traceback
+        _log.exception("readiness: the %s check failed unexpectedly", what)
+        return None
 
 
 @ops.get(
