@@ -20,8 +20,10 @@ import logging
 import os
 import time
 from collections.abc import MutableMapping
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from prometheus_client import (
     CollectorRegistry,
@@ -226,14 +228,26 @@ class Observe:
 def _log_request(
     scope: MutableMapping[str, Any], method: str, route: str, status: int, elapsed: float
 ) -> None:
+    """One line per request: the message as uvicorn's access log wrote it (client, request
+    line with the path and query, status), the fields for a log collector."""
     state = scope.get("state", {})
     principal = state.get("principal")
     client = scope.get("client")
+    path = quote(scope.get("root_path", "") + scope.get("path", ""))
+    query = scope.get("query_string", b"")
+    target = f"{path}?{query.decode('latin-1')}" if query else path
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
     _requests_log.info(
-        "%s %s %d",
+        '%s - "%s %s HTTP/%s" %d %s',
+        f"{client[0]}:{client[1]}" if client else "-",
         method,
-        route,
+        target,
+        scope.get("http_version", "1.1"),
         status,
+        phrase,
         extra={
             "method": method,
             "route": route,
