@@ -132,7 +132,7 @@ def test_workers_share_metrics_and_log_json_lines_without_secrets(
         assert leaked not in log
     assert api_token.json()["token"] not in log
     assert all("secret-name" not in r["route"] for r in requests)  # templates only
-    assert any("cards/reserve HTTP/1.1\" 200 OK" in r["message"] for r in requests)
+    assert any('cards/reserve HTTP/1.1" 200 OK' in r["message"] for r in requests)
 
 
 def test_replicas_run_the_scheduled_gc_once(tmp_path: Path) -> None:
