@@ -75,8 +75,10 @@ browser:
 	bash scripts/install-browser.sh
 
 ## Azurite (the Azure Blob emulator, from npm) for the cloud storage tests; moto's S3 server
-## and gcp-storage-emulator come with the dev extra.
+## and gcp-storage-emulator come with the dev extra. HAProxy (Debian's package) for the load
+## balancer test.
 emulators: .tools/azurite/.installed
+	bash scripts/install-haproxy.sh
 
 .tools/azurite/.installed:
 	bash scripts/install-emulators.sh

@@ -21,6 +21,7 @@ boundary with ``raise ... from exc`` so callers need to catch only this tree::
     ├── IntegrityError                                 stored bytes differ from the manifest
     ├── StorageError                                   artifact storage failed
     ├── MetadataStoreError                             the SQL metadata store failed
+    │   └── SchemaVersionError                         its schema is behind or newer than opsml's
     ├── SerializationError          (also RuntimeError) an interface could not save or load
     ├── LockfileError                                  opsml.lock missing, malformed or stale
     ├── MissingDependencyError      (also ImportError) an optional extra is not installed
@@ -58,6 +59,7 @@ __all__ = [
     "OpsmlError",
     "PermissionDeniedError",
     "RateLimitError",
+    "SchemaVersionError",
     "SerializationError",
     "ServerUnavailableError",
     "StorageError",
@@ -173,6 +175,12 @@ class StorageError(OpsmlError):
 
 class MetadataStoreError(OpsmlError):
     """The SQL metadata store failed or is unreachable."""
+
+
+class SchemaVersionError(MetadataStoreError):
+    """The database's schema is not the one this opsml runs on: newer (written by a later
+    opsml: upgrade opsml), or behind while automatic migration is off (run
+    ``opsml db upgrade``)."""
 
 
 class SerializationError(OpsmlError, RuntimeError):

@@ -1,5 +1,5 @@
 """``opsml`` command line: list and get cards, lock and install services, collect garbage,
-run the server.
+migrate the database, run the server.
 
 Every command exits non-zero with a one-line error on failure; listings and ``get`` print
 JSON with ``--json``.
@@ -38,6 +38,8 @@ app.add_typer(generate_app, name="generate")
 app.add_typer(keys_app, name="keys")
 scouter_app = OpsmlTyper(help="Drift profiles on the Scouter server.")
 app.add_typer(scouter_app, name="scouter")
+db_app = OpsmlTyper(help="The database schema: where it stands, and its migrations.")
+app.add_typer(db_app, name="db")
 
 _PATH_HELP = "Folder holding opsmlspec.yaml (and opsml.lock), or the spec file itself."
 _CARD_COLUMNS = ("created_at", "space", "name", "version", "uid", "tags")
@@ -342,6 +344,59 @@ def gc(
         f"{len(report.orphaned_folders)} orphaned card folders, "
         f"{report.staging_folders} staging folders"
     )
+
+
+def _database_url() -> str:
+    from opsml.settings import OpsmlConfig
+
+    config = OpsmlConfig.from_env()
+    if not config.is_sql:
+        raise OpsmlError(
+            "opsml db runs where the database is: OPSML_TRACKING_URI must be a database URL, "
+            f"not {config.tracking_uri!r}"
+        )
+    return config.tracking_uri
+
+
+@db_app.command("current")
+def db_current(as_json: JsonFlag = False) -> None:
+    """Print the database's schema revision.
+
+    Says whether this opsml's newest migration is applied; exits 1 when the schema is
+    behind or newer.
+    """
+    from opsml.store import schema_revision
+
+    state = guard(lambda: schema_revision(_database_url()))
+    if as_json:
+        print_json(
+            {
+                "revision": state.revision,
+                "head": state.head,
+                "up_to_date": state.up_to_date,
+                "known": state.known,
+            }
+        )
+    else:
+        typer.echo(state.describe())
+    if not state.up_to_date:
+        raise typer.Exit(code=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations the database lacks.
+
+    Under a lock: any number of processes (replicas starting together) may run this at
+    once; one migrates, the others wait.
+    """
+    from opsml.store import upgrade_schema
+
+    before, after = guard(lambda: upgrade_schema(_database_url()))
+    if before.up_to_date:
+        typer.echo(f"already at {after.revision} (head)")
+    else:
+        typer.echo(f"upgraded from {before.revision or 'an empty database'} to {after.revision}")
 
 
 @server_app.command("start")

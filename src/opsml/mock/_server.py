@@ -106,6 +106,7 @@ class OpsmlTestServer:
             OPSML_TRACKING_URI=f"sqlite:///{(self.base_path / 'opsml.db').as_posix()}",
             OPSML_STORAGE_URI=str(self.base_path / "opsml_registries"),
             OPSML_SERVER_ACCESS_LOG="true",
+            OPSML_LOG_FORMAT="text",  # server.log is for people to read
         )
         env.update(self._env)
         log = (self.base_path / "server.log").open("wb")

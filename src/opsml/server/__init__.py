@@ -104,7 +104,27 @@ def serve(
                 os.environ[name] = env[name] = secrets.token_urlsafe(32)
     config = ServerConfig.from_env(env)
     _say_which_registry()
+    _prepare_schema(config)
     run(config, host=host, port=port, workers=workers)
+
+
+def _prepare_schema(config: ServerConfig) -> None:
+    """Migrate the database once, before any worker starts (or, with automatic migration
+    off, check that ``opsml db upgrade`` ran); a schema newer than this opsml stops the
+    server here, with one clear message."""
+    from opsml.errors import SchemaVersionError
+    from opsml.store import schema_revision, upgrade_schema
+
+    url = config.opsml.tracking_uri
+    if config.auto_migrate:
+        upgrade_schema(url)
+        return
+    state = schema_revision(url)
+    if not state.up_to_date:
+        raise SchemaVersionError(
+            f"the database's schema is at {state.describe()} (automatic migration is off: "
+            "OPSML_DB_AUTO_MIGRATE=false)"
+        )
 
 
 def _say_which_registry() -> None:

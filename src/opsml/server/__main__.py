@@ -4,7 +4,9 @@ OpsmlTestServer; one worker unless told otherwise)."""
 from __future__ import annotations
 
 import argparse
+import sys
 
+from opsml.errors import OpsmlError
 from opsml.server import serve
 
 
@@ -15,7 +17,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    serve(host=args.host, port=args.port, workers=args.workers)
+    try:
+        serve(host=args.host, port=args.port, workers=args.workers)
+    except OpsmlError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

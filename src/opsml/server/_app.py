@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,20 +24,22 @@ from opsml.server._cards_api import cards
 from opsml.server._config import ServerConfig
 from opsml.server._errors import (
     REQUEST_ID_HEADER,
-    RequestId,
     private_detail,
     public_detail,
     request_id,
     status_for,
 )
 from opsml.server._experiment_api import experiments
+from opsml.server._jobs import Jobs
+from opsml.server._observe import MULTIPROC_ENV, Metrics, Observe
+from opsml.server._ops_api import METRICS_PATH, OPEN_PATHS, ops
 from opsml.server._scouter_api import monitoring
 from opsml.server._state import ServerState
 from opsml.server._transfer_api import transfers
 from opsml.server._webhook_delivery import WebhookDispatcher
 from opsml.server._webhooks_api import webhooks
 from opsml.server.ui._routes import install_ui
-from opsml.store import WebhookStore
+from opsml.store import SqlStore, WebhookStore
 
 __all__ = ["create_app"]
 
@@ -61,18 +65,24 @@ def create_app(config: ServerConfig) -> FastAPI:
     Returns:
         The FastAPI app.
     """
-    backend = LocalBackend.from_config(config.opsml)
+    store = SqlStore.from_url(config.opsml.tracking_uri, migrate=config.auto_migrate)
+    backend = LocalBackend.from_config(config.opsml, store=store)
+    metrics = Metrics(os.environ.get(MULTIPROC_ENV) or None)
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Webhooks are delivered by the running server only (not by an app merely built,
-        # e.g. in a test client used without its context).
+        """Run the background jobs and deliver webhooks while the server serves (not in an
+        app that only answers test requests, e.g. a test client used without its context)."""
         dispatcher = WebhookDispatcher(WebhookStore(backend.store), config.webhooks)
         if config.webhooks.enabled:
             dispatcher.start()
+        task = asyncio.create_task(Jobs(st, metrics).run_forever())
         try:
             yield
         finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             dispatcher.stop()
 
     app = FastAPI(
@@ -113,7 +123,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         response.headers[REQUEST_ID_HEADER] = rid  # this answer bypasses the middleware
         return response
 
-    st = ServerState(config, backend)
+    st = ServerState(config, backend, metrics)
     if config.auth:
         st.security.ensure_admin(config.username, config.password)
     app.state.opsml = st
@@ -124,14 +134,17 @@ def create_app(config: ServerConfig) -> FastAPI:
     install_ui(app)
     for router in (public, accounts, experiments, monitoring, aliases, webhooks):
         app.router.routes.extend(router.routes)
+    app.router.routes.extend(
+        r for r in ops.routes if config.metrics or getattr(r, "path", "") != METRICS_PATH
+    )
 
     # Added last runs first: the host check, the body limit, the CSRF check, the JSON text
     # check, around all of them the audit log, so requests they refuse are recorded too,
-    # and outermost the request id every answer carries.
+    # and outermost the request id every answer carries, the metrics and the request log.
     app.add_middleware(JsonText)
     app.add_middleware(SameOrigin)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
-    app.add_middleware(HostGuard, allowed=config.allowed_hosts)
+    app.add_middleware(HostGuard, allowed=config.allowed_hosts, open_paths=OPEN_PATHS)
     app.add_middleware(AuditLog, store=lambda: st.auth_store)
-    app.add_middleware(RequestId)
+    app.add_middleware(Observe, metrics=metrics, log_requests=config.access_log)
     return app

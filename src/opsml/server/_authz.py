@@ -308,15 +308,19 @@ def _header(scope: MutableMapping[str, Any], name: bytes) -> str:
 
 
 class HostGuard:
-    """Answer only requests whose ``Host`` is allowed (a rebound DNS name gets 400)."""
+    """Answer only requests whose ``Host`` is allowed (a rebound DNS name gets 400), except
+    on ``open_paths`` (probes and metric scrapers, which use a replica's own address)."""
 
-    def __init__(self, app: ASGIApp, allowed: tuple[str, ...]) -> None:
+    def __init__(
+        self, app: ASGIApp, allowed: tuple[str, ...], open_paths: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.any = "*" in allowed
         self.allowed = {h.lower() for h in allowed}
+        self.open_paths = open_paths
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not self.any:
+        if scope["type"] == "http" and not self.any and scope["path"] not in self.open_paths:
             host = _header(scope, b"host").lower()
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             if host not in self.allowed and name not in self.allowed:

@@ -90,6 +90,24 @@ class WebhookConfig:
         )
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in _TRUE:
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InvalidArgumentError(f"{name} must be true or false, got {text!r}")
+
+
+def _log_format(text: str) -> str:
+    value = text.strip().lower() or "auto"
+    if value not in ("auto", "json", "text"):
+        raise InvalidArgumentError(f"OPSML_LOG_FORMAT must be auto, json or text, got {text!r}")
+    return value
+
+
 def _forwarded_allow_ips(text: str) -> tuple[str, ...]:
     entries = tuple(entry.strip() for entry in text.split(",") if entry.strip())
     if "*" in entries and len(entries) > 1:
@@ -174,6 +192,22 @@ class ServerConfig:
             ``X-Forwarded-Proto`` headers are believed; default none, so the client address
             is always the connection's peer.
         webhooks: The ``OPSML_WEBHOOK_*`` settings of webhook delivery.
+        auto_migrate: ``OPSML_DB_AUTO_MIGRATE``: bring a database schema that is behind to
+            the newest migration when the server starts (default on; off: the server refuses
+            to start until ``opsml db upgrade`` ran).
+        graceful_timeout_seconds: ``OPSML_SERVER_GRACEFUL_TIMEOUT``: on SIGTERM, how long
+            requests under way (uploads included) may take to finish before they are cut
+            off (default 60).
+        metrics: ``OPSML_METRICS``: answer Prometheus metrics at ``/opsml/api/metrics``
+            (default on).
+        metrics_token: ``OPSML_METRICS_TOKEN``: a bearer token that may read the metrics
+            without a user (for Prometheus; admins may read them either way).
+        log_format: ``OPSML_LOG_FORMAT``: ``json`` (one JSON object a line), ``text``, or
+            ``auto`` (default: text when standard error is a terminal, else JSON).
+        gc_interval_seconds: ``OPSML_GC_INTERVAL``: run ``opsml gc`` every this many
+            seconds, on one replica at a time (default 3600; 0: never).
+        gc_older_than_seconds: ``OPSML_GC_OLDER_THAN``: the scheduled gc's age after which
+            a pending registration or upload counts as abandoned (default 86400).
     """
 
     opsml: OpsmlConfig
@@ -201,6 +235,13 @@ class ServerConfig:
     access_log: bool = False
     forwarded_allow_ips: tuple[str, ...] = ()
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    auto_migrate: bool = True
+    graceful_timeout_seconds: int = 60
+    metrics: bool = True
+    metrics_token: str = field(default="", repr=False)
+    log_format: str = "auto"
+    gc_interval_seconds: int = 3600
+    gc_older_than_seconds: int = 86400
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerConfig:
@@ -272,6 +313,13 @@ class ServerConfig:
             access_log=env.get("OPSML_SERVER_ACCESS_LOG", "").strip().lower() in _TRUE,
             forwarded_allow_ips=_forwarded_allow_ips(env.get("OPSML_FORWARDED_ALLOW_IPS", "")),
             webhooks=WebhookConfig.from_env(env),
+            auto_migrate=_flag(env, "OPSML_DB_AUTO_MIGRATE", True),
+            graceful_timeout_seconds=_positive_int(env, "OPSML_SERVER_GRACEFUL_TIMEOUT", 60),
+            metrics=_flag(env, "OPSML_METRICS", True),
+            metrics_token=env.get("OPSML_METRICS_TOKEN", "").strip(),
+            log_format=_log_format(env.get("OPSML_LOG_FORMAT", "")),
+            gc_interval_seconds=_non_negative_int(env, "OPSML_GC_INTERVAL", 3600),
+            gc_older_than_seconds=_positive_int(env, "OPSML_GC_OLDER_THAN", 86400),
         )
 
     def relay_folder(self) -> Path:

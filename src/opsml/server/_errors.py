@@ -23,11 +23,12 @@ from opsml import errors
 __all__ = [
     "REQUEST_ID_HEADER",
     "STATUS_BY_ERROR",
-    "RequestId",
+    "assign_request_id",
     "private_detail",
     "public_detail",
     "request_id",
     "status_for",
+    "with_request_id",
 ]
 
 _log = logging.getLogger("opsml.server")
@@ -94,35 +95,23 @@ def public_detail(exc: errors.OpsmlError, rid: str) -> str:
     return str(exc).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-class RequestId:
-    """Give every request an id (``request.state.request_id``) and answer it in the
-    ``X-Request-ID`` header; a caller's own id is kept when it is 8-64 safe characters."""
+def assign_request_id(scope: MutableMapping[str, Any]) -> str:
+    """Give the request of ``scope`` its id (``request.state.request_id``): the caller's own
+    ``X-Request-ID`` when it is 8-64 safe characters, else a new one."""
+    given = next(
+        (bytes(v).decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"),
+        "",
+    )
+    rid = given if _GIVEN_ID.fullmatch(given) else secrets.token_hex(8)
+    scope.setdefault("state", {})["request_id"] = rid
+    return rid
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given = next(
-            (
-                bytes(v).decode("latin-1")
-                for k, v in scope.get("headers", [])
-                if k == b"x-request-id"
-            ),
-            "",
-        )
-        rid = given if _GIVEN_ID.fullmatch(given) else secrets.token_hex(8)
-        scope.setdefault("state", {})["request_id"] = rid
-
-        async def with_id(message: Any) -> None:
-            if message.get("type") == "http.response.start":
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
-                ]
-                headers.append((b"x-request-id", rid.encode("ascii")))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, with_id)
+def with_request_id(message: Any, rid: str) -> Any:
+    """The ``http.response.start`` message ``message`` answering ``rid`` in its
+    ``X-Request-ID`` header (any other message unchanged)."""
+    if message.get("type") != "http.response.start":
+        return message
+    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+    headers.append((b"x-request-id", rid.encode("ascii")))
+    return {**message, "headers": headers}

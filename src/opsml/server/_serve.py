@@ -25,6 +25,12 @@ against, and ``tests/unit/server/test_serve.py`` fails loudly when an upgrade ch
 
 uvicorn runs on uvloop when it is installed (the ``server`` extra installs it where it
 exists, not on Windows).
+
+On SIGTERM (or Ctrl-C) a server stops accepting connections, closes its idle ones, and lets
+the requests under way finish (uploads included) for up to ``OPSML_SERVER_GRACEFUL_TIMEOUT``
+seconds before it exits; with several workers the supervisor passes the signal on to each
+and waits for them. The logs are JSON lines or text (:mod:`opsml.server._logging`); several
+workers share their metrics through a multiprocess directory made for the run.
 """
 
 from __future__ import annotations
@@ -33,7 +39,11 @@ import asyncio
 import gc
 import json
 import logging
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any, Literal
 
 import uvicorn
@@ -43,6 +53,7 @@ from uvicorn.server import ServerState
 from uvicorn.supervisors import Multiprocess
 
 from opsml.server._config import ServerConfig
+from opsml.server._logging import log_config
 
 __all__ = ["MAX_HEAD_BYTES", "TimeoutHttpToolsProtocol", "UvicornConfig", "run", "server_app"]
 
@@ -248,7 +259,9 @@ def _uvicorn_config(
         http=TimeoutHttpToolsProtocol,
         ws="none",
         log_level="info",
-        access_log=config.access_log,
+        log_config=log_config(config.log_format),
+        access_log=False,  # the app logs each request itself (opsml.server._observe)
+        timeout_graceful_shutdown=config.graceful_timeout_seconds,
         timeout_keep_alive=config.keep_alive_timeout_seconds,
         header_timeout=config.header_timeout_seconds,
         body_timeout=config.body_timeout_seconds,
@@ -287,8 +300,7 @@ def run(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
     """
     try:
         if workers > 1:
-            uv = _uvicorn_config(config, "opsml.server._serve:server_app", host, port, workers)
-            Multiprocess(uv, sockets=[uv.bind_socket()]).run()
+            _run_workers(config, host, port, workers)
             return
         server = uvicorn.Server(_uvicorn_config(config, server_app(config), host, port, 1))
         server.run()
@@ -296,3 +308,19 @@ def run(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
         return
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def _run_workers(config: ServerConfig, host: str, port: int, workers: int) -> None:
+    """Several workers on one socket, their metrics in one multiprocess directory (the
+    caller's ``PROMETHEUS_MULTIPROC_DIR``, emptied first, or a new one removed at exit)."""
+    from opsml.server._observe import MULTIPROC_ENV, prepare_multiprocess_dir
+
+    given = os.environ.get(MULTIPROC_ENV, "").strip()
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="opsml-metrics-"))
+    prepare_multiprocess_dir(folder)
+    try:
+        uv = _uvicorn_config(config, "opsml.server._serve:server_app", host, port, workers)
+        Multiprocess(uv, sockets=[uv.bind_socket()]).run()
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)

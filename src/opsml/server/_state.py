@@ -20,6 +20,7 @@ from opsml.registry import LocalBackend
 from opsml.server._authz import current_user, shared_card
 from opsml.server._config import ServerConfig
 from opsml.server._models import UID_PATTERN, ErrorResponse, RegistryName
+from opsml.server._observe import Metrics
 from opsml.server._security import Principal, Security
 from opsml.storage import UploadArea
 from opsml.store import OK, AuthStore, WebhookStore
@@ -54,9 +55,10 @@ class ServerState:
     """What every route needs: the settings, the local backend and the security state
     (one per app)."""
 
-    def __init__(self, config: ServerConfig, backend: LocalBackend) -> None:
+    def __init__(self, config: ServerConfig, backend: LocalBackend, metrics: Metrics) -> None:
         self.config = config
         self.backend = backend
+        self.metrics = metrics
         self.auth_store = AuthStore(backend.store)
         self.webhooks = WebhookStore(backend.store)
         self.security = Security(

@@ -201,3 +201,12 @@ class ArtifactStorage(ABC):
     @abstractmethod
     def clean_staging(self, older_than_seconds: float) -> int:
         """Remove staging folders of dead processes or older than the threshold; count them."""
+
+    def probe(self) -> None:
+        """Check that the storage answers (a server's readiness probe): cheap, changes
+        nothing.
+
+        Raises:
+            StorageError: It cannot be reached or used.
+        """
+        next(iter(self.iter_card_prefixes("opsml_probe")), None)

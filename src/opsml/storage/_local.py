@@ -215,6 +215,19 @@ class LocalStorage(ArtifactStorage):
             size=path.stat().st_size, read=functools.partial(_read_range, path), path=path
         )
 
+    def probe(self) -> None:
+        """The root folder (or, before the first card, the folder it will be made in)
+        exists and this process may write into it.
+
+        Raises:
+            StorageError: It does not, or may not.
+        """
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise StorageError(f"storage folder {self.root} is not a writable folder")
+
     def iter_card_prefixes(self, top: str) -> Iterator[str]:
         """Yield ``top/<space>/<name>/v<version>`` folders that exist."""
         base = self._path(top)

@@ -260,6 +260,20 @@ class ObjectStorage(ArtifactStorage):
         finally:
             self.fs.invalidate_cache()
 
+    def probe(self) -> None:
+        """The bucket exists and the server's credentials may see it (one request).
+
+        Raises:
+            StorageError: The bucket is missing or cannot be reached.
+        """
+        try:
+            self.fs.invalidate_cache(self.bucket)
+            self.fs.info(self.bucket)
+        except FileNotFoundError:
+            raise StorageError(f"bucket {self.bucket!r} of {self.uri} does not exist") from None
+        except Exception as exc:  # the cloud library's own errors, whatever they are
+            raise self._translate(exc, "reaching the bucket") from exc
+
     def iter_card_prefixes(self, top: str) -> Iterator[str]:
         """Yield ``top/<space>/<name>/v<version>`` prefixes holding at least one object."""
         base = self.key(top)

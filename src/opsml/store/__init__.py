@@ -6,8 +6,15 @@ from opsml.store._aliases import ALIAS_DELETE, ALIAS_SET, Actor, AliasRow, Alias
 from opsml.store._artifact_keys import KeyStore
 from opsml.store._auth import ANY_SPACE, ApiTokenRow, AuditEntry, AuthStore, PermissionRow, UserRow
 from opsml.store._browse import card_names, card_page, space_summaries
-from opsml.store._engine import normalize_url, open_engine
+from opsml.store._engine import (
+    SchemaState,
+    normalize_url,
+    open_engine,
+    schema_revision,
+    upgrade_schema,
+)
 from opsml.store._experiment import ExperimentStore
+from opsml.store._leases import LeaseRow, LeaseStore
 from opsml.store._outbox import EVENT_TYPES, Event
 from opsml.store._schema import CARD_REGISTRIES
 from opsml.store._store import OK, PENDING, CardQuery, SqlStore, parse_max_date
@@ -31,9 +38,12 @@ __all__ = [
     "Event",
     "ExperimentStore",
     "KeyStore",
+    "LeaseRow",
+    "LeaseStore",
     "OK",
     "PENDING",
     "PermissionRow",
+    "SchemaState",
     "SqlStore",
     "TAG_KEY",
     "UserRow",
@@ -46,6 +56,8 @@ __all__ = [
     "normalize_url",
     "open_engine",
     "parse_max_date",
+    "schema_revision",
     "space_summaries",
     "tag_pair",
+    "upgrade_schema",
 ]

@@ -1,9 +1,17 @@
-"""Engines for database URLs, with the pragmas and locks each backend needs.
+"""Engines for database URLs, with the pragmas and locks each backend needs, and the
+schema's migrations.
 
 An engine belongs to whoever opened it (a :class:`~opsml.store.SqlStore`, and through it a
 registry backend): there is no process-wide table of engines. Opening an engine also
-brings the schema to the latest migration, under a lock so concurrent first users do not
-race; an up-to-date database is opened without taking the lock.
+brings the schema to the latest migration (unless told not to), under a lock so concurrent
+first users do not race: PostgreSQL's advisory lock, MariaDB's ``GET_LOCK``, and on SQLite
+an exclusive lock on a file beside the database. An up-to-date database is opened without
+taking the lock. A database whose schema is newer than this opsml knows is refused
+(:class:`~opsml.errors.SchemaVersionError`): an older opsml must not write into tables a
+newer one shaped.
+
+:func:`schema_revision` and :func:`upgrade_schema` are ``opsml db current`` and
+``opsml db upgrade``.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +27,27 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from opsml.errors import InvalidArgumentError, MissingDependencyError
+from opsml.errors import (
+    InvalidArgumentError,
+    MetadataStoreError,
+    MissingDependencyError,
+    SchemaVersionError,
+)
 from opsml.store._errors import store_error
 
-__all__ = ["HEAD_REVISION", "VERSION_TABLE", "normalize_url", "open_engine"]
+__all__ = [
+    "HEAD_REVISION",
+    "VERSION_TABLE",
+    "SchemaState",
+    "known_revisions",
+    "normalize_url",
+    "open_engine",
+    "read_schema_state",
+    "schema_revision",
+    "upgrade_schema",
+]
 
-HEAD_REVISION = "0010_webhooks"
+HEAD_REVISION = "0011_ops_lease"
 VERSION_TABLE = "opsml_alembic_version"
 
 _DRIVERS = {
@@ -58,25 +82,122 @@ def _require_driver(url: str) -> None:
                 raise MissingDependencyError(module, extra) from exc
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, *, migrate: bool = True) -> Engine:
     """Create an engine for ``url`` and migrate the schema if it is behind.
 
     The caller owns the engine (``engine.dispose()`` closes its connections).
 
     Args:
         url: A SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``, ``mysql+pymysql://…``).
+        migrate: Bring a schema that is behind to the latest migration (else refuse it).
 
     Raises:
         MissingDependencyError: The database driver's extra is not installed.
+        SchemaVersionError: The schema is newer than this opsml knows, or behind and
+            ``migrate`` is false.
         MetadataStoreError: The database cannot be reached or migrated.
     """
     engine = _create(normalize_url(url))
     try:
-        _migrate(engine)
+        _migrate(engine, apply=migrate)
     except BaseException:
         engine.dispose()
         raise
     return engine
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database's schema stands (``opsml db current``).
+
+    Attributes:
+        revision: The database's migration (``None``: no opsml tables yet).
+        head: The newest migration this opsml knows.
+        known: Whether this opsml knows ``revision`` (false: a later opsml migrated it).
+    """
+
+    revision: str | None
+    head: str
+    known: bool
+
+    @property
+    def up_to_date(self) -> bool:
+        """The schema is at this opsml's newest migration."""
+        return self.revision == self.head
+
+    def describe(self) -> str:
+        """One line for a person: the revision and what to do about it."""
+        if self.up_to_date:
+            return f"{self.revision} (head): up to date"
+        if not self.known:
+            return (
+                f"{self.revision}: newer than this opsml knows (its newest is {self.head}); "
+                "upgrade opsml"
+            )
+        return f"{self.revision or 'empty'}: behind {self.head}; run `opsml db upgrade`"
+
+
+def known_revisions() -> tuple[str, ...]:
+    """Every migration this opsml ships, oldest first."""
+    script = _script_directory()
+    return tuple(reversed([rev.revision for rev in script.walk_revisions()]))
+
+
+def schema_revision(url: str) -> SchemaState:
+    """Read where the schema of the database at ``url`` stands, changing nothing.
+
+    Raises:
+        MissingDependencyError: The database driver's extra is not installed.
+        MetadataStoreError: The database cannot be reached.
+    """
+    engine = _create(normalize_url(url))
+    try:
+        return read_schema_state(engine)
+    finally:
+        engine.dispose()
+
+
+def read_schema_state(engine: Engine) -> SchemaState:
+    """Where the schema of the database behind ``engine`` stands.
+
+    Raises:
+        MetadataStoreError: The database cannot be reached.
+    """
+    return _state(_read_revision(engine))
+
+
+def upgrade_schema(url: str) -> tuple[SchemaState, SchemaState]:
+    """Bring the database at ``url`` to the newest migration, under the migration lock
+    (any number of processes may call this at once: one migrates, the others wait and find
+    the work done). Returns the state this call found (under the lock) and the state after:
+    the two are equal when there was nothing to do.
+
+    Raises:
+        MissingDependencyError: The database driver's extra is not installed.
+        SchemaVersionError: The schema is newer than this opsml knows.
+        MetadataStoreError: The database cannot be reached or migrated.
+    """
+    engine = _create(normalize_url(url))
+    try:
+        found = _migrate(engine, apply=True)
+        after = read_schema_state(engine)
+    finally:
+        engine.dispose()
+    return _state(found), after
+
+
+def _state(revision: str | None) -> SchemaState:
+    known = revision == HEAD_REVISION or revision is None or revision in known_revisions()
+    return SchemaState(revision=revision, head=HEAD_REVISION, known=known)
+
+
+def _read_revision(engine: Engine) -> str | None:
+    try:
+        return _current_revision(engine)
+    except SQLAlchemyError as exc:
+        raise store_error(
+            f"reading the schema revision of {engine.url.render_as_string()}", exc
+        ) from exc
 
 
 def _create(url: str) -> Engine:
@@ -144,14 +265,39 @@ def _current_revision(engine: Engine) -> str | None:
         return None if row is None else str(row[0])
 
 
-def _migrate(engine: Engine) -> None:
+def _check(engine: Engine, revision: str | None, apply: bool) -> None:
+    """Refuse a schema newer than this opsml, and (``apply`` false) one that is behind."""
+    state = _state(revision)
+    where = engine.url.render_as_string()
+    if not state.known:
+        raise SchemaVersionError(
+            f"the database at {where} has schema revision {revision}, newer than this opsml "
+            f"({HEAD_REVISION} is its newest): a later opsml upgraded it; upgrade opsml to use "
+            "this database"
+        )
+    if not apply:
+        raise SchemaVersionError(
+            f"the database at {where} has schema revision {revision or 'none (empty)'}, "
+            f"this opsml needs {HEAD_REVISION}: run `opsml db upgrade` (automatic migration "
+            "is off: OPSML_DB_AUTO_MIGRATE=false)"
+        )
+
+
+def _migrate(engine: Engine, *, apply: bool) -> str | None:
+    """Migrate to the head if behind; returns the revision found (under the lock when
+    there was work to do: another process may have done it meanwhile)."""
     try:
-        if _current_revision(engine) == HEAD_REVISION:
-            return
+        revision = _current_revision(engine)
+        if revision == HEAD_REVISION:
+            return revision
+        _check(engine, revision, apply)
         with _migration_lock(engine) as conn:
-            if _current_revision(engine) == HEAD_REVISION:
-                return
+            revision = _current_revision(engine)
+            if revision == HEAD_REVISION:
+                return revision
+            _check(engine, revision, apply)
             _run_alembic(conn)
+            return revision
     except SQLAlchemyError as exc:
         raise store_error(
             f"opening the metadata store at {engine.url.render_as_string()}", exc
@@ -183,7 +329,11 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
                 conn.execute(text("SELECT pg_advisory_unlock(724600117)"))
                 conn.commit()
         elif dialect in ("mysql", "mariadb"):
-            conn.execute(text("SELECT GET_LOCK('opsml_migrate', 300)"))
+            got = conn.execute(text("SELECT GET_LOCK('opsml_migrate', 300)")).scalar()
+            if got != 1:
+                raise MetadataStoreError(
+                    "another process held the migration lock (opsml_migrate) for 300 s"
+                )
             try:
                 yield conn
             finally:
@@ -192,12 +342,24 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def _run_alembic(conn: Connection) -> None:
-    from alembic import command
+def _alembic_config() -> Any:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return cfg
+
+
+def _script_directory() -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+def _run_alembic(conn: Connection) -> None:
+    from alembic import command
+
+    cfg = _alembic_config()
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, "head")
     conn.commit()

@@ -34,7 +34,7 @@ from opsml.errors import (
     MetadataStoreError,
     VersionConflictError,
 )
-from opsml.store._engine import open_engine
+from opsml.store._engine import SchemaState, open_engine, read_schema_state
 from opsml.store._errors import store_error
 from opsml.store._outbox import Event, enqueue
 from opsml.store._prepared import PreparedReads, Record
@@ -109,17 +109,30 @@ class SqlStore:
         self._prepared = PreparedReads(engine)
 
     @classmethod
-    def from_url(cls, url: str) -> SqlStore:
+    def from_url(cls, url: str, *, migrate: bool = True) -> SqlStore:
         """Open (and migrate if needed) the store at a SQLAlchemy URL, on an engine of its
         own, closed by :meth:`close` or when the store is garbage collected.
+
+        Args:
+            url: The database URL.
+            migrate: Bring a schema that is behind to the newest migration (else refuse it
+                with :class:`~opsml.errors.SchemaVersionError`).
 
         Raises:
             MissingDependencyError: The database driver's extra is not installed.
             MetadataStoreError: The database cannot be reached or migrated.
         """
-        store = cls(open_engine(url))
+        store = cls(open_engine(url, migrate=migrate))
         weakref.finalize(store, store.engine.dispose)
         return store
+
+    def schema_state(self) -> SchemaState:
+        """Where the database's schema stands now (one read; a server's readiness probe).
+
+        Raises:
+            MetadataStoreError: The database cannot be reached.
+        """
+        return read_schema_state(self.engine)
 
     def close(self) -> None:
         """Close the store's pooled connections (it opens new ones if used again)."""

@@ -19,6 +19,8 @@ from opsml.settings import OpsmlConfig
 
 PUBLIC = {
     "/opsml/api/healthcheck",
+    "/opsml/api/healthz",
+    "/opsml/api/readyz",
     "/opsml/api/auth/token",
     "/opsml/api/auth/refresh",
     "/opsml/api/openapi.json",
