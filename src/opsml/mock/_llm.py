@@ -13,6 +13,7 @@ from typing import Any
 
 from opsml.errors import ServerUnavailableError
 from opsml.mock._llm_server import DEFAULT_REPLY, REQUESTS_PATH
+from opsml.mock._process import restore_env, stop_process
 
 __all__ = ["LLMTestServer"]
 
@@ -89,22 +90,11 @@ class LLMTestServer:
 
     def stop_server(self) -> None:
         """Stop the server and restore the variables."""
-        for name, value in self._saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        restore_env(self._saved)
         self._saved = {}
         self.url = ""
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            if self._process.stdout is not None:
-                self._process.stdout.close()
+            stop_process(self._process)
             self._process = None
 
     @property

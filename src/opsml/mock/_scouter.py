@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import Any
 
 from opsml.errors import ServerUnavailableError
+from opsml.mock._process import stop_process
 
 __all__ = ["MockScouterServer"]
 
@@ -185,14 +186,7 @@ class MockScouterServer:
     def stop(self) -> None:
         """Stop the process (and remove a temporary records file)."""
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            if self._process.stdout is not None:
-                self._process.stdout.close()
+            stop_process(self._process)
             self._process = None
         if self._own_file:
             self.records_file.unlink(missing_ok=True)

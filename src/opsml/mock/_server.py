@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from opsml.errors import ServerUnavailableError
+from opsml.mock._process import restore_env, stop_process
 from opsml.mock._scouter import MockScouterServer
 
 __all__ = ["OpsmlServerContext", "OpsmlTestServer"]
@@ -141,12 +142,7 @@ class OpsmlTestServer:
 
         close_backends(self.server_uri)
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            stop_process(self._process, timeout=15)
             self._process = None
         if self.scouter_server is not None:
             self.scouter_server.stop()
@@ -176,11 +172,7 @@ class OpsmlTestServer:
 
     def remove_env_vars_for_client(self) -> None:
         """Restore the variables :meth:`set_env_vars_for_client` changed."""
-        for var, value in self._saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
+        restore_env(self._saved)
         self._saved = {}
 
     def __enter__(self) -> OpsmlTestServer:
