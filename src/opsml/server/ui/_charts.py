@@ -22,6 +22,7 @@ __all__ = [
     "line_chart_svg",
     "lineage_svg",
     "parallel_svg",
+    "smooth",
 ]
 
 # Series colours (classes c0..c6 in opsml.css, at least 4.5:1 contrast on white).
@@ -68,8 +69,30 @@ def _span(values: Sequence[float]) -> tuple[float, float]:
     return low, high
 
 
+def smooth(values: Sequence[float], weight: float) -> list[float]:
+    """An exponential moving average of ``values`` (``weight`` 0: unchanged; towards 1:
+    smoother), corrected for its start at zero as TensorBoard's smoothing is, so the first
+    points are not pulled towards 0. Non-finite values pass through and do not enter it."""
+    if weight <= 0:
+        return list(values)
+    out: list[float] = []
+    last, count = 0.0, 0
+    for value in values:
+        if not math.isfinite(value):
+            out.append(value)
+            continue
+        count += 1
+        last = last * weight + (1 - weight) * value
+        out.append(last / (1 - weight**count))
+    return out
+
+
 def _axes(
-    x_range: tuple[float, float], y_range: tuple[float, float], x_label: str, y_label: str
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    x_label: str,
+    y_label: str,
+    log_y: bool = False,
 ) -> list[str]:
     (x0, x1), (y0, y1) = x_range, y_range
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
@@ -78,12 +101,17 @@ def _axes(
         f"y2='{_TOP + plot_h}'/>",
         f"<line class='axis' x1='{_LEFT}' y1='{_TOP}' x2='{_LEFT}' y2='{_TOP + plot_h}'/>",
     ]
-    for tick in _ticks(y0, y1):
+    # On a log axis the positions are log10 of the values: ticks at whole decades when the
+    # range spans one, labelled with the values themselves.
+    decades = [float(d) for d in range(math.ceil(y0), math.floor(y1) + 1)] if log_y else []
+    y_ticks = decades if len(decades) >= 2 else _ticks(y0, y1)
+    for tick in y_ticks:
         y = _TOP + plot_h - (tick - y0) / (y1 - y0) * plot_h
+        label = _fmt(10**tick) if log_y else _fmt(tick)
         parts.append(
             f"<line class='grid' x1='{_LEFT}' y1='{y:.1f}' x2='{_LEFT + plot_w}' y2='{y:.1f}'/>"
             f"<text class='tick' x='{_LEFT - 6}' y='{y + 4:.1f}' text-anchor='end'>"
-            f"{escape(_fmt(tick))}</text>"
+            f"{escape(label)}</text>"
         )
     for tick in _ticks(x0, x1):
         x = _LEFT + (tick - x0) / (x1 - x0) * plot_w
@@ -95,12 +123,21 @@ def _axes(
         f"<text class='label' x='{_LEFT + plot_w / 2:.0f}' y='{_H - 4}' text-anchor='middle'>"
         f"{escape(x_label)}</text>"
         f"<text class='label' x='12' y='{_TOP + plot_h / 2:.0f}' text-anchor='middle' "
-        f"transform='rotate(-90 12 {_TOP + plot_h / 2:.0f})'>{escape(y_label)}</text>"
+        f"transform='rotate(-90 12 {_TOP + plot_h / 2:.0f})'>"
+        f"{escape(y_label + (' (log)' if log_y else ''))}</text>"
     )
     return parts
 
 
-def line_chart_svg(title: str, series: Sequence[Series], x_label: str, y_label: str) -> Markup:
+def line_chart_svg(
+    title: str,
+    series: Sequence[Series],
+    x_label: str,
+    y_label: str,
+    *,
+    log_y: bool = False,
+    smoothing: float = 0.0,
+) -> Markup:
     """A line chart with one coloured line per series (several runs overlaid).
 
     Args:
@@ -108,6 +145,10 @@ def line_chart_svg(title: str, series: Sequence[Series], x_label: str, y_label: 
         series: The lines; empty series are left out.
         x_label: Axis label, e.g. ``"step"``.
         y_label: Axis label, e.g. the metric name.
+        log_y: A logarithmic y axis (only when every finite value is positive; else the
+            axis stays linear and the chart says why in ``data-scale``).
+        smoothing: Draw each line as its :func:`smooth` moving average with this weight
+            (0 to 0.99); the points keep the logged values.
 
     Returns:
         An ``<svg>`` element (safe markup; every text in it is escaped).
@@ -115,25 +156,37 @@ def line_chart_svg(title: str, series: Sequence[Series], x_label: str, y_label: 
     drawn = [s for s in series if s.points]
     if not drawn:
         return Markup("<p class='muted'>No points.</p>")
+    finite = [y for s in drawn for _, y in s.points if math.isfinite(y)]
+    scale = "log" if log_y and finite and min(finite) > 0 else "linear"
+    if log_y and scale == "linear":
+        scale = "linear (log needs positive values)"
+    on_log = scale == "log"
+
+    def position(y: float) -> float:
+        return math.log10(y) if on_log else y
+
     xs = [x for s in drawn for x, _ in s.points]
-    ys = [y for s in drawn for _, y in s.points if math.isfinite(y)] or [0.0]
+    ys = [position(y) for y in finite] or [0.0]
     (x0, x1), (y0, y1) = _span(xs), _span(ys)
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+
+    def cy_of(y: float) -> float:
+        value = position(y) if math.isfinite(y) and (y > 0 or not on_log) else y0
+        return _TOP + plot_h - (value - y0) / (y1 - y0) * plot_h
+
     parts = [
         f"<svg class='chart' viewBox='0 0 {_W} {_H}' role='img' "
-        f"aria-label='{escape(title)}' xmlns='http://www.w3.org/2000/svg'>"
+        f"aria-label='{escape(title)}' xmlns='http://www.w3.org/2000/svg' "
+        f"data-scale='{escape(scale)}' data-smoothing='{smoothing:g}'>"
         f"<title>{escape(title)}</title>",
-        *_axes((x0, x1), (y0, y1), x_label, y_label),
+        *_axes((x0, x1), (y0, y1), x_label, y_label, log_y=on_log),
     ]
     for index, line in enumerate(drawn):
-        coords = [
-            (
-                _LEFT + (x - x0) / (x1 - x0) * plot_w,
-                _TOP + plot_h - ((y if math.isfinite(y) else y0) - y0) / (y1 - y0) * plot_h,
-            )
-            for x, y in line.points
-        ]
-        path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+        coords = [(_LEFT + (x - x0) / (x1 - x0) * plot_w, cy_of(y)) for x, y in line.points]
+        drawn_ys = smooth([y for _, y in line.points], smoothing)
+        path = " ".join(
+            f"{cx:.1f},{cy_of(y):.1f}" for (cx, _), y in zip(coords, drawn_ys, strict=True)
+        )
         parts.append(
             f"<g class='series c{index % len(PALETTE)}' data-series='{escape(line.label)}'>"
             f"<polyline points='{path}' fill='none' stroke='currentColor' stroke-width='2'/>"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, quote, urlencode
 
 import anyio
@@ -582,11 +582,22 @@ def _card_routes(app: FastAPI, ui: _Ui) -> None:
         uid: str,
         compare: Annotated[list[str] | None, Query(max_length=10)] = None,
         metric: Annotated[str, Query(max_length=200)] = "",
+        scale: Literal["linear", "log"] = "linear",
+        smooth: Annotated[float, Query(ge=0, le=0.99)] = 0.0,
     ) -> Response:
         reg = card_registry_type(registry)
         _require_read(request, user, reg, uid)
         others = [c for c in compare or [] if _may_read(request, user, reg, c)]
-        context = card_context(_backend(request), reg, uid, others, metric, _readable(user))
+        context = card_context(
+            _backend(request),
+            reg,
+            uid,
+            others,
+            metric,
+            _readable(user),
+            log_y=scale == "log",
+            smoothing=smooth,
+        )
         card = context["card"]
         space, name = card["space"], card["name"]
         return ui.render(

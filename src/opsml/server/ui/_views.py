@@ -404,13 +404,17 @@ def _experiment(
     card: dict[str, Any],
     compare: list[CardLink],
     metric_filter: str = "",
+    log_y: bool = False,
+    smoothing: float = 0.0,
 ) -> dict[str, Any]:
     runs = [(card["uid"], f"v{card['version']}"), *((c.uid, f"v{c.version}") for c in compare)]
     series = _metric_series(backend, runs)
     wanted = metric_filter.strip().lower()
     names = [n for n in sorted(series, key=natural_key) if wanted in n.lower()]
     metrics = {
-        name: line_chart_svg(f"{name} by step", series[name], "step", name)
+        name: line_chart_svg(
+            f"{name} by step", series[name], "step", name, log_y=log_y, smoothing=smoothing
+        )
         for name in names[:MAX_CHARTS]
     }
     metric_points = {
@@ -458,6 +462,8 @@ def _experiment(
     return {
         "metrics": metrics,
         "metric_filter": metric_filter.strip(),
+        "scale": "log" if log_y else "linear",
+        "smoothing": smoothing,
         "metric_total": len(series),
         "metric_matching": len(names),
         "latest": _latest_values(series, runs[0][1]),
@@ -515,6 +521,8 @@ def card_context(
     compare: list[str],
     metric_filter: str = "",
     readable: Collection[str] | None = None,
+    log_y: bool = False,
+    smoothing: float = 0.0,
 ) -> dict[str, Any]:
     """Everything the card page shows.
 
@@ -527,6 +535,8 @@ def card_context(
             (case-insensitive).
         readable: The spaces the viewer may read (``None``: every space): "used by" names
             only cards of these.
+        log_y: Draw the experiment's metric charts on a logarithmic y axis.
+        smoothing: Draw their lines as a moving average of this weight (0 to 0.99).
 
     Raises:
         CardNotFoundError: No such card.
@@ -583,7 +593,9 @@ def card_context(
         context["compare_uids"] = {c.uid for c in context["compare"]}
         context["run"] = run_summary(card)
         try:
-            context["experiment"] = _experiment(backend, card, context["compare"], metric_filter)
+            context["experiment"] = _experiment(
+                backend, card, context["compare"], metric_filter, log_y, smoothing
+            )
         except (MetadataStoreError, UnstorableValueError):
             raise  # database text: the page answers with a request id instead
         except OpsmlError as exc:

@@ -4,6 +4,7 @@ table of latest values. Through the app in-process, on runs made by ``start_expe
 
 from __future__ import annotations
 
+import itertools
 import re
 from html import unescape
 from pathlib import Path
@@ -88,3 +89,69 @@ def test_natural_key_and_durations() -> None:
         "3 min 05 s",
         "2 h 03 min",
     ]
+
+
+def _loss_chart(page: str) -> str:
+    found = re.search(r'<figure class="metric" data-metric="loss".*?</figure>', page, re.DOTALL)
+    assert found is not None
+    return found.group(0)
+
+
+def _line_ys(chart: str) -> list[float]:
+    points = re.search(r"<polyline points='([^']+)'", chart)
+    assert points is not None
+    return [float(pair.split(",")[1]) for pair in points.group(1).split()]
+
+
+def test_log_scale_and_smoothing_toggles(client: TestClient) -> None:
+    """A loss falling over four decades reads on a log axis; a noisy one through smoothing.
+    Both are query parameters of the page (no JavaScript needed), and the points keep the
+    logged values."""
+    values = [10.0 ** (1 - step / 10) * (1.5 if step % 2 else 0.5) for step in range(41)]
+    with start_experiment(space="team", name="curve") as exp:
+        exp.log_metrics([Metric("loss", v, step=s) for s, v in enumerate(values)])
+    uid = exp.card.uid
+
+    linear = _loss_chart(client.get(f"/ui/experiment/{uid}").text)
+    assert "data-scale='linear'" in linear
+    log = _loss_chart(client.get(f"/ui/experiment/{uid}", params={"scale": "log"}).text)
+    assert "data-scale='log'" in log
+    ticks = re.findall(r"<text class='tick' x='\d+' y='[\d.]+' text-anchor='end'>([^<]+)<", log)
+    assert {"0.01", "0.1", "1", "10"} <= set(ticks)  # whole decades, labelled by value
+    assert re.findall(r"data-y='([^']+)'", log) == re.findall(r"data-y='([^']+)'", linear)
+
+    raw = _line_ys(linear)
+    smoothed = _line_ys(
+        _loss_chart(client.get(f"/ui/experiment/{uid}", params={"smooth": "0.8"}).text)
+    )
+    assert len(smoothed) == len(raw)
+    wiggle = sum(abs(a - b) for a, b in itertools.pairwise(raw))
+    calmer = sum(abs(a - b) for a, b in itertools.pairwise(smoothed))
+    assert calmer < wiggle / 3
+    page = client.get(f"/ui/experiment/{uid}", params={"smooth": "0.8", "scale": "log"}).text
+    assert '<option value="log" selected>' in page
+    assert 'name="smooth" min="0" max="0.99" step="0.05" value="0.8"' in page
+
+
+def test_log_scale_needs_positive_values_and_bad_toggles_are_refused(
+    client: TestClient,
+) -> None:
+    with start_experiment(space="team", name="signed") as exp:
+        exp.log_metrics([Metric("loss", v, step=s) for s, v in enumerate([-1.0, 0.0, 2.0])])
+    uid = exp.card.uid
+    chart = _loss_chart(client.get(f"/ui/experiment/{uid}", params={"scale": "log"}).text)
+    assert "data-scale='linear (log needs positive values)'" in chart
+    for params in ({"smooth": "1.5"}, {"smooth": "-0.1"}, {"smooth": "x"}, {"scale": "cubic"}):
+        answer = client.get(f"/ui/experiment/{uid}", params=params)
+        assert answer.status_code == 422, params
+        assert "Traceback" not in answer.text
+
+
+def test_smoothing_starts_at_the_first_value() -> None:
+    from opsml.server.ui._charts import smooth
+
+    assert smooth([4.0, 4.0, 4.0], 0.9) == pytest.approx([4.0, 4.0, 4.0])
+    assert smooth([1.0, 3.0], 0.0) == [1.0, 3.0]
+    first, second = smooth([2.0, float("nan"), 4.0], 0.5)[::2]
+    assert first == pytest.approx(2.0)
+    assert 2.0 < second < 4.0
