@@ -134,7 +134,9 @@ def test_a_wrong_master_key_is_reported_as_such_by_the_client(
         card = DataCard(interface=PandasData(data=FRAME), space="s", name="keyed")
         CardRegistry(RegistryType.Data).register_card(card)
     monkeypatch.setenv("OPSML_CACHE_MAX_BYTES", "0")  # every byte from the server
-    with OpsmlTestServer(base_path=base_path, env={"OPSML_ENCRYPT_SECRET": other_key}):
+    with OpsmlTestServer(
+        base_path=base_path, env={"OPSML_ENCRYPT_SECRET": other_key}, cleanup=False
+    ):  # keeps the registry: local mode reads it below
         loaded = CardRegistry(RegistryType.Data).load_card(uid=card.uid)
         with pytest.raises(IntegrityError, match=r"master key .* OPSML_ENCRYPT_SECRET does not"):
             loaded.load()
