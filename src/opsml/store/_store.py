@@ -235,9 +235,9 @@ class SqlStore:
         also: Callable[[Connection], None] | None = None,
         events: Sequence[Event] = (),
     ) -> None:
-        """Mark a pending record ``ok`` (with ``values`` for other columns); ``also`` runs
-        in the same transaction (derived rows that must appear with the card), which also
-        queues the webhook deliveries of ``events``.
+        """Mark a pending record ``ok`` (with ``values`` for other columns). In the same
+        transaction, ``also`` writes derived rows that must appear with the card, and the
+        webhook deliveries of ``events`` are queued.
 
         Raises:
             CardStateError: No pending record ``uid`` (withdrawn, or removed by ``opsml gc``
@@ -369,8 +369,9 @@ class SqlStore:
         also: Callable[[Connection], None] | None = None,
         events: Sequence[Event] = (),
     ) -> None:
-        """Update a registered record's columns and replace its tags; ``also`` runs in the
-        same transaction, which also queues ``events``.
+        """Update a registered record's columns and replace its tags. In the same
+        transaction, ``also`` writes derived rows and the deliveries of ``events`` are
+        queued.
 
         Raises:
             CardNotFoundError: No such card.
