@@ -21,6 +21,7 @@ import pytest
 
 from opsml import CardRegistry, DataCard, NumpyData, Prompt, PromptCard, RegistryType
 from opsml.data import DataInterfaceSaveMetadata, DataSaveKwargs
+from opsml.client._backend import HttpBackend
 from opsml.errors import AuthenticationError, ServerUnavailableError
 from opsml.mock import OpsmlTestServer
 
@@ -171,6 +172,38 @@ def test_server_stopped_mid_call_raises_and_leaves_nothing(
         assert card.version is None
     with OpsmlTestServer(base_path=base, cleanup=False):
         assert len(CardRegistry(RegistryType.Data).list_cards(space="team")) == 0
+
+
+def test_a_file_lost_before_the_commit_is_sent_again(
+    server: OpsmlTestServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's copy of a sent file vanishes between the upload and the commit (a
+    stray writer, a storage that lost it): the client sends it again and the card commits."""
+    assert server.base_path is not None
+    uploads = server.base_path / "opsml_registries" / ".uploads"
+    sent = HttpBackend.transfer
+    lost: list[Path] = []
+
+    def transfer_then_lose(self: HttpBackend, reservation: Any, folder: Path) -> None:
+        sent(self, reservation, folder)
+        if not lost:  # only the first time: the resend must arrive
+            blobs = [p for p in uploads.rglob("*") if p.is_file() and len(p.name) == 64]
+            assert blobs, "the upload should wait in the server's upload area"
+            for blob in blobs:
+                blob.unlink()
+            lost.extend(blobs)
+
+    monkeypatch.setattr(HttpBackend, "transfer", transfer_then_lose)
+    registry = CardRegistry(RegistryType.Data)
+    card = DataCard(interface=NumpyData(data=np.arange(7)), space="team", name="resent")
+    with caplog.at_level("WARNING", logger="opsml.client"):
+        registry.register_card(card)
+
+    assert lost
+    assert "sending it again" in caplog.text
+    loaded = registry.load_card(uid=card.uid)
+    loaded.load()
+    assert loaded.interface.data.tolist() == list(range(7))
 
 
 TRAVERSAL = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ from opsml.client._cache import BlobCache
 from opsml.client._resume import PendingRegistrations
 from opsml.client._tracking import HttpTracking
 from opsml.client._transfer import Transfer, download_files, transfers_from, upload_files
-from opsml.errors import CardStateError, PermissionDeniedError
+from opsml.errors import CardStateError, PermissionDeniedError, UploadsMissingError
 from opsml.monitoring import DriftProfileRegistration, ScouterProfileStatus
 from opsml.registry import Registered, Reservation
 from opsml.settings import OpsmlConfig
@@ -30,6 +31,11 @@ from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import Version
 
 __all__ = ["HttpBackend", "HttpSource"]
+
+_log = logging.getLogger("opsml.client")
+
+# Times a commit that finds files missing sends them again before giving up.
+_RESENDS = 2
 
 
 def _base(registry: RegistryType) -> str:
@@ -289,10 +295,32 @@ class HttpBackend(HttpTracking):
         """Ask the server to commit; the files just sent join this machine's cache (so
         loading the card downloads nothing)."""
         held = _held(reservation)
-        # The server moves (and may re-verify) every file before it answers: a transfer's wait.
-        final = self.api.json(
-            "POST", f"{_base(held.registry)}/cards/{held.uid}/commit", transfer=True
-        )
+        base = f"{_base(held.registry)}/cards/{held.uid}"
+        for attempt in range(_RESENDS + 1):
+            try:
+                # The server moves (and may re-verify) every file before it answers: a
+                # transfer's wait.
+                final = self.api.json("POST", f"{base}/commit", transfer=True)
+                break
+            except UploadsMissingError as exc:
+                # A file (or a part) sent is not where the server looks: a stray writer
+                # (an earlier, killed attempt still finishing a part) or a storage that lost
+                # it. Ask what is missing and send that again, a bounded number of times.
+                if attempt == _RESENDS:
+                    raise
+                _log.warning(
+                    "the server is missing %s of card %s; sending it again",
+                    ", ".join(exc.paths) or "files",
+                    held.uid,
+                )
+                targets = self.api.json("GET", f"{base}/upload-targets")
+                upload_files(
+                    self.api,
+                    transfers_from(targets, held.registered.manifest.files),
+                    folder,
+                    f"{base}/uploads",
+                    f"{base}/upload-targets",
+                )
         self.pending.forget(held.note)
         cache = self.cache
         manifest = Manifest.model_validate(final["manifest"])

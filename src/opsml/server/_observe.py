@@ -181,9 +181,20 @@ class Observe:
             return
         start = time.perf_counter()
         rid = assign_request_id(scope)
+        method = scope["method"]
         status = 500
         sent = 0
         received = 0
+        recorded = False
+
+        def record() -> None:
+            # Once per request, and before the response's last bytes leave: a client that
+            # has its answer finds the request already counted and logged.
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            self._record(scope, method, status, time.perf_counter() - start, received, sent)
 
         async def counting_send(message: Any) -> None:
             nonlocal status, sent
@@ -192,6 +203,8 @@ class Observe:
                 message = with_request_id(message, rid)
             else:
                 sent += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    record()
             await send(message)
 
         async def counting_receive() -> Any:
@@ -200,29 +213,38 @@ class Observe:
             received += len(message.get("body", b""))
             return message
 
-        method = scope["method"]
         try:
             await self.app(
                 scope, receive if method in _NO_BODY else counting_receive, counting_send
             )
         finally:
-            elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            template = getattr(route, "path", None) or _UNMATCHED
-            requests, latency, received_bytes, sent_bytes = self.metrics.children(
-                method, template, status
-            )
-            requests.inc()
-            latency.observe(elapsed)
-            if received:
-                received_bytes.inc(received)
-            if sent:
-                sent_bytes.inc(sent)
-            if template == _COMMIT and status == 200:
-                registry = scope.get("path_params", {}).get("registry", "")
-                self.metrics.registrations.labels(str(registry)).inc()
-            if self.log_requests:
-                _log_request(scope, method, template, status, elapsed)
+            record()
+
+    def _record(
+        self,
+        scope: MutableMapping[str, Any],
+        method: str,
+        status: int,
+        elapsed: float,
+        received: int,
+        sent: int,
+    ) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or _UNMATCHED
+        requests, latency, received_bytes, sent_bytes = self.metrics.children(
+            method, template, status
+        )
+        requests.inc()
+        latency.observe(elapsed)
+        if received:
+            received_bytes.inc(received)
+        if sent:
+            sent_bytes.inc(sent)
+        if template == _COMMIT and status == 200:
+            registry = scope.get("path_params", {}).get("registry", "")
+            self.metrics.registrations.labels(str(registry)).inc()
+        if self.log_requests:
+            _log_request(scope, method, template, status, elapsed)
 
 
 def _log_request(
