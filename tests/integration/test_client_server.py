@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from opsml import CardRegistry, DataCard, NumpyData, Prompt, PromptCard, RegistryType
-from opsml.data import DataInterfaceSaveMetadata, DataSaveKwargs
 from opsml.client._backend import HttpBackend
+from opsml.data import DataInterfaceSaveMetadata, DataSaveKwargs
 from opsml.errors import AuthenticationError, ServerUnavailableError
 from opsml.mock import OpsmlTestServer
 
