@@ -14,6 +14,7 @@ from opsml.cards import parse_card
 from opsml.errors import CardNotFoundError, InvalidArgumentError
 from opsml.registry import card_query
 from opsml.server._authz import Scope, access, caller, shared_card
+from opsml.server._direct import direct_get
 from opsml.server._models import UID_PATTERN, DeletedResponse, RegistryName, UpdateRequest
 from opsml.server._security import Permission, Principal
 from opsml.server._state import (
@@ -55,6 +56,29 @@ def _query(
 def _readable(user: Principal) -> tuple[str, ...] | None:
     spaces = user.readable_spaces()
     return None if spaces is None else tuple(sorted(spaces))
+
+
+# Declared first: the most requested route is the first one every request is matched against.
+@direct_get(
+    cards,
+    "/{registry}/cards/{uid}",
+    response_model=dict[str, Any],
+    tags=["cards"],
+    dependencies=[access(Permission.Read, Scope.Card)],
+)
+async def get_card(request: Request, registry: RegistryName, uid: Uid) -> Response:
+    """One card's JSON (its ``card.json``)."""
+    st = state(request)
+    reg = registry_type(registry)
+    shared = shared_card(request, reg, uid)
+    try:
+        if shared is not None:
+            row = registered_row(st, request, reg, uid)  # no database read: on the loop
+        else:
+            row = await st.read(registered_row, st, request, reg, uid)
+    except CardNotFoundError:
+        raise CardNotFoundError(f"no {reg.value} card matches uid {uid!r}") from None
+    return JsonBytes(row.card_json)
 
 
 @cards.get(
@@ -119,27 +143,6 @@ async def load_card(
     )
     text = await st.run(st.backend.load_card_json, registry_type(registry), query)
     return JsonBytes(text)
-
-
-@cards.get(
-    "/{registry}/cards/{uid}",
-    response_model=dict[str, Any],
-    tags=["cards"],
-    dependencies=[access(Permission.Read, Scope.Card)],
-)
-async def get_card(request: Request, registry: RegistryName, uid: Uid) -> Response:
-    """One card's JSON (its ``card.json``)."""
-    st = state(request)
-    reg = registry_type(registry)
-    shared = shared_card(request, reg, uid)
-    try:
-        if shared is not None:
-            row = registered_row(st, request, reg, uid)  # no database read: on the loop
-        else:
-            row = await st.read(registered_row, st, request, reg, uid)
-    except CardNotFoundError:
-        raise CardNotFoundError(f"no {reg.value} card matches uid {uid!r}") from None
-    return JsonBytes(row.card_json)
 
 
 @cards.put(

@@ -35,6 +35,7 @@ from opsml.errors import (
 )
 from opsml.registry import Reservation
 from opsml.server._authz import Scope, access
+from opsml.server._direct import direct_get
 from opsml.server._models import (
     ByteCount,
     DeletedResponse,
@@ -388,7 +389,8 @@ SMALL_FILE = 256 * 1024
 body; larger ones stream."""
 
 
-@transfers.get(
+@direct_get(
+    transfers,
     "/{registry}/cards/{uid}/files/{path:path}",
     response_class=FileResponse,
     tags=["transfer"],
