@@ -17,6 +17,7 @@ newer one shaped.
 from __future__ import annotations
 
 import fcntl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError, SQLAlchemyError
 
 from opsml.errors import (
     InvalidArgumentError,
@@ -217,14 +218,49 @@ def _create(url: str) -> Engine:
         # connection is closed on return. Idle SQLite connections cost little memory.
         kwargs.update(pool_size=32, max_overflow=16)
     else:
-        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+        kwargs.update(pool_size=5, max_overflow=10, pool_recycle=1800)
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:
         raise MissingDependencyError(parsed.get_driver_name(), "all") from exc
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    else:
+        _ping_when_idle(engine)
     return engine
+
+
+# A pooled connection unused for longer than this is pinged before it is handed out.
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle (``IDLE_PING_SECONDS``).
+
+    A connection the database or a proxy dropped while it sat in the pool (a restart, an
+    idle timeout) is replaced before a request sees it; one that was used a moment ago is
+    handed out as is. SQLAlchemy's ``pool_pre_ping`` pings on every check-out: a network
+    round trip on every request of a busy server. A connection that dies while in use
+    fails that statement, and SQLAlchemy then discards every connection of the pool that
+    is older than the failure.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError("a pooled connection went away while idle") from exc
+        if not alive:
+            raise DisconnectionError("a pooled connection went away while idle")
 
 
 def _configure_sqlite(engine: Engine) -> None:

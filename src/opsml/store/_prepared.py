@@ -27,6 +27,8 @@ from sqlalchemy.exc import DBAPIError
 __all__ = ["PreparedRead", "PreparedReads", "Record"]
 
 _Processor = Callable[[Any], Any]
+# Tries of a read whose pooled connection turns out to be dropped by the database.
+_DISCONNECT_ATTEMPTS = 3
 
 Record = Any
 """A row of a prepared read: a named tuple of the selected columns (``row.uid``, as with
@@ -94,8 +96,20 @@ class PreparedRead:
             sqlalchemy.exc.DBAPIError: The database failed (the driver's error wrapped as
                 SQLAlchemy wraps it).
         """
-        dialect = self._engine.dialect
         params = self._bound(values or {})
+        attempt = 1
+        while True:
+            try:
+                return self._run(params)
+            except DBAPIError as exc:
+                # A pooled connection the database dropped (a restart, a failover, an idle
+                # timeout): it is discarded; a read is safe to run again on another.
+                if not exc.connection_invalidated or attempt >= _DISCONNECT_ATTEMPTS:
+                    raise
+                attempt += 1
+
+    def _run(self, params: tuple[Any, ...] | dict[str, Any]) -> list[Record]:
+        dialect = self._engine.dialect
         conn = self._engine.raw_connection()
         try:
             cursor = conn.cursor()

@@ -5,14 +5,98 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 import opsml.store._engine as engine_module
+from opsml.errors import CardNotFoundError
+from opsml.store import SqlStore
 from opsml.store._engine import HEAD_REVISION
+from opsml.types import RegistryType
 
 
 def test_head_revision_is_the_newest_migration() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(engine_module.__file__).parent / "migrations"))
     assert ScriptDirectory.from_config(cfg).get_heads() == [HEAD_REVISION]
+
+
+_BACKEND_ID = {"postgres": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()"}
+_KILL = {"postgres": "SELECT pg_terminate_backend({})", "mysql": "KILL {}"}
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
+def test_a_connection_dropped_while_idle_is_replaced_before_use(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url: str = request.getfixturevalue(f"{backend}_url")
+    engine = engine_module._create(url)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+
+    def pooled_then_killed() -> int:
+        with engine.connect() as conn:
+            pid = int(conn.execute(text(_BACKEND_ID[backend])).scalar_one())
+        with admin.connect() as conn:  # the database drops the pooled connection
+            conn.execute(text(_KILL[backend].format(pid)))
+        return pid
+
+    try:
+        # Used a moment ago: handed out without a ping, so the dead connection shows.
+        pooled_then_killed()
+        with pytest.raises(DBAPIError), engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+        # Idle for longer than the threshold: pinged, replaced, the statement runs.
+        monkeypatch.setattr(engine_module, "IDLE_PING_SECONDS", 0.0)
+        killed = pooled_then_killed()
+        with engine.connect() as conn:
+            assert int(conn.execute(text(_BACKEND_ID[backend])).scalar_one()) != killed
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
+def test_a_card_read_survives_connections_the_database_dropped(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """The hot read path (a card by uid) runs again on a fresh connection when the pooled
+    one it got was dropped, even one used a moment ago (no ping): the caller sees the
+    answer, not the restart."""
+    url: str = request.getfixturevalue(f"{backend}_url")
+    store = SqlStore.from_url(url)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with pytest.raises(CardNotFoundError):
+            store.get(RegistryType.Model, "01900000-0000-7000-8000-000000000000")
+        with admin.connect() as conn:  # every pooled connection of the store goes away
+            for (pid,) in conn.execute(text(_OTHERS[backend])).all():
+                conn.execute(text(_KILL[backend].format(pid)))
+        with pytest.raises(CardNotFoundError):  # an answer, not a MetadataStoreError
+            store.get(RegistryType.Model, "01900000-0000-7000-8000-000000000000")
+    finally:
+        store.close()
+        admin.dispose()
+
+
+_OTHERS = {
+    "postgres": "SELECT pid FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    "mysql": "SELECT id FROM information_schema.processlist "
+    "WHERE db = DATABASE() AND id <> CONNECTION_ID()",
+}
