@@ -1,21 +1,23 @@
 """The MLflow side of tests/integration/test_import_mlflow.py, run with MLflow's own venv
 (``.venv-mlflow``, built by ``make .venv-mlflow/.installed``), never imported by opsml's
-tests.
+tests. One process (importing mlflow costs seconds) does it all:
 
-``build ROOT [--versions N] [--runs N]``: an MLflow 3 tracking store in ROOT (SQLite
-``mlflow.db`` and the local artifact root ``artifacts/``) as a user's would be: an sklearn
-model ``clf`` (two versions, alias ``champion`` on version 1) and a pyfunc model ``adder``
-logged with ``log_model``, runs with metrics over several steps, parameters, tags and files;
-then, up to N registered model versions in all, versions of ``scale-*`` models sharing those
-two logged models (as a retrained-and-registered-again history would), and up to N runs in
-all, logged with batch calls. Prints a JSON summary.
+``python mlflow_side.py ROOT [--versions N] [--runs N] [--server URL]``
 
-``server-populate URL``: through a running ``mlflow server`` (artifacts proxied), one run
-with metrics and a file and one sklearn model version with an alias.
-
-``predict TRACKING_URI ROWS OUT``: ``mlflow.pyfunc.load_model("models:/name/version")``
-for every READY model version of the store, predicting ROWS (a pandas ``split`` JSON);
-writes ``{"name/version": [predictions]}`` to OUT.
+- an MLflow 3 tracking store in ROOT (SQLite ``mlflow.db`` and the local artifact root
+  ``artifacts/``) as a user's would be: an sklearn model ``clf`` (two versions, alias
+  ``champion`` on version 1) and a pyfunc model ``adder`` logged with ``log_model``, runs
+  with metrics over several steps, parameters, tags and files, and a model logged from code
+  (``from-code``, which opsml does not import: running it needs mlflow); then, up to N registered
+  model versions in all, versions of ``scale-*`` models sharing those two logged models (as
+  a model registered again under other names would), and up to N runs in all, logged with
+  batch calls (one with a NaN point), and besides these a run still RUNNING and a deleted
+  run;
+- with ``--server``, through that running ``mlflow server`` (artifacts proxied): one run
+  with metrics and a file, and one sklearn model version with an alias;
+- ``ROOT/rows.json`` (a pandas ``split`` frame) and ``ROOT/predictions.json``:
+  ``mlflow.pyfunc.load_model("models:/<name>/<version>").predict(rows)`` of every model
+  version of both stores, ``{"<name>/<version>": [...]}``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
@@ -97,6 +100,19 @@ def log_models(root: Path) -> dict[str, str]:
             pip_requirements=REQUIREMENTS,
         )
         uris["pyfunc"] = info.model_uri
+    code = root / "doubler.py"
+    code.write_text(
+        "import mlflow\n\n\nclass Doubler(mlflow.pyfunc.PythonModel):\n"
+        "    def predict(self, context, model_input, params=None):\n"
+        "        return model_input.sum(axis=1) * 2\n\n\nmlflow.models.set_model(Doubler())\n"
+    )
+    with mlflow.start_run(run_name="from-code"):
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(code),
+            registered_model_name="from-code",
+            pip_requirements=REQUIREMENTS,
+        )
     client = MlflowClient()
     client.set_registered_model_alias("clf", "champion", "1")
     client.set_registered_model_tag("clf", "owner", "search-team")
@@ -110,7 +126,7 @@ def build(root: Path, versions: int, runs: int) -> None:
     mlflow.create_experiment("iris", artifact_location=(root / "artifacts").as_uri())
     uris = log_models(root)
     client = MlflowClient()
-    made_versions, made_runs = 3, 3
+    made_versions, made_runs = 3, 4  # and from-code, not importable
     index = 0
     while made_versions < versions:  # 12 versions per scale-* model
         name = f"scale-{index // 12}"
@@ -137,12 +153,30 @@ def build(root: Path, versions: int, runs: int) -> None:
         params = [Param("lr", str(0.01 * (index + 1))), Param("depth", str(index % 5))]
         client.log_batch(rid, metrics=metrics, params=params, tags=[RunTag("sweep", "bulk")])
         client.set_terminated(rid, "FINISHED" if index % 7 else "FAILED", end_time=now + 99)
-    print(json.dumps({"versions": made_versions, "runs": runs}))
+        if index == 0:
+            client.log_metric(rid, "loss", float("nan"), now, step=10)
+    client.create_run(experiment_id, run_name="still-running")
+    deleted = client.create_run(experiment_id, run_name="deleted").info.run_id
+    client.set_terminated(deleted)
+    client.delete_run(deleted)
+
+
+def wait_for(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
 
 
 def server_populate(url: str, work: Path) -> None:
+    wait_for(url)
     mlflow.set_tracking_uri(url)
-    work.mkdir(parents=True, exist_ok=True)
     mlflow.set_experiment("served")
     X = frame(30, 1)
     with mlflow.start_run(run_name="served-run"):
@@ -159,12 +193,10 @@ def server_populate(url: str, work: Path) -> None:
             pip_requirements=REQUIREMENTS,
         )
     MlflowClient().set_registered_model_alias("served-clf", "prod", "1")
-    print(json.dumps({"ok": True}))
 
 
-def predict(tracking_uri: str, rows: Path, out: Path) -> None:
+def predict(tracking_uri: str, data: pd.DataFrame) -> dict[str, list[float]]:
     mlflow.set_tracking_uri(tracking_uri)
-    data = pd.read_json(rows, orient="split")
     client = MlflowClient()
     found: dict[str, list[float]] = {}
     for registered in client.search_registered_models():
@@ -173,30 +205,25 @@ def predict(tracking_uri: str, rows: Path, out: Path) -> None:
             found[f"{registered.name}/{version.version}"] = np.asarray(
                 model.predict(data), dtype=float
             ).tolist()
-    out.write_text(json.dumps(found))
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("build")
-    make.add_argument("root", type=Path)
-    make.add_argument("--versions", type=int, default=3)
-    make.add_argument("--runs", type=int, default=4)
-    served = commands.add_parser("server-populate")
-    served.add_argument("url")
-    served.add_argument("work", type=Path)
-    guess = commands.add_parser("predict")
-    guess.add_argument("tracking_uri")
-    guess.add_argument("rows", type=Path)
-    guess.add_argument("out", type=Path)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--versions", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--server")
     args = parser.parse_args()
-    if args.command == "build":
-        build(args.root, args.versions, args.runs)
-    elif args.command == "server-populate":
-        server_populate(args.url, args.work)
-    else:
-        predict(args.tracking_uri, args.rows, args.out)
+    root = args.root.resolve()
+    build(root, args.versions, args.runs)
+    rows = frame(8, 7).round(6)  # exact in JSON: both sides predict the same numbers
+    (root / "rows.json").write_text(rows.to_json(orient="split"))
+    predictions = predict(f"sqlite:///{root / 'mlflow.db'}", rows)
+    if args.server:
+        server_populate(args.server, root)
+        predictions |= predict(args.server, rows)
+    (root / "predictions.json").write_text(json.dumps(predictions))
     sys.stdout.flush()
 
 

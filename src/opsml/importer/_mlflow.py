@@ -371,6 +371,11 @@ def _interface(folder: Path) -> tuple[Any, str]:
         model = _load_sklearn(folder, flavors["sklearn"])
         return SklearnModel(model=model, sample_data=_input_example(folder)), "sklearn"
     pyfunc = flavors.get("python_function")
+    if isinstance(pyfunc, dict) and pyfunc.get("model_code_path"):
+        raise SerializationError(
+            "a pyfunc model logged from code (models from code): loading it runs that code, "
+            "which needs mlflow; the importer takes pickled PythonModel models"
+        )
     if isinstance(pyfunc, dict) and pyfunc.get("python_model"):
         require("cloudpickle", EXTRA)
         return MlflowPyfuncModel(model=PyfuncModel.load(folder)), "python_function"
