@@ -146,9 +146,7 @@ def build(root: Path, versions: int, runs: int) -> None:
     for index in range(runs - made_runs):
         run = client.create_run(experiment_id, run_name=f"trial-{index}", start_time=now + index)
         rid = run.info.run_id
-        metrics = [
-            Metric("loss", 1.0 / (step + 1) + index, now + step, step) for step in range(10)
-        ]
+        metrics = [Metric("loss", 1.0 / (step + 1) + index, now + step, step) for step in range(10)]
         metrics.append(Metric("val/acc", 0.5, now, 0))
         params = [Param("lr", str(0.01 * (index + 1))), Param("depth", str(index % 5))]
         client.log_batch(rid, metrics=metrics, params=params, tags=[RunTag("sweep", "bulk")])

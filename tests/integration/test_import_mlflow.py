@@ -156,9 +156,7 @@ def test_a_sqlite_store_imports_completely_and_every_model_predicts_alike(
     clf = models.load_card(space="mlflow", name="clf", version="@champion")
     assert clf.version == "1.0.0"
     assert clf.metadata.interface_metadata.interface_type == "SklearnModel"
-    assert {"mlflow.model=clf", "mlflow.model_version=1", "mlflow.flavor=sklearn"} <= set(
-        clf.tags
-    )
+    assert {"mlflow.model=clf", "mlflow.model_version=1", "mlflow.flavor=sklearn"} <= set(clf.tags)
     assert "owner=search-team" in clf.tags  # the registered model's own tag
     adder = models.load_card(space="mlflow", name="adder")
     assert adder.metadata.interface_metadata.interface_type == "MlflowPyfuncModel"

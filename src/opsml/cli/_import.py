@@ -49,9 +49,7 @@ def import_mlflow(
     ],
     registered_model: Annotated[
         str | None,
-        typer.Option(
-            metavar="NAME", help="Only this registered model's versions and their runs."
-        ),
+        typer.Option(metavar="NAME", help="Only this registered model's versions and their runs."),
     ] = None,
     space: Annotated[str, typer.Option(help="The opsml space of every card made.")] = "mlflow",
     as_json: JsonFlag = False,
@@ -80,9 +78,7 @@ def import_mlflow(
         return
     if report.skipped:
         rows = [(s.kind, s.mlflow_id, s.reason) for s in report.skipped]
-        print_table(
-            f"skipped: {count(len(rows), 'item')}", ("what", "mlflow id", "why"), rows
-        )
+        print_table(f"skipped: {count(len(rows), 'item')}", ("what", "mlflow id", "why"), rows)
     for line in report.aliases_set:
         typer.echo(f"alias {line}")
     typer.echo(report.summary())

@@ -12,6 +12,7 @@ which is how a second import finds what the first one made and skips it.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import pickle
@@ -37,7 +38,7 @@ from opsml.errors import (
     VersionConflictError,
 )
 from opsml.importer._mlflow_store import (
-    ArtifactsUnavailable,
+    ArtifactsUnavailableError,
     MlflowModelVersion,
     MlflowRun,
     MlflowStore,
@@ -247,7 +248,7 @@ class _Importer:
             )
             try:
                 self.store.artifacts.copy(run.artifact_uri, folder / "artifacts")
-            except ArtifactsUnavailable as exc:
+            except ArtifactsUnavailableError as exc:
                 self.skip("artifacts", run.run_id, str(exc))
             card.manifest = backend.add_artifacts(RegistryType.Experiment, uid, folder)
         card.status = _STATUS[run.status]
@@ -282,7 +283,7 @@ class _Importer:
             try:
                 self.store.artifacts.copy(version.artifact_uri, folder)
                 interface, flavor = _interface(folder)
-            except (ArtifactsUnavailable, SerializationError) as exc:
+            except (ArtifactsUnavailableError, SerializationError) as exc:
                 self.skip("model version", mlflow_id, str(exc))
                 return
             tags = [
@@ -472,12 +473,14 @@ def import_mlflow(
         if progress is not None:
             progress.start(len(runs) + len(versions))
         for run in runs:
-            _guarded(importer, "run", run.run_id, lambda r=run: importer.run(r, experiments))
+            _guarded(importer, "run", run.run_id, functools.partial(importer.run, run, experiments))
             if progress is not None:
                 progress.advance(f"run {run.name or run.run_id}")
         for version in versions:
             mlflow_id = f"{version.name}/{version.version}"
-            _guarded(importer, "model version", mlflow_id, lambda v=version: importer.version(v))
+            _guarded(
+                importer, "model version", mlflow_id, functools.partial(importer.version, version)
+            )
             if progress is not None:
                 progress.advance(f"model {mlflow_id}")
         importer.aliases(versions)

@@ -6,7 +6,7 @@ read-only; :class:`RestMlflowStore` asks an MLflow tracking server (``http(s)://
 its REST API. Both hand out the same plain records, and both fetch artifacts through
 :class:`ArtifactReader`: from a local artifact root (``file:`` URIs and paths) or, through the
 server, from ``mlflow-artifacts:`` URIs. Other artifact stores (``s3://``…) are not read:
-:class:`ArtifactsUnavailable` says why, and the importer reports it.
+:class:`ArtifactsUnavailableError` says why, and the importer reports it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from opsml.storage import safe_relpath
 
 __all__ = [
     "ArtifactReader",
-    "ArtifactsUnavailable",
+    "ArtifactsUnavailableError",
     "MlflowExperiment",
     "MlflowModelVersion",
     "MlflowPoint",
@@ -104,7 +104,7 @@ class MlflowModelVersion:
     model_tags: dict[str, str] = field(default_factory=dict)
 
 
-class ArtifactsUnavailable(OpsmlError):
+class ArtifactsUnavailableError(OpsmlError):
     """The artifacts of a run or model are where the importer cannot read them."""
 
 
@@ -166,7 +166,7 @@ class ArtifactReader:
         """Copy every file under ``uri`` into ``dest``; returns how many.
 
         Raises:
-            ArtifactsUnavailable: The URI's store cannot be read here (the message says why).
+            ArtifactsUnavailableError: The URI's store cannot be read here (the message says why).
         """
         dest.mkdir(parents=True, exist_ok=True)
         local = _local_path(uri)
@@ -174,7 +174,7 @@ class ArtifactReader:
             if not local.exists():
                 return 0  # MLflow makes a run's folder only when a file is logged
             if not local.is_dir():
-                raise ArtifactsUnavailable(f"artifact location {uri} is not a folder")
+                raise ArtifactsUnavailableError(f"artifact location {uri} is not a folder")
             count = 0
             for file in sorted(p for p in local.rglob("*") if p.is_file()):
                 target = dest / file.relative_to(local)
@@ -185,12 +185,12 @@ class ArtifactReader:
         scheme = urlparse(uri).scheme
         if scheme == "mlflow-artifacts":
             if self._server is None:
-                raise ArtifactsUnavailable(
+                raise ArtifactsUnavailableError(
                     f"the artifacts are on an MLflow server ({uri}): import with "
                     "--tracking-uri http://<that server>"
                 )
             return self._copy_proxied(urlparse(uri).path.lstrip("/"), dest)
-        raise ArtifactsUnavailable(
+        raise ArtifactsUnavailableError(
             f"artifacts in {scheme}:// stores are not read by the importer ({uri}); serve "
             "them through an MLflow server (mlflow-artifacts:) or copy them to a local folder"
         )
@@ -417,8 +417,7 @@ def _check(response: Any, what: str) -> None:
     if response.status_code >= 400:
         response.read()
         raise ServerUnavailableError(
-            f"the MLflow server answered {what} with {response.status_code}: "
-            f"{response.text[:300]}"
+            f"the MLflow server answered {what} with {response.status_code}: {response.text[:300]}"
         )
 
 
@@ -471,7 +470,10 @@ class RestMlflowStore:
         if environ.get("MLFLOW_TRACKING_TOKEN"):
             headers["authorization"] = f"Bearer {environ['MLFLOW_TRACKING_TOKEN']}"
         elif environ.get("MLFLOW_TRACKING_USERNAME"):
-            auth = (environ["MLFLOW_TRACKING_USERNAME"], environ.get("MLFLOW_TRACKING_PASSWORD", ""))
+            auth = (
+                environ["MLFLOW_TRACKING_USERNAME"],
+                environ.get("MLFLOW_TRACKING_PASSWORD", ""),
+            )
         self._client = httpx.Client(
             base_url=url.rstrip("/"), headers=headers, auth=auth, timeout=60.0
         )
@@ -489,11 +491,7 @@ class RestMlflowStore:
         token = None
         while True:
             page = {**body, **({"page_token": token} if token else {})}
-            found = (
-                self._post(path, page)
-                if method == "POST"
-                else _get(self._client, path, page)
-            )
+            found = self._post(path, page) if method == "POST" else _get(self._client, path, page)
             yield from found.get(key, [])
             token = found.get("next_page_token")
             if not token:

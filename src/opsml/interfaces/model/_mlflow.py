@@ -20,6 +20,7 @@ import inspect
 import lzma
 import pickle
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,11 @@ __all__ = ["MODEL_FOLDER", "MlflowPyfuncModel", "PyfuncModel", "read_mlmodel"]
 MODEL_FOLDER = "mlflow-model"
 """Where the card keeps the MLflow model folder."""
 _PYFUNC = "python_function"
-_OPENERS = {"gzip": gzip.open, "lzma": lzma.open, "bz2": bz2.open}
+_OPENERS: dict[str, Callable[[Path, str], Any]] = {
+    "gzip": gzip.open,
+    "lzma": lzma.open,
+    "bz2": bz2.open,
+}
 
 
 def read_mlmodel(folder: Path) -> dict[str, Any]:
