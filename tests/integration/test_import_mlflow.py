@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -222,3 +223,26 @@ def test_a_tracking_server_imports_through_its_rest_api(stores: Stores, tmp_path
     again = import_mlflow(stores.server_url, space="served", config=config)
     assert (again.runs_imported, again.models_imported) == ([], [])
     assert (again.runs_unchanged, again.models_unchanged) == (1, 1)
+
+
+def test_the_docs_example_runs_against_the_store(stores: Stores, tmp_path: Path) -> None:
+    """docs/import-mlflow.md's example (marked no-test for tests/docs: it needs the store)
+    runs in a folder holding the store's database, as a user runs it."""
+    page = (ROOT / "docs" / "import-mlflow.md").read_text(encoding="utf-8")
+    example = page.split("<!-- no-test -->\n```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "example.py").write_text(example, encoding="utf-8")
+    shutil.copyfile(stores.sqlite_uri.removeprefix("sqlite:///"), tmp_path / "mlflow.db")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSML_")}
+    result = subprocess.run(
+        [sys.executable, "example.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "runs: 2 imported, 0 already there, 0 skipped; model versions: 2 imported" in (
+        result.stdout
+    )
