@@ -44,6 +44,7 @@ from opsml.importer._mlflow_store import (
     MlflowStore,
     open_mlflow_store,
 )
+from opsml.interfaces.model._mlflow import read_mlmodel
 from opsml.registry import CardRegistry
 from opsml.settings import OpsmlConfig
 from opsml.types import RegistryType
@@ -282,7 +283,8 @@ class _Importer:
             folder = Path(tmp) / "model"
             try:
                 self.store.artifacts.copy(version.artifact_uri, folder)
-                interface, flavor = _interface(folder)
+                mlmodel = read_mlmodel(folder)
+                interface, flavor = _interface(folder, mlmodel["flavors"])
             except (ArtifactsUnavailableError, SerializationError) as exc:
                 self.skip("model version", mlflow_id, str(exc))
                 return
@@ -293,11 +295,14 @@ class _Importer:
             ]
             if version.run_id:
                 tags.append(f"{RUN_TAG}={version.run_id}")
-            model_id = _model_id(folder)
-            if model_id:
-                tags.append(f"mlflow.model_id={model_id}")
+            if mlmodel.get("model_id"):
+                tags.append(f"mlflow.model_id={mlmodel['model_id']}")
             if version.stage:
                 tags.append(f"mlflow.stage={version.stage}")
+            pyfunc = mlmodel["flavors"].get("python_function")
+            predict_fn = pyfunc.get("predict_fn") if isinstance(pyfunc, dict) else None
+            if predict_fn not in (None, "predict"):
+                tags.append(f"mlflow.predict_fn={predict_fn}")
             card = ModelCard(
                 interface=interface,
                 space=self.space,
@@ -354,18 +359,10 @@ class _Importer:
                     self.report.aliases_set.append(f"{self.space}/{name}@{target} -> {number}")
 
 
-def _model_id(folder: Path) -> str | None:
-    from opsml.interfaces.model._mlflow import read_mlmodel
-
-    value = read_mlmodel(folder).get("model_id")
-    return str(value) if value else None
-
-
-def _interface(folder: Path) -> tuple[Any, str]:
+def _interface(folder: Path, flavors: Mapping[str, Any]) -> tuple[Any, str]:
     """The opsml interface holding the MLflow model in ``folder``, and its flavor."""
-    from opsml.interfaces.model._mlflow import MlflowPyfuncModel, PyfuncModel, read_mlmodel
+    from opsml.interfaces.model._mlflow import MlflowPyfuncModel, PyfuncModel
 
-    flavors = read_mlmodel(folder)["flavors"]
     if "sklearn" in flavors:
         from opsml.interfaces import SklearnModel
 

@@ -281,8 +281,14 @@ class SqlMlflowStore:
         self._tables = tables
 
     def _rows(self, query: str, **params: Any) -> list[Any]:
-        with self._engine.connect() as conn:
-            return list(conn.execute(self._sa.text(query), params))
+        try:
+            with self._engine.connect() as conn:
+                return list(conn.execute(self._sa.text(query), params))
+        except self._sa.exc.SQLAlchemyError as exc:
+            raise ServerUnavailableError(
+                f"cannot read the MLflow database {self.description}: "
+                f"{getattr(exc, 'orig', None) or exc}"
+            ) from exc
 
     def experiments(self) -> list[MlflowExperiment]:
         """Every experiment."""
