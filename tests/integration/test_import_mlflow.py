@@ -179,17 +179,22 @@ def test_a_sqlite_store_imports_completely_and_every_model_predicts_alike(
     failed = [r for r in sweep if experiments.load_card(uid=r.uid).status == "failed"]
     assert len(failed) == len([i for i in range(RUNS - 4) if i % 7 == 0])
 
+    # An import killed half way through a run leaves its card "importing": redone next time.
+    interrupted = experiments.load_card(uid=sweep[0].uid)
+    interrupted.status = "importing"
+    experiments.update_card(interrupted)
+
     again = _cli(tmp_path, "--tracking-uri", stores.sqlite_uri, "--json")
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
-    assert (report["runs_imported"], report["models_imported"], report["aliases_set"]) == (
-        [],
-        [],
-        [],
-    )
-    assert (report["runs_unchanged"], report["models_unchanged"]) == (RUNS, VERSIONS)
+    assert (report["models_imported"], report["aliases_set"]) == ([], [])
+    assert report["runs_imported"] == [f"mlflow/sweep-bulk v{interrupted.version}"]  # highest
+    assert (report["runs_unchanged"], report["models_unchanged"]) == (RUNS - 1, VERSIONS)
     assert len(models.list_cards(space="mlflow", limit=1000)) == VERSIONS
     assert len(experiments.list_cards(space="mlflow", limit=1000)) == RUNS
+    redone = experiments.list_cards(space="mlflow", tags=[interrupted.tags[0]])
+    assert [r.uid for r in redone] != [interrupted.uid]
+    assert experiments.load_card(uid=redone[0].uid).status in ("completed", "failed")
 
     with pytest.raises(InvalidArgumentError, match="no registered model 'nope'"):
         import_mlflow(stores.sqlite_uri, registered_model="nope")
