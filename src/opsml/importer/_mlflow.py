@@ -208,7 +208,11 @@ class _Importer:
                 "finite numbers only",
             )
         fixed = [f"{RUN_TAG}={run.run_id}", f"mlflow.experiment_id={run.experiment_id}"]
-        fixed += normalize_tags([f"mlflow.run_name={run.name}"[:255]]) if run.name else []
+        if run.name:
+            try:
+                fixed += normalize_tags([f"mlflow.run_name={run.name}"[:255]])
+            except InvalidArgumentError:
+                self.skip("tags", run.run_id, "its run name has control characters")
         card = ExperimentCard(
             space=self.space, name=card_name(name), tags=self._tags(run.run_id, fixed, run.tags)
         )
@@ -400,7 +404,7 @@ def _load_sklearn(folder: Path, conf: Mapping[str, Any]) -> Any:
             raise SerializationError(f"unknown sklearn serialization format {form!r}")
         with file.open("rb") as fh:
             return pickle.load(fh)
-    except (SerializationError, OpsmlError):
+    except OpsmlError:
         raise
     except Exception as exc:  # whatever unpickling the user's objects raises
         raise SerializationError(

@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote, urlparse
 from opsml.errors import (
     AuthenticationError,
     InvalidArgumentError,
+    MissingDependencyError,
     OpsmlError,
     ServerUnavailableError,
 )
@@ -264,9 +265,8 @@ class SqlMlflowStore:
         except sa.exc.NoSuchModuleError as exc:
             raise InvalidArgumentError(f"unknown database in {self.description}: {exc}") from exc
         except ModuleNotFoundError as exc:
-            from opsml.errors import MissingDependencyError
-
-            raise MissingDependencyError(exc.name or "driver", "postgres") from exc
+            extra = "mysql" if url.startswith(("mysql", "mariadb")) else "postgres"
+            raise MissingDependencyError(exc.name or "driver", extra) from exc
         except sa.exc.DatabaseError as exc:
             raise ServerUnavailableError(
                 f"cannot read the MLflow database {self.description}: {exc.orig}"
@@ -650,7 +650,7 @@ def open_mlflow_store(tracking_uri: str, environ: Mapping[str, str]) -> MlflowSt
     scheme = tracking_uri.partition("://")[0].partition("+")[0].lower()
     if "://" in tracking_uri and scheme in ("http", "https"):
         return RestMlflowStore(tracking_uri, environ)
-    if "://" in tracking_uri and scheme in ("sqlite", "postgresql", "postgres", "mysql", "mssql"):
+    if "://" in tracking_uri and scheme in ("sqlite", "postgresql", "postgres", "mysql", "mariadb"):
         return SqlMlflowStore(tracking_uri)
     raise InvalidArgumentError(
         f"cannot import from MLflow tracking URI {tracking_uri!r}: give a database "
