@@ -32,7 +32,7 @@ from opsml.errors import InvalidArgumentError
 from opsml.importer import import_mlflow
 from opsml.settings import OpsmlConfig
 
-pytestmark = pytest.mark.needs("pandas", "sklearn", "skops", "cloudpickle")
+pytestmark = [pytest.mark.slow, pytest.mark.needs("pandas", "sklearn", "skops", "cloudpickle")]
 
 ROOT = Path(__file__).resolve().parents[2]
 MLFLOW_VENV = ROOT / ".venv-mlflow"
@@ -122,7 +122,19 @@ def _predicts_alike(card: object, stores: Stores, key: str) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=key)
 
 
-def test_a_sqlite_store_imports_completely_and_every_model_predicts_alike(
+def test_mlflow_stores_import_completely_and_every_model_predicts_alike(
+    stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One test, so that pytest-xdist never builds the stores twice (on two workers)."""
+    (tmp_path / "sqlite").mkdir()
+    (tmp_path / "server").mkdir()
+    (tmp_path / "docs").mkdir()
+    _a_sqlite_store_imports_completely(stores, tmp_path / "sqlite", monkeypatch)
+    _a_tracking_server_imports_through_its_rest_api(stores, tmp_path / "server")
+    _the_docs_example_runs_against_the_store(stores, tmp_path / "docs")
+
+
+def _a_sqlite_store_imports_completely(
     stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = _cli(tmp_path, "--tracking-uri", stores.sqlite_uri)
@@ -200,7 +212,7 @@ def test_a_sqlite_store_imports_completely_and_every_model_predicts_alike(
         import_mlflow(stores.sqlite_uri, registered_model="nope")
 
 
-def test_a_tracking_server_imports_through_its_rest_api(stores: Stores, tmp_path: Path) -> None:
+def _a_tracking_server_imports_through_its_rest_api(stores: Stores, tmp_path: Path) -> None:
     config = OpsmlConfig.from_env(_registry_env(tmp_path), tmp_path)
     report = import_mlflow(
         stores.server_url, registered_model="served-clf", space="served", config=config
@@ -230,7 +242,7 @@ def test_a_tracking_server_imports_through_its_rest_api(stores: Stores, tmp_path
     assert (again.runs_unchanged, again.models_unchanged) == (1, 1)
 
 
-def test_the_docs_example_runs_against_the_store(stores: Stores, tmp_path: Path) -> None:
+def _the_docs_example_runs_against_the_store(stores: Stores, tmp_path: Path) -> None:
     """docs/import-mlflow.md's example (marked no-test for tests/docs: it needs the store)
     runs in a folder holding the store's database, as a user runs it."""
     page = (ROOT / "docs" / "import-mlflow.md").read_text(encoding="utf-8")
