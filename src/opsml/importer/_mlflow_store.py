@@ -197,16 +197,21 @@ class ArtifactReader:
         )
 
     def _copy_proxied(self, root: str, dest: Path) -> int:
+        import httpx
+
         count = 0
         for rel in self._list_proxied(root, ""):
             target = dest / safe_relpath(rel)
             target.parent.mkdir(parents=True, exist_ok=True)
             url = "/api/2.0/mlflow-artifacts/artifacts/" + quote(f"{root}/{rel}")
-            with self._server.stream("GET", url) as response:
-                _check(response, url)
-                with target.open("wb") as out:
-                    for chunk in response.iter_bytes():
-                        out.write(chunk)
+            try:
+                with self._server.stream("GET", url) as response:
+                    _check(response, url)
+                    with target.open("wb") as out:
+                        for chunk in response.iter_bytes():
+                            out.write(chunk)
+            except httpx.HTTPError as exc:
+                raise ServerUnavailableError(f"cannot download {url}: {exc}") from exc
             count += 1
         return count
 
