@@ -31,9 +31,20 @@ $(RUN_VENV)/.installed: pyproject.toml constraints.txt
 	$(RUN_VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[server]'
 	touch $@
 
+## MLflow 3.17.2 in a venv of its own, for the `opsml import mlflow` tests
+## (tests/integration/test_import_mlflow.py): opsml never depends on the mlflow package.
+MLFLOW_VENV ?= .venv-mlflow
+
+$(MLFLOW_VENV)/.installed: scripts/mlflow-requirements.txt
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	bash -o pipefail -c "$(MLFLOW_VENV)/bin/python -m pip install --quiet \
+		-r scripts/mlflow-requirements.txt 2>&1 | { grep -v 'is ignored: it is neither' || true; }"
+	touch $@
+
 ## The whole test suite (starts PostgreSQL/MariaDB first if they are down), then once more
 ## against the core install (no optional extras).
-test: install services browser emulators $(RUN_VENV)/.installed
+test: install services browser emulators $(RUN_VENV)/.installed $(MLFLOW_VENV)/.installed
 	$(PY) -m pytest -n auto -q $(PYTEST_ARGS)
 	$(MAKE) test-core
 
@@ -105,4 +116,4 @@ bench: install emulators
 	exit $$status
 
 clean:
-	rm -rf $(VENV) $(RUN_VENV) $(CORE_VENV) $(COMPAT_VENV) .bench-venvs .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(RUN_VENV) $(CORE_VENV) $(COMPAT_VENV) $(MLFLOW_VENV) .bench-venvs .tools .pytest_cache .mypy_cache .ruff_cache

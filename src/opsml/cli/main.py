@@ -18,6 +18,7 @@ from opsml._version import __version__
 from opsml.cli._aliases import alias_app
 from opsml.cli._command import OpsmlTyper, did_you_mean
 from opsml.cli._common import guard
+from opsml.cli._import import import_app
 from opsml.cli._keys import generate_app, keys_app
 from opsml.cli._output import JsonFlag, count, print_json, print_table
 from opsml.cli._users import audit, user_app
@@ -34,6 +35,7 @@ app.add_typer(install_app, name="install")
 app.add_typer(user_app, name="user")
 app.add_typer(alias_app, name="alias")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(import_app, name="import")
 app.add_typer(generate_app, name="generate")
 app.add_typer(keys_app, name="keys")
 scouter_app = OpsmlTyper(help="Drift profiles on the Scouter server.")

@@ -187,6 +187,7 @@ _BUILTIN_INTERFACES: dict[str, str] = {
     "CatBoostModel": "opsml.interfaces.model._catboost:CatBoostModel",
     "OnnxModel": "opsml.interfaces.model._onnx_model:OnnxModel",
     "TensorFlowModel": "opsml.interfaces.model._tensorflow:TensorFlowModel",
+    "MlflowPyfuncModel": "opsml.interfaces.model._mlflow:MlflowPyfuncModel",
 }
 
 
