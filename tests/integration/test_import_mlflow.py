@@ -137,7 +137,8 @@ def test_mlflow_stores_import_completely_and_every_model_predicts_alike(
 def _a_sqlite_store_imports_completely(
     stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = _cli(tmp_path, "--tracking-uri", stores.sqlite_uri)
+    _pickles_wait_for_permission(stores, tmp_path / "refused")
+    first = _cli(tmp_path, "--tracking-uri", stores.sqlite_uri, "--allow-pickle")
     assert first.returncode == 0, first.stderr
     assert first.stderr == ""  # piped: no progress bar
     assert (
@@ -210,6 +211,24 @@ def _a_sqlite_store_imports_completely(
 
     with pytest.raises(InvalidArgumentError, match="no registered model 'nope'"):
         import_mlflow(stores.sqlite_uri, registered_model="nope")
+
+
+def _pickles_wait_for_permission(stores: Stores, folder: Path) -> None:
+    """Without --allow-pickle a pickled PythonModel is skipped, with how to import it; the
+    permission (here MLflow's own variable) imports it on the next run."""
+    folder.mkdir()
+    config = OpsmlConfig.from_env(_registry_env(folder), folder)
+    refused = import_mlflow(stores.sqlite_uri, registered_model="adder", config=config)
+    assert refused.models_imported == []
+    assert [s.mlflow_id for s in refused.skipped] == ["adder/1"]
+    assert "--allow-pickle" in refused.skipped[0].reason
+    allowed = import_mlflow(
+        stores.sqlite_uri,
+        registered_model="adder",
+        config=config,
+        environ={**os.environ, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true"},
+    )
+    assert allowed.models_imported == ["mlflow/adder v1.0.0"], allowed
 
 
 def _a_tracking_server_imports_through_its_rest_api(stores: Stores, tmp_path: Path) -> None:

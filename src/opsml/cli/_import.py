@@ -65,13 +65,23 @@ def import_mlflow(
         typer.Option(metavar="NAME", help="Only this registered model's versions and their runs."),
     ] = None,
     space: Annotated[str, typer.Option(help="The opsml space of every card made.")] = "mlflow",
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pickle",
+            help="Also import models whose loading can run code from the store (pickles, "
+            "pyfunc PythonModels): only for a store you trust. Also "
+            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import an MLflow tracking store: runs as experiment cards, registered model versions
     as model cards (MLflow version N as N.0.0), aliases as aliases.
 
-    Running it again imports only what is new. Prints what was skipped and why; loading
-    models unpickles them, so import only stores you trust (docs/import-mlflow.md).
+    Running it again imports only what is new. Prints what was skipped and why. Models
+    whose loading can run code from the store (pickles) are skipped unless
+    --allow-pickle (docs/import-mlflow.md).
     """
     from opsml.importer import import_mlflow as run_import
 
@@ -79,7 +89,11 @@ def import_mlflow(
     try:
         report = guard(
             lambda: run_import(
-                tracking_uri, registered_model=registered_model, space=space, progress=bar
+                tracking_uri,
+                registered_model=registered_model,
+                space=space,
+                progress=bar,
+                allow_pickle=allow_pickle or None,
             )
         )
     finally:

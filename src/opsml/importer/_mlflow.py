@@ -138,9 +138,15 @@ def _time(ms: int | None) -> datetime | None:
 
 class _Importer:
     def __init__(
-        self, store: MlflowStore, space: str, config: OpsmlConfig, report: ImportReport
+        self,
+        store: MlflowStore,
+        space: str,
+        config: OpsmlConfig,
+        report: ImportReport,
+        allow_pickle: bool = False,
     ) -> None:
         self.store = store
+        self.allow_pickle = allow_pickle
         self.space = space
         self.experiments = CardRegistry(RegistryType.Experiment, config)
         self.models = CardRegistry(RegistryType.Model, config)
@@ -288,7 +294,7 @@ class _Importer:
             try:
                 self.store.artifacts.copy(version.artifact_uri, folder)
                 mlmodel = read_mlmodel(folder)
-                interface, flavor = _interface(folder, mlmodel["flavors"])
+                interface, flavor = _interface(folder, mlmodel["flavors"], self.allow_pickle)
             except (ArtifactsUnavailableError, SerializationError) as exc:
                 self.skip("model version", mlflow_id, str(exc))
                 return
@@ -363,14 +369,34 @@ class _Importer:
                     self.report.aliases_set.append(f"{self.space}/{name}@{target} -> {number}")
 
 
-def _interface(folder: Path, flavors: Mapping[str, Any]) -> tuple[Any, str]:
-    """The opsml interface holding the MLflow model in ``folder``, and its flavor."""
+# Modules whose types a skops file may name without --allow-pickle: skops rebuilds only
+# these (MLflow writes the list of types a model needs beside it, and the file is the
+# store's, so the list alone is not trusted).
+_SKOPS_SAFE_MODULES = frozenset({"sklearn", "numpy", "scipy"})
+
+
+def _pickle_refused(what: str) -> SerializationError:
+    return SerializationError(
+        f"{what}: loading it can run code from the MLflow store; import it with "
+        "--allow-pickle (or MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true), for a store you trust"
+    )
+
+
+def _interface(
+    folder: Path, flavors: Mapping[str, Any], allow_pickle: bool = False
+) -> tuple[Any, str]:
+    """The opsml interface holding the MLflow model in ``folder``, and its flavor.
+
+    Raises:
+        SerializationError: The model cannot be loaded, or would need unpickling that
+            ``allow_pickle`` does not allow.
+    """
     from opsml.interfaces.model._mlflow import MlflowPyfuncModel, PyfuncModel
 
     if "sklearn" in flavors:
         from opsml.interfaces import SklearnModel
 
-        model = _load_sklearn(folder, flavors["sklearn"])
+        model = _load_sklearn(folder, flavors["sklearn"], allow_pickle)
         return SklearnModel(model=model, sample_data=_input_example(folder)), "sklearn"
     pyfunc = flavors.get("python_function")
     if isinstance(pyfunc, dict) and pyfunc.get("model_code_path"):
@@ -379,6 +405,8 @@ def _interface(folder: Path, flavors: Mapping[str, Any]) -> tuple[Any, str]:
             "which needs mlflow; the importer takes pickled PythonModel models"
         )
     if isinstance(pyfunc, dict) and pyfunc.get("python_model"):
+        if not allow_pickle:
+            raise _pickle_refused("a pickled pyfunc PythonModel")
         require("cloudpickle", EXTRA)
         return MlflowPyfuncModel(model=PyfuncModel.load(folder)), "python_function"
     raise SerializationError(
@@ -387,17 +415,25 @@ def _interface(folder: Path, flavors: Mapping[str, Any]) -> tuple[Any, str]:
     )
 
 
-def _load_sklearn(folder: Path, conf: Mapping[str, Any]) -> Any:
-    """The estimator of an MLflow sklearn model, read as MLflow reads it."""
+def _load_sklearn(folder: Path, conf: Mapping[str, Any], allow_pickle: bool = False) -> Any:
+    """The estimator of an MLflow sklearn model, read as MLflow reads it: skops files
+    naming only scikit-learn, NumPy and SciPy types always, pickles and other skops types
+    only when ``allow_pickle``."""
     from opsml.storage import safe_relpath
 
-    require("sklearn", EXTRA)
     file = folder / safe_relpath(str(conf.get("pickled_model", "model.pkl")))
     form = str(conf.get("serialization_format", "pickle"))
+    if form in ("pickle", "cloudpickle") and not allow_pickle:
+        raise _pickle_refused(f"a {form}d sklearn model")
+    trusted = [str(t) for t in conf.get("skops_trusted_types") or []]
+    others = sorted(t for t in trusted if t.split(".", 1)[0] not in _SKOPS_SAFE_MODULES)
+    if form == "skops" and others and not allow_pickle:
+        raise _pickle_refused(f"a skops sklearn model naming {', '.join(others[:5])}")
+    require("sklearn", EXTRA)
     try:
         if form == "skops":
             skops_io = require("skops.io", EXTRA)
-            return skops_io.load(file, trusted=conf.get("skops_trusted_types"))
+            return skops_io.load(file, trusted=trusted)
         if form == "cloudpickle":
             require("cloudpickle", EXTRA)
         if form not in ("pickle", "cloudpickle"):
@@ -433,6 +469,7 @@ def import_mlflow(
     config: OpsmlConfig | None = None,
     environ: Mapping[str, str] | None = None,
     progress: ImportProgress | None = None,
+    allow_pickle: bool | None = None,
 ) -> ImportReport:
     """Import an MLflow tracking store into the opsml registry (docs/import-mlflow.md).
 
@@ -448,6 +485,10 @@ def import_mlflow(
         config: The opsml registry to import into (from the environment when omitted).
         environ: Where MLflow's credential variables are read (default ``os.environ``).
         progress: Told of each run and model version done.
+        allow_pickle: Load models whose loading can run code from the store (pickled
+            models, pyfunc PythonModels, skops files naming types beyond scikit-learn, NumPy
+            and SciPy); without it they are skipped, with the reason. ``None``: as MLflow's
+            ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` in ``environ`` says (off by default).
 
     Returns:
         What was imported, what was there already, and what was skipped and why.
@@ -463,14 +504,18 @@ def import_mlflow(
     from opsml.cards import validate_name
 
     space = validate_name(space, "space")
-    store = open_mlflow_store(tracking_uri, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    if allow_pickle is None:
+        flag = environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "")
+        allow_pickle = flag.strip().lower() in ("1", "true", "yes")
+    store = open_mlflow_store(tracking_uri, environ)
     report = ImportReport()
     try:
         versions = store.model_versions(registered_model)
         experiments = {e.experiment_id: (e.name, e.lifecycle_stage) for e in store.experiments()}
         wanted = {v.run_id for v in versions if v.run_id} if registered_model else None
         runs = store.runs(wanted)
-        importer = _Importer(store, space, config or OpsmlConfig.from_env(), report)
+        importer = _Importer(store, space, config or OpsmlConfig.from_env(), report, allow_pickle)
         if progress is not None:
             progress.start(len(runs) + len(versions))
         for run in runs:
