@@ -29,6 +29,7 @@ import re
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -121,12 +122,13 @@ class OidcClient:
         httpx = require("httpx", "server")
         self.config = config
         self._http = httpx.Client(timeout=config.timeout_seconds, transport=transport)
+        weakref.finalize(self, self._http.close)
         self._lock = threading.Lock()
         self._metadata: dict[str, Any] | None = None
         self._metadata_at = 0.0
         self._keys: dict[str, tuple[Any, str | None]] = {}
-        self._keys_at = 0.0
-        self._forced_at = -forced_refresh_seconds
+        self._keys_at: float | None = None  # never fetched
+        self._forced_at: float | None = None
         self._forced_every = forced_refresh_seconds
 
     def close(self) -> None:
@@ -206,9 +208,14 @@ class OidcClient:
         JWK names, fetching the key set again when it is stale or does not know ``kid``."""
         now = time.monotonic()
         with self._lock:
-            keys, stale = self._keys, now - self._keys_at >= _CACHE_SECONDS
+            keys = self._keys
+            stale = self._keys_at is None or now - self._keys_at >= _CACHE_SECONDS
             known = kid in keys if kid is not None else len(keys) == 1
-            force = not known and not stale and now - self._forced_at >= self._forced_every
+            force = (
+                not known
+                and not stale
+                and (self._forced_at is None or now - self._forced_at >= self._forced_every)
+            )
             if force:
                 self._forced_at = now
         if stale or force:

@@ -61,9 +61,8 @@ def install_sso(app: FastAPI, ui: _Pages) -> None:
 
     def failed(request: Request, exc: Exception, target: str = "/") -> HTMLResponse:
         status = 503 if isinstance(exc, ServerUnavailableError) else 401
-        page = ui.render(request, "login.html", status, title="Log in", error=str(exc), next=target)
-        page.delete_cookie(LOGIN_COOKIE, path=_LOGIN_PATH, httponly=True, samesite="lax")
-        return page
+        # The login cookie stays: a forged callback cannot cancel the browser's real login.
+        return ui.render(request, "login.html", status, title="Log in", error=str(exc), next=target)
 
     @app.get("/ui/oidc/login", include_in_schema=False)
     def sso_login(request: Request) -> Response:
