@@ -6,9 +6,13 @@ audit log or an answer."""
 from __future__ import annotations
 
 import shutil
+import stat
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -16,6 +20,9 @@ import pytest
 from _provider import CLIENT_ID, GROUP_GRANTS, IN_CI, Provider
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from opsml.client._api import ApiClient
+from opsml.client._credentials import CredentialStore, StoredTokens
+from opsml.client._login import device_login
 from opsml.mock import OpsmlTestServer
 
 pytestmark = pytest.mark.e2e
@@ -145,3 +152,60 @@ def test_browser_login_with_key_rotation_leaks_nothing(
         assert value not in audit, name
         assert value not in replay.text, name
     assert "/ui/oidc/callback?code=[redacted]&state=[redacted]" in log
+
+
+def test_device_login_stores_tokens_that_refresh(
+    server: Server, browser: Browser, tmp_path: Path
+) -> None:
+    """``opsml login``'s flow: the server starts the provider's device login, the user
+    confirms the code in a browser, the client stores the token pair (mode 0600) and
+    refreshes it when the access token no longer works."""
+    store = CredentialStore(tmp_path / "config" / "opsml" / "credentials.json")
+    shown: list[dict[str, Any]] = []
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        api = ApiClient(server.url)
+        try:
+            result["user"] = device_login(api, store, shown.append, sleep=lambda _: time.sleep(0.2))
+        except Exception as exc:  # reported by the assertion below
+            result["error"] = exc
+        finally:
+            api.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not shown and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert shown, result
+    assert shown[0]["user_code"]
+    assert "device_code" not in shown[0]
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(shown[0]["verification_uri_complete"])
+    page.click("button[type=submit]")  # confirm the code
+    page.fill("input[name=login]", "bob")
+    page.fill("input[name=password]", "any-password")
+    page.click("button[type=submit]")
+    worker.join(timeout=30)
+    context.close()
+    assert result.get("user") == "bob", result
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    stored = store.load(server.url)
+    assert stored is not None
+
+    # A stale access token: the client refreshes the pair once and writes it back.
+    store.save(server.url, StoredTokens("not-a-valid-token", stored.refresh_token))
+    api = ApiClient(server.url, credentials=store)
+    try:
+        assert api.json("GET", "/opsml/api/auth/me")["username"] == "bob"
+    finally:
+        api.close()
+    renewed = store.load(server.url)
+    assert renewed is not None
+    assert renewed.refresh_token != stored.refresh_token
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    log = server.log.read_text(errors="replace")
+    for value in (stored.access_token, stored.refresh_token, renewed.access_token):
+        assert value not in log
