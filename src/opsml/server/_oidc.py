@@ -46,6 +46,7 @@ __all__ = [
     "DeviceStart",
     "LoginStart",
     "OidcClient",
+    "group_permissions",
     "open_login_state",
     "provision_user",
     "seal_login_state",
