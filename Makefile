@@ -87,12 +87,16 @@ browser:
 
 ## Azurite (the Azure Blob emulator, from npm) for the cloud storage tests; moto's S3 server
 ## and gcp-storage-emulator come with the dev extra. HAProxy (Debian's package) for the load
-## balancer test.
-emulators: .tools/azurite/.installed
+## balancer test. oidc-provider (npm) for the single sign-on tests (tests/integration/sso).
+emulators: .tools/azurite/.installed .tools/oidc-provider/.installed
 	bash scripts/install-haproxy.sh
 
 .tools/azurite/.installed:
 	bash scripts/install-emulators.sh
+	touch $@
+
+.tools/oidc-provider/.installed: scripts/install-oidc-provider.sh
+	bash scripts/install-oidc-provider.sh
 	touch $@
 
 lint: install

@@ -82,6 +82,17 @@ def _cache_home(env: Mapping[str, str]) -> Path | None:
         return None
 
 
+def _credentials_file(env: Mapping[str, str]) -> Path | None:
+    given = env.get("OPSML_CREDENTIALS_FILE", "").strip()
+    if given:
+        return Path(given).expanduser()
+    xdg = env.get("XDG_CONFIG_HOME", "").strip()
+    if xdg:
+        return Path(xdg) / "opsml" / "credentials.json"
+    home = env.get("HOME", "").strip()
+    return Path(home) / ".config" / "opsml" / "credentials.json" if home else None
+
+
 @dataclass(frozen=True)
 class CacheConfig:
     """What opsml keeps on this machine between processes.
@@ -256,6 +267,9 @@ class OpsmlConfig:
         username: ``OPSML_USERNAME``, to log in to a server that requires it (client mode).
         password: ``OPSML_PASSWORD``.
         api_token: ``OPSML_API_TOKEN``, an API token (for CI) used instead of a login.
+        credentials_file: ``OPSML_CREDENTIALS_FILE``: where ``opsml login`` keeps its tokens
+            (default ``$XDG_CONFIG_HOME/opsml/credentials.json``, ``~/.config/...``; ``None``
+            when there is no home folder).
         encrypt_secret: ``OPSML_ENCRYPT_SECRET``: encrypt artifacts at rest with this master
             key (local mode, or the server's own setting).
         client_retries: ``OPSML_CLIENT_RETRIES``: how often a client retries a request that
@@ -283,6 +297,7 @@ class OpsmlConfig:
     username: str = ""
     password: str = field(default="", repr=False)
     api_token: str = field(default="", repr=False)
+    credentials_file: Path | None = None
     encrypt_secret: str = field(default="", repr=False)
     client_retries: int = 4
     client_connect_timeout: float = 5.0
@@ -334,6 +349,7 @@ class OpsmlConfig:
             username=env.get("OPSML_USERNAME", ""),
             password=env.get("OPSML_PASSWORD", ""),
             api_token=env.get("OPSML_API_TOKEN", "").strip(),
+            credentials_file=_credentials_file(env),
             encrypt_secret=env.get("OPSML_ENCRYPT_SECRET", "").strip(),
             client_retries=_whole_number(env, "OPSML_CLIENT_RETRIES", 4),
             client_connect_timeout=_seconds(env, "OPSML_CLIENT_CONNECT_TIMEOUT", 5.0),

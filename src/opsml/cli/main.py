@@ -77,6 +77,41 @@ def version() -> None:
 
 
 @app.command()
+def login() -> None:
+    """Log in to the server (OPSML_TRACKING_URI) with single sign-on: open the URL shown,
+    enter the code; the tokens are kept in ~/.config/opsml/credentials.json (mode 0600)
+    and refreshed automatically."""
+    from opsml.client._api import ApiClient
+    from opsml.client._credentials import CredentialStore
+    from opsml.client._login import device_login
+    from opsml.errors import InvalidArgumentError
+    from opsml.settings import OpsmlConfig
+
+    def run() -> str:
+        config = OpsmlConfig.from_env()
+        if not config.tracking_uri.startswith(("http://", "https://")):
+            raise InvalidArgumentError(
+                "opsml login needs OPSML_TRACKING_URI to be a server URL (http(s)://...)"
+            )
+        if config.credentials_file is None:
+            raise InvalidArgumentError("no home folder: set OPSML_CREDENTIALS_FILE")
+        api = ApiClient(config.tracking_uri)
+        try:
+            return device_login(api, CredentialStore(config.credentials_file), _show_device)
+        finally:
+            api.close()
+
+    typer.echo(f"Logged in as {guard(run)}.")
+
+
+def _show_device(start: dict[str, Any]) -> None:
+    typer.echo(
+        f"Open {start['verification_uri']} and enter the code {start['user_code']}\n"
+        f"(or open {start['verification_uri_complete']}). Waiting for the login..."
+    )
+
+
+@app.command()
 def info(as_json: JsonFlag = False) -> None:
     """Show where this shell's registry is: mode, database, storage, server version, user."""
     from dataclasses import asdict

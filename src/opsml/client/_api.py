@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from opsml import errors
+from opsml.client._credentials import CredentialStore, StoredTokens
 from opsml.errors import AuthenticationError, OpsmlError, ServerUnavailableError
 
 __all__ = ["TRANSFER_READ_TIMEOUT", "ApiClient", "decode_error"]
@@ -105,6 +106,8 @@ class ApiClient:
             ``GET /opsml/api/healthcheck``, remembered), so a wrong URL fails with a
             message that says so instead of a puzzling error of a later call.
         transport: An httpx transport to use instead of the network (tests, in-process apps).
+        credentials: The tokens ``opsml login`` stored, used when there is neither a
+            username nor an API token, and refreshed when the access token runs out.
     """
 
     def __init__(
@@ -121,8 +124,13 @@ class ApiClient:
         total_timeout: float = 60.0,
         check_server: bool = True,
         transport: httpx.BaseTransport | None = None,
+        credentials: CredentialStore | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._credentials = None if api_token or username else credentials
+        stored = self._credentials.load(self.base_url) if self._credentials else None
+        self._refresh_token = stored.refresh_token if stored else None
+        api_token = api_token or (stored.access_token if stored else "")
         self._username = username
         self._password = password
         self._retries = retries
@@ -253,6 +261,28 @@ class ApiClient:
         ).json()
         self._token = str(body["access_token"])
 
+    def _refresh_stored(self) -> None:
+        """Exchange the stored refresh token (valid once) for a new pair, stored at once.
+
+        Raises:
+            AuthenticationError: The stored tokens are no longer valid.
+        """
+        assert self._credentials is not None
+        assert self._refresh_token is not None
+        response = self._http.post(
+            "/opsml/api/auth/refresh", json={"refresh_token": self._refresh_token}
+        )
+        self._refresh_token = None
+        if response.status_code != 200:
+            self._credentials.save(self.base_url, None)
+            raise AuthenticationError(
+                f"the login to {self.base_url} ran out: run `opsml login` again"
+            )
+        body = response.json()
+        self._token = str(body["access_token"])
+        self._refresh_token = str(body["refresh_token"])
+        self._credentials.save(self.base_url, StoredTokens(self._token, self._refresh_token))
+
     def request(
         self,
         method: str,
@@ -314,6 +344,10 @@ class ApiClient:
                 relogged = True
                 self.login()
                 continue
+            if response.status_code == 401 and not relogged and self._refresh_token:
+                relogged = True
+                self._refresh_stored()
+                continue
             if (
                 retry
                 and _retryable(response.status_code)
@@ -324,8 +358,9 @@ class ApiClient:
                 continue
             if response.status_code == 401 and not self._username:
                 raise AuthenticationError(
-                    f"{decode_error(response)} ({self.base_url} requires a login: set "
-                    "OPSML_USERNAME and OPSML_PASSWORD, or OPSML_API_TOKEN)"
+                    f"{decode_error(response)} ({self.base_url} requires a login: run "
+                    "`opsml login`, or set OPSML_USERNAME and OPSML_PASSWORD, or "
+                    "OPSML_API_TOKEN)"
                 )
             if response.status_code >= 400:
                 raise decode_error(response)

@@ -18,6 +18,7 @@ from opsml._uuid import uuid7
 from opsml.cards import CardAlias, CardBase, CardRecord, card_class, keep_artifact_metadata
 from opsml.client._api import ApiClient
 from opsml.client._cache import BlobCache
+from opsml.client._credentials import CredentialStore
 from opsml.client._resume import PendingRegistrations
 from opsml.client._tracking import HttpTracking
 from opsml.client._transfer import Transfer, download_files, transfers_from, upload_files
@@ -184,6 +185,9 @@ class HttpBackend(HttpTracking):
             timeout=config.client_read_timeout,
             connect_timeout=config.client_connect_timeout,
             total_timeout=config.client_timeout,
+            credentials=CredentialStore(config.credentials_file)
+            if config.credentials_file is not None
+            else None,
         )
         return cls(
             api,

@@ -11,11 +11,19 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from opsml.errors import InvalidArgumentError
+from opsml.server._security import parse_grants
 from opsml.settings import OpsmlConfig
 
-__all__ = ["DEFAULT_PASSWORD", "DEFAULT_USERNAME", "ServerConfig", "WebhookConfig"]
+__all__ = [
+    "DEFAULT_PASSWORD",
+    "DEFAULT_USERNAME",
+    "OidcConfig",
+    "ServerConfig",
+    "WebhookConfig",
+]
 
 _TRUE = ("1", "true", "yes", "on")
 DEFAULT_USERNAME = "admin"
@@ -88,6 +96,112 @@ class WebhookConfig:
             backoff_max_seconds=_positive_float(env, "OPSML_WEBHOOK_BACKOFF_MAX", 300.0),
             max_age_seconds=_positive_float(env, "OPSML_WEBHOOK_MAX_AGE", 86400.0),
         )
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    """Single sign-on with an OpenID Connect provider (see docs/sso.md).
+
+    Attributes:
+        issuer: ``OPSML_OIDC_ISSUER``: the provider's issuer URL (its discovery document is
+            ``<issuer>/.well-known/openid-configuration``); ``https`` except on loopback.
+        client_id: ``OPSML_OIDC_CLIENT_ID``: opsml's client at the provider.
+        client_secret: ``OPSML_OIDC_CLIENT_SECRET``: its secret (empty: a public client,
+            PKCE only).
+        scopes: ``OPSML_OIDC_SCOPES``: space-separated (default ``openid profile email``;
+            ``openid`` is always asked for).
+        redirect_url: ``OPSML_OIDC_REDIRECT_URL``: the callback URL registered at the
+            provider (default: ``<the server's URL>/ui/oidc/callback``, from the request).
+        username_claim: ``OPSML_OIDC_USERNAME_CLAIM``: the claim a new user's name comes
+            from (default ``preferred_username``; then ``email``, then ``sub``).
+        groups_claim: ``OPSML_OIDC_GROUPS_CLAIM``: the claim listing the user's groups;
+            when set, every login sets the user's permissions from ``group_grants`` (the
+            provider decides); when empty, admins grant permissions in opsml.
+        group_grants: ``OPSML_OIDC_GROUP_GRANTS``: ``GROUP=GRANT GRANT; GROUP=...`` where a
+            grant is ``SPACE:PERMS`` (``team-a:read,write``, ``*:read``) or ``admin``.
+        local_login: ``OPSML_LOCAL_LOGIN``: password logins are allowed (default true;
+            false: only single sign-on and API tokens).
+        timeout_seconds: ``OPSML_OIDC_TIMEOUT``: longest wait for the provider (default 10).
+    """
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(default="", repr=False)
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    redirect_url: str = ""
+    username_claim: str = "preferred_username"
+    groups_claim: str = ""
+    group_grants: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    local_login: bool = True
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> OidcConfig | None:
+        """Read the ``OPSML_OIDC_*`` settings (``None``: no ``OPSML_OIDC_ISSUER``).
+
+        Raises:
+            InvalidArgumentError: A setting is missing or malformed.
+        """
+        issuer = env.get("OPSML_OIDC_ISSUER", "").strip().rstrip("/")
+        local_login = _flag(env, "OPSML_LOCAL_LOGIN", True)
+        if not issuer:
+            if not local_login:
+                raise InvalidArgumentError("OPSML_LOCAL_LOGIN=false needs OPSML_OIDC_ISSUER")
+            return None
+        _check_provider_url("OPSML_OIDC_ISSUER", issuer)
+        client_id = env.get("OPSML_OIDC_CLIENT_ID", "").strip()
+        if not client_id:
+            raise InvalidArgumentError("OPSML_OIDC_ISSUER needs OPSML_OIDC_CLIENT_ID")
+        scopes = tuple(env.get("OPSML_OIDC_SCOPES", "").split()) or cls.scopes
+        if "openid" not in scopes:
+            scopes = ("openid", *scopes)
+        redirect = env.get("OPSML_OIDC_REDIRECT_URL", "").strip()
+        if redirect:
+            _check_provider_url("OPSML_OIDC_REDIRECT_URL", redirect)
+        return cls(
+            issuer=issuer,
+            client_id=client_id,
+            client_secret=env.get("OPSML_OIDC_CLIENT_SECRET", "").strip(),
+            scopes=scopes,
+            redirect_url=redirect,
+            username_claim=env.get("OPSML_OIDC_USERNAME_CLAIM", "").strip() or "preferred_username",
+            groups_claim=env.get("OPSML_OIDC_GROUPS_CLAIM", "").strip(),
+            group_grants=parse_group_grants(env.get("OPSML_OIDC_GROUP_GRANTS", "")),
+            local_login=local_login,
+            timeout_seconds=_positive_float(env, "OPSML_OIDC_TIMEOUT", 10.0),
+        )
+
+
+def _check_provider_url(name: str, url: str) -> None:
+    parts = urlsplit(url)
+    loopback = (parts.hostname or "") in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise InvalidArgumentError(
+            f"{name} must be an https URL (http only on loopback), got {url!r}"
+        )
+
+
+def parse_group_grants(text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Parse ``OPSML_OIDC_GROUP_GRANTS``: ``GROUP=GRANT GRANT; GROUP=GRANT`` where a grant is
+    ``SPACE:PERMS`` or ``admin`` (e.g. ``ml-admins=admin; team-a=team-a:read,write``).
+
+    Raises:
+        InvalidArgumentError: An entry without ``=``, without grants, or a malformed grant.
+    """
+    mapping: list[tuple[str, tuple[str, ...]]] = []
+    for entry in (e.strip() for e in text.split(";")):
+        if not entry:
+            continue
+        group, sep, grants_text = entry.rpartition("=")
+        grants = tuple(grants_text.split())
+        if not sep or not group.strip() or not grants:
+            raise InvalidArgumentError(
+                f"OPSML_OIDC_GROUP_GRANTS: {entry!r} is not GROUP=GRANT (e.g. "
+                "team-a=team-a:read,write or ml-admins=admin)"
+            )
+        parse_grants([g for g in grants if g != "admin"])
+        mapping.append((group.strip(), grants))
+    return tuple(mapping)
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -208,6 +322,7 @@ class ServerConfig:
             seconds, on one replica at a time (default 3600; 0: never).
         gc_older_than_seconds: ``OPSML_GC_OLDER_THAN``: the scheduled gc's age after which
             a pending registration or upload counts as abandoned (default 86400).
+        oidc: The ``OPSML_OIDC_*`` settings of single sign-on (``None``: off).
     """
 
     opsml: OpsmlConfig
@@ -242,6 +357,7 @@ class ServerConfig:
     log_format: str = "auto"
     gc_interval_seconds: int = 3600
     gc_older_than_seconds: int = 86400
+    oidc: OidcConfig | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerConfig:
@@ -261,6 +377,9 @@ class ServerConfig:
                 f"got {opsml.tracking_uri!r}"
             )
         auth = env.get("OPSML_AUTH", "").strip().lower() in _TRUE
+        oidc = OidcConfig.from_env(env)
+        if oidc is not None and not auth:
+            raise InvalidArgumentError("single sign-on (OPSML_OIDC_ISSUER) needs OPSML_AUTH=true")
         production = opsml.app_env.strip().lower() in ("production", "prod")
         username = env.get("OPSML_DEFAULT_USERNAME", "").strip() or DEFAULT_USERNAME
         password = env.get("OPSML_DEFAULT_PASSWORD", "") or DEFAULT_PASSWORD
@@ -320,6 +439,7 @@ class ServerConfig:
             log_format=_log_format(env.get("OPSML_LOG_FORMAT", "")),
             gc_interval_seconds=_non_negative_int(env, "OPSML_GC_INTERVAL", 3600),
             gc_older_than_seconds=_positive_int(env, "OPSML_GC_OLDER_THAN", 86400),
+            oidc=oidc,
         )
 
     def relay_folder(self) -> Path:

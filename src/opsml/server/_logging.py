@@ -5,7 +5,8 @@
 ``status``, ``duration_ms``, ``user`` and ``request_id``); ``text`` writes
 ``time level logger: message key=value …``; ``auto`` (the default) picks text when standard
 error is a terminal and JSON otherwise. Every record passes :class:`Redact` first, which
-replaces anything shaped like a bearer token, a JSON web token or an opsml API token by
+replaces anything shaped like a bearer token, a JSON web token, an opsml API token or a
+single sign-on code (a callback's ``code`` and ``state``, a device login's codes) by
 ``[redacted]``: a token that reaches a log line by accident (an exception message quoting a
 header) is not written.
 """
@@ -29,6 +30,9 @@ _SECRET = re.compile(
     r"|eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]+"  # a JSON web token (header.payload.signature)
     r"|opsml_[0-9a-f]{16}_[\w-]{20,}"  # an opsml API token (id, then secret)
     r"|((?:password|secret|token)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+"  # name=value pairs
+    # Single sign-on: a callback's code and state, a device login's codes, a PKCE verifier.
+    r"|((?:[?&](?:code|state|session_state)|device_code|user_code|code_verifier|nonce)"
+    r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+"
 )
 
 # What every LogRecord has: the rest are the fields a caller passed with ``extra=``.
@@ -39,7 +43,9 @@ _STANDARD = frozenset(
 
 
 def _scrub(text: str) -> str:
-    return _SECRET.sub(lambda m: (m.group(1) or m.group(2) or "") + "[redacted]", text)
+    return _SECRET.sub(
+        lambda m: (m.group(1) or m.group(2) or m.group(3) or "") + "[redacted]", text
+    )
 
 
 class Redact(logging.Filter):

@@ -335,6 +335,15 @@ class Security:
         """
         return self._issue(self.check_password(username, password))
 
+    def issue(self, username: str) -> TokenPair:
+        """A token pair for an existing user who proved who they are elsewhere (single
+        sign-on).
+
+        Raises:
+            AuthenticationError: The user no longer exists.
+        """
+        return self._issue(self._existing_user(username))
+
     def access_token(self, username: str) -> str:
         """A fresh access token for an existing user (the UI's sliding session).
 

@@ -21,6 +21,7 @@ from opsml.server._authz import current_user, shared_card
 from opsml.server._config import ServerConfig
 from opsml.server._models import UID_PATTERN, ErrorResponse, RegistryName
 from opsml.server._observe import Metrics
+from opsml.server._oidc import OidcClient
 from opsml.server._security import Principal, Security
 from opsml.storage import UploadArea
 from opsml.store import OK, AuthStore, WebhookStore
@@ -69,6 +70,7 @@ class ServerState:
             config.refresh_ttl_seconds,
             config.auth_cache_seconds,
         )
+        self.oidc = OidcClient(config.oidc) if config.oidc is not None else None
         self._relay: UploadArea | None = None
         self._threads = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="opsml-io")
         weakref.finalize(self, self._threads.shutdown, False)

@@ -145,8 +145,15 @@ class LoginThrottle:
 
         Raises:
             RateLimitError: The attempt has to wait.
-            AuthenticationError: Wrong credentials (recorded).
+            AuthenticationError: Wrong credentials (recorded), or password logins are off
+                (``OPSML_LOCAL_LOGIN=false``).
         """
+        if self.config.oidc is not None and not self.config.oidc.local_login:
+            request.state.audit_user = username[:128]
+            raise AuthenticationError(
+                "password logins are off on this server: sign in with single sign-on "
+                "(`opsml login`, or the web UI), or use an API token"
+            )
         client = request.client.host if request.client else ""
         route = getattr(request.scope.get("route"), "path", request.url.path)
         operation = f"{request.method} {route}"

@@ -69,6 +69,10 @@ USERS = Table(
     Column("token_version", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Single sign-on users: who they are at the OpenID Connect provider (NULL: local user).
+    Column("oidc_issuer", ascii_string(255), nullable=True),
+    Column("oidc_subject", ascii_string(255), nullable=True),
+    Index("ix_opsml_users_oidc", "oidc_issuer", "oidc_subject", unique=True),
 )
 
 PERMISSIONS = Table(
@@ -138,13 +142,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class UserRow:
-    """A user as stored (the password hash never leaves the server)."""
+    """A user as stored (the password hash never leaves the server).
+
+    ``oidc_issuer`` and ``oidc_subject`` name a single sign-on user at their OpenID Connect
+    provider (``None``: a local user with a password).
+    """
 
     username: str
     password_hash: str
     is_admin: bool
     token_version: int
     created_at: datetime
+    oidc_issuer: str | None = None
+    oidc_subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +243,8 @@ def _user(row: Any) -> UserRow:
         bool(row.is_admin),
         int(row.token_version),
         _aware(row.created_at) or _now(),
+        row.oidc_issuer,
+        row.oidc_subject,
     )
 
 
@@ -283,11 +295,27 @@ class AuthStore:
         )
         return [_user(r) for r in rows]
 
-    def create_user(self, username: str, password_hash: str, is_admin: bool) -> None:
-        """Add a user.
+    def get_oidc_user(self, issuer: str, subject: str) -> UserRow | None:
+        """The single sign-on user ``subject`` of the provider ``issuer``, or ``None``."""
+        row = self._read(
+            lambda c: c.execute(
+                select(USERS).where(USERS.c.oidc_issuer == issuer, USERS.c.oidc_subject == subject)
+            ).first(),
+            "reading a single sign-on user",
+        )
+        return None if row is None else _user(row)
+
+    def create_user(
+        self,
+        username: str,
+        password_hash: str,
+        is_admin: bool,
+        oidc: tuple[str, str] | None = None,
+    ) -> None:
+        """Add a user (``oidc``: the provider's issuer and subject of a single sign-on user).
 
         Raises:
-            AccountError: The username is taken.
+            AccountError: The username (or the provider's subject) is taken.
         """
         now = _now()
         values = {
@@ -298,6 +326,8 @@ class AuthStore:
             "token_version": secrets.randbelow(2**30),
             "created_at": now,
             "updated_at": now,
+            "oidc_issuer": oidc[0] if oidc else None,
+            "oidc_subject": oidc[1] if oidc else None,
         }
         try:
             self._write(lambda c: c.execute(insert(USERS).values(**values)), "creating a user")

@@ -48,7 +48,7 @@ __all__ = [
     "upgrade_schema",
 ]
 
-HEAD_REVISION = "0011_ops_lease"
+HEAD_REVISION = "0012_oidc_users"
 VERSION_TABLE = "opsml_alembic_version"
 
 _DRIVERS = {

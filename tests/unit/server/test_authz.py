@@ -23,6 +23,8 @@ PUBLIC = {
     "/opsml/api/readyz",
     "/opsml/api/auth/token",
     "/opsml/api/auth/refresh",
+    "/opsml/api/auth/device",
+    "/opsml/api/auth/device/token",
     "/opsml/api/openapi.json",
     "/opsml/api/docs",
     "/opsml/api/docs/oauth2-redirect",

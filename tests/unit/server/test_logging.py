@@ -57,6 +57,8 @@ def test_text_lines_for_people() -> None:
         "password=hunter2-hunter2 in a URL",
         '{"refresh_token": "abc123abc123"}',
         f"api token {API_TOKEN} was used",
+        '"GET /ui/oidc/callback?code=abc123abc123&state=hunter2-hunter2 HTTP/1.1" 200',
+        '{"device_code": "abc123abc123", "user_code": "hunter2-hunter2"}',
     ],
 )
 @pytest.mark.parametrize("log_format", ["json", "text"])

@@ -57,6 +57,7 @@ from opsml.server.ui._files import (
     render_markdown,
 )
 from opsml.server.ui._search import parse_search
+from opsml.server.ui._sso import install_sso
 from opsml.server.ui._views import card_context, natural_key, resolve_link
 from opsml.store import CARD_REGISTRIES, CardQuery, card_names, card_page, space_summaries
 from opsml.store._runs import RunsPage, SortKey, metric_names, parse_run_filter, runs_page
@@ -156,6 +157,8 @@ class _Ui:
             registry_types=CARD_REGISTRIES,
             user=user.username if user is not None else None,
             auth=st.config.auth,
+            sso=st.oidc is not None,
+            local_login=st.config.oidc is None or st.config.oidc.local_login,
             crumbs=context.pop("crumbs", None),
             **context,
         )
@@ -237,6 +240,7 @@ def install_ui(app: FastAPI) -> None:
         return ui.login_page(request)
 
     _auth_routes(app, ui)
+    install_sso(app, ui)
     # Before /ui/{registry} and /ui/{registry}/{uid}, which would take these paths.
     _experiment_routes(app, ui)
     _compare_routes(app, ui)
