@@ -52,6 +52,7 @@ import io
 import json
 import math
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -549,10 +550,16 @@ class Case:
     http_requests: int  # what HAProxy counted
     errors: int
     cpu: dict[str, float]  # CPU seconds per category over the case
+    seconds: float  # the case's duration
     latencies: dict[str, dict[str, float]] = field(default_factory=dict)  # mixed, per kind
     storage_writes: int = 0
     registrations: int = 0
     error_text: str = ""
+
+    @property
+    def cores(self) -> float:
+        """Cores the measured processes (load generators included) kept busy on average."""
+        return sum(self.cpu.values()) / self.seconds if self.seconds > 0 else 0.0
 
     def per(self, category: str) -> float:
         """CPU ms of ``category`` per request (wrk) or operation (mixed)."""
@@ -596,9 +603,11 @@ def measure_reads(c: Cluster, storage: Storage, uid: str, args: argparse.Namespa
     if uid not in _http(url).decode():
         raise RuntimeError(f"GET {url} did not return the card")
     _wrk(url, 2, args.connections)
-    before = c.requests()
+    before, wrk_before = c.requests(), resource.getrusage(resource.RUSAGE_CHILDREN)
     with CpuSampler(_categories(c, storage)) as sampler:
         result = _wrk(url, args.seconds, args.connections)
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = sum(getattr(wrk_after, f) - getattr(wrk_before, f) for f in ("ru_utime", "ru_stime"))
     case = Case(
         rate=result["rps"],
         p50=result["p50"],
@@ -606,7 +615,8 @@ def measure_reads(c: Cluster, storage: Storage, uid: str, args: argparse.Namespa
         count=result["requests"],
         http_requests=c.requests() - before,
         errors=result["errors"],
-        cpu={k: sampler.totals.total(k) for k in sampler.categories},
+        cpu={k: sampler.totals.total(k) for k in sampler.categories} | {"wrk": wrk_cpu},
+        seconds=result["seconds"],
     )
     print(
         f"[bench]   GET metadata: {case.rate:.0f} req/s, p50 {case.p50 * 1000:.1f} ms, p99 "
@@ -697,6 +707,7 @@ def measure_mixed(
         http_requests=c.requests() - before,
         errors=errors,
         cpu={k: sampler.totals.total(k) for k in categories},
+        seconds=window,
         latencies={
             kind: {
                 "count": len(xs),
@@ -742,12 +753,12 @@ def report(groups: list[Group], args: argparse.Namespace) -> tuple[list[str], bo
         "### GET card metadata through HAProxy (wrk)",
         "",
         "| workers | req/s | speedup | gain per added worker | p50 ms | p99 ms | server CPU "
-        "ms/req | PostgreSQL CPU ms/req | HAProxy CPU ms/req | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "ms/req | PostgreSQL CPU ms/req | HAProxy CPU ms/req | cores busy | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for g in groups:
         if g.error or not g.reads:
-            lines.append(f"| {_layout(g)} | error: {g.error or 'not measured'} |||||||||")
+            lines.append(f"| {_layout(g)} | error: {g.error or 'not measured'} ||||||||||")
             continue
         r = g.reads
         speedup, gain = read_scale[g.total]
@@ -755,7 +766,7 @@ def report(groups: list[Group], args: argparse.Namespace) -> tuple[list[str], bo
         lines.append(
             f"| {_layout(g)} | {r.rate:.0f} | {speedup:.2f} | {gain:.2f} | {_ms(r.p50)} "
             f"| {_ms(r.p99)} | {r.per('server'):.3f} | {r.per('postgres'):.3f} "
-            f"| {r.per('haproxy'):.3f} | {r.errors or 0} |"
+            f"| {r.per('haproxy'):.3f} | {r.cores:.2f} | {r.errors or 0} |"
         )
     lines += [
         "",
@@ -763,12 +774,12 @@ def report(groups: list[Group], args: argparse.Namespace) -> tuple[list[str], bo
         "",
         "| workers | ops/s | speedup | gain per added worker | p50 ms | p99 ms | HTTP req/op "
         "| server CPU ms/op | PostgreSQL CPU ms/op | HAProxy CPU ms/op | S3 emulator CPU ms/op "
-        "| client CPU ms/op | bucket writes/registration | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| client CPU ms/op | bucket writes/registration | cores busy | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for g in groups:
         if g.error or not g.mixed:
-            lines.append(f"| {_layout(g)} | error: {g.error or 'not measured'} |||||||||||||")
+            lines.append(f"| {_layout(g)} | error: {g.error or 'not measured'} ||||||||||||||")
             continue
         m = g.mixed
         speedup, gain = mixed_scale[g.total]
@@ -778,7 +789,7 @@ def report(groups: list[Group], args: argparse.Namespace) -> tuple[list[str], bo
             f"| {_ms(m.p99)} | {m.http_requests / max(m.count, 1):.2f} | {m.per('server'):.3f} "
             f"| {m.per('postgres'):.3f} | {m.per('haproxy'):.3f} | {m.per('storage'):.3f} "
             f"| {m.per('clients'):.3f} | {m.storage_writes / max(m.registrations, 1):.1f} "
-            f"| {m.errors} |"
+            f"| {m.cores:.2f} | {m.errors} |"
         )
     lines += ["", "Per operation kind (ops/s, p50 / p99 ms):", ""]
     lines += ["| workers | " + " | ".join(KINDS) + " |", "|---|" + "---|" * len(KINDS)]
@@ -805,8 +816,7 @@ def report(groups: list[Group], args: argparse.Namespace) -> tuple[list[str], bo
         writes = base.mixed.storage_writes / max(base.mixed.registrations, 1)
         lines += [
             "",
-            f"### Projection on paper (from the CPU per request of the {base.total}-worker "
-            f"group, {base.replicas} replica(s) x {base.workers} worker(s))",
+            f"### Projection on paper (from the {base.total}-worker group's CPU per request)",
             "",
             *projection(reads, mixed, WRITE_SHARE, writes),
         ]
@@ -913,7 +923,10 @@ def main() -> int:
         "every 0.2 s; PostgreSQL: the backends connected to the group's database, not its "
         "shared WAL writer and checkpointer) is what the projection uses. Speedup is "
         "requests/s over the 1-worker group; gain per added worker is (speedup - 1) / "
-        "(workers - 1): 1.00 when each added worker adds as much as the first. "
+        "(workers - 1): 1.00 when each added worker adds as much as the first. Cores busy: "
+        "the CPU of every measured process (servers, PostgreSQL backends, HAProxy, the "
+        "emulator, and wrk or the clients) over the case's duration; near the machine's "
+        "core count, the cores were the limit, not the workers. "
         f"Errors: **{'none' if ok else 'SOME, the run FAILED'}**.",
         "",
         *table,

@@ -158,7 +158,7 @@ class _Machine:
     def load1(self) -> float:
         return self.loads.pop(0) if len(self.loads) > 1 else self.loads[0]
 
-    def watch(self) -> _Machine.Watch:
+    def watch(self, own: object = None) -> _Machine.Watch:
         return _Machine.Watch(self)
 
     class Watch:
