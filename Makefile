@@ -114,7 +114,7 @@ format: install
 bench: install emulators
 	status=0; \
 	$(PY) benchmarks/run.py $(BENCH_ARGS) || status=1; \
-	for script in service_install experiment_runs cloud_transfer ui_pages server_read app_serving; do \
+	for script in service_install experiment_runs cloud_transfer ui_pages server_read app_serving load_balancer; do \
 		$(PY) benchmarks/$$script.py || status=1; \
 	done; \
 	exit $$status

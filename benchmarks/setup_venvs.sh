@@ -16,7 +16,7 @@ PYTHON="${BENCH_PYTHON:-python3}"
 
 requirements() {
     case "$1" in
-        ours)   echo "-e $ROOT[sklearn,pandas,server,postgres,monitoring]" ;;
+        ours)   echo "-e $ROOT[sklearn,pandas,server,postgres,monitoring,s3]" ;;
         opsml3) echo "--pre opsml==3.0.0rc16 scikit-learn pandas" ;;
         mlflow) echo "mlflow==3.17.2 scikit-learn" ;;
         *) echo "unknown peer: $1" >&2; return 1 ;;

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _load
 import _sections
+import load_balancer
 import run
 from _compare import Measure, Previous, block, judge, ratio_spread, spread
 
@@ -157,7 +158,7 @@ class _Machine:
     def load1(self) -> float:
         return self.loads.pop(0) if len(self.loads) > 1 else self.loads[0]
 
-    def watch(self) -> _Machine.Watch:
+    def watch(self, own: object = None) -> _Machine.Watch:
         return _Machine.Watch(self)
 
     class Watch:
@@ -296,3 +297,49 @@ def test_every_data_sample_registers_bytes_of_its_own(tmp_path: Path) -> None:
     stamp_frame(rebuilt, 1)
     assert rebuilt.equals(frame)
     assert not make_frame(1000).equals(frame)
+
+
+def test_load_balancer_percentiles_and_scaling() -> None:
+    assert load_balancer.percentile([], 99) == 0.0
+    assert load_balancer.percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert load_balancer.percentile(range(1, 101), 99) == 99
+    scale = load_balancer.scaling({1: 100.0, 2: 180.0, 4: 220.0})
+    assert scale[1] == (1.0, 1.0)
+    assert scale[2] == pytest.approx((1.8, 0.8))
+    assert scale[4] == pytest.approx((2.2, 0.4))  # each of 3 added workers: 0.4 of the first
+
+
+def test_load_balancer_cpu_totals_keep_exited_and_count_new_processes() -> None:
+    totals = load_balancer.CpuTotals()
+    totals.observe("postgres", {10: 5.0, 11: 1.0})  # first look: counts from here
+    totals.observe("postgres", {10: 5.5, 12: 0.3})  # 11 exited, 12 is new
+    totals.observe("postgres", {10: 6.0, 12: 0.4})
+    assert totals.total("postgres") == pytest.approx(1.0 + 0.0 + 0.4)
+    assert totals.total("server") == 0
+
+
+def test_load_balancer_reads_haproxy_stats_and_moto_log() -> None:
+    stats = "# pxname,svname,req_tot,status\nopsml,FRONTEND,1234,OPEN\nreplicas,r1,,UP\n"
+    assert load_balancer.haproxy_requests(stats) == 1234
+    with pytest.raises(ValueError, match="FRONTEND"):
+        load_balancer.haproxy_requests("# pxname,svname,req_tot\nstats,FRONTEND,3\n")
+    log = (
+        '127.0.0.1 - - [x] "PUT /bucket/a HTTP/1.1" 200 -\n'
+        '127.0.0.1 - - [x] "GET /bucket?list-type=2 HTTP/1.1" 200 -\n'
+        '127.0.0.1 - - [x] "POST /bucket/b?uploads HTTP/1.1" 200 -\n'
+    )
+    assert load_balancer.storage_writes(log) == 2
+
+
+def test_load_balancer_projection_names_what_saturates_first() -> None:
+    reads = load_balancer.Figures(server=0.5, postgres=0.05, haproxy=0.05)
+    mixed = load_balancer.Figures(server=2.0, postgres=1.0, haproxy=0.1)
+    text = "\n".join(load_balancer.projection(reads, mixed, 0.1, 2.0))
+    assert "about 32,000 requests/s, PostgreSQL about 320,000: the servers' CPU" in text
+    assert "saturates at about N = 10.0" in text  # 0.5 / 0.05
+    assert "saturates at about N = 2.0" in text  # 2.0 / 1.0
+    assert "1,750 registrations/s" in text
+    heavy_db = load_balancer.Figures(server=0.5, postgres=1.0, haproxy=0.0)
+    assert "PostgreSQL's CPU saturates first" in "\n".join(
+        load_balancer.projection(heavy_db, heavy_db, 0.1, 0.0)
+    )

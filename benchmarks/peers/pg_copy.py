@@ -5,6 +5,7 @@ Runs in ours' virtualenv (``.bench-venvs/ours``, which has the ``postgres`` extr
 
     python pg_copy.py create SQLITE_URL ADMIN_URL   # prints the new database's URL
     python pg_copy.py drop DATABASE_URL ADMIN_URL
+    python pg_copy.py empty ADMIN_URL               # a new database with opsml's schema
 
 ``create`` makes an empty database, lets opsml create its schema there (its own
 migrations, as a server would on first start), then copies every row of every table but
@@ -59,6 +60,21 @@ def create(sqlite_url: str, admin_url: str) -> str:
     return url
 
 
+def empty(admin_url: str) -> str:
+    """A new database with opsml's schema and no cards (the load balancer benchmark's
+    replicas then start on a schema at head); returns its URL."""
+    from opsml.store._engine import open_engine
+
+    name = f"opsml_bench_{secrets.token_hex(4)}"
+    admin = _admin(admin_url)
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    open_engine(url).dispose()  # runs opsml's migrations
+    return url
+
+
 def drop(url: str, admin_url: str) -> None:
     """Drop the database ``create`` made."""
     name = make_url(url).database
@@ -71,7 +87,10 @@ def drop(url: str, admin_url: str) -> None:
 
 
 def main() -> None:
-    """Command line: ``create`` or ``drop``."""
+    """Command line: ``create``, ``drop`` or ``empty``."""
+    if sys.argv[1] == "empty":
+        print(empty(sys.argv[2]), flush=True)
+        return
     command, url, admin_url = sys.argv[1:4]
     if command == "create":
         print(create(url, admin_url), flush=True)
