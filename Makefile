@@ -9,6 +9,11 @@ CORE_VENV ?= .venv-core
 
 .PHONY: install run test test-core test-compat lint format bench services browser emulators clean
 
+# Python caches compiled modules: a machine-wide PYTHONDONTWRITEBYTECODE=1 would make every
+# process (each test server, worker and CLI call) compile opsml's sources again (0.15 s of
+# CPU per server start) and pytest rewrite every test module again in each worker.
+unexport PYTHONDONTWRITEBYTECODE
+
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt scripts/install-torch-cpu.sh

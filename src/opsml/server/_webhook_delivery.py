@@ -16,8 +16,7 @@ import random
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-
-import httpx
+from typing import TYPE_CHECKING
 
 from opsml.server._config import WebhookConfig
 from opsml.store import Delivery, WebhookAttempt, WebhookRow, WebhookStore
@@ -28,6 +27,9 @@ from opsml.webhooks import (
     TIMESTAMP_HEADER,
     sign,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["WebhookDispatcher", "retry_delay"]
 
@@ -56,7 +58,16 @@ class WebhookDispatcher:
         self.config = config
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._client = httpx.Client(timeout=config.timeout_seconds, follow_redirects=False)
+        self._client: httpx.Client | None = None  # made on the first delivery
+
+    def _http(self) -> httpx.Client:
+        # httpx is imported here, not when the server starts: a server without webhooks
+        # never needs it (its import costs a tenth of a second of every start).
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.Client(timeout=self.config.timeout_seconds, follow_redirects=False)
+        return self._client
 
     def start(self) -> None:
         """Start delivering in a daemon thread."""
@@ -69,7 +80,8 @@ class WebhookDispatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.config.timeout_seconds + 5)
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -107,8 +119,10 @@ class WebhookDispatcher:
         attempted_at = datetime.now(UTC)
         status: int | None = None
         error: str | None = None
+        import httpx
+
         try:
-            response = self._client.post(hook.url, content=body, headers=headers)
+            response = self._http().post(hook.url, content=body, headers=headers)
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
