@@ -30,6 +30,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+pytest_plugins = ["tests.browser"]  # the shared headless Chromium
+
 PG_ADMIN_URL = os.environ.get(
     "OPSML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

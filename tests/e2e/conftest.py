@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.resources
 import json
 import os
-import shutil
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from opsml import (
     Card,
@@ -40,13 +39,6 @@ from opsml.mock import OpsmlTestServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 README = "# Churn notes\n\nTrained on **March** data.\n\n<script>window.pwned = 1</script>\n"
 SETTINGS = "threshold: 0.5\nfeatures: [tenure, spend]\n"
 
@@ -249,18 +241,6 @@ def _local_env(base: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Path of the distribution's Chromium (installed by ``scripts/install-browser.sh``)."""
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "chromium is not installed: run `bash scripts/install-browser.sh`"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 def _start(base: Path, env: dict[str, str] | None = None) -> OpsmlTestServer:
     server = OpsmlTestServer(base_path=base, env={**_local_env(base), **(env or {})})
     server.start_server()
@@ -307,22 +287,6 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.server_uri
     finally:
         server.stop_server()
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright, chromium: str) -> Iterator[Browser]:
-    """Headless Chromium; Playwright gives every launch a new, empty profile folder."""
-    browser = playwright.chromium.launch(
-        executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-    )
-    yield browser
-    browser.close()
 
 
 @dataclass

@@ -5,7 +5,6 @@ audit log or an answer."""
 
 from __future__ import annotations
 
-import shutil
 import stat
 import threading
 import time
@@ -17,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from _provider import CLIENT_ID, GROUP_GRANTS, IN_CI, Provider
-from playwright.sync_api import Browser, Page, sync_playwright
+from _provider import CLIENT_ID, GROUP_GRANTS, Provider
+from playwright.sync_api import Browser, Page
 
 from opsml.client._api import ApiClient
 from opsml.client._credentials import CredentialStore, StoredTokens
@@ -26,7 +25,6 @@ from opsml.client._login import device_login
 from opsml.mock import OpsmlTestServer
 
 pytestmark = pytest.mark.e2e
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROOT_LOGIN = {"username": "root", "password": "root-password-1"}
 
 
@@ -60,20 +58,6 @@ def server(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield Server(running.server_uri, base / "server.log")
     finally:
         running.stop_server()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "chromium is not installed: run `bash scripts/install-browser.sh`"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def browser_login(page: Page, server: str, login: str) -> dict[str, str]:
