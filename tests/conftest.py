@@ -260,6 +260,14 @@ def mysql_url() -> Iterator[str]:
     yield from _fresh_database(MYSQL_ADMIN_URL, "MariaDB")
 
 
+def _empty_registry(path: Path) -> None:
+    """A migrated empty registry at ``path`` (copied: the migrations run once per worker).
+    Tests about migrations and empty databases use ``sqlite_url`` alone, which has none."""
+    from opsml.mock._server import empty_registry_database
+
+    empty_registry_database(path)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A SQLite file in this test's temporary folder."""
@@ -285,6 +293,8 @@ def _local_env(
 ) -> Path:
     name = {"sqlite": "sqlite_url", "postgres": "postgres_url", "mysql": "mysql_url"}[request.param]
     url: str = request.getfixturevalue(name)
+    if request.param == "sqlite":
+        _empty_registry(tmp_path / "opsml.db")
     storage = tmp_path / "registries"
     monkeypatch.setenv("OPSML_TRACKING_URI", url)
     monkeypatch.setenv("OPSML_STORAGE_URI", str(storage))
@@ -341,6 +351,7 @@ def both_modes_registry_env(
     interface round trips, whose semantics must not depend on the mode."""
     if request.param == "local":
         storage = tmp_path / "registries"
+        _empty_registry(tmp_path / "opsml.db")
         monkeypatch.setenv("OPSML_TRACKING_URI", f"sqlite:///{(tmp_path / 'opsml.db').as_posix()}")
         monkeypatch.setenv("OPSML_STORAGE_URI", str(storage))
         yield storage
@@ -363,6 +374,7 @@ def both_modes_registry_env(
 @pytest.fixture
 def sqlite_registry_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) -> Path:
     """Like ``registry_env`` but SQLite only (for tests about cards, not databases)."""
+    _empty_registry(tmp_path / "opsml.db")
     storage = tmp_path / "registries"
     monkeypatch.setenv("OPSML_TRACKING_URI", sqlite_url)
     monkeypatch.setenv("OPSML_STORAGE_URI", str(storage))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +27,32 @@ _SERVER_FILES = ("opsml.db", "opsml.db-shm", "opsml.db-wal", "opsml.db.migrate.l
 
 
 _RUNNING = re.compile(rb"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+
+_template_lock = threading.Lock()
+_template: Path | None = None
+
+
+def empty_registry_database(path: Path) -> None:
+    """Put an empty registry database, at the newest schema, at ``path`` (a SQLite file
+    that does not exist yet): a copy of one migrated once per process, so a test server
+    (or a test) does not run every migration again on every start."""
+    global _template
+    with _template_lock:
+        if _template is None or not _template.is_file():
+            from opsml.store import SqlStore
+
+            folder = Path(tempfile.mkdtemp(prefix="opsml-empty-registry-"))
+            made = folder / "opsml.db"
+            SqlStore.from_url(f"sqlite:///{made.as_posix()}").close()
+            _template = made
+        # SQLite's backup API: a consistent copy whatever is still in the template's WAL.
+        source = sqlite3.connect(_template)
+        target = sqlite3.connect(path)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
 
 
 def _bound_port(log: Path) -> int:
@@ -110,6 +138,9 @@ class OpsmlTestServer:
             OPSML_LOG_FORMAT="text",  # server.log is for people to read
         )
         env.update(self._env)
+        database = self.base_path / "opsml.db"
+        if "OPSML_TRACKING_URI" not in self._env and not database.exists():
+            empty_registry_database(database)
         log = (self.base_path / "server.log").open("wb")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "opsml.server", "--host", "127.0.0.1", "--port", "0"],
