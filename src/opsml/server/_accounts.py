@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -13,8 +14,9 @@ from opsml.server._authz import Scope, access, current_user
 from opsml.server._models import DeletedResponse
 from opsml.server._security import Permission, Principal, parse_grants
 from opsml.server._state import ERRORS, ServerState, state
+from opsml.store import PermissionRow
 
-__all__ = ["accounts"]
+__all__ = ["accounts", "change_user", "revoke_token"]
 
 accounts = APIRouter(prefix="/opsml/api", responses=ERRORS)
 StateDep = Annotated[ServerState, Depends(state)]
@@ -105,6 +107,50 @@ def _user_info(st: ServerState, username: str) -> UserInfo:
     return UserInfo(username=user.username, is_admin=user.is_admin, grants=grants)
 
 
+def revoke_token(st: ServerState, user: Principal, token_id: str) -> None:
+    """Revoke an API token at once: the caller's own, or (admins) anyone's.
+
+    Raises:
+        CardNotFoundError: No such token.
+        PermissionDeniedError: Another user's token, and the caller is no admin.
+    """
+    row = st.auth_store.get_api_token(token_id)
+    if row is None:
+        raise CardNotFoundError(f"no API token {token_id!r}")
+    if row.username != user.username and not user.allows(Permission.Admin, None):
+        raise PermissionDeniedError("only an admin can revoke another user's token")
+    st.auth_store.revoke_api_token(token_id)
+
+
+def change_user(
+    st: ServerState,
+    username: str,
+    *,
+    password: str | None = None,
+    is_admin: bool | None = None,
+    grants: Sequence[PermissionRow] | None = None,
+) -> None:
+    """Change a user's password, admin flag or permissions (``None``: leave as is), by the
+    rules of ``PUT /users/{username}``, which the UI's admin pages share.
+
+    Raises:
+        CardNotFoundError: No such user.
+        AccountError: The change would leave the server without an admin.
+        InvalidArgumentError: A password of the wrong length.
+    """
+    _user_info(st, username)
+    if is_admin is False and st.auth_store.admin_count() <= 1:
+        current = st.auth_store.get_user(username)
+        if current is not None and current.is_admin:
+            raise AccountError(f"{username!r} is the last admin")
+    if password is not None:
+        st.security.reset_password(username, password)
+    if is_admin is not None:
+        st.auth_store.update_user(username, is_admin=is_admin)
+    if grants is not None:
+        st.auth_store.set_permissions(username, grants)
+
+
 @accounts.get(
     "/auth/me",
     response_model=UserInfo,
@@ -160,12 +206,7 @@ def revoke_api_token(
     st: StateDep, user: UserDep, token_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
 ) -> DeletedResponse:
     """Revoke an API token at once (the caller's own; admins: anyone's)."""
-    row = st.auth_store.get_api_token(token_id)
-    if row is None:
-        raise CardNotFoundError(f"no API token {token_id!r}")
-    if row.username != user.username and not user.allows(Permission.Admin, None):
-        raise PermissionDeniedError("only an admin can revoke another user's token")
-    st.auth_store.revoke_api_token(token_id)
+    revoke_token(st, user, token_id)
     return DeletedResponse(uid=token_id)
 
 
@@ -206,17 +247,8 @@ def update_user(st: StateDep, username: Username, body: UserChange) -> UserInfo:
     read on every request, so a change applies to the user's next request, whatever token
     they use.
     """
-    _user_info(st, username)
-    if body.is_admin is False and st.auth_store.admin_count() <= 1:
-        current = st.auth_store.get_user(username)
-        if current is not None and current.is_admin:
-            raise AccountError(f"{username!r} is the last admin")
-    if body.password is not None:
-        st.security.reset_password(username, body.password)
-    if body.is_admin is not None:
-        st.auth_store.update_user(username, is_admin=body.is_admin)
-    if body.grants is not None:
-        st.auth_store.set_permissions(username, parse_grants(body.grants))
+    grants = None if body.grants is None else parse_grants(body.grants)
+    change_user(st, username, password=body.password, is_admin=body.is_admin, grants=grants)
     return _user_info(st, username)
 
 

@@ -21,18 +21,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from fastapi import Request
 
 from opsml.errors import AuthenticationError, RateLimitError
 from opsml.server._config import ServerConfig
 from opsml.server._security import Security, TokenPair
-from opsml.store import AuditEntry, AuthStore
+from opsml.store import AuditEntry, AuthStore, UserRow
 
 __all__ = ["LOGIN_OPERATIONS", "WINDOW", "LoginThrottle", "backoff"]
 
-LOGIN_OPERATIONS = ("POST /opsml/api/auth/token", "POST /ui/login")
+# The password change counts too: its wrong current passwords are guesses like any other.
+LOGIN_OPERATIONS = ("POST /opsml/api/auth/token", "POST /ui/login", "POST /ui/profile/password")
 WINDOW = timedelta(days=1)  # failures older than this are forgotten
+T = TypeVar("T")
 
 
 def backoff(failures: int, free: int, first: float, longest: float) -> float:
@@ -148,6 +151,22 @@ class LoginThrottle:
             AuthenticationError: Wrong credentials (recorded), or password logins are off
                 (``OPSML_LOCAL_LOGIN=false``).
         """
+        return self._guarded(request, username, lambda: security.login(username, password))
+
+    def check_password(
+        self, security: Security, request: Request, username: str, password: str
+    ) -> UserRow:
+        """Check a logged-in user's current password (the UI's password change) as a login
+        is checked: a wrong one counts as a failed login of that user from that address, so
+        a stolen session cannot guess its way to a new password faster than a login could.
+
+        Raises:
+            RateLimitError: The attempt has to wait.
+            AuthenticationError: Wrong password (recorded), or password logins are off.
+        """
+        return self._guarded(request, username, lambda: security.check_password(username, password))
+
+    def _guarded(self, request: Request, username: str, attempt: Callable[[], T]) -> T:
         if self.config.oidc is not None and not self.config.oidc.local_login:
             request.state.audit_user = username[:128]
             raise AuthenticationError(
@@ -160,7 +179,7 @@ class LoginThrottle:
         request.state.audit_user = username[:128]
         self.check(client, username)
         try:
-            return security.login(username, password)
+            return attempt()
         except AuthenticationError:
             self.record_failure(client, username, operation)
             request.state.audit_recorded = True

@@ -38,6 +38,7 @@ from opsml.server._errors import public_detail, request_id, status_for
 from opsml.server._security import Permission, Principal
 from opsml.server._state import ServerState, state
 from opsml.server._throttle import LoginThrottle
+from opsml.server.ui._accounts import install_accounts
 from opsml.server.ui._compare import (
     COMPARE_LIMIT,
     compare_experiments,
@@ -156,6 +157,7 @@ class _Ui:
             registries=self.registries,
             registry_types=CARD_REGISTRIES,
             user=user.username if user is not None else None,
+            is_admin=user is not None and user.is_admin,
             auth=st.config.auth,
             sso=st.oidc is not None,
             local_login=st.config.oidc is None or st.config.oidc.local_login,
@@ -171,6 +173,11 @@ class _Ui:
             # Sliding session: each page view renews the short-lived token.
             _set_cookie(request, response, st, st.security.access_token(user.username))
         return response
+
+    def renew_session(self, request: Request, response: Response, username: str) -> None:
+        """Give the browser a fresh session token (after its old ones were revoked)."""
+        st = state(request)
+        _set_cookie(request, response, st, st.security.access_token(username))
 
     def login_page(self, request: Request, error: str = "", status: int = 401) -> HTMLResponse:
         """The login form, sending the user back to the page they asked for."""
@@ -242,6 +249,7 @@ def install_ui(app: FastAPI) -> None:
     _auth_routes(app, ui)
     install_sso(app, ui)
     # Before /ui/{registry} and /ui/{registry}/{uid}, which would take these paths.
+    install_accounts(app, ui)
     _experiment_routes(app, ui)
     _compare_routes(app, ui)
     _browse_routes(app, ui)
