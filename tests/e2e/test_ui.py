@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -230,3 +231,41 @@ def test_login_and_logout(
     assert [c for c in page.context.cookies() if c["name"] == "opsml_token"] == []
     page.goto(auth_server + "/")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_profile_api_token_round_trip(page: Page, auth_server: str, axe: Axe, shoot: Shoot) -> None:
+    """Log in, create an API token on the profile page, use it against the API, revoke it,
+    and see the API refuse it; the profile and the admin pages are axe-clean."""
+    page.goto(auth_server + "/ui/profile")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("lovelace")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(auth_server + "/ui/profile")
+    assert axe(page) == []
+    page.get_by_role("link", name="Users").click()
+    expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    assert axe(page) == []
+    page.locator("#users").get_by_role("link", name="ada").click()
+    expect(page.get_by_role("heading", name="User ada")).to_be_visible()
+    assert axe(page) == []
+    shoot(page, "admin-user")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="ada").click()
+    page.get_by_label("Name").fill("e2e-ci")
+    page.get_by_label("Expires after").fill("7")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#new-token").inner_text().strip()
+    assert token.startswith("opsml_")
+    assert axe(page) == []
+    shoot(page, "profile-new-token")
+    me = f"{auth_server}/opsml/api/auth/me"
+    bearer = {"authorization": f"Bearer {token}"}
+    assert httpx.get(me, headers=bearer).json()["username"] == "ada"
+    page.goto(auth_server + "/ui/profile")
+    expect(page.locator("#new-token")).to_have_count(0)
+    row = page.locator("#token-list tr", has_text="e2e-ci")
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("status")).to_contain_text("API token revoked.")
+    expect(page.locator("#token-list tr", has_text="e2e-ci")).to_contain_text("revoked")
+    refused = httpx.get(me, headers=bearer)
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "API token revoked"

@@ -38,7 +38,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
         storage_uri=str(base / "registries"),
     )
     built: FastAPI = create_app(
-        ServerConfig(opsml=opsml, auth=True, username=ADMIN[0], password=ADMIN[1])
+        # The request log on: the token test reads it.
+        ServerConfig(opsml=opsml, auth=True, username=ADMIN[0], password=ADMIN[1], access_log=True)
     )
     return built
 
@@ -142,6 +143,7 @@ def test_api_token_shown_once_works_and_is_revoked(
     assert _me(app, token) == 401
     assert "API token revoked." in tina.get("/ui/profile?done=revoked").text
     secret = token.rsplit("_", 1)[1]
+    assert "/ui/profile/tokens" in caplog.text, "the request log is on"
     assert secret not in caplog.text, "the token never reaches the log"
     audit = _state(app).auth_store.audit_entries(username="tina", limit=50)
     assert {"POST /ui/profile/tokens", "POST /ui/profile/tokens/revoke"} <= {
