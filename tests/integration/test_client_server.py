@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 
 from opsml import CardRegistry, DataCard, NumpyData, Prompt, PromptCard, RegistryType
+from opsml.client._api import ApiClient
 from opsml.client._backend import HttpBackend
+from opsml.client._credentials import CredentialStore, StoredTokens
 from opsml.data import DataInterfaceSaveMetadata, DataSaveKwargs
 from opsml.errors import AuthenticationError, ServerUnavailableError
 from opsml.mock import OpsmlTestServer
@@ -317,3 +319,33 @@ def test_two_servers_on_one_postgres_give_distinct_versions(
     finally:
         for srv in servers:
             srv.stop_server()
+
+
+def test_a_download_with_stored_tokens_refreshes_them_once_expired(
+    auth_server: OpsmlTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`opsml login`'s stored tokens: a file download (the streaming path) whose access
+    token ran out refreshes the pair, stores it, and gets the bytes."""
+    registry = CardRegistry(RegistryType.Data)
+    card = DataCard(interface=NumpyData(data=np.arange(4)), space="team", name="stored")
+    registry.register_card(card)
+    pair = httpx.post(
+        f"{auth_server.server_uri}/opsml/api/auth/token",
+        json={"username": "admin", "password": "s3cret-pw"},
+    ).json()
+    store = CredentialStore(tmp_path / "credentials.json")
+    store.save(
+        auth_server.server_uri,
+        StoredTokens(_an_hour_later(pair["access_token"]), pair["refresh_token"]),
+    )
+    api = ApiClient(auth_server.server_uri, credentials=store)
+    try:
+        with api.stream(f"/opsml/api/data/cards/{card.uid}/files/data.npy") as response:
+            assert response.status_code == 200
+            body = response.read()
+    finally:
+        api.close()
+    assert body.startswith(b"\x93NUMPY")
+    renewed = store.load(auth_server.server_uri)
+    assert renewed is not None
+    assert renewed.refresh_token != pair["refresh_token"]  # the pair was refreshed and kept

@@ -395,7 +395,11 @@ class ApiClient:
                 with self._http.stream(
                     "GET", url, headers=self._headers(headers), timeout=self._transfer_timeouts
                 ) as response:
-                    if response.status_code == 401 and not relogged and self._username:
+                    if (
+                        response.status_code == 401
+                        and not relogged
+                        and (self._username or self._refresh_token)
+                    ):
                         relogged = True
                     elif response.status_code >= 400 and response.status_code not in allow:
                         response.read()
@@ -407,4 +411,8 @@ class ApiClient:
                 raise ServerUnavailableError(
                     f"lost the connection to {self.base_url}: {type(exc).__name__}: {exc}"
                 ) from exc
-            self.login()
+            # Refused once: log in again, or refresh the tokens `opsml login` stored.
+            if self._username:
+                self.login()
+            else:
+                self._refresh_stored()
