@@ -3,6 +3,7 @@ without taking the migration lock."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 import opsml.store._engine as engine_module
-from opsml.errors import CardNotFoundError
+from opsml.errors import CardNotFoundError, InvalidArgumentError
 from opsml.store import SqlStore
 from opsml.store._engine import HEAD_REVISION
 from opsml.types import RegistryType
@@ -100,3 +101,46 @@ _OTHERS = {
     "mysql": "SELECT id FROM information_schema.processlist "
     "WHERE db = DATABASE() AND id <> CONNECTION_ID()",
 }
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
+def test_the_pool_keeps_its_connections_under_load(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OPSML_DB_POOL_SIZE connections at most, opened once and kept: readers beyond it
+    wait for one instead of opening (and closing) connections of their own."""
+    url: str = request.getfixturevalue(f"{backend}_url")
+    monkeypatch.setenv("OPSML_DB_POOL_SIZE", "3")
+    engine = engine_module._create(url)
+    seen: set[int] = set()
+    lock = threading.Lock()
+
+    def reader() -> None:
+        for _ in range(15):
+            with engine.connect() as conn:
+                pid = int(conn.execute(text(_BACKEND_ID[backend])).scalar_one())
+            with lock:
+                seen.add(pid)
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        engine.dispose()
+    assert 1 <= len(seen) <= 3, seen
+
+
+def test_a_bad_pool_size_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in ("0", "-2", "many", "1001"):
+        monkeypatch.setenv("OPSML_DB_POOL_SIZE", bad)
+        with pytest.raises(InvalidArgumentError, match="OPSML_DB_POOL_SIZE"):
+            engine_module._create("postgresql+psycopg://postgres@127.0.0.1:5432/test")
