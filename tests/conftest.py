@@ -23,14 +23,18 @@ import ast
 import importlib.util
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
 
-pytest_plugins = ["tests.browser"]  # the shared headless Chromium
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
+
 
 PG_ADMIN_URL = os.environ.get(
     "OPSML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -379,3 +383,48 @@ def sqlite_registry_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_
     monkeypatch.setenv("OPSML_TRACKING_URI", sqlite_url)
     monkeypatch.setenv("OPSML_STORAGE_URI", str(storage))
     return storage
+
+
+# -- the one headless Chromium of a test process ------------------------------------------
+# Playwright's sync API allows one instance per thread: every module that drives a browser
+# (the UI's end-to-end tests, the single sign-on tests) shares these session fixtures.
+# Playwright is imported when a browser is first needed (the core-only run has none).
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of the distribution's Chromium (installed by ``scripts/install-browser.sh``)."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        message = "chromium is not installed: run `bash scripts/install-browser.sh`"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    """Playwright's sync API, once per test process."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright, chromium: str) -> Iterator[Browser]:
+    """Headless Chromium; Playwright gives every launch a new, empty profile folder."""
+    launched = playwright.chromium.launch(
+        executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+    )
+    yield launched
+    launched.close()
