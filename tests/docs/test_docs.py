@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 _BLOCK = re.compile(r"(<!-- no-test -->\s*\n)?```python\n(.*?)```", re.DOTALL)
@@ -51,6 +53,7 @@ def _run_page(page: Path, folder: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # about a minute: every page's examples
 def test_every_page_runs_in_one_folder_in_sequence(tmp_path: Path) -> None:
     pages = _pages()
     assert pages[0].name == "README.md"
