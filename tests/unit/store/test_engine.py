@@ -25,17 +25,15 @@ def test_head_revision_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(cfg).get_heads() == [HEAD_REVISION]
 
 
+SERVER_BACKENDS = [
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
 _BACKEND_ID = {"postgres": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()"}
 _KILL = {"postgres": "SELECT pg_terminate_backend({})", "mysql": "KILL {}"}
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
+@pytest.mark.parametrize("backend", SERVER_BACKENDS)
 def test_a_connection_dropped_while_idle_is_replaced_before_use(
     backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -66,13 +64,7 @@ def test_a_connection_dropped_while_idle_is_replaced_before_use(
         admin.dispose()
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
+@pytest.mark.parametrize("backend", SERVER_BACKENDS)
 def test_a_card_read_survives_connections_the_database_dropped(
     backend: str, request: pytest.FixtureRequest
 ) -> None:
@@ -103,13 +95,7 @@ _OTHERS = {
 }
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
+@pytest.mark.parametrize("backend", SERVER_BACKENDS)
 def test_the_pool_keeps_its_connections_under_load(
     backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
