@@ -129,4 +129,4 @@ def test_a_bad_pool_size_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     for bad in ("0", "-2", "many", "1001"):
         monkeypatch.setenv("OPSML_DB_POOL_SIZE", bad)
         with pytest.raises(InvalidArgumentError, match="OPSML_DB_POOL_SIZE"):
-            engine_module._create("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+            engine_module._pool_size()
