@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -42,6 +43,7 @@ def empty_registry_database(path: Path) -> None:
             from opsml.store import SqlStore
 
             folder = Path(tempfile.mkdtemp(prefix="opsml-empty-registry-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
             made = folder / "opsml.db"
             SqlStore.from_url(f"sqlite:///{made.as_posix()}").close()
             _template = made
