@@ -183,12 +183,12 @@ def _seed(seeded: Seeded) -> None:
 
 SWEEP_RUNS = 200
 SWEEP_METRICS = 20
-SWEEP_STEPS = 200
+SWEEP_STEPS = 1000
 
 
 def _seed_sweep(seeded: Seeded) -> None:
     """A hyper-parameter sweep of realistic size: 200 runs of four experiment names in
-    space ``sweep``, each with two parameters and 20 metrics of 200 steps (800 000 points;
+    space ``sweep``, each with two parameters and 20 metrics of 1 000 steps (4 000 000 points;
     four pages of the runs table)."""
     tracking = CardRegistry("experiment").backend.tracking
     for run in range(SWEEP_RUNS):
