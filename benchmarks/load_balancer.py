@@ -83,6 +83,8 @@ from _sections import (  # noqa: E402
     write_section,
 )
 
+from opsml.store._engine import DEFAULT_POOL_SIZE  # noqa: E402
+
 VENVS = ROOT / ".bench-venvs"
 WORK = BENCH / ".work"
 SECTION = "load-balancer"
@@ -95,9 +97,9 @@ WRITE_SHARE = 0.10
 KINDS = ("load_card", "list_cards", "register")
 # (key, replicas, workers per replica)
 LAYOUTS = (("1x1", 1, 1), ("2x1", 2, 1), ("2x2", 2, 2))
-# The server's database pool per worker (src/opsml/store/_engine.py) and PostgreSQL's
-# default connection limit, for the projection.
-POOL_SIZE, POOL_OVERFLOW, PG_MAX_CONNECTIONS = 5, 10, 100
+# PostgreSQL's default connection limit, for the projection (the server's pool per worker
+# is opsml.store._engine's DEFAULT_POOL_SIZE: kept open, none opened beyond it).
+PG_MAX_CONNECTIONS = 100
 # AWS S3's documented request rate per partitioned prefix (PUT/COPY/POST/DELETE).
 S3_WRITES_PER_PREFIX = 3500
 SAMPLE_EVERY = 0.2
@@ -220,11 +222,11 @@ def projection(
             if not math.isinf(hosts)
             else f"  - N such hosts: no PostgreSQL CPU was measured per {unit[:-2]}",
         ]
-    per_worker = POOL_SIZE + POOL_OVERFLOW
+    per_worker = DEFAULT_POOL_SIZE
     lines += [
         f"- **Connections** are the first limit reached, before any CPU: each worker keeps "
-        f"up to {POOL_SIZE} database connections and opens {POOL_OVERFLOW} more under load, "
-        f"so one 16-worker host may hold {16 * per_worker} and N hosts N x "
+        f"up to {per_worker} database connections open (`OPSML_DB_POOL_SIZE`) and opens no "
+        f"more, so one 16-worker host may hold {16 * per_worker} and N hosts N x "
         f"{16 * per_worker}, against PostgreSQL's default `max_connections` of "
         f"{PG_MAX_CONNECTIONS}: from the first 16-core host on, raise it or put PgBouncer "
         "in front (the CPU figures above hold only then).",

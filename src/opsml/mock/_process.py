@@ -6,12 +6,25 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["restore_env", "stop_process"]
+__all__ = ["Stoppable", "restore_env", "stop_process"]
 
 
-def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+class Stoppable(Protocol):
+    """What :func:`stop_process` needs of a process (``subprocess.Popen`` has it)."""
+
+    @property
+    def stdout(self) -> Any: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def stop_process(process: Stoppable, timeout: float = 10) -> None:
     """Stop ``process``: SIGTERM, then SIGKILL when it has not exited after ``timeout``
     seconds; close its standard output pipe, if it has one."""
     process.terminate()

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from opsml.errors import ServerUnavailableError
+from opsml.mock._fork import ForkedProcess, fork_server_process
 from opsml.mock._process import restore_env, stop_process
 from opsml.mock._scouter import MockScouterServer
 
@@ -76,6 +77,10 @@ class OpsmlTestServer:
     Use it as a context manager; on exit the server stops, the client variables are
     restored and (with ``cleanup=True``) the server's database, storage and log are removed.
 
+    The server process is forked from a process that imported the server's modules once
+    per test process (:mod:`opsml.mock._fork`; ``OPSML_TEST_SERVER_FORK=false`` starts a
+    fresh interpreter instead), so a suite can start one per test.
+
     As OpsML 3's test server does, it also starts a Scouter stand-in
     (:class:`~opsml.mock.MockScouterServer`, ``scouter_server``) and points
     ``SCOUTER_SERVER_URI`` at it, for this process and the server's: drift profiles of
@@ -106,7 +111,7 @@ class OpsmlTestServer:
         self.base_path: Path | None = None
         self._env = dict(env or {})
         self._timeout = startup_timeout
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | ForkedProcess | None = None
         self._saved: dict[str, str | None] = {}
         self.port = 0
         self._mock_scouter = mock_scouter and "SCOUTER_SERVER_URI" not in self._env
@@ -143,14 +148,14 @@ class OpsmlTestServer:
         database = self.base_path / "opsml.db"
         if "OPSML_TRACKING_URI" not in self._env and not database.exists():
             empty_registry_database(database)
-        log = (self.base_path / "server.log").open("wb")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "opsml.server", "--host", "127.0.0.1", "--port", "0"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        args = ["opsml.server", "--host", "127.0.0.1", "--port", "0"]
+        (self.base_path / "server.log").write_bytes(b"")
+        self._process = fork_server_process(args, env, Path.cwd(), self.base_path / "server.log")
+        if self._process is None:
+            with (self.base_path / "server.log").open("wb") as log:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+                )
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
