@@ -289,6 +289,9 @@ def serve_forks(fd: int, status_dir: str) -> None:
     for name in _OPTIONAL_PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    _warm_up()
+    if len(os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else [0]) != 1:
+        return  # a thread would not survive a fork: the caller starts fresh interpreters
     sock = socket.socket(fileno=fd)
     folder = Path(status_dir)
     waker_r, waker_w = os.pipe()
@@ -323,6 +326,36 @@ def serve_forks(fd: int, status_dir: str) -> None:
                 _run_child(request)  # never returns
             children.add(pid)
             sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+
+
+def _warm_up() -> None:
+    """Build one server app on a throwaway registry and drop it: the first app a process
+    builds costs about 0.1 s more than the next (schemas, templates and statements made on
+    first use and kept), which the forked servers then never pay. Any failure only means
+    the forked servers pay it themselves."""
+    import gc
+
+    from opsml.mock._server import empty_registry_database
+    from opsml.server._config import ServerConfig
+    from opsml.server._serve import server_app
+
+    saved = dict(os.environ)
+    folder = Path(tempfile.mkdtemp(prefix="opsml-fork-warm-up-"))
+    try:
+        empty_registry_database(folder / "opsml.db")
+        os.environ.update(
+            OPSML_TRACKING_URI=f"sqlite:///{(folder / 'opsml.db').as_posix()}",
+            OPSML_STORAGE_URI=str(folder / "storage"),
+        )
+        app = server_app(ServerConfig.from_env())
+        del app
+        gc.collect()  # the app's store closes its engine when collected
+    except Exception:  # warming up is an optimisation only
+        pass
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _reap(children: set[int], folder: Path) -> None:

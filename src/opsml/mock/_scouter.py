@@ -23,11 +23,11 @@ import argparse
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -127,9 +127,17 @@ def _handler(records: Path, lock: threading.Lock) -> type[BaseHTTPRequestHandler
     return Handler
 
 
-def serve(port: int, records: Path) -> None:
-    """Serve on ``127.0.0.1:port`` (0: a free port), printing ``listening <port>`` first."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(records, threading.Lock()))
+def serve(port: int, records: Path, fd: int | None = None) -> None:
+    """Serve on ``127.0.0.1:port`` (0: a free port), or on the listening socket ``fd`` the
+    starting process made, printing ``listening <port>`` first."""
+    handler = _handler(records, threading.Lock())
+    if fd is None:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    else:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler, bind_and_activate=False)
+        server.socket.close()
+        server.socket = socket.socket(fileno=fd)
+        server.server_address = server.socket.getsockname()
     print(f"listening {server.server_address[1]}", flush=True)
     server.serve_forever()
 
@@ -139,7 +147,8 @@ class MockScouterServer:
 
     Args:
         records_file: Where received drift records go (a temporary file when omitted).
-        startup_timeout: Seconds to wait for it to listen.
+        startup_timeout: Kept for compatibility: nothing waits for the process to start
+            (its socket listens before it runs).
     """
 
     def __init__(self, records_file: Path | None = None, startup_timeout: float = 30.0) -> None:
@@ -150,32 +159,33 @@ class MockScouterServer:
             records_file = Path(name)
         self.records_file = records_file
         self._timeout = startup_timeout
-        self._process: subprocess.Popen[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self.url = ""
 
     def start(self) -> None:
-        """Start the process and wait until it listens.
+        """Start the process. Its listening socket is made here and handed to it, so
+        ``url`` is known at once and clients can connect while it still starts (the kernel
+        queues their connections until it accepts them).
 
         Raises:
-            ServerUnavailableError: It did not start in time.
+            ServerUnavailableError: The process could not be started.
         """
         self.records_file.touch()
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _MAIN, "--records", str(self.records_file)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._process.stdout is not None
-        deadline = time.monotonic() + self._timeout
-        line = ""
-        while time.monotonic() < deadline and not line:
-            line = self._process.stdout.readline()
-            if not line and self._process.poll() is not None:
-                break
-        if not line.startswith("listening "):
-            self.stop()
-            raise ServerUnavailableError("the mock Scouter server did not start")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        listener = socket.create_server(("127.0.0.1", 0))
+        try:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable, "-c", _MAIN,
+                    "--fd", str(listener.fileno()), "--records", str(self.records_file),
+                ],
+                pass_fds=[listener.fileno()],
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+        except OSError as exc:
+            raise ServerUnavailableError(f"the mock Scouter server did not start: {exc}") from exc
+        finally:
+            self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+            listener.close()
 
     def records(self) -> list[Any]:
         """Every ``POST /scouter/drift`` body received so far (scouter's ``ServerRecords``
@@ -208,7 +218,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The stand-in process: ``[--port N] --records FILE``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--fd", type=int, help="a listening socket to serve on")
     parser.add_argument("--records", type=Path, required=True)
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):  # interactive use
-        serve(args.port, args.records)
+        serve(args.port, args.records, args.fd)
