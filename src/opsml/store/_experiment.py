@@ -76,6 +76,12 @@ HARDWARE = Table(
 )
 
 
+_SQLITE_INSERT_METRICS = (
+    'INSERT INTO opsml_experiment_metrics (experiment_uid, name, value, step, "timestamp", '
+    "is_eval) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
 class ExperimentStore:
     """Batch inserts and reads of an experiment's tracking data."""
 
@@ -95,7 +101,25 @@ class ExperimentStore:
             # would otherwise both create its summary row, and interleave their ids.
             runs = card_table(RegistryType.Experiment)
             conn.execute(select(runs.c.uid).where(runs.c.uid == experiment_uid).with_for_update())
-            conn.execute(insert(METRICS), values)
+            if conn.dialect.name == "sqlite":
+                # SQLite takes these values as they are: straight to the driver's executemany
+                # (3-4 times faster than SQLAlchemy's per-row parameter processing).
+                conn.exec_driver_sql(
+                    _SQLITE_INSERT_METRICS,
+                    [
+                        (
+                            experiment_uid,
+                            str(v["name"]),
+                            float(v["value"]),
+                            None if v.get("step") is None else int(v["step"]),
+                            int(v["timestamp"]),
+                            bool(v["is_eval"]),
+                        )
+                        for v in values
+                    ],
+                )
+            else:
+                conn.execute(insert(METRICS), values)
             # The ids the batch got end at the run's highest id (its writers take turns);
             # the summary needs only their order.
             last = conn.execute(

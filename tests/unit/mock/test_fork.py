@@ -16,7 +16,7 @@ from opsml.errors import ServerUnavailableError
 from opsml.mock import OpsmlTestServer
 from opsml.mock._fork import ForkedProcess, _fork_server
 
-pytestmark = pytest.mark.client
+pytestmark = [pytest.mark.client, pytest.mark.needs("fastapi", "uvicorn")]
 
 
 def _health(server: OpsmlTestServer) -> int:
