@@ -8,7 +8,7 @@ database, no setting read) and then forks a copy of itself for each server, whic
 server's environment, working folder and log file and runs ``python -m opsml.server`` in
 it. A fork costs a few milliseconds.
 
-The fork server is used on platforms with ``fork`` (Linux, macOS) unless
+The fork server is used on Linux unless
 ``OPSML_TEST_SERVER_FORK=false``; a server whose environment could change how a module
 behaves at import (``PYTHON*``, ``PROMETHEUS_*``, ``OTEL_*`` variables that differ from the
 fork server's own) starts as a fresh interpreter, as does every server when the fork server
@@ -270,7 +270,9 @@ def fork_server_process(
     """
     if os.environ.get(FORK_ENV, "true").strip().lower() in ("0", "false", "no", "off"):
         return None
-    if not hasattr(os, "fork") or args[:1] != [_SERVER_MAIN.rsplit(".", 1)[0]]:
+    # Linux only: macOS's system libraries are not safe to use in a forked child (which is
+    # why Python's multiprocessing spawns there), and Windows cannot fork.
+    if not sys.platform.startswith("linux") or args[:1] != [_SERVER_MAIN.rsplit(".", 1)[0]]:
         return None
     return _fork_server.spawn(args, env, cwd, log)
 
