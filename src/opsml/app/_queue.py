@@ -155,6 +155,8 @@ class ServiceQueue:
             AliasNotFoundError: The service version being served has no such profile.
         """
         handle = self._handles.get(alias)
+        if handle is not None and handle._queue is not None:
+            return handle  # the hot path of every request: a profile being fed
         if handle is None or (not self._closed and alias not in self._aliases):
             known = ", ".join(repr(a) for a in self._aliases) or "none"
             raise AliasNotFoundError(f"the service has no drift profile {alias!r}; known: {known}")
