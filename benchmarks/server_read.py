@@ -107,6 +107,7 @@ class Load:
     errors: int
     cpu_ms: float  # server CPU per request
     rss_mb: float  # server RSS after the run
+    db_cpu_ms: float = 0.0  # PostgreSQL backends' CPU per request (0 on SQLite)
 
 
 @dataclass
@@ -148,6 +149,18 @@ def _descendants(pid: int) -> list[int]:
         found.append(current)
         todo.extend(parents.get(current, []))
     return found
+
+
+def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each of these processes still running."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -241,18 +254,25 @@ class Server:
     pid: int
     urls: dict[str, str]
     headers: dict[str, str]
+    database: str = ""  # its PostgreSQL database's name, if on PostgreSQL
 
 
-def _prepare(peer: str, python: Path, workdir: Path, args: argparse.Namespace) -> Any:
+def _prepare(
+    peer: str,
+    python: Path,
+    workdir: Path,
+    args: argparse.Namespace,
+    extra_env: dict[str, str] | None = None,
+) -> Any:
     """Run the peer script; for OpsML 3 it keeps running (its server lives in it)."""
     cmd = [str(python), str(PEERS / "server_read_peer.py"), "--peer", peer]
     cmd += ["--versions", str(args.versions), "--cards", str(args.cards)]
-    log = WORK / f"server-read-{peer}.log"
+    log = WORK / f"server-read-{peer}{'-pg' if extra_env else ''}.log"
     print(f"[bench] {peer}: registering {args.versions} cards, seeding {args.cards} (log {log})")
     proc = subprocess.Popen(
         cmd,
         cwd=workdir,
-        env=_env(workdir),
+        env=_env(workdir) | (extra_env or {}),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=log.open("w"),
@@ -303,7 +323,8 @@ def ours(
             "list_cards": f"{base}/model/cards?{query}&limit=25",
             "load_card": f"{base}/model/card?{query}&version=1.*",
         }
-        yield Server(proc.pid, urls, headers), {"processes": len(_descendants(proc.pid))}
+        server = Server(proc.pid, urls, headers, _database_name(database))
+        yield server, {"processes": len(_descendants(proc.pid))}
     finally:
         _stop(proc)
 
@@ -341,9 +362,14 @@ def measure(server: Server, uid: str, args: argparse.Namespace) -> list[Load]:
         for connections in CONNECTIONS:
             runs = RSS_RUNS if route == "metadata" and connections == CONNECTIONS[0] else 1
             for _ in range(runs):
-                before = _cpu_seconds(pids)
+                backends = _postgres_backends(server.database)
+                before, db_before = _cpu_seconds(pids), _cpu_by_pid(backends)
                 result = _wrk(url, server.headers, args.seconds, connections)
                 cpu = _cpu_seconds(pids) - before
+                db_after = _cpu_by_pid(_postgres_backends(server.database))
+                # backends that came and went during the run are not counted (a pool that
+                # reconnects shows less PostgreSQL CPU than it cost)
+                db_cpu = sum(t - db_before.get(pid, 0.0) for pid, t in db_after.items())
                 load = Load(
                     route=route,
                     connections=connections,
@@ -354,11 +380,13 @@ def measure(server: Server, uid: str, args: argparse.Namespace) -> list[Load]:
                     errors=result["errors"],
                     cpu_ms=1000 * cpu / max(result["requests"], 1),
                     rss_mb=_rss_mb(pids),
+                    db_cpu_ms=1000 * db_cpu / max(result["requests"], 1),
                 )
                 print(
                     f"[bench]   {route} c={connections}: {load.rps:.0f} req/s, p50 "
                     f"{load.p50 * 1000:.1f} ms, p99 {load.p99 * 1000:.1f} ms, CPU "
-                    f"{load.cpu_ms:.3f} ms/req, RSS {load.rss_mb:.0f} MB, errors {load.errors}",
+                    f"{load.cpu_ms:.3f} ms/req (PostgreSQL {load.db_cpu_ms:.3f}), RSS "
+                    f"{load.rss_mb:.0f} MB, errors {load.errors}",
                     flush=True,
                 )
                 loads.append(load)
@@ -378,16 +406,15 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 def report(groups: dict[str, Group], args: argparse.Namespace) -> tuple[list[str], bool]:
     """The section's tables, and whether every target passed."""
-    peer = groups.get("opsml3")
     lines = [
         "| server | route | conns | req/s | vs OpsML 3 | p50 ms | p99 ms | CPU ms/req "
-        "| CPU vs OpsML 3 | target |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| CPU vs OpsML 3 | PostgreSQL CPU ms/req | target |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     passed = True
     for group in groups.values():
         if group.error:
-            lines.append(f"| {group.label} | error: {group.error} | | | | | | | | |")
+            lines.append(f"| {group.label} | error: {group.error} | | | | | | | | | |")
             passed = False
             continue
         for route in ROUTES:
@@ -395,9 +422,14 @@ def report(groups: dict[str, Group], args: argparse.Namespace) -> tuple[list[str
                 load = group.best(route, connections)
                 if load is None:
                     continue
-                other = peer.best(route, connections) if peer and group is not peer else None
+                peer = groups.get("opsml3-pg" if "-pg" in group.key else "opsml3")
+                other = (
+                    peer.best(route, connections)
+                    if peer and not peer.error and not group.key.startswith("opsml3")
+                    else None
+                )
                 verdict = "-"
-                if group.key == "ours" and other is not None:
+                if group.key in ("ours", "ours-pg") and other is not None:
                     ok = load.rps / other.rps >= TARGET
                     if route == "metadata":
                         ok = ok and load.p99 <= other.p99
@@ -409,7 +441,8 @@ def report(groups: dict[str, Group], args: argparse.Namespace) -> tuple[list[str
                     f"| {group.label} | {ROUTE_LABELS[route]} | {connections} | {load.rps:.0f} "
                     f"| {_ratio(load.rps, other.rps if other else None)} | {_ms(load.p50)} "
                     f"| {_ms(load.p99)} | {load.cpu_ms:.3f} "
-                    f"| {_ratio(load.cpu_ms, other.cpu_ms if other else None)} | {verdict} |"
+                    f"| {_ratio(load.cpu_ms, other.cpu_ms if other else None)} "
+                    f"| {f'{load.db_cpu_ms:.3f}' if load.db_cpu_ms else '-'} | {verdict} |"
                 )
     lines += ["", "RSS of each server after three consecutive 16-connection GET metadata runs:"]
     lines.append("")
@@ -436,7 +469,8 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        help="ours, ours-1, ours-bearer, ours-api, ours-pg, ours-pg-bearer, opsml3 (repeatable)",
+        help="ours, ours-1, ours-bearer, ours-api, ours-pg, ours-pg-bearer, opsml3, opsml3-pg "
+        "(repeatable)",
     )
     parser.add_argument("--no-setup", action="store_true", help="do not run setup_venvs.sh")
     parser.add_argument("--keep", action="store_true", help="keep the work directories")
@@ -465,9 +499,10 @@ def main() -> int:
         ("ours-pg", "ours on PostgreSQL (default workers)", None, None, True),
         ("ours-pg-bearer", "ours on PostgreSQL, auth on, bearer token", None, "bearer", True),
     ]
-    wanted = set(args.only or [c[0] for c in configs] + ["opsml3"])
+    wanted = set(args.only or [c[0] for c in configs] + ["opsml3", "opsml3-pg"])
     groups: dict[str, Group] = {}
     pg_url = ""
+    o3_pg_urls: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="opsml-server-read-"))
     try:
         if wanted & {c[0] for c in configs}:
@@ -489,19 +524,46 @@ def main() -> int:
                         group.loads = gate.measure(
                             label,
                             lambda server=server, uid=setup["uid"]: measure(server, uid, args),
-                            own=_tree_cpu(server.pid),
+                            own=_tree_cpu(server.pid, server.database),
                         )
                 except Exception as exc:  # reported in the section; the other groups go on
                     group.error = f"{type(exc).__name__}: {exc}"
                     print(f"[bench] {label}: {group.error}")
-        if "opsml3" in wanted:
-            group = groups["opsml3"] = Group("opsml3", "OpsML 3.0.0rc16 test server")
-            print(f"[bench] {group.label}")
-            o3_dir = work / "opsml3"
+        peers = [
+            ("opsml3", "OpsML 3.0.0rc16 test server", False),
+            ("opsml3-pg", "OpsML 3.0.0rc16 test server on PostgreSQL", True),
+        ]
+        for key, label, on_pg in peers:
+            if key not in wanted:
+                continue
+            group = groups[key] = Group(key, label)
+            print(f"[bench] {label}")
+            o3_dir = work / key
             o3_dir.mkdir()
             proc = None
             try:
-                proc, setup = _prepare("opsml3", VENVS / "opsml3" / "bin" / "python", o3_dir, args)
+                extra: dict[str, str] = {}
+                o3_pg_url = ""
+                if on_pg:
+                    o3_pg_url = _pg_blank()
+                    o3_pg_urls.append(o3_pg_url)
+                    extra = {
+                        "LD_PRELOAD": str(_shim()),
+                        "BENCH_OPSML3_DATABASE": _sqlx_url(o3_pg_url),
+                    }
+                python = VENVS / "opsml3" / "bin" / "python"
+                proc, setup = _prepare("opsml3", python, o3_dir, args, extra)
+                if on_pg:
+                    print(f"[bench] {key}: seeding {args.cards} cards on PostgreSQL")
+                    setup["seeded"] = json.loads(
+                        _pg_run(
+                            "seed",
+                            o3_pg_url,
+                            setup["table"],
+                            setup["uid"],
+                            str(args.cards),
+                        )
+                    )
                 base, uid = setup["base"] + "/opsml/api", setup["uid"]
                 query = f"registry_type=Model&space={SPACE}&name={NAME}"
                 server = Server(
@@ -512,12 +574,13 @@ def main() -> int:
                         "load_card": f"{base}/card/metadata?{query}&version=1.*",
                     },
                     headers={"Authorization": f"Bearer {setup['token']}"},
+                    database=_database_name(o3_pg_url),
                 )
                 group.info = {"seeded": setup["seeded"], "processes": 1}
                 group.loads = gate.measure(
                     group.label,
-                    lambda: measure(server, uid, args),
-                    own=_tree_cpu(server.pid),
+                    lambda server=server, uid=uid: measure(server, uid, args),
+                    own=_tree_cpu(server.pid, server.database),
                 )
             except Exception as exc:
                 group.error = f"{type(exc).__name__}: {exc}"
@@ -528,8 +591,9 @@ def main() -> int:
                     proc.stdin.close()
                     proc.wait(120)
     finally:
-        if pg_url:
-            _pg_run("drop", pg_url)
+        for url in [pg_url, *o3_pg_urls]:
+            if url:
+                _pg_run("drop", url)
         if args.keep:
             print(f"[bench] work directory kept at {work}")
         else:
@@ -570,12 +634,19 @@ def main() -> int:
         f"route, on the same cores as the servers; {args.cards} ModelCard records on SQLite "
         f"({args.versions} real registrations of `{SPACE}/{NAME}`, the rest cloned; the "
         "PostgreSQL groups serve a copy of the same rows, `peers/pg_copy.py`, from the "
-        "machine's PostgreSQL on loopback). Ours: "
+        "machine's PostgreSQL on loopback; OpsML 3 on PostgreSQL is its same test server "
+        "pointed at a new database there, `peers/tracking_uri_shim.c`, its "
+        f"{args.versions} real registrations made through it and the rest cloned in SQL, "
+        "`pg_copy.py seed`). Ours: "
         f"`opsml server start` ({workers} workers by default on this machine). The median "
         "of three runs for GET metadata at 16 connections. CPU is the server's own "
-        "(`/proc/PID/stat` of its processes) per completed request; `vs OpsML 3` is ours / "
-        "OpsML 3 for requests/s and for CPU per request. Targets (ours with its defaults): "
-        f"requests/s >= {TARGET} x OpsML 3 on each route, and GET metadata's p99 <= OpsML 3's: "
+        "(`/proc/PID/stat` of its processes) per completed request; the PostgreSQL backends "
+        "serving the database are not in it but in their own column (for both peers; the "
+        "load gate counts them as the measurement's own); `vs OpsML 3` is ours / OpsML 3 on the "
+        "same database (SQLite groups against OpsML 3 on SQLite, PostgreSQL groups against "
+        "OpsML 3 on PostgreSQL) for requests/s and for CPU per request. Targets (ours "
+        f"with its defaults, on each database): requests/s >= {TARGET} x OpsML 3 on each "
+        "route, and GET metadata's p99 <= OpsML 3's: "
         f"**{'PASS' if passed else 'FAIL'}**.",
         "",
         *table,
@@ -586,10 +657,12 @@ def main() -> int:
     return 0 if all(not g.error for g in groups.values()) else 1
 
 
-def _pg_run(command: str, url: str) -> str:
-    """``peers/pg_copy.py`` in ours' venv; its standard output."""
+def _pg_run(command: str, url: str, *more: str) -> str:
+    """``peers/pg_copy.py COMMAND URL ADMIN_URL MORE...`` in ours' venv; its standard
+    output."""
     cmd = [str(VENVS / "ours" / "bin" / "python"), str(PEERS / "pg_copy.py"), command, url]
-    proc = subprocess.run([*cmd, PG_ADMIN_URL], capture_output=True, text=True, check=False)
+    cmd += [PG_ADMIN_URL, *more]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"pg_copy {command} failed: {proc.stderr[-2000:]}")
     return proc.stdout.strip()
@@ -601,8 +674,56 @@ def _pg_copy(workdir: Path) -> str:
     return _pg_run("create", f"sqlite:///{workdir / 'opsml.db'}")
 
 
-def _tree_cpu(pid: int) -> Callable[[], float]:
-    return lambda: _cpu_seconds(_descendants(pid))
+def _pg_blank() -> str:
+    """A new, empty PostgreSQL database for OpsML 3 (its server creates its schema)."""
+    cmd = [str(VENVS / "ours" / "bin" / "python"), str(PEERS / "pg_copy.py"), "blank"]
+    proc = subprocess.run([*cmd, PG_ADMIN_URL], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pg_copy blank failed: {proc.stderr[-2000:]}")
+    return proc.stdout.strip()
+
+
+def _sqlx_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as OpsML 3's server (sqlx) takes it: ``postgres://``."""
+    return "postgres://" + url.split("://", 1)[1]
+
+
+def _shim() -> Path:
+    """``peers/tracking_uri_shim.c`` compiled: OpsML 3's test server hard-codes a SQLite
+    database; preloaded, this points it at ``BENCH_OPSML3_DATABASE`` instead."""
+    source, target = PEERS / "tracking_uri_shim.c", WORK / "tracking_uri_shim.so"
+    if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
+        cmd = ["cc", "-shared", "-fPIC", "-O2", "-o", str(target), str(source), "-ldl"]
+        subprocess.run(cmd, check=True)
+    return target
+
+
+def _database_name(url: str | None) -> str:
+    """The database a PostgreSQL URL names ("" for none)."""
+    return url.rsplit("/", 1)[1].split("?", 1)[0] if url else ""
+
+
+def _postgres_backends(database: str) -> list[int]:
+    """The PostgreSQL backend processes connected to ``database`` (their titles name it)."""
+    if not database:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            found.append(int(entry.name))
+    return found
+
+
+def _tree_cpu(pid: int, database: str = "") -> Callable[[], float]:
+    """CPU seconds so far of a server's processes and, on PostgreSQL, of the backends
+    serving it (the load gate counts both as the measurement's own)."""
+    return lambda: _cpu_seconds(_descendants(pid) + _postgres_backends(database))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ Runs in ours' virtualenv (``.bench-venvs/ours``, which has the ``postgres`` extr
     python pg_copy.py create SQLITE_URL ADMIN_URL   # prints the new database's URL
     python pg_copy.py drop DATABASE_URL ADMIN_URL
     python pg_copy.py empty ADMIN_URL               # a new database with opsml's schema
+    python pg_copy.py blank ADMIN_URL               # a new database with no tables
+    python pg_copy.py seed DATABASE_URL ADMIN_URL TABLE UID ROWS  # clone a card row
+
+``blank`` is OpsML 3's database (its server creates its own schema on start); ``seed``
+then clones one of its registered card rows, as ``_common.seed_clones`` does on SQLite.
 
 ``create`` makes an empty database, lets opsml create its schema there (its own
 migrations, as a server would on first start), then copies every row of every table but
@@ -16,10 +21,13 @@ folder), so the copied cards load as the originals do.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 import time
+from typing import Any
 
+from _common import SPACE
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -60,6 +68,95 @@ def create(sqlite_url: str, admin_url: str) -> str:
     return url
 
 
+def blank(admin_url: str) -> str:
+    """A new, empty database (no schema); returns its URL."""
+    name = f"opsml_bench_{secrets.token_hex(4)}"
+    admin = _admin(admin_url)
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def seed(
+    url: str,
+    table: str,
+    template_uid: str,
+    total_rows: int,
+    *,
+    versions_per_name: int = 100,
+    spaces: int = 10,
+    shared_space: str = SPACE,
+) -> dict[str, Any]:
+    """PostgreSQL's twin of ``_common.seed_clones``: copies of one registered card row until
+    ``table`` holds ``total_rows``; the same names, versions, spaces and uids (the
+    template's with its last 12 hex digits replaced by a counter); every other column
+    copied; identity or sequence-numbered keys left to the database. Then ``ANALYZE``."""
+    engine = create_engine(url)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        info = conn.execute(
+            text(
+                "SELECT column_name, column_default, is_identity FROM "
+                "information_schema.columns WHERE table_name = :t ORDER BY ordinal_position"
+            ),
+            {"t": table},
+        ).all()
+        columns = {row[0]: (row[1] or "", row[2]) for row in info}
+        required = {"uid", "space", "name", "version", "major", "minor", "patch"}
+        if missing := required - columns.keys():
+            raise RuntimeError(f"{table} lacks the columns {sorted(missing)}: {sorted(columns)}")
+        major, minor = "(1 + s.v / 10)", "(s.v % 10)"
+        generated = {
+            "uid": "substr(t.uid, 1, length(t.uid) - 12) || lpad(to_hex(s.n), 12, '0')",
+            "space": f"CASE s.p % {spaces} WHEN 0 THEN :shared"
+            f" ELSE 'seed-space-' || (s.p % {spaces}) END",
+            "name": "'seed-model-' || s.p",
+            "version": f"{major} || '.' || {minor} || '.0'",
+            "major": major,
+            "minor": minor,
+            "patch": "0",
+        }
+        targets, values = [], []
+        for column, (default, identity) in columns.items():
+            if column in generated:
+                values.append(generated[column])
+            elif identity == "YES" or default.startswith("nextval("):
+                continue
+            else:
+                values.append(f't."{column}"')
+            targets.append(f'"{column}"')
+        existing = conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+        count = total_rows - existing
+        if count <= 0:
+            raise ValueError(f"{table} already holds {existing} >= {total_rows} rows")
+        inserted = conn.execute(
+            text(
+                f'INSERT INTO "{table}" ({", ".join(targets)}) SELECT {", ".join(values)} '
+                f'FROM "{table}" AS t CROSS JOIN (SELECT n, n / :vpn AS p, n % :vpn AS v '
+                "FROM generate_series(0, :count - 1) AS n) AS s WHERE t.uid = :template"
+            ),
+            {
+                "count": count,
+                "vpn": versions_per_name,
+                "shared": shared_space,
+                "template": template_uid,
+            },
+        ).rowcount
+        total = conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+    if inserted != count:
+        raise RuntimeError(f"seeding inserted {inserted} rows, expected {count}")
+    return {
+        "inserted": inserted,
+        "table_rows": total,
+        "seconds": time.perf_counter() - started,
+        "columns": sorted(columns),
+    }
+
+
 def empty(admin_url: str) -> str:
     """A new database with opsml's schema and no cards (the load balancer benchmark's
     replicas then start on a schema at head); returns its URL."""
@@ -90,6 +187,13 @@ def main() -> None:
     """Command line: ``create``, ``drop`` or ``empty``."""
     if sys.argv[1] == "empty":
         print(empty(sys.argv[2]), flush=True)
+        return
+    if sys.argv[1] == "blank":
+        print(blank(sys.argv[2]), flush=True)
+        return
+    if sys.argv[1] == "seed":
+        url, _admin_url, table, uid, rows = sys.argv[2:7]
+        print(json.dumps(seed(url, table, uid, int(rows))), flush=True)
         return
     command, url, admin_url = sys.argv[1:4]
     if command == "create":

@@ -10,7 +10,10 @@ cloning a registered row until the table holds ``--cards`` rows.
 - ``--peer opsml3``: starts OpsML 3's own ``OpsmlTestServer`` (its Rust server runs in
   threads of this process), registers through it, seeds its SQLite database, logs in as
   its default user, prints one JSON line (URL, token, this process's pid) and keeps the
-  server up until its standard input closes.
+  server up until its standard input closes. With ``BENCH_OPSML3_DATABASE`` set (and
+  ``tracking_uri_shim.so`` preloaded, see ``server_read.py``) its server runs on that
+  database instead of its own SQLite file; the seeding is then left to the orchestrator
+  (``pg_copy.py seed``) and ``seeded`` is null.
 """
 
 from __future__ import annotations
@@ -69,13 +72,21 @@ def main() -> None:
         raise RuntimeError(f"OpsML 3's test server needs port {OPSML3_PORT}, which is busy")
     with OpsmlTestServer():
         registry, uid = _register(opsml, args.versions)
-        (db,) = Path.cwd().glob("*/opsml.db")  # the test server's own database
-        seeded = seed_clones(db, registry.table_name, uid, args.cards)
+        seeded = None
+        if not os.environ.get("BENCH_OPSML3_DATABASE"):
+            (db,) = Path.cwd().glob("*/opsml.db")  # the test server's own database
+            seeded = seed_clones(db, registry.table_name, uid, args.cards)
         base = (client_env("OPSML_TRACKING_URI") or "").rstrip("/")
         login = urllib.request.Request(f"{base}/opsml/api/auth/login", headers=OPSML3_LOGIN)
         with urllib.request.urlopen(login, timeout=30) as response:
             token = json.loads(response.read())["token"]
-        payload = {"uid": uid, "seeded": seeded, "base": base, "token": token}
+        payload = {
+            "uid": uid,
+            "seeded": seeded,
+            "base": base,
+            "token": token,
+            "table": registry.table_name,
+        }
         out.write(json.dumps({**payload, "pid": os.getpid()}) + "\n")
         out.flush()
         log("serving until standard input closes")

@@ -12,6 +12,12 @@ Values that change between runs are named ``bindparam(name)`` placeholders witho
 everything else in the statement (status, version bounds, limits) is a constant of it.
 Errors are raised as SQLAlchemy's ``DBAPIError`` classes, as ``Connection.execute`` would,
 and a connection the database dropped is invalidated in the pool.
+
+On PostgreSQL with psycopg 3 the read runs in autocommit mode: a single ``SELECT`` is its own
+transaction either way, but outside autocommit psycopg sends ``BEGIN`` before it and the
+pool a ``ROLLBACK`` when the connection is returned, three round trips to the server for
+one read (measured: a card read served at 0.53 ms of server CPU, a third of it in those
+two). The connection goes back to the pool as it came (autocommit off).
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ class PreparedRead:
         dialect = engine.dialect
         compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         self._engine = engine
+        # psycopg 3: run in autocommit mode (no BEGIN, and no ROLLBACK at check-in).
+        self._autocommit = dialect.name == "postgresql" and dialect.driver == "psycopg"
         self.sql = str(compiled)
         # Each parameter: (name the DBAPI sees, variable name or None, value, processor).
         params: list[tuple[str, str | None, Any, _Processor | None]] = []
@@ -111,6 +119,7 @@ class PreparedRead:
     def _run(self, params: tuple[Any, ...] | dict[str, Any]) -> list[Record]:
         dialect = self._engine.dialect
         conn = self._engine.raw_connection()
+        switched = self._autocommit and _autocommit_on(conn.dbapi_connection)
         try:
             cursor = conn.cursor()
             try:
@@ -134,6 +143,8 @@ class PreparedRead:
             finally:
                 cursor.close()
         finally:
+            if switched:
+                _autocommit_off(conn)
             conn.close()
         make = self._make
         if not processors:
@@ -145,6 +156,32 @@ class PreparedRead:
                 cells[i] = process(cells[i])
             rows.append(make(cells))
         return rows
+
+
+def _autocommit_on(dbapi_connection: Any) -> bool:
+    """Switch an idle psycopg 3 connection to autocommit; whether it was switched."""
+    if dbapi_connection is None or dbapi_connection.autocommit:
+        return False
+    if dbapi_connection.info.transaction_status != _PG_IDLE:
+        return False  # not expected from the pool; then the read runs as before
+    dbapi_connection.autocommit = True
+    return True
+
+
+def _autocommit_off(conn: Any) -> None:
+    """Give a connection :func:`_autocommit_on` switched its autocommit back, before it
+    returns to the pool; one that cannot be switched back (broken) is discarded."""
+    dbapi_connection = conn.dbapi_connection
+    if dbapi_connection is None:  # invalidated already
+        return
+    try:
+        dbapi_connection.autocommit = False
+    except Exception as exc:  # a broken connection: not back into the pool
+        conn.invalidate(exc)
+
+
+# psycopg's TransactionStatus.IDLE (0), without importing psycopg where it is not installed.
+_PG_IDLE = 0
 
 
 class PreparedReads:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 
 import opsml.store._engine as engine_module
@@ -130,3 +131,48 @@ def test_a_bad_pool_size_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("OPSML_DB_POOL_SIZE", bad)
         with pytest.raises(InvalidArgumentError, match="OPSML_DB_POOL_SIZE"):
             engine_module._pool_size()
+
+
+@pytest.mark.postgres
+def test_a_prepared_read_on_postgresql_leaves_its_connection_as_it_found_it(
+    postgres_url: str,
+) -> None:
+    """A prepared read runs in autocommit mode (no BEGIN, no ROLLBACK at check-in: one
+    round trip), and the connection goes back to the pool idle with autocommit off, so the
+    next user's transaction is still a transaction."""
+    from sqlalchemy import bindparam, column, func, select
+    from sqlalchemy import table as sql_table
+
+    from opsml.store._prepared import PreparedRead
+
+    engine = engine_module._create(postgres_url)
+    engine.pool.dispose()
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (k integer)"))
+        t = sql_table("t", column("k"))
+        read = PreparedRead(engine, select(t.c.k).where(t.c.k == bindparam("k")))
+        seen: list[bool] = []
+
+        @event.listens_for(engine, "checkin")
+        def _checkin(dbapi_connection: Any, _record: Any) -> None:
+            seen.append(bool(dbapi_connection.autocommit))
+
+        assert read.run({"k": 1}) == []
+        assert seen == [False]
+        # In autocommit the statement is its own transaction: it starts when the statement
+        # does (after a separate BEGIN, now() would be the earlier BEGIN's time).
+        same = PreparedRead(engine, select((func.now() == func.statement_timestamp()).label("s")))
+        assert same.run()[0].s is True
+        raw = engine.raw_connection()
+        try:
+            assert raw.dbapi_connection is not None
+            assert raw.dbapi_connection.info.transaction_status == 0  # idle
+        finally:
+            raw.close()
+        with engine.connect() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            conn.rollback()  # a transaction: the insert is undone
+        assert read.run({"k": 1}) == []
+    finally:
+        engine.dispose()
