@@ -89,6 +89,24 @@ def command_line() -> str:
     return f"make bench ({cmd})" if os.environ.get("MAKELEVEL") else cmd
 
 
+def postgres_backends(database: str) -> list[int]:
+    """The PostgreSQL backend processes connected to ``database`` (their titles name it);
+    none for an empty name."""
+    if not database:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            found.append(int(entry.name))
+    return found
+
+
 def _busy_seconds() -> float:
     """CPU seconds all cores spent on anything but idle and I/O wait since boot."""
     with open("/proc/stat") as stat:

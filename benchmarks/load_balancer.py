@@ -74,7 +74,7 @@ PEERS = BENCH / "peers"
 sys.path.insert(0, str(PEERS))
 
 from _common import parse_wrk  # noqa: E402
-from _load import command_line, now_utc  # noqa: E402
+from _load import command_line, now_utc, postgres_backends  # noqa: E402
 from _sections import (  # noqa: E402
     add_load_arguments,
     gate_from,
@@ -269,21 +269,6 @@ def _descendants(pids: Iterable[int]) -> list[int]:
         current = todo.pop()
         found.append(current)
         todo.extend(parents.get(current, []))
-    return found
-
-
-def _postgres_backends(database: str) -> list[int]:
-    """The PostgreSQL backend processes connected to ``database`` (their titles name it)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if title.startswith("postgres: ") and f" {database} " in title:
-            found.append(int(entry.name))
     return found
 
 
@@ -587,7 +572,7 @@ class Group:
 def _categories(c: Cluster, storage: Storage) -> dict[str, Callable[[], Iterable[int]]]:
     return {
         "server": c.server_pids,
-        "postgres": lambda: _postgres_backends(c.database),
+        "postgres": lambda: postgres_backends(c.database),
         "haproxy": lambda: [c.haproxy.pid],
         "storage": lambda: [storage.proc.pid],
     }

@@ -66,7 +66,7 @@ PEERS = BENCH / "peers"
 sys.path.insert(0, str(PEERS))
 
 from _common import SPACE, parse_wrk  # noqa: E402
-from _load import command_line, now_utc  # noqa: E402
+from _load import command_line, now_utc, postgres_backends  # noqa: E402
 from _sections import (  # noqa: E402
     add_load_arguments,
     gate_from,
@@ -362,11 +362,11 @@ def measure(server: Server, uid: str, args: argparse.Namespace) -> list[Load]:
         for connections in CONNECTIONS:
             runs = RSS_RUNS if route == "metadata" and connections == CONNECTIONS[0] else 1
             for _ in range(runs):
-                backends = _postgres_backends(server.database)
+                backends = postgres_backends(server.database)
                 before, db_before = _cpu_seconds(pids), _cpu_by_pid(backends)
                 result = _wrk(url, server.headers, args.seconds, connections)
                 cpu = _cpu_seconds(pids) - before
-                db_after = _cpu_by_pid(_postgres_backends(server.database))
+                db_after = _cpu_by_pid(postgres_backends(server.database))
                 # backends that came and went during the run are not counted (a pool that
                 # reconnects shows less PostgreSQL CPU than it cost)
                 db_cpu = sum(t - db_before.get(pid, 0.0) for pid, t in db_after.items())
@@ -703,27 +703,10 @@ def _database_name(url: str | None) -> str:
     return url.rsplit("/", 1)[1].split("?", 1)[0] if url else ""
 
 
-def _postgres_backends(database: str) -> list[int]:
-    """The PostgreSQL backend processes connected to ``database`` (their titles name it)."""
-    if not database:
-        return []
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if title.startswith("postgres: ") and f" {database} " in title:
-            found.append(int(entry.name))
-    return found
-
-
 def _tree_cpu(pid: int, database: str = "") -> Callable[[], float]:
     """CPU seconds so far of a server's processes and, on PostgreSQL, of the backends
     serving it (the load gate counts both as the measurement's own)."""
-    return lambda: _cpu_seconds(_descendants(pid) + _postgres_backends(database))
+    return lambda: _cpu_seconds(_descendants(pid) + postgres_backends(database))
 
 
 if __name__ == "__main__":
