@@ -64,7 +64,8 @@ _OPTIONAL_PRELOAD = (
     "argon2",
     "orjson",
 )
-_SERVER_MAIN = "opsml.server.__main__"
+_SERVER_MODULE = "opsml.server"
+"""The one module the fork server runs (``python -m opsml.server``)."""
 _UNKNOWN_EXIT = 255
 """The exit code of a forked process whose status nobody recorded (its fork server ended)."""
 
@@ -272,7 +273,7 @@ def fork_server_process(
         return None
     # Linux only: macOS's system libraries are not safe to use in a forked child (which is
     # why Python's multiprocessing spawns there), and Windows cannot fork.
-    if not sys.platform.startswith("linux") or args[:1] != [_SERVER_MAIN.rsplit(".", 1)[0]]:
+    if not sys.platform.startswith("linux") or args[:1] != [_SERVER_MODULE]:
         return None
     return _fork_server.spawn(args, env, cwd, log)
 
@@ -292,7 +293,7 @@ def serve_forks(fd: int, status_dir: str) -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     _warm_up()
-    if len(os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else [0]) != 1:
+    if len(os.listdir("/proc/self/task")) != 1:
         return  # a thread would not survive a fork: the caller starts fresh interpreters
     sock = socket.socket(fileno=fd)
     folder = Path(status_dir)
@@ -337,17 +338,18 @@ def _warm_up() -> None:
     the forked servers pay it themselves."""
     import gc
 
-    from opsml.mock._server import empty_registry_database
     from opsml.server._config import ServerConfig
     from opsml.server._serve import server_app
 
     saved = dict(os.environ)
     folder = Path(tempfile.mkdtemp(prefix="opsml-fork-warm-up-"))
     try:
-        empty_registry_database(folder / "opsml.db")
+        # server_app migrates the new database itself (not empty_registry_database: its
+        # template would stay behind, with an exit handler every forked server inherits).
         os.environ.update(
             OPSML_TRACKING_URI=f"sqlite:///{(folder / 'opsml.db').as_posix()}",
             OPSML_STORAGE_URI=str(folder / "storage"),
+            OPSML_DB_AUTO_MIGRATE="true",
         )
         app = server_app(ServerConfig.from_env())
         del app

@@ -158,7 +158,7 @@ class MockScouterServer:
             os.close(handle)
             records_file = Path(name)
         self.records_file = records_file
-        self._timeout = startup_timeout
+        del startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self.url = ""
 
@@ -182,10 +182,10 @@ class MockScouterServer:
                 stdout=subprocess.DEVNULL,
             )  # fmt: skip
         except OSError as exc:
-            raise ServerUnavailableError(f"the mock Scouter server did not start: {exc}") from exc
-        finally:
-            self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
             listener.close()
+            raise ServerUnavailableError(f"the mock Scouter server did not start: {exc}") from exc
+        self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        listener.close()  # the process has its own copy
 
     def records(self) -> list[Any]:
         """Every ``POST /scouter/drift`` body received so far (scouter's ``ServerRecords``
@@ -215,7 +215,7 @@ class MockScouterServer:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """The stand-in process: ``[--port N] --records FILE``."""
+    """The stand-in process: ``[--port N | --fd FD] --records FILE``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--fd", type=int, help="a listening socket to serve on")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -76,10 +77,18 @@ HARDWARE = Table(
 )
 
 
-_SQLITE_INSERT_METRICS = (
-    'INSERT INTO opsml_experiment_metrics (experiment_uid, name, value, step, "timestamp", '
-    "is_eval) VALUES (?, ?, ?, ?, ?, ?)"
-)
+_METRIC_FIELDS = ("experiment_uid", "name", "value", "step", "timestamp", "is_eval")
+
+
+@functools.cache
+def _sqlite_insert_metrics() -> str:
+    """METRICS' ``INSERT`` as SQLite's driver takes it, parameters in ``_METRIC_FIELDS``
+    order (compiled from the table once, so it follows the schema)."""
+    from sqlalchemy.dialects import sqlite
+
+    compiled = insert(METRICS).compile(dialect=sqlite.dialect(), column_keys=_METRIC_FIELDS)
+    assert tuple(compiled.positiontup or ()) == _METRIC_FIELDS, compiled.positiontup
+    return str(compiled)
 
 
 class ExperimentStore:
@@ -105,7 +114,7 @@ class ExperimentStore:
                 # SQLite takes these values as they are: straight to the driver's executemany
                 # (3-4 times faster than SQLAlchemy's per-row parameter processing).
                 conn.exec_driver_sql(
-                    _SQLITE_INSERT_METRICS,
+                    _sqlite_insert_metrics(),
                     [
                         (
                             experiment_uid,
