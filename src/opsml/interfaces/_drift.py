@@ -9,7 +9,8 @@ scouter-ml makes the profiles; this module is the boundary around it:
   Numeric columns stay numeric; every other column (string, categorical, boolean) becomes a
   categorical feature, as scouter's own pandas path does. Missing values are refused with a
   clear error (scouter cannot profile them: PSI panics, SPC yields NaN statistics), and every
-  scouter error becomes :class:`~opsml.errors.InvalidArgumentError`.
+  scouter error becomes :class:`~opsml.errors.InvalidArgumentError`. The bins of numeric PSI
+  features are computed with numpy (`_psi`: the same numbers, about ten times faster).
 - :func:`save_drift_profiles` / :func:`load_drift_profiles`: one ``drift/<alias>.json`` per
   profile, recorded as :class:`~opsml.types.DriftProfileUri`. The files are ordinary card
   files: the manifest covers them, so they are verified like every other artifact.
@@ -25,12 +26,20 @@ the registered version on the profiles of a loaded card (``docs/monitoring.md``)
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from opsml._compat import require, scouter_required
 from opsml.errors import InvalidArgumentError, OpsmlError, SerializationError
+from opsml.interfaces._psi import (
+    DECILE_BINS,
+    numeric_psi_profile,
+    numpy_columns,
+    pandas_columns,
+    polars_columns,
+)
 from opsml.types import DriftProfileMap, DriftProfileUri, SaveName, Suffix
 from opsml.types._drift import drift_type_name
 
@@ -117,14 +126,16 @@ def _as_polars(data: Any, kind: str) -> Any:
     return frame.with_columns(pl.col(categorical).cast(pl.String)) if categorical else frame
 
 
-def _check_complete(frame: Any, kind: str) -> None:
-    if kind == "Numpy":
-        np = require("numpy", "monitoring")
-        # The minimum is NaN exactly when a value is (infinities do not make it NaN): one
-        # pass without the array-sized temporary that isnan(frame).any() would allocate.
-        if frame.dtype.kind == "f" and frame.size and bool(np.isnan(frame.min())):
-            raise _missing_value_error(["the array"])
-        return
+def _numpy_missing(array: Any) -> bool:
+    """Whether a numeric array holds a NaN. Its minimum is NaN exactly when a value is
+    (infinities do not make it NaN): one pass without the array-sized temporary that
+    ``isnan(array).any()`` would allocate."""
+    np = require("numpy", "monitoring")
+    return bool(array.dtype.kind == "f" and array.size and np.isnan(array.min()))
+
+
+def _check_complete(frame: Any) -> None:
+    """Refuse a polars frame with nulls or NaN values."""
     pl = require("polars", "monitoring")
     nulls = frame.null_count().row(0)
     missing = [name for name, count in zip(frame.columns, nulls, strict=True) if count]
@@ -136,6 +147,30 @@ def _check_complete(frame: Any, kind: str) -> None:
         raise _missing_value_error(sorted(set(missing)))
 
 
+_SPC_LIMITS = ("center", "one_ucl", "one_lcl", "two_ucl", "two_lcl", "three_ucl", "three_lcl")
+
+
+def _check_spc_statistics(profile: Any, array: Any) -> None:
+    """Refuse an SPC profile of a numpy array whose statistics are not finite numbers.
+
+    A NaN anywhere in a column makes its mean NaN, so checking the ten-odd numbers of the
+    profile replaces a pass over the data; only then is the array searched, to say why.
+    """
+    broken = sorted(
+        name
+        for name, feature in profile.features.items()
+        if not all(math.isfinite(getattr(feature, limit)) for limit in _SPC_LIMITS)
+    )
+    if not broken:
+        return
+    if _numpy_missing(array):
+        raise _missing_value_error(["the array"])
+    raise InvalidArgumentError(
+        "a drift profile cannot be made from infinite values: the SPC statistics of "
+        f"{', '.join(broken[:10])} are not finite; drop or clip them first"
+    )
+
+
 def _data_type_name(data_type: Any) -> str | None:
     return None if data_type is None else drift_type_name(data_type)
 
@@ -143,7 +178,7 @@ def _data_type_name(data_type: Any) -> str | None:
 def _profile_frame(data: Any, config: Any, data_type: Any) -> Any:
     """Profile a frame with scouter's Drifter (SPC or PSI)."""
     with scouter_required():
-        from scouter.drift import Drifter
+        from scouter.drift import Drifter, PsiDriftConfig, PsiDriftProfile, SpcDriftConfig
         from scouter.types import DataType as ScouterDataType
     frame = data.data if _is_data_interface(data) else data
     kind = _frame_kind(frame)
@@ -162,12 +197,35 @@ def _profile_frame(data: Any, config: Any, data_type: Any) -> Any:
             "a numpy array for a drift profile must be 2-dimensional and numeric (one column "
             f"per feature), got {frame.ndim} dimension(s) of {frame.dtype}"
         )
-    if kind in ("Pandas", "Arrow"):
-        frame = _as_polars(frame, kind)
-    _check_complete(frame, kind)
     scouter_type = ScouterDataType.Numpy if kind == "Numpy" else ScouterDataType.Polars
     what = f"create a {type(config).__name__.removesuffix('Config')} profile"
-    return _call_scouter(what, Drifter().create_drift_profile, frame, config, scouter_type)
+
+    def scouter_profile(data: Any, config: Any) -> Any:
+        return _call_scouter(what, Drifter().create_drift_profile, data, config, scouter_type)
+
+    numeric_psi = isinstance(config, PsiDriftConfig) and not config.categorical_features
+    if numeric_psi and kind == "Pandas":  # its numeric columns as they are, no polars copy
+        columns = pandas_columns(frame, _as_polars(frame.head(DECILE_BINS), kind))
+        if columns is not None and columns.rows >= DECILE_BINS:
+            return numeric_psi_profile(
+                columns, config, scouter_profile, PsiDriftProfile, _missing_value_error
+            )
+    if kind in ("Pandas", "Arrow"):
+        frame = _as_polars(frame, kind)
+    if kind != "Numpy":
+        _check_complete(frame)
+    if numeric_psi:
+        columns = numpy_columns(frame) if kind == "Numpy" else polars_columns(frame)
+        if columns is not None and columns.rows >= DECILE_BINS:
+            return numeric_psi_profile(
+                columns, config, scouter_profile, PsiDriftProfile, _missing_value_error
+            )
+    if kind == "Numpy" and isinstance(config, PsiDriftConfig) and _numpy_missing(frame):
+        raise _missing_value_error(["the array"])  # scouter's PSI would panic on it
+    profile = scouter_profile(frame, config)
+    if kind == "Numpy" and isinstance(config, SpcDriftConfig):
+        _check_spc_statistics(profile, frame)
+    return profile
 
 
 def _is_data_interface(data: Any) -> bool:
