@@ -81,7 +81,8 @@ async def get_card(request: Request, registry: RegistryName, uid: Uid) -> Respon
     return JsonBytes(row.card_json)
 
 
-@cards.get(
+@direct_get(
+    cards,
     "/{registry}/cards",
     response_model=list[dict[str, Any]],
     tags=["cards"],
@@ -116,7 +117,8 @@ async def list_cards(
     return json_bytes(records)
 
 
-@cards.get(
+@direct_get(
+    cards,
     "/{registry}/card",
     response_model=dict[str, Any],
     tags=["cards"],

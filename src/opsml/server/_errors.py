@@ -13,8 +13,9 @@ message, traceback) is logged on ``opsml.server`` under that id.
 from __future__ import annotations
 
 import logging
+import os
+import random
 import re
-import secrets
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -70,12 +71,30 @@ def status_for(exc: errors.OpsmlError) -> int:
     return 500
 
 
+class _RequestIds:
+    """New request ids: 64 random bits each, from a generator seeded by the operating
+    system once per process (and again in a forked child, so that no two workers share a
+    sequence). An id names a request in the logs and is no secret; the system call that
+    ``secrets`` makes per id cost a card read about 3 % of its time."""
+
+    def __init__(self) -> None:
+        self._random = random.Random()  # seeded from os.urandom
+        os.register_at_fork(after_in_child=self._random.seed)
+
+    def new(self) -> str:
+        """A new id: 16 hexadecimal digits."""
+        return f"{self._random.getrandbits(64):016x}"
+
+
+_new_request_id = _RequestIds().new
+
+
 def request_id(scope: MutableMapping[str, Any]) -> str:
     """The id of the request ``scope`` belongs to (set by :class:`RequestId`)."""
     state = scope.setdefault("state", {})
     rid = state.get("request_id")
     if not isinstance(rid, str):
-        rid = state["request_id"] = secrets.token_hex(8)
+        rid = state["request_id"] = _new_request_id()
     return rid
 
 
@@ -102,7 +121,7 @@ def assign_request_id(scope: MutableMapping[str, Any]) -> str:
         (bytes(v).decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"),
         "",
     )
-    rid = given if _GIVEN_ID.fullmatch(given) else secrets.token_hex(8)
+    rid = given if _GIVEN_ID.fullmatch(given) else _new_request_id()
     scope.setdefault("state", {})["request_id"] = rid
     return rid
 
