@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response, params
-from fastapi.dependencies.utils import field_annotation_is_sequence, get_missing_field_error
+from fastapi._compat import field_annotation_is_sequence, get_missing_field_error
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import Json
