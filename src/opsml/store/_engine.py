@@ -27,7 +27,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 
 from opsml.errors import (
     InvalidArgumentError,
@@ -36,6 +38,7 @@ from opsml.errors import (
     SchemaVersionError,
 )
 from opsml.store._errors import store_error
+from opsml.store._fair_pool import FairQueuePool
 
 __all__ = [
     "HEAD_REVISION",
@@ -247,6 +250,11 @@ def _create(url: str) -> Engine:
         # load every burst opened and closed PostgreSQL backends per request (measured: p99
         # of a card read 450 ms instead of 60 ms at 64 connections).
         kwargs.update(pool_size=_pool_size(), max_overflow=0, pool_recycle=1800)
+    dialect = parsed.get_dialect()
+    if issubclass(dialect, DefaultDialect) and dialect.get_pool_class(parsed) is QueuePool:
+        # the same pool, but threads waiting for a connection get one in the order they
+        # asked (an in-memory SQLite database keeps its own pool)
+        kwargs["poolclass"] = FairQueuePool
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:
