@@ -17,6 +17,7 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -29,6 +30,7 @@ __all__ = [
     "check_int64",
     "check_text",
     "check_uid",
+    "empty_list",
     "keyword_names",
     "reject_unknown_arguments",
     "translate_validation_error",
@@ -39,6 +41,17 @@ INT64_MAX = 2**63 - 1
 UID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _UID = re.compile(UID_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def empty_list() -> list[Any]:
+    """A new empty list: the default factory of pydantic list fields.
+
+    Pydantic inspects every default factory's signature when it builds a model's schema, to
+    see whether it takes the validated data; for the builtin ``list`` that means parsing its
+    text signature (~0.15 ms a field, paid again by every model that embeds the field), for
+    a Python function a few microseconds.
+    """
+    return []
 
 
 def check_uid(value: object, what: str = "uid") -> str:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from opsml._validation import (
     check_text,
+    empty_list,
     keyword_names,
     reject_unknown_arguments,
     translate_validation_error,
@@ -95,7 +96,7 @@ class CardBase(BaseModel):
     name: str | None = None
     version: str | None = None
     uid: str | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=empty_list)
     app_env: str = "development"
     created_at: datetime | None = None
     opsml_version: str = __version__

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, Field, PrivateAttr
 
+from opsml._validation import empty_list
 from opsml.cards._base import CardBase
 from opsml.cards._tracking import Metric, Parameter, Parameters
 from opsml.errors import CardNotFoundError, CardStateError, InvalidArgumentError
@@ -40,11 +41,11 @@ class TrackingSource(Protocol):
 class UidMetadata(BaseModel):
     """uids of the cards an experiment produced or contains."""
 
-    datacard_uids: list[str] = Field(default_factory=list)
-    modelcard_uids: list[str] = Field(default_factory=list)
-    promptcard_uids: list[str] = Field(default_factory=list)
-    service_card_uids: list[str] = Field(default_factory=list)
-    experimentcard_uids: list[str] = Field(default_factory=list)
+    datacard_uids: list[str] = Field(default_factory=empty_list)
+    modelcard_uids: list[str] = Field(default_factory=empty_list)
+    promptcard_uids: list[str] = Field(default_factory=empty_list)
+    service_card_uids: list[str] = Field(default_factory=empty_list)
+    experimentcard_uids: list[str] = Field(default_factory=empty_list)
 
 
 def _total_memory() -> int:

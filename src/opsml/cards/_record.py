@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar, overload
 from pydantic import BaseModel, ConfigDict, Field
 
 from opsml._compat import require
+from opsml._validation import empty_list
 
 __all__ = ["CardList", "CardRecord"]
 
@@ -26,10 +27,10 @@ class CardRecord(BaseModel):
     name: str
     version: str
     registry_type: str
-    tags: list[str] = Field(default_factory=list)
-    datacard_uids: list[str] = Field(default_factory=list)
-    modelcard_uids: list[str] = Field(default_factory=list)
-    experimentcard_uids: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=empty_list)
+    datacard_uids: list[str] = Field(default_factory=empty_list)
+    modelcard_uids: list[str] = Field(default_factory=empty_list)
+    experimentcard_uids: list[str] = Field(default_factory=empty_list)
     auditcard_uid: str | None = None
     interface_type: str | None = None
     data_type: str | None = None

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from opsml._validation import translate_validation_error
+from opsml._validation import empty_list, translate_validation_error
 from opsml.cards._artifact_card import InterfaceCard, read_card_file
 from opsml.cards._base import CardBase
 from opsml.cards._names import validate_name
@@ -212,7 +212,7 @@ class ServiceCard(CardBase):
 
     registry_type: ClassVar[RegistryType] = RegistryType.Service
 
-    card_refs: list[Card] = Field(default_factory=list, alias="cards")
+    card_refs: list[Card] = Field(default_factory=empty_list, alias="cards")
     service_type: ServiceType = ServiceType.Api
     description: str | None = None
 

@@ -38,6 +38,7 @@ from opsml._validation import (
     INT64_MAX,
     check_int64,
     check_text,
+    empty_list,
     translate_validation_error,
 )
 from opsml.errors import InvalidArgumentError
@@ -254,7 +255,7 @@ class HardwareMetrics(BaseModel):
 
     created_at: datetime
     cpu_percent_utilization: _Percent
-    cpu_percent_per_core: list[_Percent] = Field(default_factory=list, max_length=MAX_CORES)
+    cpu_percent_per_core: list[_Percent] = Field(default_factory=empty_list, max_length=MAX_CORES)
     memory_used: _Bytes = 0
     memory_available: _Bytes = 0
     memory_percent: _Percent = 0.0

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from opsml._compat import require
+from opsml._validation import empty_list
 from opsml.errors import InvalidArgumentError, SerializationError
 from opsml.interfaces._data_base import translate_errors, type_name
 from opsml.interfaces._schema import Feature, FeatureSchema
@@ -118,7 +119,7 @@ class OnnxSchema(BaseModel):
     inputs: list[OnnxIO]
     outputs: list[OnnxIO]
     onnx_version: str
-    feature_names: list[str] = Field(default_factory=list)
+    feature_names: list[str] = Field(default_factory=empty_list)
 
     def __init__(
         self,

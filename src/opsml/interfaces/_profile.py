@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from opsml._validation import empty_list
 from opsml.errors import InvalidArgumentError
 from opsml.interfaces._enums import DataType
 from opsml.interfaces._library import ProfileOptions, library_for, supported_kinds
@@ -103,8 +104,8 @@ class Histogram(_ProfileModel):
         bin_counts: The number of values in each bin.
     """
 
-    bins: list[float] = Field(default_factory=list)
-    bin_counts: list[int] = Field(default_factory=list)
+    bins: list[float] = Field(default_factory=empty_list)
+    bin_counts: list[int] = Field(default_factory=empty_list)
 
 
 class NumericStats(_ProfileModel):

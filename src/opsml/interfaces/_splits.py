@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from opsml._validation import translate_validation_error
+from opsml._validation import empty_list, translate_validation_error
 from opsml.errors import InvalidArgumentError, OpsmlError
 from opsml.interfaces._enums import DataType
 from opsml.interfaces._library import DataLibrary, library_for, supported_kinds
@@ -325,8 +325,8 @@ class DependentVars(BaseModel):
 
     model_config = ConfigDict(defer_build=True)
 
-    column_names: list[str] = Field(default_factory=list)
-    column_indices: list[int] = Field(default_factory=list)
+    column_names: list[str] = Field(default_factory=empty_list)
+    column_indices: list[int] = Field(default_factory=empty_list)
 
     def __init__(
         self, column_names: list[str] | None = None, column_indices: list[int] | None = None
@@ -385,7 +385,7 @@ class DataSplits(BaseModel):
 
     model_config = ConfigDict(defer_build=True)
 
-    splits: list[DataSplit] = Field(default_factory=list)
+    splits: list[DataSplit] = Field(default_factory=empty_list)
 
     def __init__(self, splits: list[DataSplit] | None = None) -> None:
         try:

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from opsml._validation import empty_list
 from opsml.errors import InvalidArgumentError, SerializationError
 from opsml.llm._content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
 
@@ -303,7 +304,7 @@ class Prompt(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     message: list[Message]
-    system_instruction: list[Message] = Field(default_factory=list)
+    system_instruction: list[Message] = Field(default_factory=empty_list)
     model_settings: ModelSettings = Field(default_factory=ModelSettings)
     response_format: dict[str, Any] | None = None
 

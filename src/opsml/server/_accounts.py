@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
+from opsml._validation import empty_list
 from opsml.errors import AccountError, CardNotFoundError, PermissionDeniedError
 from opsml.server._authz import Scope, access, current_user
 from opsml.server._models import DeletedResponse
@@ -48,7 +49,7 @@ class NewUser(BaseModel):
     username: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
     password: str = Field(min_length=8, max_length=1024)
     is_admin: bool = False
-    grants: list[Annotated[str, Field(pattern=_GRANT)]] = Field(default_factory=list)
+    grants: list[Annotated[str, Field(pattern=_GRANT)]] = Field(default_factory=empty_list)
 
 
 class UserChange(BaseModel):

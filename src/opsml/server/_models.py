@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from opsml._validation import INT64_MAX, UID_PATTERN
+from opsml._validation import INT64_MAX, UID_PATTERN, empty_list
 from opsml.storage import Manifest
 from opsml.types import VersionType
 
@@ -116,7 +116,7 @@ class TransferTarget(BaseModel):
         default_factory=dict, description="headers a presigned request must carry"
     )
     parts: list[PartTarget] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="for large files sent to object storage: one presigned URL per part "
         "(``url`` is then empty); the server assembles them at commit",
     )

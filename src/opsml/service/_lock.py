@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from opsml._validation import translate_validation_error
+from opsml._validation import empty_list, translate_validation_error
 from opsml.cards import alias_in
 from opsml.errors import LockfileError, OpsmlError
 from opsml.service._spec import OpsmlServiceSpec
@@ -51,7 +51,7 @@ class LockArtifact(BaseModel):
     version: str
     uid: str
     query: str | None = Field(default=None, description="the spec's version query")
-    files: list[LockedFile] = Field(default_factory=list)
+    files: list[LockedFile] = Field(default_factory=empty_list)
 
     @classmethod
     def files_of(cls, manifest: Manifest | None) -> list[LockedFile]:
@@ -70,7 +70,7 @@ class LockFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = LOCK_FORMAT
-    artifact: list[LockArtifact] = Field(default_factory=list)
+    artifact: list[LockArtifact] = Field(default_factory=empty_list)
 
     @property
     def service(self) -> LockArtifact:

@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from opsml._pyproject import PYPROJECT, read_pyproject
-from opsml._validation import translate_validation_error
+from opsml._validation import empty_list, translate_validation_error
 from opsml.cards import (
     SERVICE_CARD_TYPES,
     Card,
@@ -67,7 +67,7 @@ class DriftSpec(_SpecModel):
 
     active: bool = True
     deactivate_others: bool = False
-    drift_type: list[str] = Field(default_factory=list)
+    drift_type: list[str] = Field(default_factory=empty_list)
 
     @field_validator("drift_type", mode="before")
     @classmethod
@@ -133,7 +133,7 @@ class ServiceConfig(_SpecModel):
 
     version: str | None = None
     write_dir: str = "opsml_service"
-    cards: list[CardSpec] = Field(default_factory=list)
+    cards: list[CardSpec] = Field(default_factory=empty_list)
 
     @field_validator("version")
     @classmethod
@@ -163,7 +163,7 @@ class SpecMetadata(_SpecModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=empty_list)
 
 
 class OpsmlServiceSpec(_SpecModel):
