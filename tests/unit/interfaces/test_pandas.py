@@ -103,6 +103,18 @@ def test_set_index_on_a_string_column_round_trips(frame: pd.DataFrame, tmp_path:
     pd.testing.assert_frame_equal(loaded.data, indexed, check_exact=True)
 
 
+def test_load_reads_the_file_as_pandas_read_parquet_does(
+    frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame.attrs = {"source": "sensor", "columns": [1, 2]}
+
+    loaded = _round_trip(PandasData(data=frame), tmp_path)
+
+    expected = pd.read_parquet(tmp_path / "data.parquet", engine="pyarrow")
+    pd.testing.assert_frame_equal(loaded.data, expected, check_exact=True)
+    assert loaded.data.attrs == expected.attrs == frame.attrs
+
+
 def test_save_writes_data_parquet_and_records_metadata(frame: pd.DataFrame, tmp_path: Path) -> None:
     interface = PandasData(data=frame)
 
