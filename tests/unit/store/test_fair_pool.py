@@ -101,19 +101,18 @@ def test_under_contention_no_thread_is_passed_over(tmp_path: Path) -> None:
     assert min(turns) >= 0.5 * max(turns), turns
 
 
-def test_sqlite_file_engines_use_the_fair_pool(tmp_path: Path) -> None:
-    engine = engine_module._create(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    try:
-        assert isinstance(engine.pool, FairQueuePool)
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT 1")).scalar_one() == 1
-    finally:
-        engine.dispose()
-
-
-@pytest.mark.postgres
-def test_postgresql_engines_use_the_fair_pool(postgres_url: str) -> None:
-    engine = engine_module._create(postgres_url)
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_engines_use_the_fair_pool(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'db.sqlite'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    engine = engine_module._create(url)
     try:
         assert isinstance(engine.pool, FairQueuePool)
         with engine.connect() as conn:
