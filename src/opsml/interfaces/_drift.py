@@ -35,6 +35,7 @@ from opsml._compat import require, scouter_required
 from opsml.errors import InvalidArgumentError, OpsmlError, SerializationError
 from opsml.interfaces._psi import (
     DECILE_BINS,
+    NumericColumns,
     numeric_psi_profile,
     numpy_columns,
     pandas_columns,
@@ -203,23 +204,27 @@ def _profile_frame(data: Any, config: Any, data_type: Any) -> Any:
     def scouter_profile(data: Any, config: Any) -> Any:
         return _call_scouter(what, Drifter().create_drift_profile, data, config, scouter_type)
 
-    numeric_psi = isinstance(config, PsiDriftConfig) and not config.categorical_features
-    if numeric_psi and kind == "Pandas":  # its numeric columns as they are, no polars copy
-        columns = pandas_columns(frame, _as_polars(frame.head(DECILE_BINS), kind))
-        if columns is not None and columns.rows >= DECILE_BINS:
-            return numeric_psi_profile(
-                columns, config, scouter_profile, PsiDriftProfile, _missing_value_error
-            )
+    def numeric_psi(columns: NumericColumns | None) -> Any:
+        """The PSI profile with opsml's bins, or ``None`` where scouter must make it."""
+        if columns is None or columns.rows < DECILE_BINS:
+            return None
+        return numeric_psi_profile(
+            columns, config, scouter_profile, PsiDriftProfile, _missing_value_error
+        )
+
+    psi = isinstance(config, PsiDriftConfig) and not config.categorical_features
+    if psi and kind == "Pandas":  # its numeric columns as they are, no polars copy
+        profile = numeric_psi(pandas_columns(frame, lambda head: _as_polars(head, kind)))
+        if profile is not None:
+            return profile
     if kind in ("Pandas", "Arrow"):
         frame = _as_polars(frame, kind)
     if kind != "Numpy":
         _check_complete(frame)
-    if numeric_psi:
-        columns = numpy_columns(frame) if kind == "Numpy" else polars_columns(frame)
-        if columns is not None and columns.rows >= DECILE_BINS:
-            return numeric_psi_profile(
-                columns, config, scouter_profile, PsiDriftProfile, _missing_value_error
-            )
+    if psi:
+        profile = numeric_psi(numpy_columns(frame) if kind == "Numpy" else polars_columns(frame))
+        if profile is not None:
+            return profile
     if kind == "Numpy" and isinstance(config, PsiDriftConfig) and _numpy_missing(frame):
         raise _missing_value_error(["the array"])  # scouter's PSI would panic on it
     profile = scouter_profile(frame, config)

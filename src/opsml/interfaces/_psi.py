@@ -31,7 +31,6 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from opsml._compat import require
@@ -101,10 +100,10 @@ def _working_float64(floats: list[int], integers: bool) -> bool:
     return bool(floats) and max(floats) == 8
 
 
-def pandas_columns(frame: Any, head: Any) -> NumericColumns | None:
+def pandas_columns(frame: Any, head_of: Callable[[Any], Any]) -> NumericColumns | None:
     """The columns of a pandas frame whose columns are all numpy-backed floats and integers
-    (``head``: its first ten rows as the polars frame scouter takes), or ``None`` where the
-    frame must go through polars (other dtypes, nullable extension types)."""
+    (``head_of(rows)``: rows of it as the frame scouter takes), or ``None`` where the frame
+    must go through polars (other dtypes, nullable extension types)."""
     np = require("numpy", "monitoring")
     dtypes = list(frame.dtypes)
     numeric = [
@@ -115,6 +114,7 @@ def pandas_columns(frame: Any, head: Any) -> NumericColumns | None:
         return None
     floats = [d.itemsize for d in dtypes if d.kind == "f"]
     float64 = _working_float64(floats, len(floats) < len(dtypes))
+    head = head_of(frame.head(_SKELETON_ROWS))
     columns = [frame.iloc[:, index].to_numpy() for index in range(len(dtypes))]
     return NumericColumns(list(head.columns), columns, float64, head, len(frame))
 
@@ -204,6 +204,8 @@ def numeric_psi_profile(
     Raises:
         Exception: ``on_missing(names)`` for the columns that hold NaN values.
     """
+    from concurrent.futures import ThreadPoolExecutor  # not at import: it pulls in logging
+
     with ThreadPoolExecutor(_threads(data.columns), thread_name_prefix="opsml-psi") as pool:
         binned = list(pool.map(lambda column: decile_bins(column, data.float64), data.columns))
     missing = [name for name, bins in zip(data.names, binned, strict=True) if bins is None]

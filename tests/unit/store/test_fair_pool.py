@@ -24,24 +24,22 @@ def _wait_for_waiters(queue: FairQueue[int], count: int) -> None:
 
 def test_waiting_threads_are_served_in_the_order_they_came() -> None:
     queue: FairQueue[int] = FairQueue(maxsize=4)
-    served: list[int] = []
-    threads = []
+    received: dict[int, int] = {}
 
     def take(index: int) -> None:
-        queue.get()
-        served.append(index)
+        received[index] = queue.get(timeout=10)
 
+    threads = []
     for index in range(6):
         thread = threading.Thread(target=take, args=(index,))
         thread.start()
         _wait_for_waiters(queue, index + 1)  # each starts waiting after the one before
         threads.append(thread)
     for item in range(6):
-        queue.put(item, block=False)
-        time.sleep(0.002)
+        queue.put(item, block=False)  # item k goes to the k-th thread to wait
     for thread in threads:
         thread.join(10)
-    assert served == list(range(6))
+    assert received == {index: index for index in range(6)}
 
 
 def test_a_newcomer_does_not_take_a_connection_meant_for_a_waiter() -> None:
