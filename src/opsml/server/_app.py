@@ -72,6 +72,25 @@ def _telemetry() -> dict[str, Any]:
     return {"telemetry": {"tracing": tracing, "metrics": False, "logs": False}}
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(st: ServerState) -> AsyncIterator[None]:
+    """Start the worker threads, then run the background jobs and deliver webhooks while
+    the server serves (not in an app that only answers test requests, e.g. a test client
+    used without its context)."""
+    st.start_threads()
+    dispatcher = WebhookDispatcher(WebhookStore(st.backend.store), st.config.webhooks)
+    if st.config.webhooks.enabled:
+        dispatcher.start()
+    task = asyncio.create_task(Jobs(st, st.metrics).run_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        dispatcher.stop()
+
+
 def create_app(config: ServerConfig) -> FastAPI:
     """Build the server on the database and storage named by ``config``.
 
@@ -84,22 +103,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     store = SqlStore.from_url(config.opsml.tracking_uri, migrate=config.auto_migrate)
     backend = LocalBackend.from_config(config.opsml, store=store)
     metrics = Metrics(os.environ.get(MULTIPROC_ENV) or None)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        """Run the background jobs and deliver webhooks while the server serves (not in an
-        app that only answers test requests, e.g. a test client used without its context)."""
-        dispatcher = WebhookDispatcher(WebhookStore(backend.store), config.webhooks)
-        if config.webhooks.enabled:
-            dispatcher.start()
-        task = asyncio.create_task(Jobs(st, metrics).run_forever())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            dispatcher.stop()
+    st = ServerState(config, backend, metrics)
 
     app = FastAPI(
         **_telemetry(),
@@ -108,7 +112,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         openapi_url="/opsml/api/openapi.json",
         docs_url="/opsml/api/docs",
         redoc_url=None,
-        lifespan=lifespan,
+        lifespan=lambda _app: _lifespan(st),
     )
 
     @app.exception_handler(OpsmlError)
@@ -140,7 +144,6 @@ def create_app(config: ServerConfig) -> FastAPI:
         response.headers[REQUEST_ID_HEADER] = rid  # this answer bypasses the middleware
         return response
 
-    st = ServerState(config, backend, metrics)
     if config.auth:
         st.security.ensure_admin(config.username, config.password)
     app.state.opsml = st

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+import opsml.server._state as _state_module
 from opsml import CardRegistry, Prompt, PromptCard, RegistryType
 from opsml.experiment import start_experiment
 from opsml.server import create_app
@@ -109,3 +110,21 @@ def test_card_reads_do_not_wait_for_a_writer(client: TestClient, sqlite_url: str
     assert answer.json()["uid"] == uid
     assert len(listed.json()) == 2
     assert all("uncommitted" not in record["tags"] for record in listed.json())
+
+
+def test_a_serving_worker_starts_its_threads_before_the_first_request(
+    sqlite_registry_env: Path,
+) -> None:
+    """Threads started under load stall the event loop (``ServerState.start_threads``):
+    the server starts all of them as it starts serving, and requests start none."""
+    app = create_app()  # type: ignore[call-arg]
+    state = app.state.opsml
+    executor = state._threads
+    assert len(executor._threads) == 0  # an app that only answers test requests starts none
+    with TestClient(app, base_url="http://localhost") as client:
+        started = set(executor._threads)
+        assert len(started) == _state_module._THREADS
+        assert all(t.is_alive() for t in started)
+        for _ in range(5):
+            assert client.get("/opsml/api/prompt/cards").status_code == 200
+        assert set(executor._threads) == started
