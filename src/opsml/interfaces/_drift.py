@@ -10,7 +10,11 @@ scouter-ml makes the profiles; this module is the boundary around it:
   categorical feature, as scouter's own pandas path does. Missing values are refused with a
   clear error (scouter cannot profile them: PSI panics, SPC yields NaN statistics), and every
   scouter error becomes :class:`~opsml.errors.InvalidArgumentError`. The bins of numeric PSI
-  features are computed with numpy (`_psi`: the same numbers, about ten times faster).
+  features are computed with numpy (`_psi`: the same numbers, about ten times faster), and
+  so are the SPC limits of numeric data (`_spc`: scouter's numbers to the rounding of its own
+  sums, in row blocks with flat memory; a one-row last sample no longer makes them NaN).
+  Both read a frame's numeric columns in place (`_numeric`); pandas frames are not copied
+  into polars for them.
 - :func:`save_drift_profiles` / :func:`load_drift_profiles`: one ``drift/<alias>.json`` per
   profile, recorded as :class:`~opsml.types.DriftProfileUri`. The files are ordinary card
   files: the manifest covers them, so they are verified like every other artifact.
@@ -33,14 +37,14 @@ from typing import Any
 
 from opsml._compat import require, scouter_required
 from opsml.errors import InvalidArgumentError, OpsmlError, SerializationError
-from opsml.interfaces._psi import (
-    DECILE_BINS,
+from opsml.interfaces._numeric import (
     NumericColumns,
-    numeric_psi_profile,
     numpy_columns,
     pandas_columns,
     polars_columns,
 )
+from opsml.interfaces._psi import DECILE_BINS, numeric_psi_profile
+from opsml.interfaces._spc import SPC_LIMITS, infinite_values_error, numeric_spc_profile
 from opsml.types import DriftProfileMap, DriftProfileUri, SaveName, Suffix
 from opsml.types._drift import drift_type_name
 
@@ -99,18 +103,23 @@ def _missing_value_error(columns: list[str]) -> InvalidArgumentError:
     )
 
 
+def _check_column_names(frame: Any) -> None:
+    """Refuse a pandas frame whose columns are not named by distinct strings."""
+    bad = [repr(c) for c in frame.columns if not isinstance(c, str)]
+    if bad:
+        raise InvalidArgumentError(
+            f"drift profile columns must be named by strings, got {', '.join(bad[:10])}"
+        )
+    if len(set(frame.columns)) != len(frame.columns):
+        raise InvalidArgumentError("drift profile columns must have distinct names")
+
+
 def _as_polars(data: Any, kind: str) -> Any:
     """A pandas frame or arrow table as a polars frame scouter profiles: numeric columns as
     they are, every other column as strings (a categorical feature)."""
     pl = require("polars", "monitoring")
     if kind == "Pandas":
-        bad = [repr(c) for c in data.columns if not isinstance(c, str)]
-        if bad:
-            raise InvalidArgumentError(
-                f"drift profile columns must be named by strings, got {', '.join(bad[:10])}"
-            )
-        if len(set(data.columns)) != len(data.columns):
-            raise InvalidArgumentError("drift profile columns must have distinct names")
+        _check_column_names(data)
     try:
         frame = pl.from_pandas(data) if kind == "Pandas" else pl.from_arrow(data)
     except (TypeError, ValueError, pl.exceptions.PolarsError) as exc:
@@ -148,9 +157,6 @@ def _check_complete(frame: Any) -> None:
         raise _missing_value_error(sorted(set(missing)))
 
 
-_SPC_LIMITS = ("center", "one_ucl", "one_lcl", "two_ucl", "two_lcl", "three_ucl", "three_lcl")
-
-
 def _check_spc_statistics(profile: Any, array: Any) -> None:
     """Refuse an SPC profile of a numpy array whose statistics are not finite numbers.
 
@@ -160,16 +166,13 @@ def _check_spc_statistics(profile: Any, array: Any) -> None:
     broken = sorted(
         name
         for name, feature in profile.features.items()
-        if not all(math.isfinite(getattr(feature, limit)) for limit in _SPC_LIMITS)
+        if not all(math.isfinite(getattr(feature, limit)) for limit in SPC_LIMITS)
     )
     if not broken:
         return
     if _numpy_missing(array):
         raise _missing_value_error(["the array"])
-    raise InvalidArgumentError(
-        "a drift profile cannot be made from infinite values: the SPC statistics of "
-        f"{', '.join(broken[:10])} are not finite; drop or clip them first"
-    )
+    raise infinite_values_error(broken)
 
 
 def _data_type_name(data_type: Any) -> str | None:
@@ -179,7 +182,13 @@ def _data_type_name(data_type: Any) -> str | None:
 def _profile_frame(data: Any, config: Any, data_type: Any) -> Any:
     """Profile a frame with scouter's Drifter (SPC or PSI)."""
     with scouter_required():
-        from scouter.drift import Drifter, PsiDriftConfig, PsiDriftProfile, SpcDriftConfig
+        from scouter.drift import (
+            Drifter,
+            PsiDriftConfig,
+            PsiDriftProfile,
+            SpcDriftConfig,
+            SpcDriftProfile,
+        )
         from scouter.types import DataType as ScouterDataType
     frame = data.data if _is_data_interface(data) else data
     kind = _frame_kind(frame)
@@ -204,25 +213,31 @@ def _profile_frame(data: Any, config: Any, data_type: Any) -> Any:
     def scouter_profile(data: Any, config: Any) -> Any:
         return _call_scouter(what, Drifter().create_drift_profile, data, config, scouter_type)
 
-    def numeric_psi(columns: NumericColumns | None) -> Any:
-        """The PSI profile with opsml's bins, or ``None`` where scouter must make it."""
-        if columns is None or columns.rows < DECILE_BINS:
+    def numeric(columns: NumericColumns | None) -> Any:
+        """The profile with opsml's numbers, or ``None`` where scouter must make it."""
+        if columns is None:
             return None
-        return numeric_psi_profile(
-            columns, config, scouter_profile, PsiDriftProfile, _missing_value_error
-        )
+        if psi and columns.rows >= DECILE_BINS:
+            return numeric_psi_profile(
+                columns, config, scouter_profile, PsiDriftProfile, _missing_value_error
+            )
+        if spc and columns.rows and columns.names:
+            return numeric_spc_profile(columns, config, SpcDriftProfile, _missing_value_error)
+        return None
 
     psi = isinstance(config, PsiDriftConfig) and not config.categorical_features
-    if psi and kind == "Pandas":  # its numeric columns as they are, no polars copy
-        profile = numeric_psi(pandas_columns(frame, lambda head: _as_polars(head, kind)))
+    spc = isinstance(config, SpcDriftConfig)
+    if (psi or spc) and kind == "Pandas":  # its numeric columns as they are, no polars copy
+        _check_column_names(frame)
+        profile = numeric(pandas_columns(frame, lambda head: _as_polars(head, kind)))
         if profile is not None:
             return profile
     if kind in ("Pandas", "Arrow"):
         frame = _as_polars(frame, kind)
     if kind != "Numpy":
         _check_complete(frame)
-    if psi:
-        profile = numeric_psi(numpy_columns(frame) if kind == "Numpy" else polars_columns(frame))
+    if psi or spc:
+        profile = numeric(numpy_columns(frame) if kind == "Numpy" else polars_columns(frame))
         if profile is not None:
             return profile
     if kind == "Numpy" and isinstance(config, PsiDriftConfig) and _numpy_missing(frame):

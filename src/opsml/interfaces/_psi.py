@@ -34,106 +34,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from opsml._compat import require
+from opsml.interfaces._numeric import NumericColumns
 
-__all__ = [
-    "DECILE_BINS",
-    "NumericColumns",
-    "decile_bins",
-    "numeric_psi_profile",
-    "numpy_columns",
-    "pandas_columns",
-    "polars_columns",
-]
+__all__ = ["DECILE_BINS", "decile_bins", "numeric_psi_profile"]
 
 DECILE_BINS = 10
 """Bins per numeric PSI feature (scouter's deciles)."""
-
-_SKELETON_ROWS = DECILE_BINS
-"""Rows scouter profiles for the profile's skeleton (it needs ten to compute deciles)."""
-
-
-class NumericColumns:
-    """The numeric columns of a frame as scouter would bin them.
-
-    Attributes:
-        names: Feature names, in column order.
-        columns: One 1-dimensional numpy array per feature (views where possible).
-        float64: Whether scouter bins them in float64 (else float32).
-        head: The first ten rows of the data, in the form scouter takes.
-        rows: The number of rows.
-    """
-
-    __slots__ = ("columns", "float64", "head", "names", "rows")
-
-    def __init__(
-        self, names: list[str], columns: list[Any], float64: bool, head: Any, rows: int
-    ) -> None:
-        self.names = names
-        self.columns = columns
-        self.float64 = float64
-        self.head = head
-        self.rows = rows
-
-
-def numpy_columns(array: Any) -> NumericColumns | None:
-    """The columns of a 2-dimensional numeric numpy array, or ``None`` where scouter must
-    profile it (a dtype it neither bins in float64 nor casts to float32)."""
-    kind, size = array.dtype.kind, array.dtype.itemsize
-    if kind == "f" and size == 8:
-        float64 = True
-    elif (kind == "f" and size == 4) or kind == "i":  # scouter refuses unsigned arrays
-        float64 = False
-    else:
-        return None
-    width = array.shape[1]
-    names = [f"feature_{index}" for index in range(width)]
-    columns = [array[:, index] for index in range(width)]
-    return NumericColumns(names, columns, float64, array[:_SKELETON_ROWS], array.shape[0])
-
-
-def _working_float64(floats: list[int], integers: bool) -> bool:
-    """The precision scouter bins a frame's numeric columns in, from the byte sizes of its
-    float columns: float64 when integer and float columns mix (it casts them), else the
-    frame's common float type; integers alone become float32."""
-    if floats and integers:
-        return True
-    return bool(floats) and max(floats) == 8
-
-
-def pandas_columns(frame: Any, head_of: Callable[[Any], Any]) -> NumericColumns | None:
-    """The columns of a pandas frame whose columns are all numpy-backed floats and integers
-    (``head_of(rows)``: rows of it as the frame scouter takes), or ``None`` where the frame
-    must go through polars (other dtypes, nullable extension types)."""
-    np = require("numpy", "monitoring")
-    dtypes = list(frame.dtypes)
-    numeric = [
-        isinstance(d, np.dtype) and (d.kind == "i" or (d.kind == "f" and d.itemsize in (4, 8)))
-        for d in dtypes
-    ]
-    if not dtypes or not all(numeric):
-        return None
-    floats = [d.itemsize for d in dtypes if d.kind == "f"]
-    float64 = _working_float64(floats, len(floats) < len(dtypes))
-    head = head_of(frame.head(_SKELETON_ROWS))
-    columns = [frame.iloc[:, index].to_numpy() for index in range(len(dtypes))]
-    return NumericColumns(list(head.columns), columns, float64, head, len(frame))
-
-
-def polars_columns(frame: Any) -> NumericColumns | None:
-    """The columns of a polars frame whose columns are all numeric, or ``None`` where
-    scouter must profile it (string, categorical, boolean or decimal columns).
-
-    scouter converts such a frame to one numpy array (:func:`_working_float64`).
-    """
-    pl = require("polars", "monitoring")
-    schema = frame.schema
-    if not schema or not all(d.is_numeric() and not d.is_decimal() for d in schema.values()):
-        return None
-    floats = [8 if dtype == pl.Float64 else 4 for dtype in schema.values() if dtype.is_float()]
-    float64 = _working_float64(floats, len(floats) < len(schema))
-    names = list(schema)
-    columns = [frame.get_column(name).to_numpy() for name in names]
-    return NumericColumns(names, columns, float64, frame.head(_SKELETON_ROWS), frame.height)
 
 
 def _decile_positions(rows: int) -> list[int]:
