@@ -15,8 +15,8 @@ import pytest
 
 pytest.importorskip("scouter")
 
-from scouter.drift import Drifter
-from scouter.types import DataType
+
+from tests.unit.interfaces._drift_peers import opsml_profile, scouter_profile
 
 from opsml import SklearnModel
 from opsml.errors import InvalidArgumentError
@@ -34,15 +34,11 @@ def _bins(profile: Any) -> dict[str, list[tuple[int, Any, Any, float]]]:
 
 
 def _scouter(data: Any, config: Any | None = None) -> Any:
-    """scouter's own profile (pandas as the polars frame scouter takes)."""
-    if isinstance(data, pd.DataFrame):
-        data = pl.from_pandas(data)
-    kind = DataType.Numpy if isinstance(data, np.ndarray) else DataType.Polars
-    return Drifter().create_drift_profile(data, config or PsiDriftConfig(), kind)
+    return scouter_profile(data, config or PsiDriftConfig())
 
 
 def _ours(data: Any, config: Any | None = None) -> Any:
-    return SklearnModel().create_drift_profile("psi", data, config or PsiDriftConfig())
+    return opsml_profile("psi", data, config or PsiDriftConfig())
 
 
 def _same(data: Any, config_args: dict[str, Any] | None = None) -> None:

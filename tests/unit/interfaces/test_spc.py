@@ -17,10 +17,9 @@ import pytest
 
 pytest.importorskip("scouter")
 
-from scouter.drift import Drifter
-from scouter.types import DataType
 
-from opsml import SklearnModel
+from tests.unit.interfaces._drift_peers import opsml_profile, scouter_profile
+
 from opsml.errors import InvalidArgumentError
 from opsml.interfaces._numeric import numpy_columns, pandas_columns
 from opsml.interfaces._spc import SPC_LIMITS, sample_size, spc_statistics
@@ -31,15 +30,11 @@ RNG = np.random.default_rng(20261205)
 
 
 def _scouter(data: Any, config: Any | None = None) -> Any:
-    """scouter's own profile (pandas as the polars frame scouter takes)."""
-    if isinstance(data, pd.DataFrame):
-        data = pl.from_pandas(data)
-    kind = DataType.Numpy if isinstance(data, np.ndarray) else DataType.Polars
-    return Drifter().create_drift_profile(data, config or SpcDriftConfig(), kind)
+    return scouter_profile(data, config or SpcDriftConfig())
 
 
 def _ours(data: Any, config: Any | None = None) -> Any:
-    return SklearnModel().create_drift_profile("spc", data, config or SpcDriftConfig())
+    return opsml_profile("spc", data, config or SpcDriftConfig())
 
 
 def _numbers(feature: Any) -> dict[str, float]:
