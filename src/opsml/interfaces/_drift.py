@@ -243,7 +243,7 @@ def _profile_frame(data: Any, config: Any, data_type: Any) -> Any:
     if kind == "Numpy" and isinstance(config, PsiDriftConfig) and _numpy_missing(frame):
         raise _missing_value_error(["the array"])  # scouter's PSI would panic on it
     profile = scouter_profile(frame, config)
-    if kind == "Numpy" and isinstance(config, SpcDriftConfig):
+    if kind == "Numpy" and spc:
         _check_spc_statistics(profile, frame)
     return profile
 
