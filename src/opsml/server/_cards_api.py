@@ -75,7 +75,7 @@ async def get_card(request: Request, registry: RegistryName, uid: Uid) -> Respon
         if shared is not None:
             row = registered_row(st, request, reg, uid)  # no database read: on the loop
         else:
-            row = await st.read(registered_row, st, request, reg, uid)
+            row = await st.card_record(reg, uid)
     except CardNotFoundError:
         raise CardNotFoundError(f"no {reg.value} card matches uid {uid!r}") from None
     return JsonBytes(row.card_json)
