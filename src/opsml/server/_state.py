@@ -26,7 +26,7 @@ from opsml.server._observe import Metrics
 from opsml.server._oidc import OidcClient
 from opsml.server._security import Principal, Security
 from opsml.storage import UploadArea
-from opsml.store import OK, AuthStore, LoopReads, WebhookStore
+from opsml.store import OK, AuthStore, CardQuery, LoopReads, WebhookStore
 from opsml.types import RegistryType
 
 __all__ = [
@@ -52,6 +52,8 @@ Uid = Annotated[str, Path(pattern=UID_PATTERN, description="the card's uid")]
 _RELAY_KEEP_SECONDS = 24 * 3600
 _THREADS = 32  # the SQLite engine's pool keeps as many connections
 _THREAD_START_SECONDS = 30.0
+LOOP_LISTING_ROWS = 100
+"""Listings of at most this many rows are read on the event loop (PostgreSQL)."""
 T = TypeVar("T")
 
 
@@ -137,6 +139,37 @@ class ServerState:
             )
         read = functools.partial(store.get, registry, uid, include_pending=include_pending)
         return await self.read(read)
+
+    async def list_card_fields(
+        self, registry: RegistryType, query: CardQuery
+    ) -> list[dict[str, Any]]:
+        """The records of a listing (:meth:`LocalBackend.list_card_fields`): awaited on the
+        event loop with PostgreSQL's :class:`LoopReads` when at most
+        ``LOOP_LISTING_ROWS`` rows can come back, else in a worker thread (turning
+        thousands of rows into JSON there lets the loop take turns at the GIL meanwhile).
+
+        Raises:
+            MetadataStoreError: The database failed.
+        """
+        backend = self.backend
+        reads = self.loop_reads
+        if reads is not None and query.limit is not None and query.limit <= LOOP_LISTING_ROWS:
+            return await backend.list_card_fields_on_loop(reads, registry, query)
+        return await self.run(backend.list_card_fields, registry, query)
+
+    async def load_card_json(self, registry: RegistryType, query: CardQuery) -> str:
+        """The stored JSON of the best match of ``query``
+        (:meth:`LocalBackend.load_card_json`): awaited on the event loop with PostgreSQL's
+        :class:`LoopReads`, else in a worker thread.
+
+        Raises:
+            CardNotFoundError: Nothing matches.
+            MetadataStoreError: The database failed.
+        """
+        backend = self.backend
+        if self.loop_reads is not None:
+            return await backend.load_card_json_on_loop(self.loop_reads, registry, query)
+        return await self.run(backend.load_card_json, registry, query)
 
     async def authenticate(self, token: str) -> Principal:
         """The caller ``token`` identifies (:meth:`Security.authenticate`). With

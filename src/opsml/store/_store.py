@@ -300,10 +300,13 @@ class SqlStore:
             q: The filters.
             summary: Only the :data:`SUMMARY_COLUMNS` (for listings).
         """
-        shape = _Shape.of(registry, q, summary)
-        return self._read_prepared(
-            shape, functools.partial(_select, shape), _values(q), f"querying {registry.table_name}"
-        )
+        return self._read_prepared(*_query_read(registry, q, summary))
+
+    async def query_on_loop(
+        self, reads: LoopReads, registry: RegistryType, q: CardQuery, *, summary: bool = False
+    ) -> list[Record]:
+        """:meth:`query`, awaited on the event loop with ``reads``' connections."""
+        return await self._read_prepared_on_loop(reads, *_query_read(registry, q, summary))
 
     def _read_prepared(
         self,
@@ -612,6 +615,14 @@ def _select(shape: _Shape) -> Select[Any]:
     if shape.limit is not None:
         stmt = stmt.limit(shape.limit)
     return stmt
+
+
+def _query_read(
+    registry: RegistryType, q: CardQuery, summary: bool
+) -> tuple[Hashable, Callable[[], Select[Any]], dict[str, Any], str]:
+    """The key, statement builder, values and description of :meth:`SqlStore.query`'s read."""
+    shape = _Shape.of(registry, q, summary)
+    return shape, functools.partial(_select, shape), _values(q), f"querying {registry.table_name}"
 
 
 def _get_read(

@@ -172,7 +172,21 @@ def test_card_metadata_on_postgresql_is_read_on_the_event_loop(
         missing = client.get("/opsml/api/prompt/cards/01900000-0000-7000-8000-000000000000")
         assert missing.status_code == 404
         assert missing.json()["error"] == "CardNotFoundError"
+        by_query = client.get(
+            "/opsml/api/prompt/card", params={"name": "greeting", "version": "0.*"}
+        )
+        assert by_query.json() == answer.json()
+        none = client.get("/opsml/api/prompt/card", params={"name": "greeting", "version": "2.*"})
+        assert none.status_code == 404
+        assert none.json()["error"] == "CardNotFoundError"
+        listed = client.get("/opsml/api/prompt/cards", params={"space": "team-a"}).json()
+        assert [r["uid"] for r in listed] == [str(pg_card.uid)]
+        assert listed[0]["version"] == "0.1.0"
         assert hops == []
+        # a long listing is turned into JSON in a worker thread (the loop keeps serving)
+        long = client.get("/opsml/api/prompt/cards", params={"limit": 101})
+        assert long.json() == listed
+        assert hops == ["LocalBackend.list_card_fields"]
         assert state.loop_reads.open_connections() == 1
     assert state.loop_reads.open_connections() == 0  # closed as the server stops
 
@@ -212,11 +226,21 @@ def test_card_permissions_on_postgresql_hold_on_the_event_loop(
 
         assert client.get(url).status_code == 401
         assert client.get(url, headers=reader).status_code == 200  # verified (a thread)
+        assert client.get(url, headers=other).status_code == 403  # verified, then refused
         hops = _no_thread_hop(monkeypatch)
         for _ in range(3):  # remembered: the epoch and the card, both on the loop
             answer = client.get(url, headers=reader)
             assert answer.status_code == 200
             assert answer.json()["uid"] == str(pg_card.uid)
+        assert hops == []
+        listing = "/opsml/api/prompt/cards"
+        assert [r["uid"] for r in client.get(listing, headers=reader).json()] == [str(pg_card.uid)]
+        assert client.get(listing, headers=other).json() == []  # other spaces are left out
+        query = {"name": "greeting"}
+        assert client.get("/opsml/api/prompt/card", params=query, headers=reader).is_success
+        hidden = client.get("/opsml/api/prompt/card", params=query, headers=other)
+        assert hidden.status_code == 404
+        assert "hello" not in hidden.text
         assert hops == []
         denied = client.get(url, headers=other)
         assert denied.status_code == 403
