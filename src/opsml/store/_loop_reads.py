@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from opsml.errors import InvalidArgumentError
-from opsml.store._prepared import PreparedRead, Record
+from opsml.store._prepared import PG_IDLE, PreparedRead, Record
 
 __all__ = ["DEFAULT_LOOP_CONNECTIONS", "LOOP_CONNECTIONS_ENV", "LoopReads", "loop_connections"]
 
@@ -158,7 +158,10 @@ class LoopReads:
                     # Like SQLAlchemy's pool: the connections opened before this failure
                     # are likely dropped too (a restart); each is replaced when next used.
                     self._generation += 1
-                self._release(held)
+                if dropped or connection.info.transaction_status != PG_IDLE:
+                    self._discard(held)  # not back into use in a state but idle
+                else:
+                    self._release(held)
                 if dropped and attempt < _ATTEMPTS:
                     attempt += 1
                     continue

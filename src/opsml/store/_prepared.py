@@ -181,7 +181,7 @@ def _autocommit_on(dbapi_connection: Any) -> bool:
     """Switch an idle psycopg 3 connection to autocommit; whether it was switched."""
     if dbapi_connection is None or dbapi_connection.autocommit:
         return False
-    if dbapi_connection.info.transaction_status != _PG_IDLE:
+    if dbapi_connection.info.transaction_status != PG_IDLE:
         return False  # not expected from the pool; then the read runs as before
     dbapi_connection.autocommit = True
     return True
@@ -200,7 +200,7 @@ def _autocommit_off(conn: Any) -> None:
 
 
 # psycopg's TransactionStatus.IDLE (0), without importing psycopg where it is not installed.
-_PG_IDLE = 0
+PG_IDLE = 0
 
 
 class PreparedReads:
