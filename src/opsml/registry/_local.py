@@ -50,7 +50,16 @@ from opsml.storage import (
     owner_token,
     verify_tree,
 )
-from opsml.store import PENDING, Actor, AliasStore, CardQuery, Event, KeyStore, SqlStore
+from opsml.store import (
+    PENDING,
+    Actor,
+    AliasStore,
+    CardQuery,
+    Event,
+    KeyStore,
+    LoopReads,
+    SqlStore,
+)
 from opsml.store._runs import record_run, run_from_card_json
 from opsml.types import RegistryMode, RegistryType, VersionType
 from opsml.version import Version, allocate_version, parse_requested_version
@@ -427,11 +436,24 @@ class LocalBackend(LocalTracking):
         unparsed (for the server, which answers it as it is)."""
         return str(self._best(registry, query).card_json)
 
+    async def list_card_fields_on_loop(
+        self, reads: LoopReads, registry: RegistryType, query: CardQuery
+    ) -> list[dict[str, Any]]:
+        """:meth:`list_card_fields`, its read awaited on the event loop with ``reads``'
+        connections (a server on PostgreSQL)."""
+        rows = await self.store.query_on_loop(reads, registry, query, summary=True)
+        return [record_fields(registry, row) for row in rows]
+
+    async def load_card_json_on_loop(
+        self, reads: LoopReads, registry: RegistryType, query: CardQuery
+    ) -> str:
+        """:meth:`load_card_json`, its read awaited on the event loop with ``reads``'
+        connections (a server on PostgreSQL)."""
+        rows = await self.store.query_on_loop(reads, registry, _single(query))
+        return str(_first(rows, registry, query).card_json)
+
     def _best(self, registry: RegistryType, query: CardQuery) -> Any:
-        rows = self.store.query(registry, _single(query))
-        if not rows:
-            raise CardNotFoundError(f"no {registry.value} card matches {_describe(query)}")
-        return rows[0]
+        return _first(self.store.query(registry, _single(query)), registry, query)
 
     def _card_from_row(self, registry: RegistryType, row: Row[Any]) -> CardBase:
         card = card_class(registry).model_validate_json(row.card_json)
@@ -604,6 +626,12 @@ def _encrypted(storage: ArtifactStorage, store: SqlStore, secret: str) -> Artifa
 
 def _single(query: CardQuery) -> CardQuery:
     return dataclasses.replace(query, sort_by_timestamp=False, limit=1, latest_first=True)
+
+
+def _first(rows: Sequence[Any], registry: RegistryType, query: CardQuery) -> Any:
+    if not rows:
+        raise CardNotFoundError(f"no {registry.value} card matches {_describe(query)}")
+    return rows[0]
 
 
 def _describe(query: CardQuery) -> str:

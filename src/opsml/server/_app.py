@@ -89,6 +89,7 @@ async def _lifespan(st: ServerState) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         dispatcher.stop()
+        st.close_loop_reads()
 
 
 def create_app(config: ServerConfig) -> FastAPI:

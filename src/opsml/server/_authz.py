@@ -134,8 +134,8 @@ async def current_user(
     """The caller: ``guest`` with every permission when auth is off, else the user a valid
     bearer token (access JWT or API token) or the UI's cookie identifies.
 
-    Runs on the event loop; a token is checked by :meth:`ServerState.read` (it reads the
-    database: on the loop for SQLite, else in a worker thread).
+    Runs on the event loop; a token is checked by :meth:`ServerState.authenticate` (it
+    reads the database: on the loop for SQLite and PostgreSQL, else in a worker thread).
 
     Raises:
         AuthenticationError: No token, or an invalid, expired or revoked one.
@@ -145,7 +145,7 @@ async def current_user(
         return known
     token = _token(request, authorization)
     st = _state(request)
-    principal: Principal = await st.read(st.security.authenticate, token)
+    principal: Principal = await st.authenticate(token)
     request.state.principal = principal
     return principal
 
@@ -236,7 +236,8 @@ class _Access:
         self, request: Request, authorization: str | None
     ) -> tuple[Principal, str | None]:
         """The caller and the space of the card the URL names, in at most one read
-        (:meth:`ServerState.read`): verifying the token and reading the record share it.
+        (:meth:`ServerState.read`; two reads awaited on the event loop with PostgreSQL's
+        loop reads): verifying the token and reading the record share it.
         The record is read only when a check needs its space, or when a token is verified
         anyway: either way the route gets it (:func:`shared_card`) and does not read it
         again."""
@@ -257,12 +258,20 @@ class _Access:
         if known is not None and known.allows_everywhere(self.permission):
             return known, None  # nothing to check: the route reads the record itself
         st = _state(request)
+        if st.loop_reads is not None:  # both reads on the event loop
+            principal = known or await st.authenticate(token)
+            try:
+                row = await st.card_record(registry, uid, include_pending=True)
+            except CardNotFoundError:
+                row = None  # the route answers 404 itself
+            found = CardLookup(registry, uid, row)
+        else:  # both reads in one call (on the loop for SQLite, else in one thread hop)
 
-        def work() -> tuple[Principal, CardLookup]:
-            principal = known or st.security.authenticate(token)
-            return principal, _lookup(st.backend.store, registry, uid)
+            def work() -> tuple[Principal, CardLookup]:
+                principal = known or st.security.authenticate(token)
+                return principal, _lookup(st.backend.store, registry, uid)
 
-        principal, found = await st.read(work)
+            principal, found = await st.read(work)
         request.state.principal = principal
         request.state.card = found
         return principal, None if found.row is None else str(found.row.space)

@@ -75,7 +75,7 @@ async def get_card(request: Request, registry: RegistryName, uid: Uid) -> Respon
         if shared is not None:
             row = registered_row(st, request, reg, uid)  # no database read: on the loop
         else:
-            row = await st.read(registered_row, st, request, reg, uid)
+            row = await st.card_record(reg, uid)
     except CardNotFoundError:
         raise CardNotFoundError(f"no {reg.value} card matches uid {uid!r}") from None
     return JsonBytes(row.card_json)
@@ -113,7 +113,7 @@ async def list_cards(
         limit=limit,
         spaces=_readable(user),
     )
-    records = await st.run(st.backend.list_card_fields, registry_type(registry), query)
+    records = await st.list_card_fields(registry_type(registry), query)
     return json_bytes(records)
 
 
@@ -143,7 +143,7 @@ async def load_card(
         version if not uid else None,
         spaces=_readable(user),
     )
-    text = await st.run(st.backend.load_card_json, registry_type(registry), query)
+    text = await st.load_card_json(registry_type(registry), query)
     return JsonBytes(text)
 
 

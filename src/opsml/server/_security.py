@@ -441,10 +441,9 @@ class Security:
         """
         epoch = self.store.epoch() if self.cache_seconds > 0 else None
         now = time.time()
-        if epoch is not None:
-            known = self._verified.get(token)
-            if known is not None and known.epoch == epoch and now < known.until:
-                return known.principal
+        known = self.remembered(token, epoch)
+        if known is not None:
+            return known
         # The epoch is read before the checks: a change committed in between bumps it past
         # the one remembered here, so the next request checks again.
         principal, expires = self._verify(token)
@@ -453,6 +452,17 @@ class Security:
                 token, _Verified(principal, epoch, min(now + self.cache_seconds, expires))
             )
         return principal
+
+    def remembered(self, token: str, epoch: int | None) -> Principal | None:
+        """The caller ``token`` identified when it was verified less than
+        ``cache_seconds`` ago, before its expiry, at security epoch ``epoch`` (the one
+        read now); ``None``: it must be verified (:meth:`authenticate`)."""
+        if epoch is None:
+            return None
+        known = self._verified.get(token)
+        if known is not None and known.epoch == epoch and time.time() < known.until:
+            return known.principal
+        return None
 
     def _verify(self, token: str) -> tuple[Principal, float]:
         """The caller a token identifies, checked in full, and when the token expires."""

@@ -4,6 +4,7 @@ dependencies that hand it and the caller to a route, and the common parameter ty
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import weakref
@@ -25,7 +26,7 @@ from opsml.server._observe import Metrics
 from opsml.server._oidc import OidcClient
 from opsml.server._security import Principal, Security
 from opsml.storage import UploadArea
-from opsml.store import OK, AuthStore, WebhookStore
+from opsml.store import OK, AuthStore, CardQuery, LoopReads, WebhookStore
 from opsml.types import RegistryType
 
 __all__ = [
@@ -51,6 +52,8 @@ Uid = Annotated[str, Path(pattern=UID_PATTERN, description="the card's uid")]
 _RELAY_KEEP_SECONDS = 24 * 3600
 _THREADS = 32  # the SQLite engine's pool keeps as many connections
 _THREAD_START_SECONDS = 30.0
+LOOP_LISTING_ROWS = 100
+"""Listings of at most this many rows are read on the event loop (PostgreSQL)."""
 T = TypeVar("T")
 
 
@@ -80,6 +83,10 @@ class ServerState:
         # a reader never waits for a writer: such reads run on the event loop, where the
         # hop to a thread and back would cost several times the read.
         self._inline_reads = backend.store.engine.dialect.name == "sqlite"
+        # PostgreSQL: reads by key awaited on the event loop, no thread hop (see LoopReads).
+        self.loop_reads = LoopReads.for_engine(backend.store.engine)
+        if self.loop_reads is not None:
+            weakref.finalize(self, self.loop_reads.close)
 
     def start_threads(self) -> None:
         """Start every worker thread of :meth:`run` now, as the server starts serving.
@@ -112,6 +119,80 @@ class ServerState:
         if self._inline_reads:
             return fn(*args)
         return await self.run(fn, *args)
+
+    async def card_record(
+        self, registry: RegistryType, uid: str, *, include_pending: bool = False
+    ) -> Any:
+        """The record of card ``uid`` (:meth:`SqlStore.get`), read the cheapest way the
+        database allows: on the event loop (SQLite, and PostgreSQL's :class:`LoopReads`),
+        else in a worker thread.
+
+        Raises:
+            CardNotFoundError: No such card (or it is still pending, unless
+                ``include_pending``).
+            MetadataStoreError: The database failed.
+        """
+        store = self.backend.store
+        if self.loop_reads is not None:
+            return await store.get_on_loop(
+                self.loop_reads, registry, uid, include_pending=include_pending
+            )
+        read = functools.partial(store.get, registry, uid, include_pending=include_pending)
+        return await self.read(read)
+
+    async def list_card_fields(
+        self, registry: RegistryType, query: CardQuery
+    ) -> list[dict[str, Any]]:
+        """The records of a listing (:meth:`LocalBackend.list_card_fields`): awaited on the
+        event loop with PostgreSQL's :class:`LoopReads` when at most
+        ``LOOP_LISTING_ROWS`` rows can come back, else in a worker thread (turning
+        thousands of rows into JSON there lets the loop take turns at the GIL meanwhile).
+
+        Raises:
+            MetadataStoreError: The database failed.
+        """
+        backend = self.backend
+        reads = self.loop_reads
+        if reads is not None and query.limit is not None and query.limit <= LOOP_LISTING_ROWS:
+            return await backend.list_card_fields_on_loop(reads, registry, query)
+        return await self.run(backend.list_card_fields, registry, query)
+
+    async def load_card_json(self, registry: RegistryType, query: CardQuery) -> str:
+        """The stored JSON of the best match of ``query``
+        (:meth:`LocalBackend.load_card_json`): awaited on the event loop with PostgreSQL's
+        :class:`LoopReads`, else in a worker thread.
+
+        Raises:
+            CardNotFoundError: Nothing matches.
+            MetadataStoreError: The database failed.
+        """
+        backend = self.backend
+        if self.loop_reads is not None:
+            return await backend.load_card_json_on_loop(self.loop_reads, registry, query)
+        return await self.run(backend.load_card_json, registry, query)
+
+    async def authenticate(self, token: str) -> Principal:
+        """The caller ``token`` identifies (:meth:`Security.authenticate`). With
+        :class:`LoopReads`, the security epoch is read on the event loop, and only a token
+        not verified recently is verified in a worker thread.
+
+        Raises:
+            AuthenticationError: Invalid, expired or revoked.
+            MetadataStoreError: The database failed.
+        """
+        security = self.security
+        if self.loop_reads is None or security.cache_seconds <= 0:
+            return await self.read(security.authenticate, token)
+        epoch = await self.auth_store.epoch_on_loop(self.loop_reads)
+        known = security.remembered(token, epoch)
+        if known is not None:
+            return known
+        return await self.run(security.authenticate, token)
+
+    def close_loop_reads(self) -> None:
+        """Close the connections of :attr:`loop_reads` (the server stops)."""
+        if self.loop_reads is not None:
+            self.loop_reads.close()
 
     def upload_area(self) -> UploadArea:
         """Where files sent *through* the server are received: the storage's own upload

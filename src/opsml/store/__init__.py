@@ -15,6 +15,7 @@ from opsml.store._engine import (
 )
 from opsml.store._experiment import ExperimentStore
 from opsml.store._leases import LeaseRow, LeaseStore
+from opsml.store._loop_reads import LoopReads
 from opsml.store._outbox import EVENT_TYPES, Event
 from opsml.store._schema import CARD_REGISTRIES
 from opsml.store._store import OK, PENDING, CardQuery, SqlStore, parse_max_date
@@ -40,6 +41,7 @@ __all__ = [
     "KeyStore",
     "LeaseRow",
     "LeaseStore",
+    "LoopReads",
     "OK",
     "PENDING",
     "PermissionRow",

@@ -9,7 +9,7 @@ log. Passwords and tokens are hashed by the caller; this module stores and finds
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from opsml.errors import AccountError, InvalidArgumentError, MetadataStoreError
 from opsml.store._errors import store_error
+from opsml.store._loop_reads import LoopReads
 from opsml.store._schema import METADATA, NAME_LEN, ascii_string, exact_text
 from opsml.store._store import SqlStore
 
@@ -216,6 +217,14 @@ class AuditEntry:
 
 def _select_epoch() -> Select[Any]:
     return select(AUTH_EPOCH.c.epoch).where(AUTH_EPOCH.c.id == 1)
+
+
+_EPOCH_READ: tuple[Hashable, Callable[[], Select[Any]], dict[str, Any], str] = (
+    ("auth_epoch",),
+    _select_epoch,
+    {},
+    "reading the security epoch",
+)
 
 
 def _bump_epoch(conn: Connection) -> None:
@@ -443,9 +452,12 @@ class AuthStore:
     def epoch(self) -> int | None:
         """The security epoch (see :data:`AUTH_EPOCH`); ``None`` when its row is missing,
         so nothing may be remembered."""
-        rows = self._store._read_prepared(
-            ("auth_epoch",), _select_epoch, {}, "reading the security epoch"
-        )
+        rows = self._store._read_prepared(*_EPOCH_READ)
+        return int(rows[0].epoch) if rows else None
+
+    async def epoch_on_loop(self, reads: LoopReads) -> int | None:
+        """:meth:`epoch`, awaited on the event loop with ``reads``' connections."""
+        rows = await self._store._read_prepared_on_loop(reads, *_EPOCH_READ)
         return int(rows[0].epoch) if rows else None
 
     # -- permissions --------------------------------------------------------------------------

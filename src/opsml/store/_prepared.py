@@ -23,12 +23,12 @@ two). The connection goes back to the pool as it came (autocommit off).
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from threading import Lock
 from typing import Any
 
 from sqlalchemy import Engine, Select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 __all__ = ["PreparedRead", "PreparedReads", "Record"]
 
@@ -76,7 +76,8 @@ class PreparedRead:
         self._make: Callable[[Any], Record] = row_type._make
         self._processors: list[tuple[int, _Processor]] | None = None
 
-    def _bound(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+    def bound(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """The parameters the DBAPI cursor takes for ``values`` of the placeholders."""
         bound = [
             (name, value if key is None else process(values[key]) if process else values[key])
             for name, key, value, process in self._params
@@ -104,7 +105,7 @@ class PreparedRead:
             sqlalchemy.exc.DBAPIError: The database failed (the driver's error wrapped as
                 SQLAlchemy wraps it).
         """
-        params = self._bound(values or {})
+        params = self.bound(values or {})
         attempt = 1
         while True:
             try:
@@ -124,28 +125,46 @@ class PreparedRead:
             cursor = conn.cursor()
             try:
                 cursor.execute(self.sql, params)
-                processors = self._processors
-                if processors is None:
-                    processors = self._processors = self._result_processors(cursor.description)
                 fetched = cursor.fetchall()
+                description = None if self.described else cursor.description
             except dialect.loaded_dbapi.Error as exc:
                 invalid = dialect.is_disconnect(exc, conn.dbapi_connection, cursor)
                 if invalid:
                     conn.invalidate(exc)
-                raise DBAPIError.instance(
-                    self.sql,
-                    params,
-                    exc,
-                    dialect.loaded_dbapi.Error,
-                    connection_invalidated=invalid,
-                    dialect=dialect,
-                ) from exc
+                raise self.error(params, exc, invalid) from exc
             finally:
                 cursor.close()
         finally:
             if switched:
                 _autocommit_off(conn)
             conn.close()
+        return self.records(fetched, description)
+
+    def error(self, params: Any, exc: Exception, invalidated: bool) -> StatementError:
+        """The driver's error ``exc`` as SQLAlchemy's ``DBAPIError`` class for it, as
+        ``Connection.execute`` raises it (``invalidated``: the connection was dropped)."""
+        dialect = self._engine.dialect
+        return DBAPIError.instance(
+            self.sql,
+            params,
+            exc,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=invalidated,
+            dialect=dialect,
+        )
+
+    @property
+    def described(self) -> bool:
+        """Whether :meth:`records` knows the result's types already (then it needs no
+        ``description``: psycopg builds one object per column each time it is asked)."""
+        return self._processors is not None
+
+    def records(self, fetched: Sequence[Any], description: Any) -> list[Record]:
+        """Rows a DBAPI cursor fetched for this statement as the named tuples :meth:`run`
+        returns (``description``: the cursor's, needed until :attr:`described`)."""
+        processors = self._processors
+        if processors is None:
+            processors = self._processors = self._result_processors(description)
         make = self._make
         if not processors:
             return [make(row) for row in fetched]
@@ -162,7 +181,7 @@ def _autocommit_on(dbapi_connection: Any) -> bool:
     """Switch an idle psycopg 3 connection to autocommit; whether it was switched."""
     if dbapi_connection is None or dbapi_connection.autocommit:
         return False
-    if dbapi_connection.info.transaction_status != _PG_IDLE:
+    if dbapi_connection.info.transaction_status != PG_IDLE:
         return False  # not expected from the pool; then the read runs as before
     dbapi_connection.autocommit = True
     return True
@@ -181,7 +200,7 @@ def _autocommit_off(conn: Any) -> None:
 
 
 # psycopg's TransactionStatus.IDLE (0), without importing psycopg where it is not installed.
-_PG_IDLE = 0
+PG_IDLE = 0
 
 
 class PreparedReads:

@@ -36,6 +36,7 @@ from opsml.errors import (
 )
 from opsml.store._engine import SchemaState, open_engine, read_schema_state
 from opsml.store._errors import store_error
+from opsml.store._loop_reads import LoopReads
 from opsml.store._outbox import Event, enqueue
 from opsml.store._prepared import PreparedReads, Record
 from opsml.store._schema import ALIASES, TAGS, card_table
@@ -299,10 +300,13 @@ class SqlStore:
             q: The filters.
             summary: Only the :data:`SUMMARY_COLUMNS` (for listings).
         """
-        shape = _Shape.of(registry, q, summary)
-        return self._read_prepared(
-            shape, functools.partial(_select, shape), _values(q), f"querying {registry.table_name}"
-        )
+        return self._read_prepared(*_query_read(registry, q, summary))
+
+    async def query_on_loop(
+        self, reads: LoopReads, registry: RegistryType, q: CardQuery, *, summary: bool = False
+    ) -> list[Record]:
+        """:meth:`query`, awaited on the event loop with ``reads``' connections."""
+        return await self._read_prepared_on_loop(reads, *_query_read(registry, q, summary))
 
     def _read_prepared(
         self,
@@ -322,6 +326,24 @@ class SqlStore:
         except SQLAlchemyError as exc:
             raise store_error(what, exc) from exc
 
+    async def _read_prepared_on_loop(
+        self,
+        reads: LoopReads,
+        key: Hashable,
+        build: Callable[[], Select[Any]],
+        values: Mapping[str, Any],
+        what: str,
+    ) -> list[Record]:
+        """:meth:`_read_prepared`, awaited on the event loop with ``reads``' connections.
+
+        Raises:
+            MetadataStoreError: The database failed (``what`` says what was asked).
+        """
+        try:
+            return await reads.run(self._prepared.get(key, build), values)
+        except SQLAlchemyError as exc:
+            raise store_error(what, exc) from exc
+
     def _select(
         self, registry: RegistryType, q: CardQuery, *, summary: bool
     ) -> tuple[Select[Any], dict[str, Any], Hashable]:
@@ -336,15 +358,21 @@ class SqlStore:
         Raises:
             CardNotFoundError: No such card.
         """
-        rows = self._read_prepared(
-            ("get", registry, include_pending),
-            functools.partial(_select_uid, registry, include_pending),
-            {"uid": uid},
-            f"reading card {uid}",
-        )
-        if not rows:
-            raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
-        return rows[0]
+        rows = self._read_prepared(*_get_read(registry, uid, include_pending))
+        return _found(rows, registry, uid)
+
+    async def get_on_loop(
+        self, reads: LoopReads, registry: RegistryType, uid: str, *, include_pending: bool = False
+    ) -> Record:
+        """:meth:`get`, awaited on the event loop with ``reads``' connections (a server's
+        read by key; see :class:`~opsml.store.LoopReads`).
+
+        Raises:
+            CardNotFoundError: No such card.
+            MetadataStoreError: The database failed.
+        """
+        rows = await self._read_prepared_on_loop(reads, *_get_read(registry, uid, include_pending))
+        return _found(rows, registry, uid)
 
     def space_of(self, registry: RegistryType, uid: str) -> str | None:
         """The space of the ``ok`` card with this uid in ``registry`` (``None``: no such card)."""
@@ -587,6 +615,32 @@ def _select(shape: _Shape) -> Select[Any]:
     if shape.limit is not None:
         stmt = stmt.limit(shape.limit)
     return stmt
+
+
+def _query_read(
+    registry: RegistryType, q: CardQuery, summary: bool
+) -> tuple[Hashable, Callable[[], Select[Any]], dict[str, Any], str]:
+    """The key, statement builder, values and description of :meth:`SqlStore.query`'s read."""
+    shape = _Shape.of(registry, q, summary)
+    return shape, functools.partial(_select, shape), _values(q), f"querying {registry.table_name}"
+
+
+def _get_read(
+    registry: RegistryType, uid: str, include_pending: bool
+) -> tuple[Hashable, Callable[[], Select[Any]], dict[str, Any], str]:
+    """The key, statement builder, values and description of :meth:`SqlStore.get`'s read."""
+    return (
+        ("get", registry, include_pending),
+        functools.partial(_select_uid, registry, include_pending),
+        {"uid": uid},
+        f"reading card {uid}",
+    )
+
+
+def _found(rows: list[Record], registry: RegistryType, uid: str) -> Record:
+    if not rows:
+        raise CardNotFoundError(f"no {registry.value} card with uid {uid!r}")
+    return rows[0]
 
 
 def _select_uid(registry: RegistryType, include_pending: bool) -> Select[Any]:

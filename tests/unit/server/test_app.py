@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -128,3 +129,129 @@ def test_a_serving_worker_starts_its_threads_before_the_first_request(
         for _ in range(5):
             assert client.get("/opsml/api/prompt/cards").status_code == 200
         assert set(executor._threads) == started
+
+
+@pytest.fixture
+def pg_card(postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> PromptCard:
+    """A PostgreSQL registry (local mode) holding one card in space ``team-a``."""
+    monkeypatch.setenv("OPSML_TRACKING_URI", postgres_url)
+    monkeypatch.setenv("OPSML_STORAGE_URI", str(tmp_path / "registries"))
+    card = PromptCard(prompt=Prompt(message="hello"), space="team-a", name="greeting")
+    CardRegistry(RegistryType.Prompt).register_card(card)
+    return card
+
+
+def _no_thread_hop(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every call the server sends to a worker thread from now on."""
+    hops: list[str] = []
+    original = _state_module.ServerState.run
+
+    async def run(self: Any, fn: Any, *args: Any) -> Any:
+        hops.append(getattr(fn, "__qualname__", repr(fn)))
+        return await original(self, fn, *args)
+
+    monkeypatch.setattr(_state_module.ServerState, "run", run)
+    return hops
+
+
+@pytest.mark.postgres
+def test_card_metadata_on_postgresql_is_read_on_the_event_loop(
+    pg_card: PromptCard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET card metadata awaits its read on the event loop (no hop to a worker thread),
+    answers what local mode loads, and the loop's connections close with the server."""
+    app = create_app()  # type: ignore[call-arg]
+    state = app.state.opsml
+    assert state.loop_reads is not None
+    with TestClient(app, base_url="http://localhost") as client:
+        hops = _no_thread_hop(monkeypatch)
+        answer = client.get(f"/opsml/api/prompt/cards/{pg_card.uid}")
+        assert answer.status_code == 200, answer.text
+        loaded = CardRegistry(RegistryType.Prompt).load_card(uid=str(pg_card.uid))
+        assert answer.json() == json.loads(loaded.model_dump_json())
+        missing = client.get("/opsml/api/prompt/cards/01900000-0000-7000-8000-000000000000")
+        assert missing.status_code == 404
+        assert missing.json()["error"] == "CardNotFoundError"
+        by_query = client.get(
+            "/opsml/api/prompt/card", params={"name": "greeting", "version": "0.*"}
+        )
+        assert by_query.json() == answer.json()
+        none = client.get("/opsml/api/prompt/card", params={"name": "greeting", "version": "2.*"})
+        assert none.status_code == 404
+        assert none.json()["error"] == "CardNotFoundError"
+        listed = client.get("/opsml/api/prompt/cards", params={"space": "team-a"}).json()
+        assert [r["uid"] for r in listed] == [str(pg_card.uid)]
+        assert listed[0]["version"] == "0.1.0"
+        assert hops == []
+        # a long listing is turned into JSON in a worker thread (the loop keeps serving)
+        long = client.get("/opsml/api/prompt/cards", params={"limit": 101})
+        assert long.json() == listed
+        assert hops == ["LocalBackend.list_card_fields"]
+        assert state.loop_reads.open_connections() == 1
+    assert state.loop_reads.open_connections() == 0  # closed as the server stops
+
+
+@pytest.mark.postgres
+def test_card_permissions_on_postgresql_hold_on_the_event_loop(
+    pg_card: PromptCard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Auth on: the token's check and the card's space are read on the loop; a user with
+    grants in another space is refused, a revoked grant takes effect on the next request."""
+    from opsml.server._config import ServerConfig
+    from opsml.settings import OpsmlConfig
+
+    config = ServerConfig(
+        opsml=OpsmlConfig.from_env(), auth=True, username="root", password="root-password-1"
+    )
+    app = create_app(config)
+    url = f"/opsml/api/prompt/cards/{pg_card.uid}"
+    with TestClient(app, base_url="http://localhost") as client:
+
+        def token(username: str, password: str) -> dict[str, str]:
+            response = client.post(
+                "/opsml/api/auth/token", json={"username": username, "password": password}
+            )
+            assert response.status_code == 200, response.text
+            return {"authorization": f"Bearer {response.json()['access_token']}"}
+
+        root = token("root", "root-password-1")
+        for user, grants in (("reader", ["team-a:read"]), ("other", ["team-b:read"])):
+            created = client.post(
+                "/opsml/api/users",
+                json={"username": user, "password": "password-123", "grants": grants},
+                headers=root,
+            )
+            assert created.status_code == 200, created.text
+        reader, other = token("reader", "password-123"), token("other", "password-123")
+
+        assert client.get(url).status_code == 401
+        assert client.get(url, headers=reader).status_code == 200  # verified (a thread)
+        assert client.get(url, headers=other).status_code == 403  # verified, then refused
+        hops = _no_thread_hop(monkeypatch)
+        for _ in range(3):  # remembered: the epoch and the card, both on the loop
+            answer = client.get(url, headers=reader)
+            assert answer.status_code == 200
+            assert answer.json()["uid"] == str(pg_card.uid)
+        assert hops == []
+        listing = "/opsml/api/prompt/cards"
+        assert [r["uid"] for r in client.get(listing, headers=reader).json()] == [str(pg_card.uid)]
+        assert client.get(listing, headers=other).json() == []  # other spaces are left out
+        query = {"name": "greeting"}
+        assert client.get("/opsml/api/prompt/card", params=query, headers=reader).is_success
+        hidden = client.get("/opsml/api/prompt/card", params=query, headers=other)
+        assert hidden.status_code == 404
+        assert "hello" not in hidden.text
+        assert hops == []
+        denied = client.get(url, headers=other)
+        assert denied.status_code == 403
+        assert denied.json()["error"] == "PermissionDeniedError"
+        assert "greeting" not in denied.text
+        assert "hello" not in denied.text
+
+        revoked = client.put(
+            "/opsml/api/users/reader",
+            json={"grants": ["team-b:read"]},
+            headers=root,
+        )
+        assert revoked.status_code == 200, revoked.text
+        assert client.get(url, headers=reader).status_code == 403
