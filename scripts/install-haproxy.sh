@@ -8,4 +8,4 @@ if command -v haproxy >/dev/null 2>&1; then
 fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
-haproxy -v | head -1
+haproxy -v | sed -n 1p  # sed reads to the end: `head` could cut haproxy off (SIGPIPE, exit 141 under pipefail)
