@@ -278,9 +278,12 @@ def _start_together(procs: list[subprocess.Popen[str]]) -> None:
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_two_servers_on_one_postgres_give_distinct_versions(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, empty_postgres_url: str
 ) -> None:
-    shared = {"OPSML_TRACKING_URI": postgres_url, "OPSML_STORAGE_URI": str(tmp_path / "shared")}
+    shared = {
+        "OPSML_TRACKING_URI": empty_postgres_url,
+        "OPSML_STORAGE_URI": str(tmp_path / "shared"),
+    }
     servers = [OpsmlTestServer(base_path=tmp_path / f"server{i}", env=shared) for i in range(2)]
     for srv in servers:
         srv.start_server()

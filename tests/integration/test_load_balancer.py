@@ -136,7 +136,7 @@ def _wait_for(stats: int, replica: str, status: str, seen: list[str]) -> None:
 
 
 def test_replica_killed_and_rolling_restart_under_load_lose_nothing(
-    postgres_url: str, s3: Emulator, tmp_path: Path
+    empty_postgres_url: str, s3: Emulator, tmp_path: Path
 ) -> None:
     if HAPROXY is None:
         message = "haproxy is not installed (scripts/install-haproxy.sh)"
@@ -147,7 +147,7 @@ def test_replica_killed_and_rolling_restart_under_load_lose_nothing(
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSML_")}
     env.update(
         s3.env,
-        OPSML_TRACKING_URI=postgres_url,
+        OPSML_TRACKING_URI=empty_postgres_url,
         OPSML_STORAGE_URI="s3://opsml-lb/registry",
         OPSML_GC_INTERVAL="0",
         OPSML_LOG_FORMAT="json",
@@ -228,7 +228,7 @@ def test_replica_killed_and_rolling_restart_under_load_lose_nothing(
         f"{len(records)} registrations and loads; load balancer saw r1 as {sorted(set(seen))};"
         f" rolling restart done {rolled - started:.0f} s after the clients started"
     )
-    engine = create_engine(postgres_url)
+    engine = create_engine(empty_postgres_url)
     with engine.connect() as conn:
         rows = conn.execute(
             text("SELECT uid, name, version, status FROM opsml_data_registry WHERE space = 'lb'")

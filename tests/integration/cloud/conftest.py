@@ -97,6 +97,9 @@ def cloud_registry_env(
     """Local mode (SQLite) and client mode (a real server process) with the artifacts in a
     fresh bucket of each emulated cloud; returns a ``Path``-like view of the storage root."""
     if request.param == "local":
+        from tests.conftest import _empty_registry
+
+        _empty_registry(tmp_path / "opsml.db")
         monkeypatch.setenv("OPSML_TRACKING_URI", f"sqlite:///{(tmp_path / 'opsml.db').as_posix()}")
         monkeypatch.setenv("OPSML_STORAGE_URI", bucket_uri)
         yield storage_view(bucket_uri)

@@ -18,11 +18,11 @@ from sqlalchemy.engine import make_url
 
 
 @pytest.fixture
-def postgres_icu_url(postgres_url: str) -> Iterator[str]:
+def postgres_icu_url(empty_postgres_url: str) -> Iterator[str]:
     """A new PostgreSQL database whose default collation is ICU ``en-US``."""
     from opsml.registry import close_backends
 
-    url = make_url(postgres_url)
+    url = make_url(empty_postgres_url)
     name = f"{url.database}_icu"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:

@@ -38,7 +38,7 @@ _KILL = {"postgres": "SELECT pg_terminate_backend({})", "mysql": "KILL {}"}
 def test_a_connection_dropped_while_idle_is_replaced_before_use(
     backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url: str = request.getfixturevalue(f"{backend}_url")
+    url: str = request.getfixturevalue(f"empty_{backend}_url")
     engine = engine_module._create(url)
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
 
@@ -102,7 +102,7 @@ def test_the_pool_keeps_its_connections_under_load(
 ) -> None:
     """OPSML_DB_POOL_SIZE connections at most, opened once and kept: readers beyond it
     wait for one instead of opening (and closing) connections of their own."""
-    url: str = request.getfixturevalue(f"{backend}_url")
+    url: str = request.getfixturevalue(f"empty_{backend}_url")
     monkeypatch.setenv("OPSML_DB_POOL_SIZE", "3")
     engine = engine_module._create(url)
     seen: set[int] = set()
@@ -135,7 +135,7 @@ def test_a_bad_pool_size_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.postgres
 def test_a_prepared_read_on_postgresql_leaves_its_connection_as_it_found_it(
-    postgres_url: str,
+    empty_postgres_url: str,
 ) -> None:
     """A prepared read runs in autocommit mode (no BEGIN, no ROLLBACK at check-in: one
     round trip), and the connection goes back to the pool idle with autocommit off, so the
@@ -145,7 +145,7 @@ def test_a_prepared_read_on_postgresql_leaves_its_connection_as_it_found_it(
 
     from opsml.store._prepared import PreparedRead
 
-    engine = engine_module._create(postgres_url)
+    engine = engine_module._create(empty_postgres_url)
     engine.pool.dispose()
     try:
         with engine.begin() as conn:

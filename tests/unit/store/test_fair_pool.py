@@ -108,7 +108,7 @@ def test_engines_use_the_fair_pool(
     url = (
         f"sqlite:///{tmp_path / 'db.sqlite'}"
         if backend == "sqlite"
-        else request.getfixturevalue("postgres_url")
+        else request.getfixturevalue("empty_postgres_url")
     )
     engine = engine_module._create(url)
     try:

@@ -104,7 +104,7 @@ def _assert_schema_is_exact(engine: Engine) -> None:
     ],
 )
 def test_a_new_database_has_the_declared_types(db: str, request: pytest.FixtureRequest) -> None:
-    url = request.getfixturevalue({"postgres": "postgres_icu_url", "mysql": "mysql_url"}[db])
+    url = request.getfixturevalue({"postgres": "postgres_icu_url", "mysql": "empty_mysql_url"}[db])
     engine = open_engine(url)
     try:
         _assert_schema_is_exact(engine)

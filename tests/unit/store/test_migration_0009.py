@@ -31,9 +31,9 @@ def _index_rows(engine: Engine, uid: str) -> set[str]:
 
 
 def test_old_tags_are_indexed_under_both_spellings(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    empty_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("OPSML_TRACKING_URI", db_url)
+    monkeypatch.setenv("OPSML_TRACKING_URI", empty_db_url)
     monkeypatch.setenv("OPSML_STORAGE_URI", str(tmp_path / "registries"))
     registry = CardRegistry(RegistryType.Prompt)
     card = PromptCard(
@@ -41,7 +41,7 @@ def test_old_tags_are_indexed_under_both_spellings(
     )
     registry.register_card(card)
     close_backends()
-    engine = create_engine(db_url)
+    engine = create_engine(empty_db_url)
     try:
         _alembic(engine, "downgrade", "0008_card_aliases")  # as before the revision
         assert _index_rows(engine, str(card.uid)) == {"team:search", "plain", "k=v"}

@@ -103,14 +103,14 @@ def _db_command(url: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_replicas_upgrading_at_once_migrate_once(db_url: str) -> None:
-    procs = [_db_command(db_url, "upgrade") for _ in range(3)]
+def test_replicas_upgrading_at_once_migrate_once(empty_db_url: str) -> None:
+    procs = [_db_command(empty_db_url, "upgrade") for _ in range(3)]
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outputs
     upgraded = [o for o in outputs if o.startswith("upgraded from an empty database to")]
     waited = [o for o in outputs if o.startswith(f"already at {HEAD_REVISION}")]
     assert (len(upgraded), len(waited)) == (1, 2), outputs
-    current = _db_command(db_url, "current")
+    current = _db_command(empty_db_url, "current")
     assert current.communicate(timeout=120)[0].strip() == f"{HEAD_REVISION} (head): up to date"
     assert current.returncode == 0
 
