@@ -19,7 +19,7 @@ per core), then ``--workers 1``, both without authentication, then with authenti
 (default workers) once with a bearer token from ``POST /auth/token`` and once with an API
 token; then on PostgreSQL (the machine's, on loopback; a copy of the same seeded rows made
 by ``peers/pg_copy.py``, ``OPSML_BENCH_PG_URL`` names the admin URL) without
-authentication and with a bearer token. OpsML 3 is its own ``OpsmlTestServer``
+authentication, with a bearer token and with an API token. OpsML 3 is its own ``OpsmlTestServer``
 (``.bench-venvs/opsml3``; its Rust server in threads of the peer process), which needs a
 login: a bearer token from its ``/auth/login``, and a ``User-Agent`` (it answers 400
 without one).
@@ -481,7 +481,8 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        help="ours, ours-1, ours-bearer, ours-api, ours-pg, ours-pg-bearer, opsml3, opsml3-pg "
+        help="ours, ours-1, ours-bearer, ours-api, ours-pg, ours-pg-bearer, ours-pg-api, opsml3, "
+        "opsml3-pg "
         "(repeatable)",
     )
     parser.add_argument("--no-setup", action="store_true", help="do not run setup_venvs.sh")
@@ -510,6 +511,7 @@ def main() -> int:
         ("ours-api", "ours, auth on, API token", None, "api", False),
         ("ours-pg", "ours on PostgreSQL (default workers)", None, None, True),
         ("ours-pg-bearer", "ours on PostgreSQL, auth on, bearer token", None, "bearer", True),
+        ("ours-pg-api", "ours on PostgreSQL, auth on, API token", None, "api", True),
     ]
     wanted = set(args.only or [c[0] for c in configs] + ["opsml3", "opsml3-pg"])
     groups: dict[str, Group] = {}
