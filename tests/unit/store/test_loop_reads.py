@@ -5,9 +5,11 @@ connections the database dropped or a client abandoned."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -19,6 +21,7 @@ from opsml.store import LoopReads, SqlStore
 from opsml.store._prepared import PreparedRead
 
 MISSING = "01900000-0000-7000-8000-000000000000"
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -72,6 +75,14 @@ def _backends(store: SqlStore) -> list[int]:
     finally:
         admin.dispose()
     return [int(pid) for (pid,) in rows]
+
+
+def _run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` in a thread of its own: the suite's session-wide Playwright
+    (its sync API) keeps an event loop running in a test process's main thread once a
+    browser test ran there, and ``asyncio.run`` refuses to start beside it."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main).result()
 
 
 def _gone(pids: set[int], store: SqlStore) -> bool:
@@ -128,7 +139,7 @@ def test_a_loop_read_answers_what_the_engine_read_answers(
         with pytest.raises(CardNotFoundError):  # another registry
             await store.get_on_loop(reads, RegistryType.Model, str(card.uid))
 
-    asyncio.run(main())
+    _run(main())
     assert reads.open_connections() == 1  # reads one after another share one connection
     reads.close()
     assert reads.open_connections() == 0
@@ -151,7 +162,7 @@ def test_pending_cards_are_read_only_when_asked_for(
         )
         assert row.status == "pending"
 
-    asyncio.run(main())
+    _run(main())
     reads.close()
 
 
@@ -175,7 +186,7 @@ def test_connections_are_bounded_and_waiters_served_in_order(
             await asyncio.sleep(0.002)  # each asks after the one before
         await asyncio.gather(*tasks)
 
-    asyncio.run(main())
+    _run(main())
     assert reads.open_connections() == 2
     # two at a time, in the order they asked: pairs finish in order
     assert [sorted(finished[i : i + 2]) for i in range(0, 8, 2)] == [
@@ -214,7 +225,7 @@ def test_a_read_survives_connections_the_database_dropped(
         # every connection older than the failure is replaced, not tried one by one
         assert reads.open_connections() == 1
 
-    asyncio.run(main())
+    _run(main())
     reads.close()
 
 
@@ -234,7 +245,7 @@ def test_a_database_error_is_a_store_error_and_the_connection_is_kept(
         assert row.name == "greeting"
         assert reads.open_connections() == 1  # the same connection, still usable
 
-    asyncio.run(main())
+    _run(main())
     reads.close()
 
 
@@ -252,7 +263,7 @@ def test_an_unreachable_database_is_a_store_error(
             await store.get_on_loop(reads, RegistryType.Prompt, MISSING)
         assert "reading card" in str(raised.value)
 
-    asyncio.run(main())
+    _run(main())
     assert reads.open_connections() == 0
     engine.dispose()
 
@@ -277,7 +288,7 @@ def test_a_cancelled_read_closes_its_connection_and_frees_its_place(
         assert row.name == "greeting"
         assert reads.open_connections() == 1
 
-    asyncio.run(main())
+    _run(main())
     reads.close()
 
 
@@ -300,7 +311,7 @@ def test_a_cancelled_waiter_leaves_the_line(
         assert row.name == "greeting"
         assert reads.open_connections() == 1
 
-    asyncio.run(main())
+    _run(main())
     reads.close()
 
 
@@ -318,9 +329,9 @@ def test_connections_follow_the_event_loop_and_are_recycled(
         row = await store.get_on_loop(reads, RegistryType.Prompt, uid)
         return str(row.uid)
 
-    assert asyncio.run(read()) == uid
+    assert _run(read()) == uid
     first = _pids(reads)
-    assert asyncio.run(read()) == uid  # another loop: new connections, the old closed
+    assert _run(read()) == uid  # another loop: new connections, the old closed
     assert reads.open_connections() == 1
     assert first.isdisjoint(_pids(reads))
     assert _gone(first, store)  # the first loop's backend is gone
@@ -336,6 +347,6 @@ def test_connections_follow_the_event_loop_and_are_recycled(
         assert before.isdisjoint(_pids(reads))
         assert _gone(before, store)
 
-    asyncio.run(twice())
+    _run(twice())
     assert reads.open_connections() == 1
     reads.close()
