@@ -215,18 +215,28 @@ def _pool_size() -> int:
     Raises:
         InvalidArgumentError: Not a whole number from 1 to 1000.
     """
-    raw = os.environ.get(POOL_SIZE_ENV, "").strip()
+    return whole_number_env(POOL_SIZE_ENV, DEFAULT_POOL_SIZE, 1, 1000)
+
+
+def whole_number_env(name: str, default: int, low: int, high: int) -> int:
+    """The whole number environment variable ``name`` holds (``default`` when unset or
+    blank).
+
+    Raises:
+        InvalidArgumentError: Not a whole number from ``low`` to ``high``.
+    """
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_POOL_SIZE
+        return default
     try:
-        size = int(raw)
+        value = int(raw)
     except ValueError:
-        size = 0
-    if not 1 <= size <= 1000:
+        value = low - 1
+    if not low <= value <= high:
         raise InvalidArgumentError(
-            f"{POOL_SIZE_ENV} must be a whole number from 1 to 1000, not {raw!r}"
+            f"{name} must be a whole number from {low} to {high}, not {raw!r}"
         )
-    return size
+    return value
 
 
 def _create(url: str) -> Engine:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import sys
 import time
 from collections.abc import Mapping
@@ -32,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from opsml.errors import InvalidArgumentError
+from opsml.store._engine import whole_number_env
 from opsml.store._prepared import PG_IDLE, PreparedRead, Record
 
 __all__ = ["DEFAULT_LOOP_CONNECTIONS", "LOOP_CONNECTIONS_ENV", "LoopReads", "loop_connections"]
@@ -52,18 +51,7 @@ def loop_connections() -> int:
     Raises:
         InvalidArgumentError: Not a whole number from 0 to 1000.
     """
-    raw = os.environ.get(LOOP_CONNECTIONS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_LOOP_CONNECTIONS
-    try:
-        size = int(raw)
-    except ValueError:
-        size = -1
-    if not 0 <= size <= 1000:
-        raise InvalidArgumentError(
-            f"{LOOP_CONNECTIONS_ENV} must be a whole number from 0 to 1000, not {raw!r}"
-        )
-    return size
+    return whole_number_env(LOOP_CONNECTIONS_ENV, DEFAULT_LOOP_CONNECTIONS, 0, 1000)
 
 
 @dataclass(eq=False)
