@@ -26,7 +26,7 @@ import resource
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -89,8 +89,12 @@ def command_line() -> str:
     return f"make bench ({cmd})" if os.environ.get("MAKELEVEL") else cmd
 
 
-def _postgres_processes() -> Iterator[tuple[int, str]]:
-    """(pid, title) of every PostgreSQL process of this machine."""
+def postgres_backends(database: str) -> list[int]:
+    """The PostgreSQL backend processes connected to ``database`` (their titles name it);
+    none for an empty name."""
+    if not database:
+        return []
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -98,27 +102,9 @@ def _postgres_processes() -> Iterator[tuple[int, str]]:
             title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if title.startswith("postgres: "):
-            yield int(entry.name), title
-
-
-def postgres_backends(database: str) -> list[int]:
-    """The PostgreSQL backend processes connected to ``database`` (their titles name it);
-    none for an empty name."""
-    if not database:
-        return []
-    return [pid for pid, title in _postgres_processes() if f" {database} " in title]
-
-
-_PG_WRITERS = (": checkpointer", ": background writer", ": walwriter")
-
-
-def postgres_writers() -> list[int]:
-    """PostgreSQL's shared background processes that write for every database (the
-    checkpointer, the background writer, the WAL writer): a peer that writes while it
-    serves reads (OpsML 3 records an audit event per request) makes them work, and that
-    CPU is the measurement's own on a quiet machine, not another process's."""
-    return [pid for pid, title in _postgres_processes() if title.rstrip().endswith(_PG_WRITERS)]
+        if title.startswith("postgres: ") and f" {database} " in title:
+            found.append(int(entry.name))
+    return found
 
 
 def _busy_seconds() -> float:

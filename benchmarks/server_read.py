@@ -66,7 +66,7 @@ PEERS = BENCH / "peers"
 sys.path.insert(0, str(PEERS))
 
 from _common import SPACE, parse_wrk  # noqa: E402
-from _load import command_line, now_utc, postgres_backends, postgres_writers  # noqa: E402
+from _load import command_line, now_utc, postgres_backends  # noqa: E402
 from _sections import (  # noqa: E402
     add_load_arguments,
     gate_from,
@@ -656,9 +656,7 @@ def main() -> int:
         "of three runs for GET metadata at 16 connections. CPU is the server's own "
         "(`/proc/PID/stat` of its processes) per completed request; the PostgreSQL backends "
         "serving the database are not in it but in their own column (for both peers; the "
-        "load gate counts them as the measurement's own, and PostgreSQL's checkpointer, "
-        "background writer and WAL writer too: OpsML 3 writes an audit event per request). "
-        "`vs OpsML 3` is ours / OpsML 3's "
+        "load gate counts them as the measurement's own). `vs OpsML 3` is ours / OpsML 3's "
         "test server (SQLite, as OpsML 3 ships it and as issue 20 defines the comparison) "
         "for requests/s; `vs OpsML 3 on PostgreSQL` compares our PostgreSQL groups with "
         "the same OpsML 3 server pointed at PostgreSQL (shown, not a target: a Rust server "
@@ -725,14 +723,8 @@ def _database_name(url: str | None) -> str:
 
 def _tree_cpu(pid: int, database: str = "") -> Callable[[], float]:
     """CPU seconds so far of a server's processes and, on PostgreSQL, of the backends
-    serving it and of PostgreSQL's shared writers (the load gate counts them all as the
-    measurement's own: OpsML 3 writes an audit event per request, whose WAL and pages
-    those write)."""
-    if not database:
-        return lambda: _cpu_seconds(_descendants(pid))
-    return lambda: _cpu_seconds(
-        _descendants(pid) + postgres_backends(database) + postgres_writers()
-    )
+    serving it (the load gate counts both as the measurement's own)."""
+    return lambda: _cpu_seconds(_descendants(pid) + postgres_backends(database))
 
 
 if __name__ == "__main__":
