@@ -79,10 +79,11 @@ def blank(admin_url: str) -> str:
 
 
 def settle(engine: Engine) -> None:
-    """``VACUUM ANALYZE`` the database, then a checkpoint: what PostgreSQL would otherwise
-    do on its own after a bulk insert (autovacuum of the new rows, writing out their
-    pages) happens now, not while a measurement runs beside it (the load gate counted
-    it as foreign load). The checkpoint needs a superuser; without one it is left out."""
+    """``VACUUM ANALYZE`` the database, then a checkpoint, after a bulk insert: the planner
+    gets statistics of the new rows and the visibility map is set (autovacuum, which would
+    do both later, may be off: it is on this machine), and their pages are written out
+    now rather than by a checkpoint while a group is measured. The checkpoint needs a
+    superuser; without one it is left out."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
         try:

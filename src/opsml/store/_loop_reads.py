@@ -78,7 +78,6 @@ class LoopReads:
     def __init__(self, engine: Engine, size: int) -> None:
         import psycopg
 
-        self._engine = engine
         self._size = size
         self._connect_args = engine.dialect.create_connect_args(engine.url)
         self._connect = psycopg.AsyncConnection.connect
@@ -102,11 +101,6 @@ class LoopReads:
         if size == 0 or sys.platform == "win32":
             return None
         return cls(engine, size)
-
-    @property
-    def size(self) -> int:
-        """How many connections are kept at most."""
-        return self._size
 
     def open_connections(self) -> int:
         """How many connections are open now (idle or in use)."""
